@@ -1,0 +1,170 @@
+//! `collector` and `content`: where spans go and how content is kept by reference.
+
+use super::ConfigError;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// `collector`: the OTLP/HTTP endpoint, reached through an Envoy cluster.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCollector {
+    #[serde(default = "default_cluster")]
+    pub cluster: String,
+    #[serde(default = "default_authority")]
+    pub authority: String,
+    #[serde(default = "default_path")]
+    pub path: String,
+    #[serde(default)]
+    pub encoding: Encoding,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default = "default_flush_interval_ms")]
+    pub flush_interval_ms: u64,
+    #[serde(default = "default_max_batch_spans")]
+    pub max_batch_spans: u64,
+    #[serde(default = "default_max_queued_spans")]
+    pub max_queued_spans: u64,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl Default for RawCollector {
+    fn default() -> Self {
+        RawCollector {
+            cluster: default_cluster(),
+            authority: default_authority(),
+            path: default_path(),
+            encoding: Encoding::default(),
+            headers: BTreeMap::new(),
+            flush_interval_ms: default_flush_interval_ms(),
+            max_batch_spans: default_max_batch_spans(),
+            max_queued_spans: default_max_queued_spans(),
+            timeout_ms: default_timeout_ms(),
+        }
+    }
+}
+
+fn default_cluster() -> String {
+    "otel_collector".to_owned()
+}
+fn default_authority() -> String {
+    "otel-collector:4318".to_owned()
+}
+fn default_path() -> String {
+    "/v1/traces".to_owned()
+}
+fn default_flush_interval_ms() -> u64 {
+    1000
+}
+fn default_max_batch_spans() -> u64 {
+    512
+}
+fn default_max_queued_spans() -> u64 {
+    8192
+}
+fn default_timeout_ms() -> u64 {
+    5000
+}
+
+/// `collector.encoding`: OTLP/HTTP body encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    #[default]
+    Protobuf,
+    Json,
+}
+
+/// The compiled collector settings.
+#[derive(Debug, Clone)]
+pub struct Collector {
+    pub cluster: String,
+    pub authority: String,
+    pub path: String,
+    pub encoding: Encoding,
+    /// Lowercase names, validated.
+    pub headers: Vec<(String, String)>,
+    pub flush_interval_ms: u64,
+    pub max_batch_spans: usize,
+    pub max_queued_spans: usize,
+    pub timeout_ms: u64,
+}
+
+impl Collector {
+    /// `field` is where this block sits (`collector`), for error messages.
+    pub fn compile(raw: RawCollector, field: &str) -> Result<Collector, ConfigError> {
+        let f = |k: &str| format!("{field}.{k}");
+        if raw.cluster.trim().is_empty() {
+            return Err(ConfigError::new(f("cluster"), "must name an Envoy cluster"));
+        }
+        if raw.authority.trim().is_empty() {
+            return Err(ConfigError::new(f("authority"), "must not be empty"));
+        }
+        if !raw.path.starts_with('/') {
+            return Err(ConfigError::new(f("path"), "must start with '/'"));
+        }
+        if !(10..=60_000).contains(&raw.flush_interval_ms) {
+            return Err(ConfigError::new(f("flush_interval_ms"), "must be between 10 and 60000"));
+        }
+        if !(1..=10_000).contains(&raw.max_batch_spans) {
+            return Err(ConfigError::new(f("max_batch_spans"), "must be between 1 and 10000"));
+        }
+        if !(1..=1_000_000).contains(&raw.max_queued_spans) {
+            return Err(ConfigError::new(f("max_queued_spans"), "must be between 1 and 1000000"));
+        }
+        if raw.max_queued_spans < raw.max_batch_spans {
+            return Err(ConfigError::new(
+                f("max_queued_spans"),
+                format!("must be at least max_batch_spans ({})", raw.max_batch_spans),
+            ));
+        }
+        if !(10..=300_000).contains(&raw.timeout_ms) {
+            return Err(ConfigError::new(f("timeout_ms"), "must be between 10 and 300000"));
+        }
+        let mut headers = Vec::with_capacity(raw.headers.len());
+        for (name, value) in raw.headers {
+            let lower = name.to_ascii_lowercase();
+            let valid = !lower.is_empty()
+                && lower.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !valid {
+                return Err(ConfigError::new(
+                    f("headers"),
+                    format!("header name {name:?} is not a valid HTTP header name"),
+                ));
+            }
+            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(ConfigError::new(
+                    format!("{field}.headers.{name}"),
+                    "value must not contain CR, LF or NUL",
+                ));
+            }
+            headers.push((lower, value));
+        }
+        Ok(Collector {
+            cluster: raw.cluster,
+            authority: raw.authority,
+            path: raw.path,
+            encoding: raw.encoding,
+            headers,
+            flush_interval_ms: raw.flush_interval_ms,
+            max_batch_spans: raw.max_batch_spans as usize,
+            max_queued_spans: raw.max_queued_spans as usize,
+            timeout_ms: raw.timeout_ms,
+        })
+    }
+}
+
+/// `content`: content by reference (hashes) and the opt-in content capture.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContent {}
+
+/// The compiled content settings.
+#[derive(Debug, Default)]
+pub struct Content {}
+
+impl Content {
+    pub fn compile(_raw: RawContent) -> Result<Content, ConfigError> {
+        Ok(Content {})
+    }
+}

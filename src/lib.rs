@@ -1,0 +1,58 @@
+//! genai-tap: a proxy-wasm filter that turns every call an AI agent makes to an LLM provider or
+//! a tool server into guarded OpenTelemetry evidence, with no change to the agent.
+//!
+//! # Design
+//!
+//! A sans-I/O core and a thin host shell. Everything that parses, scans, decides, builds spans
+//! or encodes lives in plain modules that never call the proxy-wasm ABI and never read a clock:
+//! they take `now` as an argument and are tested natively with `cargo test`. The `host` module
+//! is the only code that touches proxy-wasm; it feeds host callbacks into an [`exchange::Exchange`]
+//! and applies what the exchange answers.
+//!
+//! ```text
+//!  Envoy ──callbacks──▶ host::http ──handle_*──▶ exchange::Exchange ──poll_*──▶ host::http
+//!                                                  │  │   │    │                 (continue,
+//!                         routes/providers::detect ┘  │   │    │                 replace body,
+//!                          framing::StreamDecoder ────┘   │    │                 local reply)
+//!                            providers::ResponseReader ───┘    │
+//!                                 scan (guard) ─────────────────┘
+//!                                          │ finished span::Span
+//!                                          ▼
+//!  host::root ◀─poll_transmit── export::Exporter ◀── otlp (encoded when the call ends)
+//!      └── dispatch_http_call ──▶ collector cluster ──▶ handle_response (retry / drop / done)
+//! ```
+//!
+//! # Modules
+//!
+//! - [`config`]: the public configuration contract, parsed strictly and compiled once.
+//! - [`providers`]: provider and API detection; reading bodies into an [`providers::LlmCall`].
+//! - [`framing`]: SSE, NDJSON, JSON-array and AWS event-stream decoders.
+//! - [`scan`]: the guard's detectors (PII, secrets) and the JSON-aware redactor.
+//! - [`tools`]: MCP (JSON-RPC over streamable HTTP) and plain HTTP tool calls.
+//! - [`span`]: the span model and every attribute name.
+//! - [`otlp`]: OTLP protobuf and JSON encoding.
+//! - [`export`]: the bounded export queue, batching and retries.
+//! - [`exchange`]: the per-call state machine that ties the above together.
+//! - [`trace`]: W3C trace context.
+//! - [`stats`]: stat names, labels and their bounds.
+//! - [`cost`] and [`session`]: prices and per-session roll-ups.
+//! - `host` (wasm only): the proxy-wasm glue.
+
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod cost;
+pub mod exchange;
+pub mod export;
+pub mod framing;
+pub mod otlp;
+pub mod providers;
+pub mod scan;
+pub mod session;
+pub mod span;
+pub mod stats;
+pub mod tools;
+pub mod trace;
+
+#[cfg(target_arch = "wasm32")]
+mod host;

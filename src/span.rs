@@ -1,0 +1,238 @@
+//! The span model: plain data that the exchange builds and the OTLP encoders read.
+//!
+//! This module owns what a finished call looks like as telemetry (ids, name, kind, times,
+//! attributes, events, links, status) and the names of every attribute genai-tap emits, in
+//! [`attr`]. It does not encode anything (see `otlp`) and does not decide what goes in a span
+//! (see `exchange`). Attribute names are a public contract: add, never rename.
+
+/// A W3C trace id: 16 bytes, never all zero when valid.
+pub type TraceId = [u8; 16];
+/// A W3C span id: 8 bytes, never all zero when valid.
+pub type SpanId = [u8; 8];
+
+/// OTLP `Span.SpanKind`, with the protobuf enum numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpanKind {
+    Internal = 1,
+    Server = 2,
+    Client = 3,
+    Producer = 4,
+    Consumer = 5,
+}
+
+/// OTLP `Status.StatusCode`, with the protobuf enum numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum StatusCode {
+    #[default]
+    Unset = 0,
+    Ok = 1,
+    Error = 2,
+}
+
+/// An attribute value. Only the OTLP `AnyValue` shapes that genai-tap emits.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrValue {
+    Str(String),
+    Int(i64),
+    F64(f64),
+    Bool(bool),
+    StrList(Vec<String>),
+}
+
+impl From<&str> for AttrValue {
+    fn from(s: &str) -> Self {
+        AttrValue::Str(s.to_owned())
+    }
+}
+impl From<String> for AttrValue {
+    fn from(s: String) -> Self {
+        AttrValue::Str(s)
+    }
+}
+impl From<i64> for AttrValue {
+    fn from(v: i64) -> Self {
+        AttrValue::Int(v)
+    }
+}
+impl From<u64> for AttrValue {
+    fn from(v: u64) -> Self {
+        AttrValue::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<f64> for AttrValue {
+    fn from(v: f64) -> Self {
+        AttrValue::F64(v)
+    }
+}
+impl From<bool> for AttrValue {
+    fn from(v: bool) -> Self {
+        AttrValue::Bool(v)
+    }
+}
+impl From<Vec<String>> for AttrValue {
+    fn from(v: Vec<String>) -> Self {
+        AttrValue::StrList(v)
+    }
+}
+
+/// A key and its value. Keys are `&'static str` because every name genai-tap emits is a
+/// constant in [`attr`]; nothing from the wire ever becomes a key.
+pub type Attr = (&'static str, AttrValue);
+
+/// A timed event inside a span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub time_unix_nano: u64,
+    pub name: &'static str,
+    pub attributes: Vec<Attr>,
+}
+
+/// A link to another span, such as the LLM span that asked for a tool call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub attributes: Vec<Attr>,
+}
+
+/// A finished span, ready to encode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Span {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
+    /// The W3C `tracestate` to propagate, empty when none.
+    pub trace_state: String,
+    pub name: String,
+    pub kind: SpanKind,
+    pub start_time_unix_nano: u64,
+    pub end_time_unix_nano: u64,
+    pub attributes: Vec<Attr>,
+    pub events: Vec<Event>,
+    pub links: Vec<Link>,
+    pub status: StatusCode,
+    pub status_message: String,
+}
+
+impl Span {
+    /// The value of the first attribute named `key`, if any.
+    pub fn attr(&self, key: &str) -> Option<&AttrValue> {
+        self.attributes.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// Sets `key` to `value`, replacing an earlier value of the same key.
+    pub fn set(&mut self, key: &'static str, value: impl Into<AttrValue>) {
+        let value = value.into();
+        match self.attributes.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.attributes.push((key, value)),
+        }
+    }
+}
+
+/// The resource that every exported batch carries: who emitted these spans.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Resource {
+    pub attributes: Vec<Attr>,
+}
+
+/// Attribute names. The `gen_ai.*`, `mcp.*` and general ones follow the OpenTelemetry semantic
+/// conventions v1.41.0 in `../shared/semconv/`; a test checks them against the YAML registry.
+/// Our own go under `genai_tap.*`.
+pub mod attr {
+    // GenAI (registry: gen-ai.md)
+    pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
+    pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
+    pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
+    pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
+    pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
+    pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
+    pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+    pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+    pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
+    pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
+        "gen_ai.usage.cache_creation.input_tokens";
+    pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
+    pub const GEN_AI_REQUEST_MAX_TOKENS: &str = "gen_ai.request.max_tokens";
+    pub const GEN_AI_REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
+    pub const GEN_AI_REQUEST_TOP_P: &str = "gen_ai.request.top_p";
+    pub const GEN_AI_REQUEST_TOP_K: &str = "gen_ai.request.top_k";
+    pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
+    pub const GEN_AI_REQUEST_SEED: &str = "gen_ai.request.seed";
+    pub const GEN_AI_REQUEST_CHOICE_COUNT: &str = "gen_ai.request.choice.count";
+    pub const GEN_AI_REQUEST_FREQUENCY_PENALTY: &str = "gen_ai.request.frequency_penalty";
+    pub const GEN_AI_REQUEST_PRESENCE_PENALTY: &str = "gen_ai.request.presence_penalty";
+    pub const GEN_AI_REQUEST_STOP_SEQUENCES: &str = "gen_ai.request.stop_sequences";
+    pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
+    pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
+    pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+    pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+    pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+    pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
+    pub const GEN_AI_OUTPUT_TYPE: &str = "gen_ai.output.type";
+
+    // MCP (registry: mcp.md)
+    pub const MCP_METHOD_NAME: &str = "mcp.method.name";
+    pub const MCP_PROTOCOL_VERSION: &str = "mcp.protocol.version";
+    pub const MCP_SESSION_ID: &str = "mcp.session.id";
+    pub const MCP_RESOURCE_URI: &str = "mcp.resource.uri";
+    pub const JSONRPC_REQUEST_ID: &str = "jsonrpc.request.id";
+    pub const JSONRPC_PROTOCOL_VERSION: &str = "jsonrpc.protocol.version";
+    pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc.response.status_code";
+
+    // General
+    pub const ERROR_TYPE: &str = "error.type";
+    pub const SERVER_ADDRESS: &str = "server.address";
+    pub const SERVER_PORT: &str = "server.port";
+    pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+    pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+    pub const URL_PATH: &str = "url.path";
+    pub const USER_ID_HASH: &str = "genai_tap.user.id_hash";
+    pub const SESSION_ID: &str = "session.id";
+    pub const SERVICE_NAME: &str = "service.name";
+    pub const SERVICE_VERSION: &str = "service.version";
+
+    // genai-tap's own
+    pub const TAP_OUTCOME: &str = "genai_tap.outcome";
+    pub const TAP_PARSED: &str = "genai_tap.parsed";
+    pub const TAP_NOT_PARSED_REASON: &str = "genai_tap.not_parsed.reason";
+    pub const TAP_USAGE_PARTIAL: &str = "genai_tap.usage.partial";
+    pub const TAP_STEP_TYPE: &str = "genai_tap.step.type";
+    pub const TAP_SURFACE_REASON: &str = "genai_tap.surface.reason";
+    pub const TAP_CORRELATION_ID: &str = "genai_tap.correlation_id";
+    pub const TAP_ROUTE_KIND: &str = "genai_tap.route.kind";
+    pub const TAP_GENERATION_TIME_MS: &str = "genai_tap.generation_time_ms";
+    pub const TAP_TIME_PER_OUTPUT_TOKEN_MS: &str = "genai_tap.time_per_output_token_ms";
+    pub const TAP_DURATION_MS: &str = "genai_tap.duration_ms";
+    pub const TAP_TIME_TO_FIRST_CHUNK_MS: &str = "genai_tap.time_to_first_chunk_ms";
+    pub const TAP_TOOL_CALL_NAMES: &str = "genai_tap.tool_calls.names";
+    pub const TAP_TOOL_CALL_IDS: &str = "genai_tap.tool_calls.ids";
+    pub const TAP_TOOL_CALL_ARGUMENTS: &str = "genai_tap.tool_calls.arguments";
+    pub const TAP_STATE_BYTES: &str = "genai_tap.stream.state_bytes";
+    pub const TAP_PROMPT_SHA256: &str = "genai_tap.prompt.sha256";
+    pub const TAP_COMPLETION_SHA256: &str = "genai_tap.completion.sha256";
+    pub const TAP_RETENTION_BUCKET: &str = "genai_tap.content.retention_bucket";
+    pub const TAP_GUARD_BLOCKED_RULE: &str = "genai_tap.guard.blocked_rule";
+    pub const TAP_GUARD_REDACTIONS: &str = "genai_tap.guard.redactions";
+    pub const TAP_GUARD_SECRET_RULES: &str = "genai_tap.guard.secret_rules";
+    pub const TAP_COST_USD: &str = "genai_tap.cost.usd";
+    pub const TAP_USAGE_UNCACHED_INPUT_TOKENS: &str = "genai_tap.usage.uncached_input_tokens";
+    pub const TAP_PRICED: &str = "genai_tap.cost.priced";
+    pub const TAP_SPEC_VERSION: &str = "genai_tap.spec.version";
+    pub const TAP_AGENT_VERSION: &str = "genai_tap.agent.version";
+    pub const TAP_TASK_ID: &str = "genai_tap.task.id";
+    pub const TAP_TASK_BUDGET_MS: &str = "genai_tap.task.budget_ms";
+    pub const TAP_SESSION_CALLS: &str = "genai_tap.session.calls";
+    pub const TAP_SESSION_TASKS: &str = "genai_tap.session.tasks";
+    pub const TAP_SESSION_INPUT_TOKENS: &str = "genai_tap.session.input_tokens";
+    pub const TAP_SESSION_OUTPUT_TOKENS: &str = "genai_tap.session.output_tokens";
+    pub const TAP_SESSION_COST_USD: &str = "genai_tap.session.cost_usd";
+    pub const TAP_TOOL_AUTHZ: &str = "genai_tap.tool.authorization";
+    pub const TAP_TOOL_SIDE_EFFECT: &str = "genai_tap.tool.side_effect";
+    pub const TAP_TOOL_RESULT_TYPE: &str = "genai_tap.tool.result.type";
+    pub const TAP_TOOL_RESULT_KEYS: &str = "genai_tap.tool.result.keys";
+    pub const TAP_TOOL_RESULT_CONTENT_TYPES: &str = "genai_tap.tool.result.content_types";
+    pub const TAP_TOOL_RESULT_BYTES: &str = "genai_tap.tool.result.bytes";
+    pub const TAP_REQUEST_BYTES: &str = "genai_tap.request.bytes";
+    pub const TAP_RESPONSE_BYTES: &str = "genai_tap.response.bytes";
+}

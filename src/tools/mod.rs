@@ -1,0 +1,4 @@
+//! TODO(tools)
+
+pub mod http;
+pub mod mcp;
