@@ -350,3 +350,6 @@ impl ResponseReader {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod testutil;

@@ -1,0 +1,179 @@
+//! Test support: replay a recorded fixture through detection, request reading, framing and
+//! response reading, the way the exchange does, with the response split wherever a test says.
+
+use super::*;
+use crate::framing::StreamDecoder;
+use serde_json::Value;
+
+pub(crate) struct Fixture {
+    pub name: String,
+    pub json: Value,
+}
+
+impl Fixture {
+    pub fn load(name: &str) -> Fixture {
+        let path = format!("{}/../shared/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        Fixture { name: name.to_owned(), json: serde_json::from_str(&text).unwrap() }
+    }
+
+    pub fn host(&self) -> &str {
+        self.json["upstream_host"].as_str().unwrap_or("")
+    }
+    pub fn path(&self) -> &str {
+        self.json["request"]["path"].as_str().unwrap()
+    }
+    pub fn request_body(&self) -> Vec<u8> {
+        self.json["request"]["body"].as_str().unwrap_or("").as_bytes().to_vec()
+    }
+    pub fn response_headers(&self) -> Vec<(String, String)> {
+        self.json["response"]["headers"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or("").to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    pub fn response_body(&self) -> Vec<u8> {
+        let r = &self.json["response"];
+        if r["body_encoding"].as_str() == Some("base64") {
+            base64_decode(r["body_base64"].as_str().unwrap())
+        } else {
+            r["body"].as_str().unwrap_or("").as_bytes().to_vec()
+        }
+    }
+    pub fn expected(&self) -> &Value {
+        &self.json["expected"]
+    }
+    pub fn content_type(&self) -> String {
+        self.response_headers()
+            .into_iter()
+            .find(|(k, _)| k == "content-type")
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    }
+
+    /// Runs the whole fixture with the response body cut at `splits` (sorted offsets).
+    pub fn run(&self, splits: &[usize]) -> (Detected, LlmCall) {
+        let detected = detect(self.host(), self.path())
+            .unwrap_or_else(|| panic!("{}: not detected", self.name));
+        let mut call = LlmCall::default();
+        handle_request(detected.api, &self.request_body(), &mut call).unwrap();
+        let headers = self.response_headers();
+        let hdrs: Vec<(&str, &str)> =
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        handle_response_headers(detected.api, &hdrs, &mut call);
+        let body = self.response_body();
+        let mut reader = ResponseReader::new(detected.api);
+        match stream_format(detected.api, &self.content_type()) {
+            Some(format) => {
+                let mut dec = StreamDecoder::new(format, 1 << 20);
+                let mut last = 0;
+                let mut cuts: Vec<usize> = splits.to_vec();
+                cuts.push(body.len());
+                for cut in cuts {
+                    let chunk = &body[last..cut];
+                    last = cut;
+                    let mut err = None;
+                    dec.push(chunk, &mut |f| {
+                        if let Err(e) = reader.handle_frame(f, &mut call) {
+                            err = Some(e);
+                        }
+                    })
+                    .unwrap_or_else(|e| panic!("{}: framing: {e}", self.name));
+                    assert_eq!(err, None, "{}", self.name);
+                }
+                dec.finish(&mut |f| {
+                    reader.handle_frame(f, &mut call).unwrap();
+                })
+                .unwrap_or_else(|e| panic!("{}: framing at end: {e}", self.name));
+            }
+            None => reader.handle_json(&body, &mut call).unwrap(),
+        }
+        reader.finish(&mut call);
+        (detected, call)
+    }
+
+    /// Runs the fixture whole, at every single split point, and one byte at a time, and
+    /// checks that every run gives the same result. Returns that result.
+    pub fn run_all_splits(&self) -> (Detected, LlmCall) {
+        let whole = self.run(&[]);
+        let len = self.response_body().len();
+        for i in 1..len {
+            assert_eq!(self.run(&[i]).1, whole.1, "{}: split at {i}", self.name);
+        }
+        let every: Vec<usize> = (1..len).collect();
+        assert_eq!(self.run(&every).1, whole.1, "{}: one byte at a time", self.name);
+        whole
+    }
+
+    /// Checks `call` against the fixture's `expected` block. `input_adds_cache`: the provider
+    /// reports input without cache tokens, and the conventions want them included.
+    pub fn assert_expected(&self, call: &LlmCall, input_adds_cache: bool) {
+        let e = self.expected();
+        let n = &self.name;
+        let opt_u64 = |k: &str| e[k].as_u64();
+        if let Some(m) = e["request_model"].as_str() {
+            assert_eq!(call.request_model.as_deref(), Some(m), "{n}: request model");
+        }
+        match e["response_model"].as_str() {
+            Some(m) => assert_eq!(call.response_model.as_deref(), Some(m), "{n}: response model"),
+            None => assert_eq!(call.response_model, None, "{n}: response model"),
+        }
+        let cache_r = opt_u64("cache_read_tokens");
+        let cache_w = opt_u64("cache_write_tokens");
+        let input = opt_u64("input_tokens").map(|i| {
+            if input_adds_cache {
+                i + cache_r.unwrap_or(0) + cache_w.unwrap_or(0)
+            } else {
+                i
+            }
+        });
+        assert_eq!(call.usage.input, input, "{n}: input tokens");
+        assert_eq!(call.usage.output, opt_u64("output_tokens"), "{n}: output tokens");
+        if e["cache_read_tokens"].is_u64() {
+            assert_eq!(call.usage.cache_read, cache_r, "{n}: cache read");
+        }
+        if e["cache_write_tokens"].is_u64() {
+            assert_eq!(call.usage.cache_write, cache_w, "{n}: cache write");
+        }
+        if let Some(r) = opt_u64("reasoning_tokens") {
+            assert_eq!(call.usage.reasoning, Some(r), "{n}: reasoning");
+        }
+        let tools: Vec<&str> = e["tool_calls"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|t| t.as_str().or(t["name"].as_str())).collect())
+            .unwrap_or_default();
+        let got: Vec<&str> = call.tool_calls.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(got, tools, "{n}: tool calls");
+        if let Some(f) = e["finish_reason"].as_str() {
+            assert!(call.finish_reasons.iter().any(|r| r == f), "{n}: finish {:?}", call.finish_reasons);
+        }
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => panic!("bad base64"),
+        }
+    };
+    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').collect();
+    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
+    for group in clean.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in group.iter().enumerate() {
+            acc |= val(*c) << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..group.len()]);
+    }
+    out
+}
