@@ -1,0 +1,174 @@
+//! The root context: configuration, export and metrics for one VM.
+//!
+//! Export runs here because a call dispatched from an HTTP context loses its callback when the
+//! stream ends. HTTP streams hand finished, already-encoded spans to the shared [`Vm`] state;
+//! `on_tick` forwards time to the exporter and dispatches whatever it says is ready.
+
+use super::metrics::Metrics;
+use super::stream::Stream;
+use super::{log, now_ns};
+use crate::config::Config;
+use crate::export::{ExportEvent, Exporter};
+use crate::span::{AttrValue, Resource};
+use crate::stats::{self, StatUpdate};
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{BufferType, ContextType, LogLevel, MapType};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// What the root context shares with its HTTP streams.
+pub(crate) struct Vm {
+    pub(crate) metrics: Metrics,
+    pub(crate) exporter: Exporter,
+    /// Host call token -> exporter token.
+    in_flight: HashMap<u32, u64>,
+}
+
+impl Vm {
+    pub(crate) fn record(&mut self, updates: &[StatUpdate]) {
+        for u in updates {
+            self.metrics.apply(u);
+        }
+    }
+
+    /// Applies the exporter's events (exported, dropped, retried...) as stats.
+    fn drain_export_events(&mut self) {
+        while let Some(event) = self.exporter.poll_event() {
+            let update = match event {
+                ExportEvent::Exported { spans } => StatUpdate::new(stats::EXPORT_SPANS_EXPORTED, &[], spans as i64),
+                ExportEvent::Dropped { spans, reason } => {
+                    StatUpdate::new(stats::EXPORT_SPANS_DROPPED, &[("reason", reason)], spans as i64)
+                }
+                ExportEvent::Request { result } => StatUpdate::new(stats::EXPORT_REQUESTS, &[("result", result)], 1),
+                ExportEvent::Latency { ms } => StatUpdate::new(stats::EXPORT_LATENCY_MS, &[], ms as i64),
+                ExportEvent::QueueDepth { delta } => StatUpdate::new(stats::EXPORT_QUEUE_DEPTH, &[], delta),
+            };
+            self.metrics.apply(&update);
+        }
+    }
+
+    /// Dispatches every export request the exporter has ready.
+    fn pump(&mut self, cluster: &str, now: u64) {
+        while let Some(t) = self.exporter.poll_transmit(now) {
+            let headers: Vec<(&str, &str)> = t.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            match hostcalls::dispatch_http_call(
+                cluster,
+                headers,
+                Some(&t.body),
+                vec![],
+                Duration::from_millis(t.timeout_ms),
+            ) {
+                Ok(host_token) => {
+                    self.in_flight.insert(host_token, t.token);
+                }
+                Err(status) => {
+                    log(LogLevel::Warn, &format!("genai-tap: export dispatch to cluster {cluster:?} failed: {status:?}"));
+                    self.exporter.handle_dispatch_failed(t.token, now);
+                }
+            }
+        }
+        self.drain_export_events();
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Root {
+    config: Option<Rc<Config>>,
+    vm: Option<Rc<RefCell<Vm>>>,
+}
+
+impl Root {
+    fn resource(cfg: &Config) -> Resource {
+        let mut attributes: Vec<(&'static str, AttrValue)> = vec![
+            ("service.name", cfg.service_name.as_str().into()),
+            ("service.version", cfg.service_version.as_str().into()),
+            ("telemetry.sdk.name", "genai-tap".into()),
+            ("telemetry.sdk.language", "rust".into()),
+        ];
+        let prop = |path: Vec<&str>| -> Option<String> {
+            hostcalls::get_property(path).ok().flatten().and_then(|b| String::from_utf8(b).ok()).filter(|s| !s.is_empty())
+        };
+        if let Some(cluster) = prop(vec!["node", "cluster"]) {
+            attributes.push(("genai_tap.envoy.cluster", cluster.into()));
+        }
+        if let Some(id) = prop(vec!["node", "id"]) {
+            attributes.push(("service.instance.id", id.into()));
+        }
+        // Istio puts the workload identity in the node metadata.
+        if let Some(name) = prop(vec!["node", "metadata", "WORKLOAD_NAME"]) {
+            attributes.push(("k8s.deployment.name", name.into()));
+        }
+        if let Some(ns) = prop(vec!["node", "metadata", "NAMESPACE"]) {
+            attributes.push(("k8s.namespace.name", ns.into()));
+        }
+        Resource { attributes }
+    }
+}
+
+impl Context for Root {
+    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
+        let (Some(vm), Some(cfg)) = (&self.vm, &self.config) else { return };
+        let mut vm = vm.borrow_mut();
+        let Some(token) = vm.in_flight.remove(&token_id) else { return };
+        let headers = hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default();
+        let status = headers
+            .iter()
+            .find(|(k, _)| k == ":status")
+            .and_then(|(_, v)| v.parse::<u16>().ok())
+            .unwrap_or(0);
+        let body = if body_size > 0 {
+            hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size.min(64 * 1024)).ok().flatten().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let now = now_ns();
+        vm.exporter.handle_response(token, status, &headers, &body, now);
+        vm.pump(&cfg.collector.cluster, now);
+    }
+}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        let raw = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX).ok().flatten().unwrap_or_default();
+        let cfg = match Config::from_json(&raw) {
+            Ok(cfg) => Rc::new(cfg),
+            Err(e) => {
+                log(LogLevel::Critical, &e.to_string());
+                return false;
+            }
+        };
+        let resource = Root::resource(&cfg);
+        match &self.vm {
+            Some(vm) => vm.borrow_mut().exporter.reconfigure(&cfg.collector, resource),
+            None => {
+                self.vm = Some(Rc::new(RefCell::new(Vm {
+                    metrics: Metrics::new(cfg.stats.max_label_values),
+                    exporter: Exporter::new(&cfg.collector, resource),
+                    in_flight: HashMap::new(),
+                })));
+            }
+        }
+        let tick = cfg.collector.flush_interval_ms.clamp(10, 250);
+        let _ = hostcalls::set_tick_period(Duration::from_millis(tick));
+        log(LogLevel::Info, &format!("genai-tap {} configured: service {:?}", env!("CARGO_PKG_VERSION"), cfg.service_name));
+        self.config = Some(cfg);
+        true
+    }
+
+    fn on_tick(&mut self) {
+        let (Some(vm), Some(cfg)) = (&self.vm, &self.config) else { return };
+        vm.borrow_mut().pump(&cfg.collector.cluster, now_ns());
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let (cfg, vm) = (self.config.clone()?, self.vm.clone()?);
+        Some(Box::new(Stream::new(cfg, vm)))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

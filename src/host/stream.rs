@@ -1,0 +1,151 @@
+//! One HTTP stream: feeds Envoy's callbacks into an [`Exchange`] and applies its verdicts.
+
+use super::now_ns;
+use super::root::Vm;
+use crate::config::Config;
+use crate::exchange::{BodyVerdict, EndInfo, Exchange, HeadersVerdict, RequestHead};
+use crate::stats::{self, StatUpdate};
+use crate::trace::FreshIds;
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, BufferType, MapType};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+pub(crate) struct Stream {
+    cfg: Rc<Config>,
+    vm: Rc<RefCell<Vm>>,
+    exchange: Exchange,
+    counted_in_flight: bool,
+    finished: bool,
+}
+
+impl Stream {
+    pub(crate) fn new(cfg: Rc<Config>, vm: Rc<RefCell<Vm>>) -> Stream {
+        let mut random = [0u8; 24];
+        // A failure leaves zeros, which FreshIds turns into valid (if not random) ids.
+        let _ = getrandom::fill(&mut random);
+        let exchange = Exchange::new(cfg.clone(), FreshIds::from_random(random));
+        Stream { cfg, vm, exchange, counted_in_flight: false, finished: false }
+    }
+
+    fn in_flight(&mut self, delta: i64) {
+        self.vm.borrow_mut().record(&[StatUpdate::new(stats::CALLS_IN_FLIGHT, &[], delta)]);
+    }
+
+    fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let code_details = hostcalls::get_property(vec!["response", "code_details"])
+            .ok()
+            .flatten()
+            .and_then(|b| String::from_utf8(b).ok());
+        let done = self.exchange.finish(&EndInfo { code_details }, now_ns());
+        let mut vm = self.vm.borrow_mut();
+        vm.record(&done.stats);
+        let now = now_ns();
+        for span in &done.spans {
+            vm.exporter.enqueue_span(span, now);
+        }
+        drop(vm);
+        if self.counted_in_flight {
+            self.counted_in_flight = false;
+            self.in_flight(-1);
+        }
+        let _ = &self.cfg;
+    }
+}
+
+impl Context for Stream {}
+
+impl HttpContext for Stream {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let headers = hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_default();
+        let verdict = self.exchange.handle_request_headers(RequestHead { headers: &headers }, end_of_stream, now_ns());
+        for edit in self.exchange.poll_request_header_edits() {
+            let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, edit.name, edit.value.as_deref());
+        }
+        if self.exchange.is_observed() && !self.counted_in_flight {
+            self.counted_in_flight = true;
+            self.in_flight(1);
+        }
+        match verdict {
+            HeadersVerdict::Continue => Action::Continue,
+            HeadersVerdict::WaitForBody => Action::Pause,
+        }
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !self.exchange.is_observed() {
+            return Action::Continue;
+        }
+        let now = now_ns();
+        if !self.exchange.wants_request_body() {
+            self.exchange.handle_request_bytes_unread(body_size, end_of_stream, now);
+            return Action::Continue;
+        }
+        let chunk = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size).ok().flatten().unwrap_or_default();
+        match self.exchange.handle_request_body(&chunk, end_of_stream, now) {
+            BodyVerdict::Continue => Action::Continue,
+            BodyVerdict::Buffer => Action::Pause,
+            BodyVerdict::Replace(body) => {
+                let _ = hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body_size, &body);
+                let len = body.len().to_string();
+                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, "content-length", Some(&len));
+                Action::Continue
+            }
+            BodyVerdict::LocalReply(reply) => {
+                let _ = hostcalls::send_http_response(
+                    reply.status,
+                    vec![("content-type", reply.content_type)],
+                    Some(&reply.body),
+                );
+                Action::Pause
+            }
+        }
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if !self.exchange.is_observed() {
+            return Action::Continue;
+        }
+        let headers = hostcalls::get_map(MapType::HttpResponseHeaders).unwrap_or_default();
+        let status = headers
+            .iter()
+            .find(|(k, _)| k == ":status")
+            .and_then(|(_, v)| v.parse::<u16>().ok())
+            .unwrap_or(0);
+        self.exchange.handle_response_headers(status, &headers, end_of_stream, now_ns());
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !self.exchange.is_observed() {
+            return Action::Continue;
+        }
+        let now = now_ns();
+        if !self.exchange.wants_response_body() {
+            self.exchange.handle_response_bytes_unread(body_size, end_of_stream, now);
+            return Action::Continue;
+        }
+        let chunk = hostcalls::get_buffer(BufferType::HttpResponseBody, 0, body_size).ok().flatten().unwrap_or_default();
+        self.exchange.handle_response_body(&chunk, end_of_stream, now);
+        Action::Continue
+    }
+
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        // A later filter that adds trailers means end_of_stream never came on the body.
+        if self.exchange.is_observed() {
+            self.exchange.handle_response_bytes_unread(0, true, now_ns());
+        }
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        if self.exchange.is_observed() {
+            self.finish();
+        }
+    }
+}
