@@ -26,6 +26,14 @@ pub struct RawCollector {
     pub max_queued_spans: u64,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: u64,
+    #[serde(default = "default_initial_backoff_ms")]
+    pub initial_backoff_ms: u64,
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
 }
 
 impl Default for RawCollector {
@@ -40,6 +48,10 @@ impl Default for RawCollector {
             max_batch_spans: default_max_batch_spans(),
             max_queued_spans: default_max_queued_spans(),
             timeout_ms: default_timeout_ms(),
+            max_retries: default_max_retries(),
+            max_in_flight: default_max_in_flight(),
+            initial_backoff_ms: default_initial_backoff_ms(),
+            max_backoff_ms: default_max_backoff_ms(),
         }
     }
 }
@@ -65,6 +77,18 @@ fn default_max_queued_spans() -> u64 {
 fn default_timeout_ms() -> u64 {
     5000
 }
+fn default_max_retries() -> u32 {
+    3
+}
+fn default_max_in_flight() -> u64 {
+    2
+}
+fn default_initial_backoff_ms() -> u64 {
+    500
+}
+fn default_max_backoff_ms() -> u64 {
+    30_000
+}
 
 /// `collector.encoding`: OTLP/HTTP body encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -88,6 +112,10 @@ pub struct Collector {
     pub max_batch_spans: usize,
     pub max_queued_spans: usize,
     pub timeout_ms: u64,
+    pub max_retries: u32,
+    pub max_in_flight: usize,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
 }
 
 impl Collector {
@@ -121,6 +149,21 @@ impl Collector {
         if !(10..=300_000).contains(&raw.timeout_ms) {
             return Err(ConfigError::new(f("timeout_ms"), "must be between 10 and 300000"));
         }
+        if raw.max_retries > 10 {
+            return Err(ConfigError::new(f("max_retries"), "must be between 0 and 10"));
+        }
+        if !(1..=16).contains(&raw.max_in_flight) {
+            return Err(ConfigError::new(f("max_in_flight"), "must be between 1 and 16"));
+        }
+        if !(1..=60_000).contains(&raw.initial_backoff_ms) {
+            return Err(ConfigError::new(f("initial_backoff_ms"), "must be between 1 and 60000"));
+        }
+        if raw.max_backoff_ms < raw.initial_backoff_ms || raw.max_backoff_ms > 600_000 {
+            return Err(ConfigError::new(
+                f("max_backoff_ms"),
+                format!("must be between initial_backoff_ms ({}) and 600000", raw.initial_backoff_ms),
+            ));
+        }
         let mut headers = Vec::with_capacity(raw.headers.len());
         for (name, value) in raw.headers {
             let lower = name.to_ascii_lowercase();
@@ -150,6 +193,10 @@ impl Collector {
             max_batch_spans: raw.max_batch_spans as usize,
             max_queued_spans: raw.max_queued_spans as usize,
             timeout_ms: raw.timeout_ms,
+            max_retries: raw.max_retries,
+            max_in_flight: raw.max_in_flight as usize,
+            initial_backoff_ms: raw.initial_backoff_ms,
+            max_backoff_ms: raw.max_backoff_ms,
         })
     }
 }
