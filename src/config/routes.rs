@@ -112,8 +112,8 @@ impl Routes {
                         field("provider"),
                         format!(
                             "unknown provider {p:?}; expected one of openai, azure.ai.openai, \
-                             anthropic, gcp.gemini, gcp.vertex_ai, aws.bedrock, ollama, \
-                             openai_compatible"
+                             anthropic, gcp.gemini, gcp.vertex_ai, aws.bedrock, ollama, groq, \
+                             mistral_ai, deepseek, openai_compatible"
                         ),
                     )
                 })?),

@@ -18,7 +18,10 @@ pub enum Provider {
     VertexAi,
     Bedrock,
     Ollama,
-    /// A server that speaks the OpenAI API but is not OpenAI (vLLM, Groq, Mistral, DeepSeek...).
+    Groq,
+    MistralAi,
+    DeepSeek,
+    /// Another server that speaks the OpenAI API (vLLM, LiteLLM, LM Studio, a gateway...).
     OpenAiCompatible,
     Unknown,
 }
@@ -34,6 +37,9 @@ impl Provider {
             Provider::VertexAi => "gcp.vertex_ai",
             Provider::Bedrock => "aws.bedrock",
             Provider::Ollama => "ollama",
+            Provider::Groq => "groq",
+            Provider::MistralAi => "mistral_ai",
+            Provider::DeepSeek => "deepseek",
             Provider::OpenAiCompatible => "openai_compatible",
             Provider::Unknown => "unknown",
         }
@@ -49,9 +55,10 @@ impl Provider {
             "gcp.vertex_ai" | "vertex_ai" => Provider::VertexAi,
             "aws.bedrock" | "bedrock" => Provider::Bedrock,
             "ollama" => Provider::Ollama,
-            "openai_compatible" | "groq" | "mistral_ai" | "deepseek" | "vllm" => {
-                Provider::OpenAiCompatible
-            }
+            "groq" => Provider::Groq,
+            "mistral_ai" | "mistral" => Provider::MistralAi,
+            "deepseek" => Provider::DeepSeek,
+            "openai_compatible" | "vllm" => Provider::OpenAiCompatible,
             _ => return None,
         })
     }
