@@ -1,1 +1,14 @@
-//! TODO(testkit)
+//! Test and demo helpers for genai-tap.
+//!
+//! - [`upstream::Upstream`]: answers like a real provider by replaying the recordings in
+//!   `../shared/fixtures`, with knobs for chunking, delays, resets and gzip.
+//! - [`sink::OtlpSink`]: an OTLP/HTTP receiver that decodes with the real OTLP types
+//!   (`opentelemetry-proto`), protobuf and JSON, and can be made slow, failing or down.
+//! - [`envoy::Envoy`]: the pinned Envoy with the built module, on free loopback ports.
+//!
+//! Everything binds 127.0.0.1 and every wait is bounded.
+
+pub mod envoy;
+pub mod http;
+pub mod sink;
+pub mod upstream;

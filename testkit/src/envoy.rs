@@ -1,0 +1,343 @@
+//! The real Envoy, started with the built module on free loopback ports.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root (the testkit lives in `<root>/testkit`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The pinned Envoy that `make envoy` installs (override with `GENAI_TAP_ENVOY`).
+pub fn envoy_binary() -> PathBuf {
+    std::env::var("GENAI_TAP_ENVOY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join(".tools/envoy-1.40.0/envoy"))
+}
+
+/// The module that `make build` produces (override with `GENAI_TAP_WASM`).
+pub fn wasm_module() -> PathBuf {
+    std::env::var("GENAI_TAP_WASM").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("dist/genai_tap.wasm"))
+}
+
+/// A free loopback port (bound and released; good enough on a test machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+/// What to put in the generated Envoy configuration.
+#[derive(Debug, Clone)]
+pub struct EnvoyConfig {
+    pub listener_port: u16,
+    pub admin_port: u16,
+    pub upstream_port: u16,
+    pub collector_port: u16,
+    /// `None`: no wasm filter at all (the bare Envoy).
+    pub wasm: Option<PathBuf>,
+    /// The plugin configuration (JSON text).
+    pub plugin_config: String,
+    pub route_timeout_ms: u64,
+    /// Extra clusters (YAML list items, indented by 2).
+    pub extra_clusters: String,
+}
+
+impl EnvoyConfig {
+    /// Free ports, the built module, and `plugin_config`.
+    pub fn new(upstream_port: u16, collector_port: u16, plugin_config: &str) -> EnvoyConfig {
+        EnvoyConfig {
+            listener_port: free_port(),
+            admin_port: free_port(),
+            upstream_port,
+            collector_port,
+            wasm: Some(wasm_module()),
+            plugin_config: plugin_config.to_owned(),
+            route_timeout_ms: 15_000,
+            extra_clusters: String::new(),
+        }
+    }
+
+    /// The plugin configuration that points at this config's collector.
+    pub fn default_plugin_config(collector_port: u16) -> String {
+        format!(r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{collector_port}","flush_interval_ms":100,"timeout_ms":2000}}}}"#)
+    }
+
+    pub fn render(&self) -> String {
+        let stats = std::fs::read_to_string(repo_root().join("envoy/stats_config.yaml")).unwrap_or_default();
+        let filter = match &self.wasm {
+            Some(path) => {
+                let cfg: String = self.plugin_config.lines().map(|l| format!("                    {l}\n")).collect();
+                format!(
+                    r#"          - name: genai_tap
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: genai_tap
+                root_id: genai_tap
+                allow_on_headers_stop_iteration: true
+                vm_config:
+                  vm_id: genai_tap
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{local: {{filename: "{}"}}}}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: |
+{cfg}"#,
+                    path.display()
+                )
+            }
+            None => String::new(),
+        };
+        format!(
+            r#"{stats}
+admin:
+  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}
+static_resources:
+  listeners:
+  - name: egress
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {listener}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: egress
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{prefix: "/"}}
+                route: {{cluster: upstream, timeout: {timeout}s}}
+          http_filters:
+{filter}          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+  - name: upstream
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: upstream
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}}}]}}]
+  - name: otel_collector
+    type: STATIC
+    connect_timeout: 0.5s
+    load_assignment:
+      cluster_name: otel_collector
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {collector}}}}}}}}}]}}]
+{extra}"#,
+            admin = self.admin_port,
+            listener = self.listener_port,
+            timeout = self.route_timeout_ms as f64 / 1000.0,
+            upstream = self.upstream_port,
+            collector = self.collector_port,
+            extra = self.extra_clusters,
+        )
+    }
+}
+
+/// A running Envoy; killed when dropped.
+pub struct Envoy {
+    child: Child,
+    pub listener_port: u16,
+    pub admin_port: u16,
+    log_path: PathBuf,
+    _dir: TempDir,
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let p = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
+        let _ = std::fs::create_dir_all(&p);
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Why Envoy did not come up.
+#[derive(Debug)]
+pub struct StartError {
+    pub message: String,
+    /// Envoy's log, for assertions on configuration errors.
+    pub log: String,
+}
+
+impl Envoy {
+    /// Starts Envoy with `cfg` and waits (at most 20 s) until the admin says LIVE.
+    pub fn start(cfg: &EnvoyConfig) -> Result<Envoy, StartError> {
+        Self::start_yaml(&cfg.render(), cfg.listener_port, cfg.admin_port, &["--concurrency", "1"])
+    }
+
+    /// Starts Envoy with a whole YAML configuration.
+    pub fn start_yaml(yaml: &str, listener_port: u16, admin_port: u16, extra_args: &[&str]) -> Result<Envoy, StartError> {
+        let dir = TempDir::new("genai-tap-envoy");
+        let config = dir.0.join("envoy.yaml");
+        let log_path = dir.0.join("envoy.log");
+        let err = |message: String, log: String| StartError { message, log };
+        std::fs::write(&config, yaml).map_err(|e| err(format!("write config: {e}"), String::new()))?;
+        let log_file = std::fs::File::create(&log_path).map_err(|e| err(format!("log file: {e}"), String::new()))?;
+        let log_err = log_file.try_clone().map_err(|e| err(format!("log file: {e}"), String::new()))?;
+        let bin = envoy_binary();
+        let child = Command::new(&bin)
+            .arg("-c")
+            .arg(&config)
+            .args(["--use-dynamic-base-id", "-l", "info", "--drain-time-s", "1"])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_err)
+            .spawn()
+            .map_err(|e| err(format!("cannot run {}: {e} (run `make envoy`)", bin.display()), String::new()))?;
+        let mut envoy = Envoy { child, listener_port, admin_port, log_path, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = envoy.child.try_wait() {
+                return Err(err(format!("envoy exited: {status}"), envoy.log()));
+            }
+            if let Ok(r) = crate::http::request(admin_port, "GET", "/ready", &[], b"", None) {
+                if r.status == 200 && r.text().trim() == "LIVE" {
+                    return Ok(envoy);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(err("envoy did not become ready in 20 s".into(), envoy.log()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Runs `envoy --mode validate` on a YAML configuration.
+    pub fn validate(yaml: &str) -> Result<(), String> {
+        let dir = TempDir::new("genai-tap-validate");
+        let path = dir.0.join("envoy.yaml");
+        std::fs::write(&path, yaml).map_err(|e| e.to_string())?;
+        let out = Command::new(envoy_binary())
+            .arg("--mode")
+            .arg("validate")
+            .arg("-c")
+            .arg(&path)
+            .args(["--use-dynamic-base-id", "-l", "error"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log_path) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Sends a request through the listener.
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> crate::http::Response {
+        crate::http::request(self.listener_port, method, path, headers, body, None).unwrap_or_else(|e| crate::http::Response {
+            status: 0,
+            headers: Vec::new(),
+            body: e.to_string().into_bytes(),
+            first_byte: None,
+            total: Duration::ZERO,
+            complete: false,
+        })
+    }
+
+    pub fn admin(&self, path: &str) -> String {
+        crate::http::request(self.admin_port, "GET", path, &[], b"", None).map(|r| r.text()).unwrap_or_default()
+    }
+
+    /// Every `name: value` of `/stats` whose value is an integer.
+    pub fn stats(&self) -> Vec<(String, i64)> {
+        self.admin("/stats")
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.rsplit_once(": ")?;
+                Some((k.to_owned(), v.trim().parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// The value of one stat, 0 when absent.
+    pub fn stat(&self, name: &str) -> i64 {
+        self.stats().into_iter().find(|(k, _)| k == name).map(|(_, v)| v).unwrap_or(0)
+    }
+
+    /// Sum over `/stats/prometheus` samples of `metric` whose labels include every `labels` pair.
+    pub fn prom(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = self.admin("/stats/prometheus");
+        prom_sum(&text, metric, labels)
+    }
+
+    /// Waits until `f` holds or `timeout` passes; returns whether it held.
+    pub fn wait_until(&self, timeout: Duration, mut f: impl FnMut(&Envoy) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if f(self) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Resident memory of the Envoy process in KiB (Linux), 0 when unknown.
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+            .unwrap_or(0)
+    }
+}
+
+/// Sums Prometheus text-format samples of `metric` with every `labels` pair.
+pub fn prom_sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    let mut sum = 0.0;
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let (name_labels, value) = match line.rsplit_once(' ') {
+            Some(x) => x,
+            None => continue,
+        };
+        let (name, label_text) = match name_labels.split_once('{') {
+            Some((n, l)) => (n, l.trim_end_matches('}')),
+            None => (name_labels, ""),
+        };
+        if name != metric {
+            continue;
+        }
+        if labels.iter().all(|(k, v)| label_text.contains(&format!("{k}=\"{v}\""))) {
+            sum += value.parse::<f64>().unwrap_or(0.0);
+        }
+    }
+    sum
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,330 @@
+//! A small HTTP/1.1 server and client on std, enough for loopback tests: keep-alive,
+//! content-length and chunked bodies, bounded reads, and timeouts on every socket.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A parsed request.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// Lowercase names.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// How a handler answers.
+pub enum Reply {
+    /// Status, headers and a body sent with content-length.
+    Full { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+    /// Status, headers and body chunks sent with chunked encoding, `delay` between chunks;
+    /// `reset_after` closes the socket after that many body bytes.
+    Chunked {
+        status: u16,
+        headers: Vec<(String, String)>,
+        chunks: Vec<Vec<u8>>,
+        delay: Duration,
+        reset_after: Option<usize>,
+    },
+    /// Close the connection without answering.
+    Close,
+}
+
+pub type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
+
+/// A running server; stops when dropped.
+pub struct Server {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    /// Listens on 127.0.0.1:`port` (0 for any free port).
+    pub fn start(port: u16, handler: Handler) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let port = listener.local_addr()?.port();
+        listener.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let h = handler.clone();
+                        let stop3 = stop2.clone();
+                        thread::spawn(move || serve(stream, h, stop3));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Ok(Server { port, stop })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = stream.set_nodelay(true);
+    let Ok(write_half) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(stream);
+    let mut out = write_half;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(req) = read_request(&mut reader) else { return };
+        match handler(&req) {
+            Reply::Full { status, headers, body } => {
+                let mut head = format!("HTTP/1.1 {status} {}\r\ncontent-length: {}\r\n", reason(status), body.len());
+                for (k, v) in headers {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("\r\n");
+                if out.write_all(head.as_bytes()).and_then(|_| out.write_all(&body)).is_err() {
+                    return;
+                }
+            }
+            Reply::Chunked { status, headers, chunks, delay, reset_after } => {
+                let mut head = format!("HTTP/1.1 {status} {}\r\ntransfer-encoding: chunked\r\n", reason(status));
+                for (k, v) in headers {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("\r\n");
+                if out.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let mut sent = 0usize;
+                for (i, c) in chunks.iter().enumerate() {
+                    if i > 0 && !delay.is_zero() {
+                        thread::sleep(delay);
+                    }
+                    if let Some(limit) = reset_after {
+                        if sent + c.len() > limit {
+                            let part = &c[..limit - sent];
+                            let _ = out.write_all(format!("{:x}\r\n", c.len()).as_bytes());
+                            let _ = out.write_all(part);
+                            let _ = out.flush();
+                            let _ = out.shutdown(Shutdown::Both);
+                            return;
+                        }
+                    }
+                    sent += c.len();
+                    let frame = [format!("{:x}\r\n", c.len()).as_bytes(), c, b"\r\n"].concat();
+                    if out.write_all(&frame).and_then(|_| out.flush()).is_err() {
+                        return;
+                    }
+                }
+                if out.write_all(b"0\r\n\r\n").is_err() {
+                    return;
+                }
+            }
+            Reply::Close => {
+                let _ = out.shutdown(Shutdown::Both);
+                return;
+            }
+        }
+        if req.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
+            return;
+        }
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+fn read_head<R: BufRead>(r: &mut R) -> Option<(String, Vec<(String, String)>)> {
+    let mut first = String::new();
+    loop {
+        first.clear();
+        if r.read_line(&mut first).ok()? == 0 {
+            return None;
+        }
+        if !first.trim().is_empty() {
+            break;
+        }
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (k, v) = line.split_once(':')?;
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    Some((first.trim_end().to_owned(), headers))
+}
+
+fn read_body<R: BufRead>(r: &mut R, headers: &[(String, String)]) -> Option<Vec<u8>> {
+    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    if get("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
+        let mut body = Vec::new();
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).ok()?;
+            let n = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+            if n == 0 {
+                let mut end = String::new();
+                r.read_line(&mut end).ok()?;
+                return Some(body);
+            }
+            let mut chunk = vec![0; n];
+            r.read_exact(&mut chunk).ok()?;
+            body.extend_from_slice(&chunk);
+            let mut crlf = [0; 2];
+            r.read_exact(&mut crlf).ok()?;
+        }
+    }
+    let n: usize = get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; n];
+    r.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+fn read_request<R: BufRead>(r: &mut R) -> Option<Request> {
+    let (line, headers) = read_head(r)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let path = parts.next()?.to_owned();
+    let body = read_body(r, &headers)?;
+    Some(Request { method, path, headers, body })
+}
+
+/// A response as a client saw it.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Time from sending the request to the first body byte.
+    pub first_byte: Option<Duration>,
+    pub total: Duration,
+    /// The body ended cleanly (false when the connection was cut mid-body).
+    pub complete: bool,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends one request on a new connection (`connection: close`) and reads the answer.
+/// `abort_after`: stop reading after that many body bytes and drop the connection.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    abort_after: Option<usize>,
+) -> std::io::Result<Response> {
+    let start = Instant::now();
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    s.set_nodelay(true)?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str("host: localhost\r\n");
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut r = BufReader::new(s);
+    let (line, headers) = read_head(&mut r).ok_or_else(|| std::io::Error::other("no response head"))?;
+    let status = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let mut body = Vec::new();
+    let mut first_byte = None;
+    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let mut complete = true;
+    if chunked {
+        loop {
+            let mut size = String::new();
+            if r.read_line(&mut size).unwrap_or(0) == 0 {
+                complete = false;
+                break;
+            }
+            let Ok(n) = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16) else {
+                complete = false;
+                break;
+            };
+            if n == 0 {
+                break;
+            }
+            first_byte.get_or_insert_with(|| start.elapsed());
+            let mut chunk = vec![0; n + 2];
+            if r.read_exact(&mut chunk).is_err() {
+                complete = false;
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+            if abort_after.is_some_and(|a| body.len() >= a) {
+                complete = false;
+                break;
+            }
+        }
+    } else {
+        let n: Option<usize> = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok());
+        let mut buf = [0u8; 8192];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => {
+                    first_byte.get_or_insert_with(|| start.elapsed());
+                    body.extend_from_slice(&buf[..k]);
+                    if n.is_some_and(|n| body.len() >= n) {
+                        break;
+                    }
+                    if abort_after.is_some_and(|a| body.len() >= a) {
+                        complete = false;
+                        break;
+                    }
+                }
+                Err(_) => {
+                    complete = false;
+                    break;
+                }
+            }
+        }
+        if let Some(n) = n {
+            complete = complete && body.len() == n;
+        }
+    }
+    Ok(Response { status, headers, body, first_byte, total: start.elapsed(), complete })
+}

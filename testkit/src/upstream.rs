@@ -1,0 +1,222 @@
+//! An upstream that answers like a real provider by replaying recorded fixtures.
+//!
+//! The fixture is chosen by the `x-fixture` request header (`openai/chat_basic`), or, without
+//! it, from the path and the body's `stream` flag. Knobs, as request headers:
+//! `x-chunk-bytes` (split the body into chunks of that size; streams default to one chunk per
+//! event), `x-chunk-delay-ms`, `x-reset-after-bytes` (cut the connection mid-body), `x-gzip: 1`
+//! (compress the body and say so), `x-status` (override the status). `/echo` answers with the
+//! request body it received. Every request served is recorded.
+
+use crate::http::{Handler, Reply, Request, Server};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The running upstream.
+pub struct Upstream {
+    pub server: Server,
+    log: Arc<Mutex<Vec<Request>>>,
+}
+
+/// Where the shared fixtures live (`../shared/fixtures` beside the repository).
+pub fn fixtures_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("GENAI_TAP_FIXTURES") {
+        return PathBuf::from(d);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+}
+
+/// A recorded fixture, loaded.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub json: serde_json::Value,
+}
+
+impl Fixture {
+    pub fn load(name: &str) -> std::io::Result<Fixture> {
+        let path = fixtures_dir().join(format!("{name}.json"));
+        let text = std::fs::read_to_string(&path)?;
+        let json = serde_json::from_str(&text).map_err(std::io::Error::other)?;
+        Ok(Fixture { json })
+    }
+    pub fn request_body(&self) -> Vec<u8> {
+        self.json["request"]["body"].as_str().unwrap_or("").as_bytes().to_vec()
+    }
+    pub fn request_path(&self) -> String {
+        self.json["request"]["path"].as_str().unwrap_or("/").to_owned()
+    }
+    pub fn upstream_host(&self) -> String {
+        self.json["upstream_host"].as_str().unwrap_or("localhost").to_owned()
+    }
+    pub fn status(&self) -> u16 {
+        self.json["response"]["status"].as_u64().unwrap_or(200) as u16
+    }
+    pub fn content_type(&self) -> String {
+        self.json["response"]["headers"]
+            .as_object()
+            .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")))
+            .and_then(|(_, v)| v.as_str())
+            .unwrap_or("application/json")
+            .to_owned()
+    }
+    pub fn response_body(&self) -> Vec<u8> {
+        let r = &self.json["response"];
+        if r["body_encoding"].as_str() == Some("base64") {
+            base64(r["body_base64"].as_str().unwrap_or(""))
+        } else {
+            r["body"].as_str().unwrap_or("").as_bytes().to_vec()
+        }
+    }
+    pub fn expected(&self) -> &serde_json::Value {
+        &self.json["expected"]
+    }
+    /// Response headers worth replaying (content type and provider-specific ones).
+    pub fn replay_headers(&self) -> Vec<(String, String)> {
+        let mut out = vec![("content-type".to_owned(), self.content_type())];
+        if let Some(h) = self.json["response"]["headers"].as_object() {
+            for (k, v) in h {
+                let k = k.to_ascii_lowercase();
+                if k.starts_with("x-amzn-bedrock-") || k == "x-request-id" || k == "x-amzn-errortype" {
+                    out.push((k, v.as_str().unwrap_or("").to_owned()));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' | b'-' => 62,
+            _ => 63,
+        }
+    };
+    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').collect();
+    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
+    for g in clean.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in g.iter().enumerate() {
+            acc |= val(*c) << (18 - 6 * i);
+        }
+        out.extend_from_slice(&acc.to_be_bytes()[1..g.len()]);
+    }
+    out
+}
+
+/// Splits a stream body after each event (SSE blank line, NDJSON newline); other bodies stay whole.
+fn split_events(body: &[u8], content_type: &str) -> Vec<Vec<u8>> {
+    let ct = content_type.to_ascii_lowercase();
+    let sep: &[u8] = if ct.contains("event-stream") {
+        if body.windows(4).any(|w| w == b"\r\n\r\n") {
+            b"\r\n\r\n"
+        } else {
+            b"\n\n"
+        }
+    } else if ct.contains("ndjson") {
+        b"\n"
+    } else {
+        return vec![body.to_vec()];
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + sep.len() <= body.len() {
+        if &body[i..i + sep.len()] == sep {
+            out.push(body[start..i + sep.len()].to_vec());
+            start = i + sep.len();
+            i = start;
+        } else {
+            i += 1;
+        }
+    }
+    if start < body.len() {
+        out.push(body[start..].to_vec());
+    }
+    out
+}
+
+/// The demo's choice when no `x-fixture` is given.
+fn default_fixture(req: &Request) -> &'static str {
+    let streaming = serde_json::from_slice::<serde_json::Value>(&req.body)
+        .ok()
+        .and_then(|v| v["stream"].as_bool())
+        .unwrap_or(false);
+    let p = req.path.as_str();
+    match (p, streaming) {
+        (p, true) if p.ends_with("/chat/completions") => "openai/chat_stream_include_usage",
+        (p, false) if p.ends_with("/chat/completions") => "openai/chat_basic",
+        (p, true) if p.ends_with("/responses") => "openai/responses_stream",
+        (p, false) if p.ends_with("/responses") => "openai/responses_basic",
+        (p, _) if p.ends_with("/embeddings") => "openai/embeddings",
+        (p, true) if p.ends_with("/messages") => "anthropic/messages_stream",
+        (p, false) if p.ends_with("/messages") => "anthropic/messages_basic",
+        _ => "openai/chat_basic",
+    }
+}
+
+fn handle(req: &Request) -> Reply {
+    if req.path.starts_with("/echo") {
+        let ct = req.header("content-type").unwrap_or("application/json").to_owned();
+        return Reply::Full { status: 200, headers: vec![("content-type".into(), ct)], body: req.body.clone() };
+    }
+    let name = req.header("x-fixture").map(str::to_owned).unwrap_or_else(|| default_fixture(req).to_owned());
+    let fx = match Fixture::load(&name) {
+        Ok(f) => f,
+        Err(e) => {
+            return Reply::Full {
+                status: 599,
+                headers: vec![("content-type".into(), "text/plain".into())],
+                body: format!("testkit: no fixture {name}: {e}").into_bytes(),
+            }
+        }
+    };
+    let status = req.header("x-status").and_then(|s| s.parse().ok()).unwrap_or(fx.status());
+    let mut headers = fx.replay_headers();
+    let mut body = fx.response_body();
+    if let Some(raw) = req.header("x-raw-body") {
+        body = raw.as_bytes().to_vec();
+    }
+    if req.header("x-gzip").is_some() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let _ = enc.write_all(&body);
+        body = enc.finish().unwrap_or_default();
+        headers.push(("content-encoding".into(), "gzip".into()));
+    }
+    let chunks = match req.header("x-chunk-bytes").and_then(|s| s.parse::<usize>().ok()).filter(|n| *n > 0) {
+        Some(n) => body.chunks(n).map(<[u8]>::to_vec).collect(),
+        None if req.header("x-gzip").is_none() => split_events(&body, &fx.content_type()),
+        None => vec![body],
+    };
+    let delay = Duration::from_millis(req.header("x-chunk-delay-ms").and_then(|s| s.parse().ok()).unwrap_or(0));
+    let reset_after = req.header("x-reset-after-bytes").and_then(|s| s.parse().ok());
+    Reply::Chunked { status, headers, chunks, delay, reset_after }
+}
+
+impl Upstream {
+    /// Starts on 127.0.0.1:`port` (0 for a free port).
+    pub fn start(port: u16) -> std::io::Result<Upstream> {
+        let log: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let log2 = log.clone();
+        let handler: Handler = Arc::new(move |req: &Request| {
+            if let Ok(mut l) = log2.lock() {
+                l.push(req.clone());
+            }
+            handle(req)
+        });
+        Ok(Upstream { server: Server::start(port, handler)?, log })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port
+    }
+
+    /// Every request served so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
