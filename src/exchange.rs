@@ -194,6 +194,9 @@ struct LlmExchange {
     not_parsed: Option<NotParsed>,
     first_content_ns: Option<u64>,
     last_content_ns: Option<u64>,
+    /// Any frame at all: the time to first chunk when no frame ever carries content (a
+    /// reasoning model that spends its whole budget thinking).
+    first_frame_ns: Option<u64>,
     peak_state_bytes: usize,
 }
 
@@ -353,6 +356,7 @@ impl Exchange {
             not_parsed,
             first_content_ns: None,
             last_content_ns: None,
+            first_frame_ns: None,
             peak_state_bytes: 0,
         }));
         HeadersVerdict::Continue
@@ -437,7 +441,7 @@ impl Exchange {
         let Some(common) = self.common.as_mut() else { return };
         common.response_bytes += chunk.len() as u64;
         let Kind::Llm(l) = &mut self.kind else { return };
-        let LlmExchange { response, reader, call, first_content_ns, last_content_ns, .. } = &mut **l;
+        let LlmExchange { response, reader, call, first_content_ns, last_content_ns, first_frame_ns, .. } = &mut **l;
         match response {
             ResponseBody::Whole(body) => body.push(chunk),
             ResponseBody::Stream(decoder) => {
@@ -446,6 +450,7 @@ impl Exchange {
                     if malformed {
                         return;
                     }
+                    first_frame_ns.get_or_insert(now);
                     match reader.handle_frame(frame, call) {
                         Ok(facts) if facts.content => {
                             first_content_ns.get_or_insert(now);
@@ -703,8 +708,9 @@ fn finish_llm(cfg: &Config, common: Common, mut l: LlmExchange, end: &EndInfo, n
 
     // timing
     let request_end = common.request_end_ns.unwrap_or(common.start_ns);
-    let ttfc_ms = l.first_content_ns.map(|t| t.saturating_sub(request_end) / 1_000_000);
-    if let (true, Some(first)) = (streaming, l.first_content_ns) {
+    let first_chunk = l.first_content_ns.or(l.first_frame_ns);
+    let ttfc_ms = first_chunk.map(|t| t.saturating_sub(request_end) / 1_000_000);
+    if let (true, Some(first)) = (streaming, first_chunk) {
         let secs = first.saturating_sub(request_end) as f64 / 1e9;
         span.set(attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, secs);
     }
