@@ -714,7 +714,7 @@ fn finish_llm(cfg: &Config, common: Common, mut l: LlmExchange, end: &EndInfo, n
         let secs = first.saturating_sub(request_end) as f64 / 1e9;
         span.set(attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, secs);
     }
-    if let (Some(first), Some(last)) = (l.first_content_ns, l.last_content_ns) {
+    if let (true, Some(first), Some(last)) = (streaming, l.first_content_ns, l.last_content_ns) {
         let gen_ms = last.saturating_sub(first) as f64 / 1e6;
         span.set(attr::TAP_GENERATION_TIME_MS, gen_ms);
         if let Some(out_tokens) = u.output.filter(|n| *n > 1) {

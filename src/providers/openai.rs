@@ -301,7 +301,6 @@ struct ResponseEvent<'a> {
     #[serde(rename = "type")]
     kind: Option<String>,
     response: Option<Response>,
-    item: Option<OutputItem>,
     #[serde(borrow)]
     delta: Option<std::borrow::Cow<'a, str>>,
     code: Option<String>,
