@@ -426,7 +426,7 @@ impl Exchange {
             return;
         }
         let content_type = get("content-type").unwrap_or("");
-        l.response = match providers::stream_format(l.detected.api, content_type) {
+        l.response = match providers::stream_format(l.detected.api, l.detected.path_stream, content_type) {
             Some(format) => ResponseBody::Stream(StreamDecoder::new(format, self.cfg.max_frame_bytes)),
             None => ResponseBody::Whole(BoundedBody::new(self.cfg.max_body_bytes)),
         };

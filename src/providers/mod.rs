@@ -229,9 +229,10 @@ pub fn handle_response_headers(api: Api, headers: &[(&str, &str)], call: &mut Ll
     }
 }
 
-/// The stream format of a response, from the API and its content type (lowercase, parameters
-/// allowed). `None`: the body is one JSON document, read whole with [`ResponseReader::handle_json`].
-pub fn stream_format(api: Api, content_type: &str) -> Option<StreamFormat> {
+/// The stream format of a response, from the API, whether the path asked for a stream, and the
+/// content type (parameters allowed). `None`: the body is one JSON document, read whole with
+/// [`ResponseReader::handle_json`].
+pub fn stream_format(api: Api, path_stream: bool, content_type: &str) -> Option<StreamFormat> {
     let ct = content_type.trim().to_ascii_lowercase();
     if ct.starts_with("text/event-stream") {
         return Some(StreamFormat::Sse);
@@ -244,7 +245,7 @@ pub fn stream_format(api: Api, content_type: &str) -> Option<StreamFormat> {
     }
     match family(api) {
         Family::Ollama => ollama::stream_format(api, &ct),
-        Family::Gemini => gemini::stream_format(api, &ct),
+        Family::Gemini if path_stream && ct.starts_with("application/json") => Some(gemini::array_stream()),
         _ => None,
     }
 }

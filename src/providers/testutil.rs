@@ -60,14 +60,18 @@ impl Fixture {
         let detected = detect(self.host(), self.path())
             .unwrap_or_else(|| panic!("{}: not detected", self.name));
         let mut call = LlmCall::default();
+        // as the exchange does: the body's model wins, the path's fills in
         handle_request(detected.api, &self.request_body(), &mut call).unwrap();
+        if call.request_model.is_none() {
+            call.request_model = detected.path_model.clone();
+        }
         let headers = self.response_headers();
         let hdrs: Vec<(&str, &str)> =
             headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         handle_response_headers(detected.api, &hdrs, &mut call);
         let body = self.response_body();
         let mut reader = ResponseReader::new(detected.api);
-        match stream_format(detected.api, &self.content_type()) {
+        match stream_format(detected.api, detected.path_stream, &self.content_type()) {
             Some(format) => {
                 let mut dec = StreamDecoder::new(format, 1 << 20);
                 let mut last = 0;
