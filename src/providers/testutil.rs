@@ -181,3 +181,55 @@ fn base64_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// Every streamed recording, for the property tests.
+pub(crate) const STREAMED_FIXTURES: &[&str] = &[
+    "openai/chat_stream", "openai/chat_stream_b", "openai/chat_stream_include_usage",
+    "openai/chat_stream_include_usage_text", "openai/chat_stream_multiple_tools_with_content",
+    "openai/chat_stream_n2_choices", "openai/chat_stream_parallel_tool_calls", "openai/chat_stream_tool_call",
+    "openai/completions_stream_usage", "openai/responses_stream", "openai/responses_stream_short",
+    "azure/chat_stream", "openai_compatible/deepseek_chat_stream_usage", "openai_compatible/groq_chat_stream",
+    "openai_compatible/mistral_chat_stream", "anthropic/messages_multiple_tool_use_stream", "anthropic/messages_stream",
+    "anthropic/messages_stream_cache_read", "anthropic/messages_stream_cache_write", "anthropic/messages_thinking_stream",
+    "anthropic/messages_tool_use_stream", "gemini/stream_generate_content", "gemini/stream_generate_content_thinking",
+    "gemini/stream_generate_content_tool", "gemini/stream_generate_content_usage", "vertexai/stream_generate_content",
+    "bedrock/converse_stream_meta", "bedrock/converse_stream_nova", "bedrock/converse_stream_tool_use_claude",
+    "bedrock/invoke_stream_claude3", "bedrock/invoke_stream_nova", "ollama/chat_stream_ndjson",
+    "ollama/generate_stream_ndjson",
+];
+
+#[cfg(test)]
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    fn loaded() -> &'static Vec<(Fixture, LlmCall, usize)> {
+        static CACHE: OnceLock<Vec<(Fixture, LlmCall, usize)>> = OnceLock::new();
+        CACHE.get_or_init(|| {
+            STREAMED_FIXTURES
+                .iter()
+                .map(|n| {
+                    let fx = Fixture::load(n);
+                    let whole = fx.run(&[]).1;
+                    let len = fx.response_body().len();
+                    (fx, whole, len)
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        /// Any set of cut points gives the same call as the whole body, for every stream.
+        #[test]
+        fn random_multi_splits_give_identical_results(which in 0usize..33, cuts in proptest::collection::vec(0.0f64..1.0, 0..24)) {
+            let (fx, whole, len) = &loaded()[which % STREAMED_FIXTURES.len()];
+            let mut points: Vec<usize> = cuts.iter().map(|c| ((*c * *len as f64) as usize).min(*len)).collect();
+            points.sort_unstable();
+            points.dedup();
+            let (_, got) = fx.run(&points);
+            prop_assert_eq!(&got, whole, "{} cut at {:?}", fx.name, points);
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Every provider family, plain and streamed, through the real Envoy with the built module.
+//! The upstream replays the recordings in small chunks so frames straddle callbacks; the span
+//! decoded at the OTLP sink must carry INDEX.md's values, and the client must get the bytes
+//! unchanged.
+
+use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
+use genai_tap_testkit::sink::OtlpSink;
+use genai_tap_testkit::upstream::{Fixture, Upstream};
+use std::time::Duration;
+
+/// (fixture, gen_ai.provider.name, operation, input includes cache tokens)
+const CASES: &[(&str, &str, &str, bool)] = &[
+    ("openai/chat_tools_request_tool_call", "openai", "chat", false),
+    ("openai/responses_stream", "openai", "chat", false),
+    ("openai/embeddings", "openai", "embeddings", false),
+    ("azure/chat_content_filter_results", "azure.ai.openai", "chat", false),
+    ("azure/chat_stream", "azure.ai.openai", "chat", false),
+    ("anthropic/messages_cache_read", "anthropic", "chat", true),
+    ("anthropic/messages_tool_use_stream", "anthropic", "chat", true),
+    ("gemini/generate_content_tool", "gcp.gemini", "generate_content", false),
+    ("gemini/stream_generate_content_usage", "gcp.gemini", "generate_content", false),
+    ("vertexai/stream_generate_content", "gcp.vertex_ai", "generate_content", false),
+    ("bedrock/converse_tool_use", "aws.bedrock", "chat", true),
+    ("bedrock/converse_stream_tool_use_claude", "aws.bedrock", "chat", true),
+    ("bedrock/invoke_claude_prompt_cache", "aws.bedrock", "chat", true),
+    ("bedrock/invoke_stream_claude3", "aws.bedrock", "chat", true),
+    ("ollama/chat", "ollama", "chat", false),
+    ("ollama/generate_stream_ndjson", "ollama", "text_completion", false),
+    ("openai_compatible/groq_chat_stream", "groq", "chat", false),
+    ("openai_compatible/deepseek_chat_stream_usage", "deepseek", "chat", false),
+    ("openai_compatible/mistral_chat", "mistral_ai", "chat", false),
+];
+
+#[test]
+fn e2e_every_provider_family_plain_and_streamed() {
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let cfg = EnvoyConfig::new(upstream.port(), sink.port, &EnvoyConfig::default_plugin_config(sink.port));
+    let envoy = Envoy::start(&cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    for (i, (name, provider, operation, adds_cache)) in CASES.iter().enumerate() {
+        let fx = Fixture::load(name).unwrap();
+        let host = fx.upstream_host();
+        let r = envoy.send(
+            "POST",
+            &fx.request_path(),
+            &[("host", &host), ("content-type", "application/json"), ("x-fixture", name), ("x-chunk-bytes", "61")],
+            &fx.request_body(),
+        );
+        assert_eq!(r.status, fx.status(), "{name}");
+        assert_eq!(r.body, fx.response_body(), "{name}: bytes unchanged");
+        let spans = sink.wait_for_spans(i + 1, Duration::from_secs(10));
+        assert_eq!(spans.len(), i + 1, "{name}: {}", envoy.log());
+        let s = &spans[i];
+        let e = fx.expected();
+        assert_eq!(s.str("gen_ai.provider.name"), Some(*provider), "{name}");
+        assert_eq!(s.str("gen_ai.operation.name"), Some(*operation), "{name}");
+        assert_eq!(s.str("gen_ai.request.model"), e["request_model"].as_str(), "{name}");
+        assert_eq!(s.str("gen_ai.response.model"), e["response_model"].as_str(), "{name}");
+        let cache = e["cache_read_tokens"].as_i64().unwrap_or(0) + e["cache_write_tokens"].as_i64().unwrap_or(0);
+        let input = e["input_tokens"].as_i64().map(|i| if *adds_cache { i + cache } else { i });
+        assert_eq!(s.int("gen_ai.usage.input_tokens"), input, "{name}");
+        assert_eq!(s.int("gen_ai.usage.output_tokens"), e["output_tokens"].as_i64(), "{name}");
+        if let Some(f) = e["finish_reason"].as_str() {
+            let reasons = s.attr("gen_ai.response.finish_reasons").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+            assert!(reasons.iter().any(|r| r == f), "{name}: {reasons:?}");
+        }
+        let tools: Vec<&str> = e["tool_calls"].as_array().unwrap().iter().filter_map(|t| t.as_str()).collect();
+        let got: Vec<String> = s
+            .attr("genai_tap.tool_calls.names")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        assert_eq!(got, tools, "{name}");
+        assert_eq!(s.attr("genai_tap.parsed"), Some(&serde_json::json!(true)), "{name}");
+        assert_eq!(s.str("genai_tap.outcome"), Some("completed"), "{name}");
+    }
+    assert!(sink.decode_errors().is_empty());
+}
+
+#[test]
+fn e2e_provider_errors_are_errored_calls_with_the_providers_error_type() {
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let cfg = EnvoyConfig::new(upstream.port(), sink.port, &EnvoyConfig::default_plugin_config(sink.port));
+    let envoy = Envoy::start(&cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    let fx = Fixture::load("openai/chat_error_404_unknown_model").unwrap();
+    let r = envoy.send("POST", "/v1/chat/completions", &[("host", "api.openai.com"), ("x-fixture", "openai/chat_error_404_unknown_model")], &fx.request_body());
+    assert_eq!(r.status, 404);
+    let s = &sink.wait_for_spans(1, Duration::from_secs(10))[0];
+    assert_eq!(s.str("genai_tap.outcome"), Some("errored"));
+    assert_eq!(s.str("error.type"), Some("model_not_found"));
+    assert_eq!(s.int("http.response.status_code"), Some(404));
+    assert_eq!(s.status_code, 2);
+    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_llm_calls", &[("outcome", "errored")]) == 1.0));
+}
