@@ -603,9 +603,24 @@ fn step_type(l: &LlmExchange, outcome: Outcome) -> &'static str {
     }
 }
 
+/// The first surface-tool call and its `reason` argument, sanitised and cut.
+fn surface_of(cfg: &Config, call: &LlmCall) -> Option<String> {
+    let t = call.tool_calls.iter().find(|t| cfg.tools.is_surface(&t.name))?;
+    let reason = serde_json::from_str::<serde_json::Value>(&t.arguments)
+        .ok()
+        .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
+        .unwrap_or_default();
+    let clean = crate::scan::sanitize_for_telemetry(&cfg.guard, &reason);
+    Some(crate::config::tools::cut(&clean, cfg.tools.surface_reason_max_bytes).to_owned())
+}
+
 fn finish_llm(cfg: &Config, common: Common, mut l: LlmExchange, end: &EndInfo, now: u64, out: &mut Finished) {
     let end_ns = common.response_end_ns.unwrap_or(now).max(common.start_ns);
-    let outcome = outcome_of(&common, &l, end);
+    let mut outcome = outcome_of(&common, &l, end);
+    let surface = surface_of(cfg, &l.call);
+    if surface.is_some() && outcome == Outcome::Completed {
+        outcome = Outcome::Surfaced;
+    }
     let provider = l.detected.provider.semconv_name();
     let operation = l.detected.operation.semconv_name();
     let call = &mut l.call;
@@ -730,6 +745,9 @@ fn finish_llm(cfg: &Config, common: Common, mut l: LlmExchange, end: &EndInfo, n
     // outcome
     let step = step_type(&l, outcome);
     span.set(attr::TAP_STEP_TYPE, step);
+    if let Some(reason) = surface {
+        span.set(attr::TAP_SURFACE_REASON, reason);
+    }
     span.set(attr::TAP_OUTCOME, outcome.as_str());
     span.set(attr::TAP_PARSED, l.not_parsed.is_none());
     if let Some(np) = l.not_parsed {
@@ -807,7 +825,6 @@ fn finish_llm(cfg: &Config, common: Common, mut l: LlmExchange, end: &EndInfo, n
     if let Some(np) = l.not_parsed {
         s.push(StatUpdate::new(stats::BODIES_NOT_PARSED, &[("reason", np.as_str())], 1));
     }
-    let _ = cfg;
     out.spans.push(span);
 }
 

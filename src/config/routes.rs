@@ -24,7 +24,7 @@ pub struct RawRoute {
 }
 
 /// What a route carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RouteKind {
     Llm,

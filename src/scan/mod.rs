@@ -1,0 +1,656 @@
+//! The guard's scanners: PII and secret detectors, and redaction that keeps JSON valid.
+//!
+//! This module owns finding sensitive values in bytes and replacing them. It does not decide
+//! when to scan or what to do with a finding (that is `exchange`, from `config::guard`'s
+//! policies), and it never keeps the values it finds: a [`Finding`] is a kind and a byte
+//! range.
+//!
+//! # How a scan stays cheap
+//!
+//! Clean text costs one pass of each trigger: `memchr` for `@` and `:`, a byte loop for runs
+//! of digits, and one Aho-Corasick pass over every secret rule's keywords (the way gitleaks
+//! prefilters). A secret rule's regex (regex-lite, which has no DFA) runs only in a small window
+//! around a keyword hit, never over the whole body.
+//!
+//! # Redacting JSON
+//!
+//! Bodies are redacted as bytes, in place, which keeps them valid JSON without re-encoding:
+//! detectors never match a quote, a finding never starts inside an escape sequence, a
+//! placeholder needs no escaping, and a finding outside a string (a card number written as a
+//! JSON number) becomes a quoted placeholder. Values hidden behind `\u` escapes are found by
+//! first decoding the escapes of printable ASCII, which yields the same JSON value.
+
+mod pii;
+mod rules;
+
+pub use pii::PiiKinds;
+
+use crate::config::guard::{Guard, Placeholder};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_lite::Regex;
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+
+/// What was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Email,
+    Phone,
+    Ssn,
+    CreditCard,
+    Iban,
+    Ipv4,
+    Ipv6,
+    /// A configured PII kind, by index.
+    CustomPii(u16),
+    /// A secret rule (built-in or configured), by index.
+    Secret(u16),
+}
+
+impl Kind {
+    pub fn is_secret(self) -> bool {
+        matches!(self, Kind::Secret(_))
+    }
+}
+
+/// A sensitive value: its kind and where it is. Never the value itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finding {
+    pub start: usize,
+    pub end: usize,
+    pub kind: Kind,
+}
+
+/// A configured PII kind.
+#[derive(Debug)]
+pub struct CustomPii {
+    pub name: String,
+    pub regex: Regex,
+    pub keyword: Option<String>,
+}
+
+/// A configured secret rule.
+#[derive(Debug)]
+pub struct CustomSecret {
+    pub id: String,
+    pub regex: Regex,
+    pub keywords: Vec<String>,
+    pub min_entropy: f32,
+}
+
+#[derive(Debug)]
+struct SecretRule {
+    id: String,
+    regex: Regex,
+    before: usize,
+    after: usize,
+    min_entropy: f32,
+    /// No keywords: the regex runs over the whole text.
+    everywhere: bool,
+}
+
+/// Which rule or custom kind an Aho-Corasick pattern belongs to.
+#[derive(Debug, Clone, Copy)]
+enum Hint {
+    Secret(u16),
+    Pii(u16),
+}
+
+/// The compiled detectors.
+#[derive(Debug)]
+pub struct Detectors {
+    pii: PiiKinds,
+    custom_pii: Vec<CustomPii>,
+    secrets: Vec<SecretRule>,
+    exact: Option<AhoCorasick>,
+    exact_hints: Vec<Hint>,
+    nocase: Option<AhoCorasick>,
+    nocase_hints: Vec<Hint>,
+    allow: Vec<String>,
+    allow_patterns: Vec<Regex>,
+}
+
+fn build_ac(patterns: &[String], nocase: bool) -> Result<Option<AhoCorasick>, String> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(nocase)
+        .match_kind(MatchKind::Standard)
+        .build(patterns)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+impl Detectors {
+    /// Nothing enabled.
+    pub fn empty() -> Detectors {
+        Detectors {
+            pii: PiiKinds { email: false, phone: false, ssn: false, credit_card: false, iban: false, ipv4: false, ipv6: false },
+            custom_pii: Vec::new(),
+            secrets: Vec::new(),
+            exact: None,
+            exact_hints: Vec::new(),
+            nocase: None,
+            nocase_hints: Vec::new(),
+            allow: Vec::new(),
+            allow_patterns: Vec::new(),
+        }
+    }
+
+    /// Builds the detectors. Errors are `(field, message)`.
+    pub fn compile(
+        pii: PiiKinds,
+        custom_pii: Vec<CustomPii>,
+        custom_secrets: Vec<CustomSecret>,
+        disabled: &[String],
+        allow: Vec<String>,
+        allow_patterns: Vec<Regex>,
+    ) -> Result<Detectors, (String, String)> {
+        for (i, d) in disabled.iter().enumerate() {
+            if !rules::RULES.iter().any(|r| r.id == d) {
+                return Err((format!("secrets.disabled_rules[{i}]"), format!("unknown rule {d:?}; see the README for the rule ids")));
+            }
+        }
+        let (mut exact_pats, mut exact_hints, mut nocase_pats, mut nocase_hints) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut secrets = Vec::new();
+        for r in rules::RULES.iter().filter(|r| !disabled.iter().any(|d| d == r.id)) {
+            let regex = Regex::new(r.pattern).map_err(|e| ("secrets".to_owned(), format!("built-in rule {} does not compile: {e}", r.id)))?;
+            let idx = secrets.len() as u16;
+            for k in r.keywords {
+                if r.nocase {
+                    nocase_pats.push((*k).to_owned());
+                    nocase_hints.push(Hint::Secret(idx));
+                } else {
+                    exact_pats.push((*k).to_owned());
+                    exact_hints.push(Hint::Secret(idx));
+                }
+            }
+            secrets.push(SecretRule { id: r.id.to_owned(), regex, before: r.before, after: r.after, min_entropy: r.min_entropy, everywhere: false });
+        }
+        for (i, c) in custom_secrets.into_iter().enumerate() {
+            if secrets.iter().any(|s| s.id == c.id) {
+                return Err((format!("secrets.custom[{i}].id"), format!("{:?} is already a rule id", c.id)));
+            }
+            let idx = secrets.len() as u16;
+            for k in &c.keywords {
+                exact_pats.push(k.clone());
+                exact_hints.push(Hint::Secret(idx));
+            }
+            secrets.push(SecretRule { id: c.id, everywhere: c.keywords.is_empty(), regex: c.regex, before: 64, after: 512, min_entropy: c.min_entropy });
+        }
+        for (i, c) in custom_pii.iter().enumerate() {
+            if let Some(k) = &c.keyword {
+                exact_pats.push(k.clone());
+                exact_hints.push(Hint::Pii(i as u16));
+            }
+        }
+        Ok(Detectors {
+            pii,
+            custom_pii,
+            secrets,
+            exact: build_ac(&exact_pats, false).map_err(|e| ("secrets".to_owned(), e))?,
+            exact_hints,
+            nocase: build_ac(&nocase_pats, true).map_err(|e| ("secrets".to_owned(), e))?,
+            nocase_hints,
+            allow,
+            allow_patterns,
+        })
+    }
+
+    /// The stat label of a kind: `email`, a rule id, or a custom kind's name in lowercase.
+    pub fn kind_name(&self, k: Kind) -> Cow<'_, str> {
+        match k {
+            Kind::Email => "email".into(),
+            Kind::Phone => "phone".into(),
+            Kind::Ssn => "ssn".into(),
+            Kind::CreditCard => "credit_card".into(),
+            Kind::Iban => "iban".into(),
+            Kind::Ipv4 => "ipv4".into(),
+            Kind::Ipv6 => "ipv6".into(),
+            Kind::CustomPii(i) => self.custom_pii.get(i as usize).map(|c| c.name.to_ascii_lowercase()).unwrap_or_default().into(),
+            Kind::Secret(i) => self.secrets.get(i as usize).map(|s| s.id.as_str()).unwrap_or("secret").into(),
+        }
+    }
+
+    /// The word inside a placeholder: `EMAIL`, `SECRET`, or a custom kind's name.
+    fn label(&self, k: Kind) -> Cow<'_, str> {
+        match k {
+            Kind::Secret(_) => "SECRET".into(),
+            Kind::CustomPii(i) => self.custom_pii.get(i as usize).map(|c| c.name.as_str()).unwrap_or("PII").into(),
+            other => self.kind_name(other).to_ascii_uppercase().into(),
+        }
+    }
+
+    /// Every finding in `text`, sorted by start, without overlaps (the longer one wins).
+    /// `secrets`/`pii` choose which detectors run.
+    pub fn find(&self, text: &[u8], pii: bool, secrets: bool) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if pii {
+            if self.pii.email {
+                pii::emails(text, &mut out);
+            }
+            if self.pii.ipv6 {
+                pii::ipv6(text, &mut out);
+            }
+            if self.pii.phone || self.pii.ssn || self.pii.credit_card || self.pii.ipv4 {
+                pii::numbers(text, self.pii, &mut out);
+            }
+            if self.pii.iban {
+                pii::ibans(text, &mut out);
+            }
+        }
+        let wanted = |h: &Hint| match h {
+            Hint::Secret(_) => secrets,
+            Hint::Pii(_) => pii,
+        };
+        let str_text = utf8_prefix(text);
+        for (ac, hints) in [(&self.exact, &self.exact_hints), (&self.nocase, &self.nocase_hints)] {
+            let Some(ac) = ac else { continue };
+            if !hints.iter().any(wanted) {
+                continue;
+            }
+            for m in ac.find_overlapping_iter(str_text) {
+                let Some(hint) = hints.get(m.pattern().as_usize()) else { continue };
+                if !wanted(hint) {
+                    continue;
+                }
+                match *hint {
+                    Hint::Secret(i) => self.secret_at(str_text, i, m.start(), m.end(), &mut out),
+                    Hint::Pii(i) => self.custom_pii_at(str_text, i, m.start(), &mut out),
+                }
+            }
+        }
+        if secrets {
+            for (i, r) in self.secrets.iter().enumerate().filter(|(_, r)| r.everywhere) {
+                for c in r.regex.captures_iter(str_text) {
+                    if let Some(g) = c.get(1).or_else(|| c.get(0)) {
+                        self.push_secret(str_text, i as u16, g.start(), g.end(), &mut out);
+                    }
+                }
+            }
+        }
+        if pii {
+            for (i, c) in self.custom_pii.iter().enumerate().filter(|(_, c)| c.keyword.is_none()) {
+                for m in c.regex.find_iter(str_text) {
+                    out.push(Finding { start: m.start(), end: m.end(), kind: Kind::CustomPii(i as u16) });
+                }
+            }
+        }
+        normalize(&mut out);
+        out
+    }
+
+    fn secret_at(&self, text: &str, rule: u16, hit_start: usize, hit_end: usize, out: &mut Vec<Finding>) {
+        let Some(r) = self.secrets.get(rule as usize) else { return };
+        if out.iter().any(|f| f.kind == Kind::Secret(rule) && f.start <= hit_start && hit_end <= f.end.max(hit_end) && f.end > hit_start) {
+            return;
+        }
+        let from = floor_char(text, hit_start.saturating_sub(r.before + 8));
+        let to = floor_char(text, (hit_end + r.after).min(text.len()));
+        let window = &text[from..to];
+        for c in r.regex.captures_iter(window) {
+            let Some(whole) = c.get(0) else { continue };
+            // the match must contain the keyword hit, or start right after it
+            if from + whole.start() > hit_end || from + whole.end() < hit_start {
+                continue;
+            }
+            let g = c.get(1).unwrap_or(whole);
+            self.push_secret(text, rule, from + g.start(), from + g.end(), out);
+        }
+    }
+
+    fn push_secret(&self, text: &str, rule: u16, start: usize, mut end: usize, out: &mut Vec<Finding>) {
+        let Some(r) = self.secrets.get(rule as usize) else { return };
+        let value = &text[start..end];
+        if r.min_entropy > 0.0 && entropy(value.as_bytes()) < r.min_entropy {
+            return;
+        }
+        if self.allow.iter().any(|a| value.contains(a.as_str())) || self.allow_patterns.iter().any(|p| p.is_match(value)) {
+            return;
+        }
+        if r.id == "private-key" {
+            // cover the key, not just its header, when the END line is near
+            if let Some(e) = text[end..].get(..text.len().saturating_sub(end).min(16 * 1024)).and_then(|rest| rest.find("PRIVATE KEY-----")) {
+                end += e + "PRIVATE KEY-----".len();
+            }
+        }
+        out.push(Finding { start, end, kind: Kind::Secret(rule) });
+    }
+
+    fn custom_pii_at(&self, text: &str, i: u16, hit: usize, out: &mut Vec<Finding>) {
+        let Some(c) = self.custom_pii.get(i as usize) else { return };
+        let to = floor_char(text, (hit + 256).min(text.len()));
+        if let Some(m) = c.regex.find(&text[hit..to]) {
+            if m.start() == 0 {
+                out.push(Finding { start: hit, end: hit + m.end(), kind: Kind::CustomPii(i) });
+            }
+        }
+    }
+}
+
+/// The longest valid UTF-8 prefix: regexes work on `str`, and bodies are JSON, so this is
+/// almost always all of it.
+fn utf8_prefix(b: &[u8]) -> &str {
+    match std::str::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+    }
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Sorts and removes overlaps; secrets win over PII, then the longer finding.
+fn normalize(out: &mut Vec<Finding>) {
+    out.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut kept: Vec<Finding> = Vec::with_capacity(out.len());
+    for f in out.drain(..) {
+        match kept.last_mut() {
+            Some(last) if f.start < last.end => {
+                let better = (f.kind.is_secret() && !last.kind.is_secret()) || (f.kind.is_secret() == last.kind.is_secret() && f.end - f.start > last.end - last.start);
+                if better {
+                    *last = Finding { start: last.start.min(f.start), end: last.end.max(f.end), kind: f.kind };
+                } else {
+                    last.end = last.end.max(f.end);
+                }
+            }
+            _ => kept.push(f),
+        }
+    }
+    *out = kept;
+}
+
+/// Shannon entropy in bits per byte.
+pub fn entropy(b: &[u8]) -> f32 {
+    if b.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &x in b {
+        counts[x as usize] += 1;
+    }
+    let n = b.len() as f32;
+    counts.iter().filter(|c| **c > 0).map(|&c| {
+        let p = c as f32 / n;
+        -p * p.log2()
+    }).sum()
+}
+
+/// The placeholder for one finding.
+fn placeholder(guard: &Guard, text: &[u8], f: &Finding) -> String {
+    let label = guard.detectors.label(f.kind);
+    match (guard.placeholder, f.kind.is_secret()) {
+        (Placeholder::Pseudonym, false) => {
+            let mut h = Sha256::new();
+            h.update(guard.pseudonym_salt.as_bytes());
+            h.update(text.get(f.start..f.end).unwrap_or_default());
+            let digest = h.finalize();
+            format!("<{label}:{}>", crate::trace::to_hex(&digest[..3]))
+        }
+        _ => format!("[REDACTED:{label}]"),
+    }
+}
+
+/// What the guard decided about a whole body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to change (there may be observed findings).
+    Unchanged,
+    /// The body with its findings replaced.
+    Rewritten(Vec<u8>),
+    /// A secret that must not leave: the first rule id.
+    Blocked(String),
+}
+
+/// The result of guarding a body: the decision, and the labels of what was found (secret rule
+/// ids and PII kind names, once per finding) for stats and spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guarded {
+    pub outcome: Outcome,
+    pub pii: Vec<String>,
+    pub secrets: Vec<String>,
+}
+
+/// Guards a whole body (JSON, or any text) under `policy`.
+pub fn guard_body(guard: &Guard, policy: crate::config::guard::Policy, body: &[u8]) -> Guarded {
+    use crate::config::guard::{PiiMode, SecretMode};
+    let want_pii = policy.pii != PiiMode::Off;
+    let want_secrets = policy.secrets != SecretMode::Off;
+    let mut result = Guarded { outcome: Outcome::Unchanged, pii: Vec::new(), secrets: Vec::new() };
+    if !want_pii && !want_secrets {
+        return result;
+    }
+    // values hidden behind \u escapes are only visible once decoded
+    let normalized = decode_ascii_escapes(body);
+    let text: &[u8] = normalized.as_deref().unwrap_or(body);
+    let findings = guard.detectors.find(text, want_pii, want_secrets);
+    for f in &findings {
+        let name = guard.detectors.kind_name(f.kind).into_owned();
+        if f.kind.is_secret() {
+            result.secrets.push(name);
+        } else {
+            result.pii.push(name);
+        }
+    }
+    if policy.secrets == SecretMode::Block {
+        if let Some(first) = result.secrets.first() {
+            result.outcome = Outcome::Blocked(first.clone());
+            return result;
+        }
+    }
+    let replace: Vec<Finding> = findings
+        .into_iter()
+        .filter(|f| if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact })
+        .collect();
+    if !replace.is_empty() {
+        result.outcome = Outcome::Rewritten(redact(guard, text, &replace));
+    }
+    result
+}
+
+/// Replaces `findings` (sorted, disjoint) in a JSON or text body, keeping JSON valid.
+pub fn redact(guard: &Guard, text: &[u8], findings: &[Finding]) -> Vec<u8> {
+    let strings = string_ranges(text);
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = 0;
+    for f in findings {
+        let mut start = f.start.max(at);
+        // never start inside an escape sequence (`\n` followed by a token)
+        while start < f.end && escape_in_progress(text, start) {
+            start += 1;
+        }
+        if start >= f.end {
+            continue;
+        }
+        out.extend_from_slice(&text[at..start]);
+        let p = placeholder(guard, text, &Finding { start, end: f.end, kind: f.kind });
+        let inside = strings.iter().any(|(s, e)| *s <= start && f.end <= *e);
+        let looks_json = strings.first().is_some();
+        if inside || !looks_json {
+            out.extend_from_slice(p.as_bytes());
+        } else {
+            // a number outside any string: write the placeholder as a string value
+            out.push(b'"');
+            out.extend_from_slice(p.as_bytes());
+            out.push(b'"');
+        }
+        at = f.end;
+    }
+    out.extend_from_slice(&text[at..]);
+    out
+}
+
+/// Whether byte `i` is the second byte of an escape (`\n`, `\"`), counting the backslashes.
+fn escape_in_progress(t: &[u8], i: usize) -> bool {
+    let mut n = 0;
+    let mut j = i;
+    while j > 0 && t[j - 1] == b'\\' {
+        n += 1;
+        j -= 1;
+    }
+    n % 2 == 1
+}
+
+/// The byte ranges of the insides of JSON string literals.
+fn string_ranges(t: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(q) = memchr::memchr(b'"', &t[i..]) {
+        let start = i + q + 1;
+        let mut j = start;
+        loop {
+            match memchr::memchr2(b'"', b'\\', &t[j..]) {
+                Some(k) if t[j + k] == b'\\' => j += k + 2,
+                Some(k) => {
+                    out.push((start, j + k));
+                    i = j + k + 1;
+                    break;
+                }
+                None => return out,
+            }
+            if j >= t.len() {
+                return out;
+            }
+        }
+        if i >= t.len() {
+            break;
+        }
+    }
+    out
+}
+
+/// Decodes `\uXXXX` escapes of printable ASCII (except `"` and `\`) inside JSON strings.
+/// `None` when there are none: the common case costs one `memmem` pass.
+fn decode_ascii_escapes(t: &[u8]) -> Option<Vec<u8>> {
+    memchr::memmem::find(t, b"\\u")?;
+    let mut out = Vec::with_capacity(t.len());
+    let mut i = 0;
+    let mut changed = false;
+    while i < t.len() {
+        if t[i] == b'\\' && i + 1 < t.len() {
+            if t[i + 1] == b'u' {
+                if let Some(v) = t.get(i + 2..i + 6).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok().filter(|_| h.starts_with("00"))) {
+                    if (0x20..0x7f).contains(&v) && v != b'"' && v != b'\\' {
+                        out.push(v);
+                        i += 6;
+                        changed = true;
+                        continue;
+                    }
+                }
+            }
+            out.extend_from_slice(&t[i..i + 2]);
+            i += 2;
+            continue;
+        }
+        out.push(t[i]);
+        i += 1;
+    }
+    changed.then_some(out)
+}
+
+/// Redacts PII and secrets from a string that is about to leave in telemetry, whatever the
+/// wire modes: the defence in depth. Borrowed when there is nothing to redact.
+pub fn sanitize_for_telemetry<'a>(guard: &Guard, s: &'a str) -> Cow<'a, str> {
+    if s.len() < 6 {
+        return Cow::Borrowed(s);
+    }
+    let findings = guard.detectors.find(s.as_bytes(), true, true);
+    if findings.is_empty() {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut at = 0;
+    for f in &findings {
+        out.push_str(&s[at..f.start]);
+        out.push_str(&format!("[REDACTED:{}]", guard.detectors.label(f.kind)));
+        at = f.end;
+    }
+    out.push_str(&s[at..]);
+    Cow::Owned(out)
+}
+
+/// The JSON body of the local reply that blocks a request. Names the rule, never the secret.
+pub fn block_body(rule: &str) -> Vec<u8> {
+    let body = serde_json::json!({
+        "error": {
+            "type": "secret_detected",
+            "rule": rule,
+            "message": format!("genai-tap blocked this request: it contains a credential matching rule {rule}. Remove it and retry."),
+        }
+    });
+    body.to_string().into_bytes()
+}
+
+/// Redacts a response stream on its way, holding back at most `window` bytes so that no match
+/// is lost at a chunk boundary. Lines are the unit: a finding never spans a newline, so bytes
+/// up to the last newline leave at once, and only the unfinished line waits.
+#[derive(Debug)]
+pub struct StreamRedactor {
+    held: Vec<u8>,
+    window: usize,
+    pub pii: Vec<String>,
+    pub secrets: Vec<String>,
+}
+
+impl StreamRedactor {
+    pub fn new(window: usize) -> StreamRedactor {
+        StreamRedactor { held: Vec::new(), window, pii: Vec::new(), secrets: Vec::new() }
+    }
+
+    /// Takes a chunk; returns the bytes that may leave now.
+    pub fn push(&mut self, guard: &Guard, policy: crate::config::guard::Policy, chunk: &[u8]) -> Vec<u8> {
+        self.held.extend_from_slice(chunk);
+        let mut cut = match memchr::memrchr(b'\n', &self.held) {
+            Some(nl) => nl + 1,
+            None => 0,
+        };
+        // an unfinished line longer than the window goes out in part
+        cut = cut.max(self.held.len().saturating_sub(self.window));
+        self.release(guard, policy, cut)
+    }
+
+    /// The stream ended: everything left.
+    pub fn finish(&mut self, guard: &Guard, policy: crate::config::guard::Policy) -> Vec<u8> {
+        let n = self.held.len();
+        self.release(guard, policy, n)
+    }
+
+    fn release(&mut self, guard: &Guard, policy: crate::config::guard::Policy, mut cut: usize) -> Vec<u8> {
+        use crate::config::guard::{PiiMode, SecretMode};
+        if cut == 0 {
+            return Vec::new();
+        }
+        let findings = guard.detectors.find(&self.held, policy.pii != PiiMode::Off, policy.secrets != SecretMode::Off);
+        // a finding that crosses the cut keeps its start back
+        if cut < self.held.len() {
+            if let Some(f) = findings.iter().find(|f| f.start < cut && cut < f.end) {
+                cut = f.start;
+            }
+        }
+        let mut replace = Vec::new();
+        for f in findings.into_iter().filter(|f| f.end <= cut) {
+            let name = guard.detectors.kind_name(f.kind).into_owned();
+            let redact = if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact };
+            if f.kind.is_secret() { self.secrets.push(name) } else { self.pii.push(name) }
+            if redact {
+                replace.push(f);
+            }
+        }
+        let rest = self.held.split_off(cut);
+        let out = if replace.is_empty() { std::mem::take(&mut self.held) } else { redact(guard, &self.held, &replace) };
+        self.held = rest;
+        out
+    }
+
+    pub fn state_bytes(&self) -> usize {
+        self.held.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests;

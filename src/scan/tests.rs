@@ -1,0 +1,302 @@
+//! Labelled cases for every detector, in text, in JSON bodies and in streams split at every
+//! byte, and hard negatives that must pass byte-identical.
+
+use super::*;
+use crate::config::guard::{PiiMode, Policy, SecretMode};
+use crate::config::Config;
+
+fn guard() -> Guard {
+    Config::from_json(b"{}").unwrap().guard
+}
+
+/// Deterministic filler from `charset` (a fake secret must look random to pass entropy gates).
+fn fill(n: usize, charset: &str, seed: u64) -> String {
+    let cs: Vec<char> = charset.chars().collect();
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cs[(x % cs.len() as u64) as usize]
+        })
+        .collect()
+}
+const AN: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const HEX: &str = "0123456789abcdef";
+const UP: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const LOW: &str = "abcdefghijklmnopqrstuvwxyz0123456789";
+const B64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/// (rule id, a value that rule must find)
+fn secret_cases() -> Vec<(&'static str, String)> {
+    vec![
+        ("aws-access-key-id", "AKIAIOSFODNN7EXAMPLE".into()),
+        ("aws-secret-access-key", format!("aws_secret_access_key = \"{}\"", fill(40, B64, 1))),
+        ("github-pat", format!("ghp_{}", fill(36, AN, 2))),
+        ("github-fine-grained-pat", format!("github_pat_{}", fill(82, AN, 3))),
+        ("github-oauth", format!("gho_{}", fill(36, AN, 4))),
+        ("github-app-token", format!("ghs_{}", fill(36, AN, 5))),
+        ("github-refresh-token", format!("ghr_{}", fill(36, AN, 6))),
+        ("gitlab-pat", format!("glpat-{}", fill(20, AN, 7))),
+        ("gitlab-pipeline-trigger-token", format!("glptt-{}", fill(40, HEX, 8))),
+        ("gitlab-runner-registration-token", format!("GR1348941{}", fill(20, AN, 9))),
+        ("gitlab-deploy-token", format!("gldt-{}", fill(20, AN, 10))),
+        ("slack-bot-token", format!("xoxb-1234567890-1234567890123-{}", fill(24, AN, 11))),
+        ("slack-user-token", format!("xoxp-1234567890-1234567890-1234567890123-{}", fill(32, HEX, 12))),
+        ("slack-app-token", format!("xapp-1-A0123456789-1234567890123-{}", fill(32, HEX, 13))),
+        ("slack-webhook-url", format!("https://hooks.slack.com/services/T00000000/B00000000/{}", fill(24, AN, 14))),
+        ("stripe-access-token", format!("sk_live_{}", fill(24, AN, 15))),
+        ("openai-api-key", format!("sk-proj-{}", fill(64, AN, 16))),
+        ("anthropic-api-key", format!("sk-ant-api03-{}", fill(95, AN, 17))),
+        ("gcp-api-key", format!("AIza{}", fill(35, AN, 18))),
+        ("gcp-service-account", "{\"type\": \"service_account\", \"project_id\": \"demo\"}".into()),
+        ("google-oauth-client-secret", format!("GOCSPX-{}", fill(28, AN, 19))),
+        ("private-key", format!("-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----", fill(64, B64, 20))),
+        ("azure-storage-account-key", format!("AccountKey={}==", fill(86, B64, 21))),
+        ("azure-storage-connection-string", format!("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={}==", fill(86, B64, 22))),
+        ("azure-ad-client-secret", format!("xYz7Q~{}", fill(34, AN, 23))),
+        ("jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U".into()),
+        ("npm-access-token", format!("npm_{}", fill(36, AN, 24))),
+        ("pypi-upload-token", format!("pypi-AgEIcHlwaS5vcmc{}", fill(60, AN, 25))),
+        ("huggingface-access-token", format!("hf_{}", fill(34, LETTERS, 26))),
+        ("twilio-api-key", format!("SK{}", fill(32, HEX, 27))),
+        ("sendgrid-api-token", format!("SG.{}.{}", fill(22, AN, 28), fill(43, AN, 29))),
+        ("databricks-api-token", format!("dapi{}", fill(32, HEX, 30))),
+        ("shopify-access-token", format!("shpat_{}", fill(32, HEX, 31))),
+        ("shopify-custom-access-token", format!("shpca_{}", fill(32, HEX, 32))),
+        ("shopify-private-app-access-token", format!("shppa_{}", fill(32, HEX, 33))),
+        ("shopify-shared-secret", format!("shpss_{}", fill(32, HEX, 34))),
+        ("datadog-access-token", format!("DD_API_KEY={}", fill(32, HEX, 35))),
+        ("mailgun-private-api-token", format!("key-{}", fill(32, HEX, 36))),
+        ("mailchimp-api-key", format!("{}-us12", fill(32, HEX, 37))),
+        ("doppler-api-token", format!("dp.pt.{}", fill(43, AN, 38))),
+        ("digitalocean-pat", format!("dop_v1_{}", fill(64, HEX, 39))),
+        ("linear-api-key", format!("lin_api_{}", fill(40, AN, 40))),
+        ("postman-api-token", format!("PMAK-{}-{}", fill(24, HEX, 41), fill(34, HEX, 42))),
+        ("atlassian-api-token", format!("ATATT3{}", fill(180, AN, 43))),
+        ("square-access-token", format!("sq0atp-{}", fill(22, AN, 44))),
+        ("telegram-bot-api-token", format!("123456789:AA{}", fill(33, AN, 45))),
+        ("hashicorp-tf-api-token", format!("{}.atlasv1.{}", fill(14, LOW, 46), fill(65, LOW, 47))),
+        ("grafana-service-account-token", format!("glsa_{}_{}", fill(32, AN, 48), fill(8, HEX, 49))),
+        ("grafana-cloud-api-token", format!("glc_{}", fill(48, AN, 50))),
+        ("age-secret-key", format!("AGE-SECRET-KEY-1{}", fill(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 51))),
+        ("new-relic-user-api-key", format!("NRAK-{}", fill(27, UP, 52))),
+        ("sentry-org-token", format!("sntrys_eyJpYXQiO{}", fill(60, AN, 53))),
+        ("groq-api-key", format!("gsk_{}", fill(52, AN, 54))),
+        ("xai-api-key", format!("xai-{}", fill(80, AN, 55))),
+        ("generic-password", "password = \"S3cr3t!Passw0rd#2024\"".into()),
+        ("generic-api-key", "api_key: \"Zx8Qp2Lm9Vt4Rw7Yk3Hs\"".into()),
+    ]
+}
+
+fn block() -> Policy {
+    Policy { pii: PiiMode::Observe, secrets: SecretMode::Block }
+}
+
+#[test]
+fn there_are_at_least_40_rule_families_and_each_has_a_case() {
+    let ids: std::collections::HashSet<&str> = rules::RULES.iter().map(|r| r.id).collect();
+    assert!(ids.len() >= 40, "{}", ids.len());
+    let cased: std::collections::HashSet<&str> = secret_cases().iter().map(|(id, _)| *id).collect();
+    for id in &ids {
+        assert!(cased.contains(id), "no labelled case for rule {id}");
+    }
+}
+
+#[test]
+fn every_secret_rule_finds_its_case_in_text_and_json_and_blocks_it() {
+    let g = guard();
+    for (rule, value) in secret_cases() {
+        let text = format!("here it is: {value} -- thanks");
+        let found: Vec<String> = g.detectors.find(text.as_bytes(), false, true).iter().map(|f| g.detectors.kind_name(f.kind).into_owned()).collect();
+        assert_eq!(found, vec![rule.to_owned()], "{rule}: {text}");
+        // in a JSON body, string-escaped, and nested inside a tool call's arguments
+        let plain = serde_json::json!({"messages": [{"role": "user", "content": text}]}).to_string();
+        let nested_args = serde_json::json!({"note": text}).to_string();
+        let nested = serde_json::json!({"tool_calls": [{"function": {"name": "save", "arguments": nested_args}}]}).to_string();
+        for body in [plain, nested] {
+            let r = guard_body(&g, block(), body.as_bytes());
+            assert_eq!(r.outcome, Outcome::Blocked(rule.to_owned()), "{rule}: {body}");
+        }
+    }
+}
+
+#[test]
+fn redacted_secrets_leave_valid_json_and_no_trace_of_the_value() {
+    let g = guard();
+    for (rule, value) in secret_cases() {
+        let body = serde_json::json!({"content": format!("use {value} please"), "n": 1}).to_string();
+        let findings = g.detectors.find(body.as_bytes(), false, true);
+        assert!(!findings.is_empty(), "{rule}");
+        let out = redact(&g, body.as_bytes(), &findings);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{rule}: {e}: {}", String::from_utf8_lossy(&out)));
+        let content = v["content"].as_str().unwrap();
+        assert!(content.contains("[REDACTED:SECRET]"), "{rule}: {content}");
+        assert_eq!(v["n"], 1);
+        let secret_part = match rule {
+            "aws-secret-access-key" | "generic-password" | "generic-api-key" | "datadog-access-token" => value.rsplit(['=', ':', ' ']).next().unwrap().trim_matches('"').to_owned(),
+            "gcp-service-account" => "service_account".to_owned(),
+            _ => value.clone(),
+        };
+        assert!(!content.contains(&secret_part), "{rule}: {content}");
+    }
+}
+
+#[test]
+fn streams_split_at_every_byte_give_the_same_redaction() {
+    let g = guard();
+    let policy = Policy { pii: PiiMode::Redact, secrets: SecretMode::Block };
+    let mut cases: Vec<(String, String)> = secret_cases().into_iter().filter(|(r, _)| *r != "private-key").map(|(r, v)| (r.to_owned(), v)).collect();
+    cases.push(("email".into(), "jane.doe@example.com".into()));
+    cases.push(("credit_card".into(), "4111-1111-1111-1111".into()));
+    cases.push(("ssn".into(), "123-45-6789".into()));
+    for (rule, value) in cases {
+        let event = serde_json::json!({"choices": [{"delta": {"content": format!("x {value} y")}}]}).to_string();
+        let stream = format!("data: {event}\n\ndata: [DONE]\n\n");
+        let whole = {
+            let mut r = StreamRedactor::new(512);
+            let mut out = r.push(&g, policy, stream.as_bytes());
+            out.extend(r.finish(&g, policy));
+            out
+        };
+        let text = String::from_utf8(whole.clone()).unwrap();
+        assert!(!text.contains(value.as_str()), "{rule}: {text}");
+        assert!(text.contains("[REDACTED:"), "{rule}: {text}");
+        let data = text.lines().next().unwrap().strip_prefix("data: ").unwrap();
+        assert!(serde_json::from_str::<serde_json::Value>(data).is_ok(), "{rule}: event still JSON: {data}");
+        let b = stream.as_bytes();
+        for i in 0..b.len() {
+            let mut r = StreamRedactor::new(512);
+            let mut out = r.push(&g, policy, &b[..i]);
+            out.extend(r.push(&g, policy, &b[i..]));
+            out.extend(r.finish(&g, policy));
+            assert_eq!(out, whole, "{rule}: split at {i}");
+        }
+    }
+}
+
+#[test]
+fn a_stream_without_findings_is_not_delayed_past_its_lines() {
+    let g = guard();
+    let policy = Policy { pii: PiiMode::Redact, secrets: SecretMode::Block };
+    let mut r = StreamRedactor::new(256);
+    let out = r.push(&g, policy, b"data: {\"a\":1}\n\ndata: {\"b\"");
+    assert_eq!(out, b"data: {\"a\":1}\n\n", "complete lines leave at once");
+    assert_eq!(r.finish(&g, policy), b"data: {\"b\"");
+}
+
+#[test]
+fn pii_in_json_escapes_nesting_and_numbers() {
+    let g = guard();
+    let redact_all = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
+    let cases: &[(&str, &str)] = &[
+        (r#"{"content":"mail john\u0040example.com now"}"#, r#"{"content":"mail [REDACTED:EMAIL] now"}"#),
+        (r#"{"arguments":"{\"email\":\"a.b@corp.io\",\"n\":2}"}"#, r#"{"arguments":"{\"email\":\"[REDACTED:EMAIL]\",\"n\":2}"}"#),
+        (r#"{"card":4111111111111111,"ok":true}"#, r#"{"card":"[REDACTED:CREDIT_CARD]","ok":true}"#),
+        (r#"{"t":"line one\nSSN 123-45-6789"}"#, r#"{"t":"line one\nSSN [REDACTED:SSN]"}"#),
+        (r#"{"t":"x\njane@example.org"}"#, r#"{"t":"x\n[REDACTED:EMAIL]"}"#),
+        (r#"{"ip":"10.1.2.3","v6":"2001:db8::1:2"}"#, r#"{"ip":"[REDACTED:IPV4]","v6":"[REDACTED:IPV6]"}"#),
+        (r#"{"iban":"GB82 WEST 1234 5698 7654 32"}"#, r#"{"iban":"[REDACTED:IBAN]"}"#),
+        (r#"{"p":"+1 (415) 555-2671"}"#, r#"{"p":"[REDACTED:PHONE]"}"#),
+    ];
+    for (input, want) in cases {
+        let r = guard_body(&g, redact_all, input.as_bytes());
+        match &r.outcome {
+            Outcome::Rewritten(out) => {
+                assert_eq!(String::from_utf8_lossy(out), *want, "{input}");
+                serde_json::from_slice::<serde_json::Value>(out).unwrap();
+            }
+            other => panic!("{input}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn hard_negatives_pass_byte_identical() {
+    let g = guard();
+    let everything = Policy { pii: PiiMode::Redact, secrets: SecretMode::Block };
+    for text in [
+        "id 123e4567-e89b-12d3-a456-426614174000",
+        "sha 9fceb02d0ae598e95dc970b74767f19372d61af8 and 9fceb02",
+        "blob aGVsbG8gd29ybGQgdGhpcyBpcyBiYXNlNjQgZW5jb2RlZCB0ZXh0IGZvciB0ZXN0aW5n",
+        "card 4111 1111 1111 1112 is Luhn-invalid",
+        "ssns 000-12-3456 666-12-3456 912-12-3456 123-00-4567 123-45-0000",
+        "versions 1.2.3, v10.0.0.1, 2.14.0.3.1",
+        "times 2026-11-24T21:45:56Z 12:30:45.123 1732487156",
+        "order #100234567 and order 2024-000123 shipped",
+        "Some keys start with sk- and are secret; never paste sk-them.",
+        "the password field must be at least 8 characters",
+        "set api_key to your key; see docs",
+        "ASK the SKY; key-value stores; en-us locale",
+        "eyJ alone is not a token",
+    ] {
+        let body = serde_json::json!({"content": text}).to_string();
+        let r = guard_body(&g, everything, body.as_bytes());
+        assert_eq!(r.outcome, Outcome::Unchanged, "{text}: pii {:?} secrets {:?}", r.pii, r.secrets);
+        assert!(r.pii.is_empty() && r.secrets.is_empty(), "{text}: {:?} {:?}", r.pii, r.secrets);
+    }
+}
+
+#[test]
+fn the_mcp_recordings_secret_is_blocked_and_their_pii_found() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/mcp/wire_streamable_http_modern_2026-07-28.jsonl");
+    let text = std::fs::read_to_string(path).unwrap();
+    let g = guard();
+    let (mut blocked, mut pii) = (0, 0);
+    for line in text.lines() {
+        let ex: serde_json::Value = serde_json::from_str(line).unwrap();
+        for key in ["request_body", "response_body"] {
+            let body = ex[key].as_str().unwrap_or("");
+            let r = guard_body(&g, block(), body.as_bytes());
+            if let Outcome::Blocked(rule) = &r.outcome {
+                assert_eq!(rule, "aws-access-key-id");
+                blocked += 1;
+            }
+            pii += r.pii.len();
+        }
+    }
+    assert!(blocked >= 1, "the AWS example key in the recording is blocked");
+    assert!(pii >= 1, "the fake PII in the recording is found");
+}
+
+#[test]
+fn custom_kinds_allowlists_and_pseudonyms() {
+    let cfg = Config::from_json(
+        br#"{"pii":{"mode":"redact","placeholder":"pseudonym","pseudonym_salt":"s1","custom":[{"name":"EMPLOYEE_ID","pattern":"EMP-\\d{6}"}]},
+            "secrets":{"allowlist":["AKIAIOSFODNN7EXAMPLE"],"custom":[{"id":"acme-token","pattern":"acme_[a-z0-9]{24}"}]}}"#,
+    )
+    .unwrap();
+    let g = &cfg.guard;
+    let body = br#"{"a":"EMP-123456 and EMP-123456 and EMP-654321","b":"a@x.io","c":"a@x.io","k":"AKIAIOSFODNN7EXAMPLE"}"#;
+    let policy = Policy { pii: PiiMode::Redact, secrets: SecretMode::Block };
+    let r = guard_body(g, policy, body);
+    let Outcome::Rewritten(out) = &r.outcome else { panic!("{:?}", r.outcome) };
+    let v: serde_json::Value = serde_json::from_slice(out).unwrap();
+    let a = v["a"].as_str().unwrap();
+    let parts: Vec<&str> = a.split(" and ").collect();
+    assert!(parts[0].starts_with("<EMPLOYEE_ID:") && parts[0].len() == "<EMPLOYEE_ID:123456>".len(), "{a}");
+    assert_eq!(parts[0], parts[1], "the same value gets the same pseudonym");
+    assert_ne!(parts[0], parts[2], "another value gets another one");
+    assert_eq!(v["b"], v["c"]);
+    assert_eq!(v["k"], "AKIAIOSFODNN7EXAMPLE", "allowlisted");
+    let r = guard_body(g, policy, b"{\"t\":\"acme_0123456789abcdefghijklmn\"}");
+    assert_eq!(r.outcome, Outcome::Blocked("acme-token".into()));
+}
+
+#[test]
+fn telemetry_strings_are_sanitised_whatever_the_modes() {
+    let g = Config::from_json(br#"{"pii":{"mode":"off"},"secrets":{"mode":"off"}}"#).unwrap().guard;
+    assert_eq!(sanitize_for_telemetry(&g, "escalate: user jane@example.com, key AKIAIOSFODNN7EXAMPLE"), "escalate: user [REDACTED:EMAIL], key [REDACTED:SECRET]");
+    assert!(matches!(sanitize_for_telemetry(&g, "gpt-4o-2024-08-06"), Cow::Borrowed(_)));
+}
+
+#[test]
+fn the_block_reply_names_the_rule_and_never_the_secret() {
+    let b = block_body("aws-access-key-id");
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["error"]["type"], "secret_detected");
+    assert_eq!(v["error"]["rule"], "aws-access-key-id");
+    assert!(!String::from_utf8_lossy(&b).contains("AKIA"));
+}
