@@ -22,8 +22,10 @@
 //! (sticky, like rustls), is recorded on the span as `genai_tap.parsed=false` with a reason, and
 //! counted in `bodies_not_parsed`; bytes keep flowing untouched.
 
+use crate::config::guard::{Direction, Policy};
 use crate::config::routes::{strip_port, RouteKind};
 use crate::config::Config;
+use crate::scan::{self, StreamRedactor};
 use crate::framing::StreamDecoder;
 use crate::providers::{self, Api, Detected, LlmCall, Operation, Provider, ResponseReader};
 use crate::span::{attr, AttrValue, Span, SpanKind, StatusCode};
@@ -94,6 +96,16 @@ pub struct EndInfo {
 pub struct Finished {
     pub spans: Vec<Span>,
     pub stats: Vec<StatUpdate>,
+    /// Lines for the proxy's log at warning level (a blocked request). Never a secret.
+    pub warnings: Vec<String>,
+}
+
+/// What to do with a response body chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseVerdict {
+    Continue,
+    /// Replace this chunk with these bytes (the guard redacted, or is holding back part of it).
+    Replace(Vec<u8>),
 }
 
 /// The outcome of a call, as the seed names them (plus `blocked`).
@@ -198,6 +210,24 @@ struct LlmExchange {
     /// reasoning model that spends its whole budget thinking).
     first_frame_ns: Option<u64>,
     peak_state_bytes: usize,
+    guard: GuardState,
+}
+
+/// What the guard did and is doing in this exchange.
+#[derive(Debug)]
+struct GuardState {
+    request: Policy,
+    response: Policy,
+    /// The request is held until it is whole, because the guard may rewrite or refuse it.
+    hold_request: bool,
+    redactor: Option<StreamRedactor>,
+    /// The response's bytes are replaced by the redactor's output.
+    rewrite_response: bool,
+    blocked: Option<String>,
+    /// Labels of findings (PII kinds, secret rule ids) and how many were redacted.
+    pii_found: Vec<String>,
+    secrets_found: Vec<String>,
+    redacted: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -259,7 +289,7 @@ impl Exchange {
     /// The host should copy response body chunks in.
     pub fn wants_response_body(&self) -> bool {
         match &self.kind {
-            Kind::Llm(l) => matches!(l.response, ResponseBody::Whole(_) | ResponseBody::Stream(_)),
+            Kind::Llm(l) => l.guard.redactor.is_some() || matches!(l.response, ResponseBody::Whole(_) | ResponseBody::Stream(_)),
             _ => false,
         }
     }
@@ -346,6 +376,8 @@ impl Exchange {
             call.request_model = Some(m.clone());
         }
         let not_parsed = (detected.api == Api::Unknown).then_some(NotParsed::UnknownShape);
+        let request_policy = self.cfg.guard.policy(Direction::Request, route_kind);
+        let hold_request = request_policy.may_rewrite() && !end_of_stream;
         self.kind = Kind::Llm(Box::new(LlmExchange {
             reader: ResponseReader::new(detected.api),
             detected,
@@ -358,8 +390,52 @@ impl Exchange {
             last_content_ns: None,
             first_frame_ns: None,
             peak_state_bytes: 0,
+            guard: GuardState {
+                request: request_policy,
+                response: self.cfg.guard.policy(Direction::Response, route_kind),
+                hold_request,
+                redactor: None,
+                rewrite_response: false,
+                blocked: None,
+                pii_found: Vec::new(),
+                secrets_found: Vec::new(),
+                redacted: Vec::new(),
+            },
         }));
-        HeadersVerdict::Continue
+        if hold_request {
+            HeadersVerdict::WaitForBody
+        } else {
+            HeadersVerdict::Continue
+        }
+    }
+
+    /// The request is being held whole for the guard: the host should read it only at its end,
+    /// as one buffer, and answer `Pause` (or call [`Exchange::handle_request_too_large`]) before.
+    pub fn holds_request(&self) -> bool {
+        matches!(&self.kind, Kind::Llm(l) if l.guard.hold_request)
+    }
+
+    /// A held request grew past `max_body_bytes`: it leaves untouched and uninspected.
+    pub fn handle_request_too_large(&mut self, len: usize, now: u64) {
+        if let Some(c) = self.common.as_mut() {
+            c.request_bytes = c.request_bytes.max(len as u64);
+            let _ = now;
+        }
+        if let Kind::Llm(l) = &mut self.kind {
+            l.guard.hold_request = false;
+            l.request_body.overflowed = true;
+            l.request_body.bytes = Vec::new();
+            l.not_parsed.get_or_insert(NotParsed::TooLarge);
+        }
+    }
+
+    /// Header changes to apply before the response headers leave. Drained.
+    pub fn poll_response_header_edits(&mut self) -> Vec<HeaderEdit> {
+        match &self.kind {
+            // redaction changes lengths: the response goes out chunked
+            Kind::Llm(l) if l.guard.rewrite_response => vec![HeaderEdit { name: "content-length", value: None }],
+            _ => Vec::new(),
+        }
     }
 
     /// Header changes to apply before the request headers leave. Drained.
@@ -376,22 +452,51 @@ impl Exchange {
         }
         let Kind::Llm(l) = &mut self.kind else { return BodyVerdict::Continue };
         l.request_body.push(chunk);
-        if end_of_stream {
-            if l.request_body.overflowed {
-                l.not_parsed.get_or_insert(NotParsed::TooLarge);
-            } else if l.not_parsed.is_none() {
-                let body = std::mem::take(&mut l.request_body.bytes);
-                let path_model = l.call.request_model.take();
-                match providers::handle_request(l.detected.api, &body, &mut l.call) {
-                    Ok(()) => {}
-                    Err(_) => l.not_parsed = Some(NotParsed::Malformed),
+        if !end_of_stream {
+            return if l.guard.hold_request { BodyVerdict::Buffer } else { BodyVerdict::Continue };
+        }
+        l.guard.hold_request = false;
+        if l.request_body.overflowed {
+            l.not_parsed.get_or_insert(NotParsed::TooLarge);
+            return BodyVerdict::Continue;
+        }
+        let body = std::mem::take(&mut l.request_body.bytes);
+        let mut verdict = BodyVerdict::Continue;
+        if !l.guard.request.is_off() {
+            let g = scan::guard_body(&self.cfg.guard, l.guard.request, &body);
+            l.guard.pii_found.extend(g.pii);
+            l.guard.secrets_found.extend(g.secrets);
+            match g.outcome {
+                scan::Outcome::Unchanged => {}
+                scan::Outcome::Rewritten(new_body) => {
+                    let n = if l.guard.request.pii == crate::config::guard::PiiMode::Redact { l.guard.pii_found.len() } else { 0 };
+                    l.guard.redacted.extend(l.guard.pii_found.iter().take(n).cloned());
+                    if l.guard.request.secrets == crate::config::guard::SecretMode::Block {
+                        l.guard.redacted.extend(l.guard.secrets_found.iter().cloned());
+                    }
+                    verdict = BodyVerdict::Replace(new_body);
                 }
-                if l.call.request_model.is_none() {
-                    l.call.request_model = path_model;
+                scan::Outcome::Blocked(rule) => {
+                    let reply = LocalReply {
+                        status: self.cfg.guard.block_status,
+                        body: scan::block_body(&rule),
+                        content_type: "application/json",
+                    };
+                    l.guard.blocked = Some(rule);
+                    verdict = BodyVerdict::LocalReply(reply);
                 }
             }
         }
-        BodyVerdict::Continue
+        if l.not_parsed.is_none() {
+            let path_model = l.call.request_model.take();
+            if providers::handle_request(l.detected.api, &body, &mut l.call).is_err() {
+                l.not_parsed = Some(NotParsed::Malformed);
+            }
+            if l.call.request_model.is_none() {
+                l.call.request_model = path_model;
+            }
+        }
+        verdict
     }
 
     /// Reads the response status and headers.
@@ -425,6 +530,10 @@ impl Exchange {
             l.response = ResponseBody::Skip;
             return;
         }
+        if !l.guard.response.is_off() && l.guard.blocked.is_none() {
+            l.guard.redactor = Some(StreamRedactor::new(RESPONSE_WINDOW));
+            l.guard.rewrite_response = l.guard.response.may_rewrite();
+        }
         let content_type = get("content-type").unwrap_or("");
         l.response = match providers::stream_format(l.detected.api, l.detected.path_stream, content_type) {
             Some(format) => ResponseBody::Stream(StreamDecoder::new(format, self.cfg.max_frame_bytes)),
@@ -437,10 +546,20 @@ impl Exchange {
 
     /// Reads one response body chunk. Bytes always pass unchanged (the guard's streaming
     /// redaction is the only thing that may replace them).
-    pub fn handle_response_body(&mut self, chunk: &[u8], end_of_stream: bool, now: u64) {
-        let Some(common) = self.common.as_mut() else { return };
+    pub fn handle_response_body(&mut self, chunk: &[u8], end_of_stream: bool, now: u64) -> ResponseVerdict {
+        let Some(common) = self.common.as_mut() else { return ResponseVerdict::Continue };
         common.response_bytes += chunk.len() as u64;
-        let Kind::Llm(l) = &mut self.kind else { return };
+        let Kind::Llm(l) = &mut self.kind else { return ResponseVerdict::Continue };
+        let mut verdict = ResponseVerdict::Continue;
+        if let Some(r) = l.guard.redactor.as_mut() {
+            let mut out = r.push(&self.cfg.guard, l.guard.response, chunk);
+            if end_of_stream {
+                out.extend(r.finish(&self.cfg.guard, l.guard.response));
+            }
+            if l.guard.rewrite_response {
+                verdict = ResponseVerdict::Replace(out);
+            }
+        }
         let LlmExchange { response, reader, call, first_content_ns, last_content_ns, first_frame_ns, .. } = &mut **l;
         match response {
             ResponseBody::Whole(body) => body.push(chunk),
@@ -475,6 +594,7 @@ impl Exchange {
         if end_of_stream {
             self.end_response_body(now);
         }
+        verdict
     }
 
     /// Counts response bytes the exchange did not ask to read, and notes the end.
@@ -561,6 +681,9 @@ fn authority_port(authority: &str) -> Option<u16> {
 
 /// Classifies how the exchange ended from the status, the stream and Envoy's details.
 fn outcome_of(common: &Common, l: &LlmExchange, end: &EndInfo) -> Outcome {
+    if l.guard.blocked.is_some() {
+        return Outcome::Blocked;
+    }
     let details = end.code_details.as_deref().unwrap_or("");
     if details.contains("upstream_response_timeout") || details.contains("request_overall_timeout") {
         return Outcome::TimedOut;
@@ -771,11 +894,60 @@ fn finish_llm(cfg: &Config, common: Common, mut l: LlmExchange, end: &EndInfo, n
         Outcome::TimedOut => Some("timeout".to_owned()),
         Outcome::Cancelled => Some("cancelled".to_owned()),
         Outcome::Truncated => Some("truncated".to_owned()),
+        Outcome::Blocked => Some("secret_detected".to_owned()),
         _ => None,
     };
     if let Some(e) = &error_type {
         span.set(attr::ERROR_TYPE, e.as_str());
         span.status = StatusCode::Error;
+    }
+
+    // the guard
+    let gs = &l.guard;
+    if let Some(rule) = &gs.blocked {
+        span.set(attr::TAP_GUARD_BLOCKED_RULE, rule.as_str());
+        out.stats.push(StatUpdate::new(stats::GUARD_BLOCKS, &[("rule", rule)], 1));
+        out.warnings.push(format!(
+            "genai-tap: blocked a request to {} ({}): it carries a credential matching rule {rule}",
+            common.host, l.detected.provider.semconv_name()
+        ));
+    }
+    if let Some(r) = &gs.redactor {
+        let mut seen = (r.pii.clone(), r.secrets.clone());
+        if gs.rewrite_response {
+            if gs.response.pii == crate::config::guard::PiiMode::Redact {
+                out.stats.extend(seen.0.iter().map(|k| StatUpdate::new(stats::GUARD_REDACTIONS, &[("kind", k)], 1)));
+                span_redactions(&mut span, seen.0.len());
+            }
+        }
+        out.stats.extend(seen.1.drain(..).map(|rule| StatUpdate::new(stats::GUARD_SECRET_HITS, &[("rule", &rule)], 1)));
+        let _ = seen;
+    }
+    for k in &gs.redacted {
+        if !gs.secrets_found.contains(k) {
+            out.stats.push(StatUpdate::new(stats::GUARD_REDACTIONS, &[("kind", k)], 1));
+        }
+    }
+    if !gs.redacted.is_empty() {
+        span_redactions(&mut span, gs.redacted.len());
+    }
+    for rule in &gs.secrets_found {
+        out.stats.push(StatUpdate::new(stats::GUARD_SECRET_HITS, &[("rule", rule)], 1));
+    }
+    if !gs.secrets_found.is_empty() {
+        let mut rules = gs.secrets_found.clone();
+        rules.sort();
+        rules.dedup();
+        span.set(attr::TAP_GUARD_SECRET_RULES, rules);
+    }
+
+    // defence in depth: no string leaves in telemetry without the guard's detectors
+    for (_, v) in span.attributes.iter_mut() {
+        if let AttrValue::Str(s) = v {
+            if let std::borrow::Cow::Owned(clean) = scan::sanitize_for_telemetry(&cfg.guard, s) {
+                *s = clean;
+            }
+        }
     }
 
     // stats
@@ -826,6 +998,18 @@ fn finish_llm(cfg: &Config, common: Common, mut l: LlmExchange, end: &EndInfo, n
         s.push(StatUpdate::new(stats::BODIES_NOT_PARSED, &[("reason", np.as_str())], 1));
     }
     out.spans.push(span);
+}
+
+/// Response lines longer than this are released in part, so the guard delays a stream by at
+/// most this many bytes.
+const RESPONSE_WINDOW: usize = 1024;
+
+fn span_redactions(span: &mut Span, n: usize) {
+    let before = match span.attr(attr::TAP_GUARD_REDACTIONS) {
+        Some(AttrValue::Int(i)) => *i,
+        _ => 0,
+    };
+    span.set(attr::TAP_GUARD_REDACTIONS, before + n as i64);
 }
 
 fn as_str(v: &AttrValue) -> Option<&str> {
@@ -910,7 +1094,7 @@ mod tests {
 
     #[test]
     fn a_body_over_the_limit_is_not_inspected_and_counted() {
-        let c = cfg(r#"{"max_body_bytes":1024,"routes":[{"host":"*","kind":"llm"}]}"#);
+        let c = cfg(r#"{"max_body_bytes":1024,"secrets":{"mode":"observe"},"routes":[{"host":"*","kind":"llm"}]}"#);
         let mut x = Exchange::new(c, ids());
         let h = headers(&[(":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions")]);
         x.handle_request_headers(RequestHead { headers: &h }, false, 0);

@@ -3,12 +3,12 @@
 use super::now_ns;
 use super::root::Vm;
 use crate::config::Config;
-use crate::exchange::{BodyVerdict, EndInfo, Exchange, HeadersVerdict, RequestHead};
+use crate::exchange::{BodyVerdict, EndInfo, Exchange, HeadersVerdict, RequestHead, ResponseVerdict};
 use crate::stats::{self, StatUpdate};
 use crate::trace::FreshIds;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, BufferType, MapType};
+use proxy_wasm::types::{Action, BufferType, LogLevel, MapType};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -43,6 +43,9 @@ impl Stream {
             .flatten()
             .and_then(|b| String::from_utf8(b).ok());
         let done = self.exchange.finish(&EndInfo { code_details }, now_ns());
+        for w in &done.warnings {
+            super::log(LogLevel::Warn, w);
+        }
         let mut vm = self.vm.borrow_mut();
         vm.record(&done.stats);
         let now = now_ns();
@@ -86,6 +89,14 @@ impl HttpContext for Stream {
             self.exchange.handle_request_bytes_unread(body_size, end_of_stream, now);
             return Action::Continue;
         }
+        if self.exchange.holds_request() && !end_of_stream {
+            // Envoy buffers a paused body for us; it is read once, whole, at its end
+            if body_size > self.cfg.max_body_bytes {
+                self.exchange.handle_request_too_large(body_size, now);
+                return Action::Continue;
+            }
+            return Action::Pause;
+        }
         let chunk = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size).ok().flatten().unwrap_or_default();
         match self.exchange.handle_request_body(&chunk, end_of_stream, now) {
             BodyVerdict::Continue => Action::Continue,
@@ -118,6 +129,9 @@ impl HttpContext for Stream {
             .and_then(|(_, v)| v.parse::<u16>().ok())
             .unwrap_or(0);
         self.exchange.handle_response_headers(status, &headers, end_of_stream, now_ns());
+        for edit in self.exchange.poll_response_header_edits() {
+            let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, edit.name, edit.value.as_deref());
+        }
         Action::Continue
     }
 
@@ -131,7 +145,9 @@ impl HttpContext for Stream {
             return Action::Continue;
         }
         let chunk = hostcalls::get_buffer(BufferType::HttpResponseBody, 0, body_size).ok().flatten().unwrap_or_default();
-        self.exchange.handle_response_body(&chunk, end_of_stream, now);
+        if let ResponseVerdict::Replace(bytes) = self.exchange.handle_response_body(&chunk, end_of_stream, now) {
+            let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, &bytes);
+        }
         Action::Continue
     }
 

@@ -2,6 +2,7 @@
 //!
 //! The fixture is chosen by the `x-fixture` request header (`openai/chat_basic`), or, without
 //! it, from the path and the body's `stream` flag. Knobs, as request headers:
+//! `x-raw-body` / `x-raw-body-b64` (answer these bytes instead of the recording's),
 //! `x-chunk-bytes` (split the body into chunks of that size; streams default to one chunk per
 //! event), `x-chunk-delay-ms`, `x-reset-after-bytes` (cut the connection mid-body), `x-gzip: 1`
 //! (compress the body and say so), `x-status` (override the status). `/echo` answers with the
@@ -180,6 +181,9 @@ fn handle(req: &Request) -> Reply {
     let mut body = fx.response_body();
     if let Some(raw) = req.header("x-raw-body") {
         body = raw.as_bytes().to_vec();
+    }
+    if let Some(b64) = req.header("x-raw-body-b64") {
+        body = base64(b64);
     }
     if req.header("x-gzip").is_some() {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

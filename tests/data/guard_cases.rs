@@ -1,0 +1,85 @@
+// Labelled secret cases shared by the guard's unit tests and the end-to-end test:
+// `include!`d, so both run the very same values.
+
+/// Deterministic filler from `charset` (a fake secret must look random to pass entropy gates).
+fn fill(n: usize, charset: &str, seed: u64) -> String {
+    let cs: Vec<char> = charset.chars().collect();
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cs[(x % cs.len() as u64) as usize]
+        })
+        .collect()
+}
+const AN: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const HEX: &str = "0123456789abcdef";
+const UP: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const LOW: &str = "abcdefghijklmnopqrstuvwxyz0123456789";
+const B64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/// (rule id, a value that rule must find)
+pub fn secret_cases() -> Vec<(&'static str, String)> {
+    vec![
+        ("aws-access-key-id", "AKIAIOSFODNN7EXAMPLE".into()),
+        ("aws-secret-access-key", format!("aws_secret_access_key = \"{}\"", fill(40, B64, 1))),
+        ("github-pat", format!("ghp_{}", fill(36, AN, 2))),
+        ("github-fine-grained-pat", format!("github_pat_{}", fill(82, AN, 3))),
+        ("github-oauth", format!("gho_{}", fill(36, AN, 4))),
+        ("github-app-token", format!("ghs_{}", fill(36, AN, 5))),
+        ("github-refresh-token", format!("ghr_{}", fill(36, AN, 6))),
+        ("gitlab-pat", format!("glpat-{}", fill(20, AN, 7))),
+        ("gitlab-pipeline-trigger-token", format!("glptt-{}", fill(40, HEX, 8))),
+        ("gitlab-runner-registration-token", format!("GR1348941{}", fill(20, AN, 9))),
+        ("gitlab-deploy-token", format!("gldt-{}", fill(20, AN, 10))),
+        ("slack-bot-token", format!("xoxb-1234567890-1234567890123-{}", fill(24, AN, 11))),
+        ("slack-user-token", format!("xoxp-1234567890-1234567890-1234567890123-{}", fill(32, HEX, 12))),
+        ("slack-app-token", format!("xapp-1-A0123456789-1234567890123-{}", fill(32, HEX, 13))),
+        ("slack-webhook-url", format!("https://hooks.slack.com/services/T00000000/B00000000/{}", fill(24, AN, 14))),
+        ("stripe-access-token", format!("sk_live_{}", fill(24, AN, 15))),
+        ("openai-api-key", format!("sk-proj-{}", fill(64, AN, 16))),
+        ("anthropic-api-key", format!("sk-ant-api03-{}", fill(95, AN, 17))),
+        ("gcp-api-key", format!("AIza{}", fill(35, AN, 18))),
+        ("gcp-service-account", "{\"type\": \"service_account\", \"project_id\": \"demo\"}".into()),
+        ("google-oauth-client-secret", format!("GOCSPX-{}", fill(28, AN, 19))),
+        ("private-key", format!("-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----", fill(64, B64, 20))),
+        ("azure-storage-account-key", format!("AccountKey={}==", fill(86, B64, 21))),
+        ("azure-storage-connection-string", format!("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={}==", fill(86, B64, 22))),
+        ("azure-ad-client-secret", format!("xYz7Q~{}", fill(34, AN, 23))),
+        ("jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U".into()),
+        ("npm-access-token", format!("npm_{}", fill(36, AN, 24))),
+        ("pypi-upload-token", format!("pypi-AgEIcHlwaS5vcmc{}", fill(60, AN, 25))),
+        ("huggingface-access-token", format!("hf_{}", fill(34, LETTERS, 26))),
+        ("twilio-api-key", format!("SK{}", fill(32, HEX, 27))),
+        ("sendgrid-api-token", format!("SG.{}.{}", fill(22, AN, 28), fill(43, AN, 29))),
+        ("databricks-api-token", format!("dapi{}", fill(32, HEX, 30))),
+        ("shopify-access-token", format!("shpat_{}", fill(32, HEX, 31))),
+        ("shopify-custom-access-token", format!("shpca_{}", fill(32, HEX, 32))),
+        ("shopify-private-app-access-token", format!("shppa_{}", fill(32, HEX, 33))),
+        ("shopify-shared-secret", format!("shpss_{}", fill(32, HEX, 34))),
+        ("datadog-access-token", format!("DD_API_KEY={}", fill(32, HEX, 35))),
+        ("mailgun-private-api-token", format!("key-{}", fill(32, HEX, 36))),
+        ("mailchimp-api-key", format!("{}-us12", fill(32, HEX, 37))),
+        ("doppler-api-token", format!("dp.pt.{}", fill(43, AN, 38))),
+        ("digitalocean-pat", format!("dop_v1_{}", fill(64, HEX, 39))),
+        ("linear-api-key", format!("lin_api_{}", fill(40, AN, 40))),
+        ("postman-api-token", format!("PMAK-{}-{}", fill(24, HEX, 41), fill(34, HEX, 42))),
+        ("atlassian-api-token", format!("ATATT3{}", fill(180, AN, 43))),
+        ("square-access-token", format!("sq0atp-{}", fill(22, AN, 44))),
+        ("telegram-bot-api-token", format!("123456789:AA{}", fill(33, AN, 45))),
+        ("hashicorp-tf-api-token", format!("{}.atlasv1.{}", fill(14, LOW, 46), fill(65, LOW, 47))),
+        ("grafana-service-account-token", format!("glsa_{}_{}", fill(32, AN, 48), fill(8, HEX, 49))),
+        ("grafana-cloud-api-token", format!("glc_{}", fill(48, AN, 50))),
+        ("age-secret-key", format!("AGE-SECRET-KEY-1{}", fill(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 51))),
+        ("new-relic-user-api-key", format!("NRAK-{}", fill(27, UP, 52))),
+        ("sentry-org-token", format!("sntrys_eyJpYXQiO{}", fill(60, AN, 53))),
+        ("groq-api-key", format!("gsk_{}", fill(52, AN, 54))),
+        ("xai-api-key", format!("xai-{}", fill(80, AN, 55))),
+        ("generic-password", "password = \"S3cr3t!Passw0rd#2024\"".into()),
+        ("generic-api-key", "api_key: \"Zx8Qp2Lm9Vt4Rw7Yk3Hs\"".into()),
+    ]
+}
+

@@ -1,0 +1,141 @@
+//! The guard in the real Envoy: secrets blocked before the upstream sees them, PII redacted in
+//! requests and in streamed responses, and no secret or raw PII in any exported payload or log.
+
+use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
+use genai_tap_testkit::sink::OtlpSink;
+use genai_tap_testkit::upstream::Upstream;
+use std::time::Duration;
+
+include!("data/guard_cases.rs");
+
+fn start(extra: &str) -> (Upstream, OtlpSink, Envoy) {
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let cfg = format!(
+        r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{}","flush_interval_ms":50}}{extra}}}"#,
+        sink.port
+    );
+    let envoy = Envoy::start(&EnvoyConfig::new(upstream.port(), sink.port, &cfg)).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    (upstream, sink, envoy)
+}
+
+fn chat(content: &str) -> Vec<u8> {
+    serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": content}]}).to_string().into_bytes()
+}
+
+#[test]
+fn e2e_every_secret_is_blocked_and_never_reaches_the_upstream_telemetry_or_logs() {
+    let (upstream, sink, envoy) = start("");
+    let cases = secret_cases();
+    for (rule, value) in &cases {
+        let r = envoy.send(
+            "POST",
+            "/v1/chat/completions",
+            &[("host", "api.openai.com"), ("content-type", "application/json")],
+            &chat(&format!("deploy with {value} now")),
+        );
+        assert_eq!(r.status, 403, "{rule}: {}", r.text());
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{rule}: {e}: {}", r.text()));
+        assert_eq!(v["error"]["type"], "secret_detected", "{rule}");
+        assert_eq!(v["error"]["rule"], *rule);
+        assert!(!r.text().contains(value.as_str()), "{rule}: the reply never echoes the secret");
+    }
+    assert!(upstream.requests().is_empty(), "nothing reached the upstream");
+    let spans = sink.wait_for_spans(cases.len(), Duration::from_secs(15));
+    assert_eq!(spans.len(), cases.len());
+    for (s, (rule, _)) in spans.iter().zip(&cases) {
+        assert_eq!(s.str("genai_tap.outcome"), Some("blocked"));
+        assert_eq!(s.str("genai_tap.guard.blocked_rule"), Some(*rule));
+        assert_eq!(s.str("error.type"), Some("secret_detected"));
+    }
+    let blocked_total = envoy.prom("genai_tap_guard_blocks", &[]);
+    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_guard_blocks", &[]) == cases.len() as f64), "{blocked_total}");
+    assert_eq!(envoy.prom("genai_tap_guard_blocks", &[("rule", "aws-access-key-id")]), 1.0);
+    // the evidence: every exported payload, raw, and every log line
+    let log = envoy.log();
+    assert!(log.contains("genai-tap: blocked a request"), "a warning line per block");
+    for (rule, value) in &cases {
+        let needle = value.as_bytes();
+        for req in sink.received() {
+            assert!(!req.raw.windows(needle.len()).any(|w| w == needle), "{rule} leaked into an OTLP payload");
+        }
+        assert!(!log.contains(value.as_str()), "{rule} leaked into Envoy's log");
+    }
+}
+
+#[test]
+fn e2e_pii_is_redacted_in_requests_and_the_json_stays_valid() {
+    let (upstream, sink, envoy) = start(r#","pii":{"request":"redact"}"#);
+    let args = serde_json::json!({"to": "jane.doe@example.com", "card": "4111 1111 1111 1111"}).to_string();
+    let body = serde_json::json!({
+        "model": "gpt-4o",
+        "messages": [
+            {"role": "user", "content": "Email jane.doe@example.com, SSN 123-45-6789, from 10.20.30.40"},
+            {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "send", "arguments": args}}]}
+        ]
+    })
+    .to_string();
+    let r = envoy.send("POST", "/echo/v1/chat/completions", &[("host", "api.openai.com"), ("content-type", "application/json")], body.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = &upstream.requests()[0];
+    let v: serde_json::Value = serde_json::from_slice(&got.body).expect("the upstream got valid JSON");
+    assert_eq!(got.header("content-length").map(|l| l.parse::<usize>().unwrap()), Some(got.body.len()), "length fixed");
+    assert_eq!(v["messages"][0]["content"], "Email [REDACTED:EMAIL], SSN [REDACTED:SSN], from [REDACTED:IPV4]");
+    let inner: serde_json::Value = serde_json::from_str(v["messages"][1]["tool_calls"][0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(inner, serde_json::json!({"to": "[REDACTED:EMAIL]", "card": "[REDACTED:CREDIT_CARD]"}));
+    let s = &sink.wait_for_spans(1, Duration::from_secs(10))[0];
+    assert_eq!(s.int("genai_tap.guard.redactions"), Some(5));
+    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_guard_redactions", &[("kind", "email")]) == 2.0));
+    for raw in sink.received() {
+        assert!(!raw.raw.windows(8).any(|w| w == b"jane.doe"), "no raw PII in telemetry");
+    }
+}
+
+fn b64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn e2e_a_streamed_response_is_redacted_across_chunk_boundaries() {
+    let (_upstream, sink, envoy) = start(r#","pii":{"response":"redact"}"#);
+    let stream = concat!(
+        "data: {\"id\":\"c1\",\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Reach me at jane.doe@example.com or 415-555-2671\"}}]}\n\n",
+        "data: {\"id\":\"c1\",\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":9}}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let encoded = b64(stream.as_bytes());
+    let r = envoy.send(
+        "POST",
+        "/v1/chat/completions",
+        &[
+            ("host", "api.openai.com"),
+            ("content-type", "application/json"),
+            ("x-fixture", "openai/chat_stream_include_usage"),
+            ("x-raw-body-b64", &encoded),
+            ("x-chunk-bytes", "7"),
+        ],
+        &chat("hi"),
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.complete);
+    let text = r.text();
+    assert_eq!(text, stream.replace("jane.doe@example.com", "[REDACTED:EMAIL]").replace("415-555-2671", "[REDACTED:PHONE]"), "split into 7-byte chunks, redacted whole");
+    for event in text.split("\n\n").filter(|e| e.starts_with("data: {")) {
+        serde_json::from_str::<serde_json::Value>(&event["data: ".len()..]).expect("every event is still JSON");
+    }
+    let s = &sink.wait_for_spans(1, Duration::from_secs(10))[0];
+    assert_eq!(s.int("gen_ai.usage.output_tokens"), Some(9), "extraction still reads the original stream");
+    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_guard_redactions", &[("kind", "phone")]) == 1.0));
+}
