@@ -1129,3 +1129,55 @@ mod tests {
         assert_eq!(run(Some(200), false, "downstream_remote_disconnect"), (Some("cancelled".into()), Some("cancelled".into())));
     }
 }
+
+#[cfg(test)]
+mod step_tests {
+    use super::*;
+
+    fn run(cfg_json: &str, request: &str, response: &str) -> Span {
+        let cfg = Rc::new(Config::from_json(cfg_json.as_bytes()).unwrap());
+        let mut x = Exchange::new(cfg, FreshIds::from_random([9; 24]));
+        let h: Vec<(String, String)> = [(":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        x.handle_request_headers(RequestHead { headers: &h }, false, 0);
+        x.handle_request_body(request.as_bytes(), true, 1);
+        x.handle_response_headers(200, &[("content-type".into(), "application/json".into())], false, 2);
+        x.handle_response_body(response.as_bytes(), true, 3);
+        x.finish(&EndInfo { code_details: Some("via_upstream".into()) }, 4).spans.remove(0)
+    }
+
+    fn tool_response(name: &str, args: &str) -> String {
+        serde_json::json!({"id": "c", "model": "gpt-4o", "choices": [{"index": 0, "finish_reason": "tool_calls",
+            "message": {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": args}}]}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5}}).to_string()
+    }
+
+    const REQ: &str = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
+    const REQ_TOOL_RESULT: &str = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"},{"role":"tool","tool_call_id":"x","content":"22C"}]}"#;
+    const FINAL: &str = r#"{"id":"c","model":"gpt-4o","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"done"}}]}"#;
+
+    #[test]
+    fn a_surface_tool_call_is_a_surfaced_step_with_a_sanitised_bounded_reason() {
+        let reason = format!("customer jane@example.com is angry {}", "x".repeat(400));
+        let args = serde_json::json!({"reason": reason}).to_string();
+        let s = run("{}", REQ, &tool_response("escalate_to_human", &args));
+        assert_eq!(s.attr(attr::TAP_OUTCOME), Some(&AttrValue::from("surfaced")));
+        assert_eq!(s.attr(attr::TAP_STEP_TYPE), Some(&AttrValue::from("surface")));
+        let Some(AttrValue::Str(r)) = s.attr(attr::TAP_SURFACE_REASON) else { panic!("no reason") };
+        assert!(r.starts_with("customer [REDACTED:EMAIL] is angry"), "{r}");
+        assert_eq!(r.len(), 256);
+        // a configured surface tool
+        let s = run(r#"{"tools":{"surface_tools":["ask_manager"]}}"#, REQ, &tool_response("ask_manager", "{}"));
+        assert_eq!(s.attr(attr::TAP_STEP_TYPE), Some(&AttrValue::from("surface")));
+    }
+
+    #[test]
+    fn steps_are_classified_from_the_bodies() {
+        let step = |req: &str, resp: &str| run("{}", req, resp).attr(attr::TAP_STEP_TYPE).cloned();
+        assert_eq!(step(REQ, &tool_response("get_weather", "{}")), Some("tool_call".into()));
+        assert_eq!(step(REQ_TOOL_RESULT, FINAL), Some("tool_result".into()));
+        assert_eq!(step(REQ, FINAL), Some("final".into()));
+    }
+}
