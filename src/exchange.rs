@@ -211,6 +211,9 @@ struct LlmExchange {
     first_frame_ns: Option<u64>,
     peak_state_bytes: usize,
     guard: GuardState,
+    /// Salted digests of the prompt and the completion (content by reference).
+    prompt_sha256: Option<String>,
+    completion_hasher: Option<sha2::Sha256>,
 }
 
 /// What the guard did and is doing in this exchange.
@@ -289,7 +292,11 @@ impl Exchange {
     /// The host should copy response body chunks in.
     pub fn wants_response_body(&self) -> bool {
         match &self.kind {
-            Kind::Llm(l) => l.guard.redactor.is_some() || matches!(l.response, ResponseBody::Whole(_) | ResponseBody::Stream(_)),
+            Kind::Llm(l) => {
+                l.guard.redactor.is_some()
+                    || l.completion_hasher.is_some()
+                    || matches!(l.response, ResponseBody::Whole(_) | ResponseBody::Stream(_))
+            }
             _ => false,
         }
     }
@@ -401,6 +408,8 @@ impl Exchange {
                 secrets_found: Vec::new(),
                 redacted: Vec::new(),
             },
+            prompt_sha256: None,
+            completion_hasher: self.cfg.content.hasher(),
         }));
         if hold_request {
             HeadersVerdict::WaitForBody
@@ -461,6 +470,11 @@ impl Exchange {
             return BodyVerdict::Continue;
         }
         let body = std::mem::take(&mut l.request_body.bytes);
+        if let Some(mut h) = self.cfg.content.hasher() {
+            use sha2::Digest;
+            h.update(&body);
+            l.prompt_sha256 = Some(crate::trace::to_hex(&h.finalize()));
+        }
         let mut verdict = BodyVerdict::Continue;
         if !l.guard.request.is_off() {
             let g = scan::guard_body(&self.cfg.guard, l.guard.request, &body);
@@ -550,6 +564,10 @@ impl Exchange {
         let Some(common) = self.common.as_mut() else { return ResponseVerdict::Continue };
         common.response_bytes += chunk.len() as u64;
         let Kind::Llm(l) = &mut self.kind else { return ResponseVerdict::Continue };
+        if let Some(h) = l.completion_hasher.as_mut() {
+            use sha2::Digest;
+            h.update(chunk);
+        }
         let mut verdict = ResponseVerdict::Continue;
         if let Some(r) = l.guard.redactor.as_mut() {
             let mut out = r.push(&self.cfg.guard, l.guard.response, chunk);
@@ -900,6 +918,18 @@ fn finish_llm(cfg: &Config, common: Common, mut l: LlmExchange, end: &EndInfo, n
     if let Some(e) = &error_type {
         span.set(attr::ERROR_TYPE, e.as_str());
         span.status = StatusCode::Error;
+    }
+
+    // content by reference
+    span.set(attr::TAP_RETENTION_BUCKET, cfg.content.retention_bucket.as_str());
+    if let Some(p) = l.prompt_sha256.take() {
+        span.set(attr::TAP_PROMPT_SHA256, p);
+    }
+    if let Some(h) = l.completion_hasher.take() {
+        use sha2::Digest;
+        if common.response_bytes > 0 {
+            span.set(attr::TAP_COMPLETION_SHA256, crate::trace::to_hex(&h.finalize()));
+        }
     }
 
     // the guard

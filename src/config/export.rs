@@ -201,17 +201,58 @@ impl Collector {
     }
 }
 
-/// `content`: content by reference (hashes) and the opt-in content capture.
-#[derive(Debug, Default, Deserialize)]
+/// `content`: content by reference. The prompt (the request body) and the completion (the
+/// response body, hashed as it streams, never buffered) are recorded as salted sha256 digests
+/// with the retention bucket that holds the content, never in clear.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawContent {}
+pub struct RawContent {
+    /// The salt of the content digests. Without one, no digest is recorded: an unsalted digest
+    /// of a short prompt can be reversed by guessing.
+    #[serde(default)]
+    pub hash_salt: String,
+    /// The retention bucket named on every span (`genai_tap.content.retention_bucket`).
+    #[serde(default = "default_retention_bucket")]
+    pub retention_bucket: String,
+}
+
+impl Default for RawContent {
+    fn default() -> Self {
+        RawContent { hash_salt: String::new(), retention_bucket: default_retention_bucket() }
+    }
+}
+
+fn default_retention_bucket() -> String {
+    "traces-7d".to_owned()
+}
 
 /// The compiled content settings.
 #[derive(Debug, Default)]
-pub struct Content {}
+pub struct Content {
+    pub hash_salt: Option<String>,
+    pub retention_bucket: String,
+}
 
 impl Content {
-    pub fn compile(_raw: RawContent) -> Result<Content, ConfigError> {
-        Ok(Content {})
+    pub fn compile(raw: RawContent) -> Result<Content, ConfigError> {
+        if raw.retention_bucket.trim().is_empty() || raw.retention_bucket.len() > 128 {
+            return Err(ConfigError::new("content.retention_bucket", "must be 1 to 128 characters"));
+        }
+        if !raw.hash_salt.is_empty() && raw.hash_salt.len() < 8 {
+            return Err(ConfigError::new("content.hash_salt", "must be at least 8 characters (or empty to record no digests)"));
+        }
+        Ok(Content {
+            hash_salt: (!raw.hash_salt.is_empty()).then_some(raw.hash_salt),
+            retention_bucket: raw.retention_bucket,
+        })
+    }
+
+    /// A running salted digest, or `None` when no salt is configured.
+    pub fn hasher(&self) -> Option<sha2::Sha256> {
+        use sha2::Digest;
+        let salt = self.hash_salt.as_ref()?;
+        let mut h = sha2::Sha256::new();
+        h.update(salt.as_bytes());
+        Some(h)
     }
 }
