@@ -117,6 +117,8 @@ fn build_ac(patterns: &[String], nocase: bool) -> Result<Option<AhoCorasick>, St
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(nocase)
         .match_kind(MatchKind::Standard)
+        // a full DFA: the fastest search, for a few hundred KB built once per configuration
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
         .build(patterns)
         .map(Some)
         .map_err(|e| e.to_string())
@@ -245,6 +247,8 @@ impl Detectors {
             Hint::Pii(_) => pii,
         };
         let str_text = utf8_prefix(text);
+        // per rule, where its last finding ends: a hit inside it needs no second look
+        let mut covered = vec![0usize; self.secrets.len()];
         for (ac, hints) in [(&self.exact, &self.exact_hints), (&self.nocase, &self.nocase_hints)] {
             let Some(ac) = ac else { continue };
             if !hints.iter().any(wanted) {
@@ -256,7 +260,16 @@ impl Detectors {
                     continue;
                 }
                 match *hint {
-                    Hint::Secret(i) => self.secret_at(str_text, i, m.start(), m.end(), &mut out),
+                    Hint::Secret(i) => {
+                        if covered.get(i as usize).is_some_and(|c| m.start() < *c) {
+                            continue;
+                        }
+                        let before = out.len();
+                        self.secret_at(str_text, i, m.start(), m.end(), &mut out);
+                        if let (Some(f), Some(c)) = (out[before..].iter().map(|f| f.end).max(), covered.get_mut(i as usize)) {
+                            *c = (*c).max(f);
+                        }
+                    }
                     Hint::Pii(i) => self.custom_pii_at(str_text, i, m.start(), &mut out),
                 }
             }
@@ -283,17 +296,17 @@ impl Detectors {
 
     fn secret_at(&self, text: &str, rule: u16, hit_start: usize, hit_end: usize, out: &mut Vec<Finding>) {
         let Some(r) = self.secrets.get(rule as usize) else { return };
-        if out.iter().any(|f| f.kind == Kind::Secret(rule) && f.start <= hit_start && hit_end <= f.end.max(hit_end) && f.end > hit_start) {
-            return;
-        }
-        let from = floor_char(text, hit_start.saturating_sub(r.before + 8));
+        let from = floor_char(text, hit_start.saturating_sub(r.before + 1));
         let to = floor_char(text, (hit_end + r.after).min(text.len()));
         let window = &text[from..to];
-        for c in r.regex.captures_iter(window) {
-            let Some(whole) = c.get(0) else { continue };
+        // start where a match can start; the byte before stays visible for `\b`
+        let start_at = floor_char(window, hit_start.saturating_sub(r.before).saturating_sub(from));
+        let Some(c) = r.regex.captures_at(window, start_at) else { return };
+        {
+            let Some(whole) = c.get(0) else { return };
             // the match must contain the keyword hit, or start right after it
             if from + whole.start() > hit_end || from + whole.end() < hit_start {
-                continue;
+                return;
             }
             let g = c.get(1).unwrap_or(whole);
             self.push_secret(text, rule, from + g.start(), from + g.end(), out);
@@ -469,7 +482,9 @@ pub fn redact(guard: &Guard, text: &[u8], findings: &[Finding]) -> Vec<u8> {
         }
         out.extend_from_slice(&text[at..start]);
         let p = placeholder(guard, text, &Finding { start, end: f.end, kind: f.kind });
-        let inside = strings.iter().any(|(s, e)| *s <= start && f.end <= *e);
+        // the ranges are sorted and disjoint: the candidate is the last one starting at or before
+        let idx = strings.partition_point(|(s, _)| *s <= start);
+        let inside = idx > 0 && strings.get(idx - 1).is_some_and(|(_, e)| f.end <= *e);
         let looks_json = strings.first().is_some();
         if inside || !looks_json {
             out.extend_from_slice(p.as_bytes());

@@ -24,13 +24,13 @@ pub(crate) struct Rule {
 
 macro_rules! rule {
     ($id:literal, [$($k:literal),*], $re:literal) => {
-        Rule { id: $id, keywords: &[$($k),*], nocase: false, pattern: $re, before: 48, after: 256, min_entropy: 0.0 }
+        Rule { id: $id, keywords: &[$($k),*], nocase: false, pattern: $re, before: 4, after: 128, min_entropy: 0.0 }
     };
     ($id:literal, [$($k:literal),*], $re:literal, before = $b:literal) => {
         Rule { id: $id, keywords: &[$($k),*], nocase: false, pattern: $re, before: $b, after: 64, min_entropy: 0.0 }
     };
     ($id:literal, [$($k:literal),*], $re:literal, after = $a:literal) => {
-        Rule { id: $id, keywords: &[$($k),*], nocase: false, pattern: $re, before: 48, after: $a, min_entropy: 0.0 }
+        Rule { id: $id, keywords: &[$($k),*], nocase: false, pattern: $re, before: 4, after: $a, min_entropy: 0.0 }
     };
     ($id:literal, nocase [$($k:literal),*], $re:literal, before = $b:literal, entropy = $e:literal) => {
         Rule { id: $id, keywords: &[$($k),*], nocase: true, pattern: $re, before: $b, after: 160, min_entropy: $e }
@@ -63,7 +63,7 @@ pub(crate) const RULES: &[Rule] = &[
     rule!("private-key", ["-----BEGIN"], r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----", after = 160),
     rule!("azure-storage-account-key", ["AccountKey="], r"AccountKey=([A-Za-z0-9+/]{86}==)"),
     rule!("azure-storage-connection-string", ["DefaultEndpointsProtocol"], r"DefaultEndpointsProtocol=https?;AccountName=[A-Za-z0-9]+;AccountKey=[A-Za-z0-9+/=]{40,}", after = 400),
-    rule!("azure-ad-client-secret", ["Q~"], r"(?:^|[^A-Za-z0-9_~.-])([a-zA-Z0-9_~.]{3}\dQ~[a-zA-Z0-9_~.-]{31,34})(?:$|[^A-Za-z0-9_~.-])"),
+    rule!("azure-ad-client-secret", ["Q~"], r"(?:^|[^A-Za-z0-9_~.-])([a-zA-Z0-9_~.]{3}\dQ~[a-zA-Z0-9_~.-]{31,34})(?:$|[^A-Za-z0-9_~.-])", before = 8),
     rule!("jwt", ["eyJ"], r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", after = 8192),
     rule!("npm-access-token", ["npm_"], r"npm_[a-zA-Z0-9]{36}"),
     rule!("pypi-upload-token", ["pypi-AgEIcHlwaS5vcmc"], r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}", after = 512),
@@ -85,8 +85,8 @@ pub(crate) const RULES: &[Rule] = &[
     rule!("postman-api-token", ["PMAK-"], r"PMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}"),
     rule!("atlassian-api-token", ["ATATT3"], r"ATATT3[A-Za-z0-9_=-]{150,220}", after = 300),
     rule!("square-access-token", ["sq0atp-", "EAAA"], r"(?:sq0atp-[0-9A-Za-z_-]{22}|\bEAAA[a-zA-Z0-9_-]{60}\b)"),
-    rule!("telegram-bot-api-token", [":AA"], r"\b\d{8,10}:AA[0-9A-Za-z_-]{33}\b"),
-    rule!("hashicorp-tf-api-token", ["atlasv1"], r"[a-z0-9]{14}\.atlasv1\.[a-z0-9_=-]{60,70}"),
+    rule!("telegram-bot-api-token", [":AA"], r"\b\d{8,10}:AA[0-9A-Za-z_-]{33}\b", before = 16),
+    rule!("hashicorp-tf-api-token", ["atlasv1"], r"[a-z0-9]{14}\.atlasv1\.[a-z0-9_=-]{60,70}", before = 24),
     rule!("grafana-service-account-token", ["glsa_"], r"glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),
     rule!("grafana-cloud-api-token", ["glc_"], r"glc_[A-Za-z0-9+/]{32,400}={0,2}", after = 420),
     rule!("age-secret-key", ["AGE-SECRET-KEY-1"], r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),
