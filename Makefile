@@ -84,3 +84,16 @@ test-rules: ## alert rule unit tests (promtool)
 clean: ## remove build output (keeps .tools)
 	cargo clean
 	rm -rf dist
+
+noop: dist/noop.wasm ## the no-op wasm module, the floor any wasm filter pays (make bench)
+
+dist/noop.wasm: bench/noop/src/lib.rs bench/noop/Cargo.toml
+	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+	cd bench/noop && cargo build --release --target $(TARGET)
+	@mkdir -p dist && cp bench/noop/target/$(TARGET)/release/genai_tap_noop.wasm $@
+
+bench: build envoy noop ## throughput, latency and CPU against bare Envoy and a no-op module; writes BENCHMARKS.md
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
+	cargo build --release -p genai-tap-testkit --bins
+	python3 bench/run.py $(if $(BENCH_QUICK),--quick,)
