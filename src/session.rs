@@ -558,7 +558,8 @@ mod tests {
         let mut now = T0;
         // (input, output, cost, task, totals after: calls, tasks, in, out, cost, unpriced, replaced)
         type Totals = (u64, u64, u64, u64, u64, u64);
-        let steps: [(u64, u64, Option<u64>, Option<&str>, Totals, Replaced); 5] = [
+        type Step = (u64, u64, Option<u64>, Option<&'static str>, Totals, Replaced);
+        let steps: [Step; 5] = [
             (
                 1167,
                 202,
