@@ -71,6 +71,10 @@ $(VENV)/.ok: tests/python/requirements.txt
 test: deps build envoy ## the whole suite
 	cargo test --workspace --no-fail-fast
 	$(MAKE) --no-print-directory test-rules
+	python3 scripts/test_oci.py
+
+oci: build ## the module as an OCI image (Istio's Wasm compat variant), without Docker
+	python3 scripts/oci.py --wasm dist/genai_tap.wasm --out dist/oci --tar dist/genai-tap-oci.tar
 
 test-unit: ## native tests of the core only (no Envoy)
 	cargo test --lib

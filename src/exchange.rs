@@ -171,9 +171,33 @@ struct Common {
     host: String,
     port: Option<u16>,
     correlation_id: Option<String>,
+    identity: IdentityFacts,
     status: Option<u16>,
     request_bytes: u64,
     response_bytes: u64,
+}
+
+/// Who and what a call belongs to, from the identity headers.
+#[derive(Debug, Default)]
+struct IdentityFacts {
+    user_hash: Option<String>,
+    session_id: Option<String>,
+    task_id: Option<String>,
+    spec_version: Option<String>,
+    agent_version: Option<String>,
+    task_budget_ms: Option<u64>,
+}
+
+/// Shared data that refuses every write: sessions are skipped (native tests of other things).
+struct NoStore;
+
+impl crate::session::SharedData for NoStore {
+    fn get(&self, _key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        (None, None)
+    }
+    fn set(&mut self, _key: &str, _value: &[u8], _cas: Option<u32>) -> Result<(), crate::session::SetError> {
+        Err(crate::session::SetError::Host)
+    }
 }
 
 /// One exchange. See the module documentation for the order of calls.
@@ -364,6 +388,18 @@ impl Exchange {
             host,
             port,
             correlation_id: head.get(&self.cfg.correlation_header).map(str::to_owned),
+            identity: {
+                let id = &self.cfg.identity;
+                let get = |h: &str| head.get(h).map(str::trim).filter(|v| !v.is_empty()).map(|v| crate::config::tools::cut(v, 256).to_owned());
+                IdentityFacts {
+                    user_hash: head.get(&id.user_header).and_then(|u| id.user_hash(u)),
+                    session_id: get(&id.session_header),
+                    task_id: get(&id.task_header),
+                    spec_version: get(&id.spec_version_header),
+                    agent_version: get(&id.agent_version_header),
+                    task_budget_ms: head.get(&id.task_budget_header).and_then(crate::config::operator::Identity::parse_task_budget_ms),
+                }
+            },
             status: None,
             request_bytes: 0,
             response_bytes: 0,
@@ -680,12 +716,18 @@ impl Exchange {
         reader.finish(call);
     }
 
-    /// Ends the exchange: returns its spans and stat updates. Call exactly once.
+    /// Ends the exchange: returns its spans and stat updates. Call exactly once. Without shared
+    /// data, session roll-ups are skipped; the host calls [`Exchange::finish_with_store`].
     pub fn finish(&mut self, end: &EndInfo, now: u64) -> Finished {
+        self.finish_with_store(end, now, &mut NoStore)
+    }
+
+    /// Ends the exchange, rolling the call up into its session and task in `store`.
+    pub fn finish_with_store<S: crate::session::SharedData>(&mut self, end: &EndInfo, now: u64, store: &mut S) -> Finished {
         let mut out = Finished::default();
         let Some(common) = self.common.take() else { return out };
         match std::mem::replace(&mut self.kind, Kind::Passthrough) {
-            Kind::Llm(l) => finish_llm(&self.cfg, common, *l, end, now, &mut out),
+            Kind::Llm(l) => finish_llm(&self.cfg, common, *l, end, now, store, &mut out),
             Kind::New | Kind::Passthrough => {}
         }
         out
@@ -755,7 +797,15 @@ fn surface_of(cfg: &Config, call: &LlmCall) -> Option<String> {
     Some(crate::config::tools::cut(&clean, cfg.tools.surface_reason_max_bytes).to_owned())
 }
 
-fn finish_llm(cfg: &Config, common: Common, mut l: LlmExchange, end: &EndInfo, now: u64, out: &mut Finished) {
+fn finish_llm<S: crate::session::SharedData>(
+    cfg: &Config,
+    common: Common,
+    mut l: LlmExchange,
+    end: &EndInfo,
+    now: u64,
+    store: &mut S,
+    out: &mut Finished,
+) {
     let end_ns = common.response_end_ns.unwrap_or(now).max(common.start_ns);
     let mut outcome = outcome_of(&common, &l, end);
     let surface = surface_of(cfg, &l.call);
@@ -920,6 +970,80 @@ fn finish_llm(cfg: &Config, common: Common, mut l: LlmExchange, end: &EndInfo, n
         span.status = StatusCode::Error;
     }
 
+    // who, which task, which version
+    let idf = &common.identity;
+    if let Some(h) = &idf.user_hash {
+        span.set(attr::USER_ID_HASH, h.as_str());
+    }
+    if let Some(sid) = &idf.session_id {
+        span.set(attr::SESSION_ID, sid.as_str());
+        span.set(attr::GEN_AI_CONVERSATION_ID, sid.as_str());
+    }
+    if let Some(t) = &idf.task_id {
+        span.set(attr::TAP_TASK_ID, t.as_str());
+    }
+    if let Some(v) = &idf.spec_version {
+        span.set(attr::TAP_SPEC_VERSION, v.as_str());
+    }
+    if let Some(v) = &idf.agent_version {
+        span.set(attr::TAP_AGENT_VERSION, v.as_str());
+    }
+    if let Some(b) = idf.task_budget_ms {
+        span.set(attr::TAP_TASK_BUDGET_MS, b);
+    }
+
+    // cost: Gemini reports thinking apart from its output, and it is billed as output
+    let priced_model = span
+        .attr(attr::GEN_AI_RESPONSE_MODEL)
+        .and_then(as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| request_model.clone());
+    let mut billed = u;
+    if matches!(l.detected.provider, Provider::Gemini | Provider::VertexAi) {
+        billed.output = Some(u.output.unwrap_or(0) + u.reasoning.unwrap_or(0)).filter(|_| u.output.is_some() || u.reasoning.is_some());
+    }
+    let split = crate::cost::split_tokens(&u);
+    if u.input.is_some() {
+        span.set(attr::TAP_USAGE_UNCACHED_INPUT_TOKENS, split.uncached_input);
+    }
+    let cost = crate::cost::cost(&cfg.pricing, &priced_model, &billed, l.detected.provider);
+    let has_usage = u.input.is_some() || u.output.is_some();
+    match &cost {
+        Some(c) => {
+            span.set(attr::TAP_COST_USD, c.usd);
+            span.set(attr::TAP_PRICED, true);
+        }
+        None if has_usage => span.set(attr::TAP_PRICED, false),
+        None => {}
+    }
+
+    // the session and the task, rolled up across workers in shared data
+    let mut over_budget = false;
+    if cfg.sessions.enabled {
+        let start_ms = common.start_ns / 1_000_000;
+        if let Some(task) = &idf.task_id {
+            if let Ok(t) = crate::session::record_task(store, &cfg.sessions, task, idf.task_budget_ms, start_ms) {
+                over_budget = t.over_budget;
+            }
+        }
+        if let Some(sid) = &idf.session_id {
+            let delta = crate::session::CallDelta {
+                input_tokens: u.input.unwrap_or(0),
+                output_tokens: u.output.unwrap_or(0),
+                cost_micro_usd: cost.as_ref().map(|c| c.micro_usd),
+                task_id: idf.task_id.as_deref(),
+            };
+            if let Ok(upd) = crate::session::record_call(store, &cfg.sessions, sid, &delta, end_ns / 1_000_000) {
+                let t = upd.totals;
+                span.set(attr::TAP_SESSION_CALLS, t.calls);
+                span.set(attr::TAP_SESSION_TASKS, t.tasks);
+                span.set(attr::TAP_SESSION_INPUT_TOKENS, t.input_tokens);
+                span.set(attr::TAP_SESSION_OUTPUT_TOKENS, t.output_tokens);
+                span.set(attr::TAP_SESSION_COST_USD, t.cost_usd());
+            }
+        }
+    }
+
     // content by reference
     span.set(attr::TAP_RETENTION_BUCKET, cfg.content.retention_bucket.as_str());
     if let Some(p) = l.prompt_sha256.take() {
@@ -1024,6 +1148,17 @@ fn finish_llm(cfg: &Config, common: Common, mut l: LlmExchange, end: &EndInfo, n
         duration_ms as i64,
     ));
     s.push(StatUpdate::new(stats::LLM_STEPS, &[("step", step)], 1));
+    match &cost {
+        Some(c) if c.micro_usd > 0 => {
+            s.push(StatUpdate::new(stats::LLM_COST_MICRO_USD, &[("provider", provider), ("model", model)], i64::try_from(c.micro_usd).unwrap_or(i64::MAX)));
+        }
+        Some(_) => {}
+        None if has_usage => s.push(StatUpdate::new(stats::LLM_UNPRICED_CALLS, &[("provider", provider), ("model", model)], 1)),
+        None => {}
+    }
+    if over_budget {
+        s.push(StatUpdate::new(stats::TASKS_OVER_BUDGET, &[], 1));
+    }
     if let Some(np) = l.not_parsed {
         s.push(StatUpdate::new(stats::BODIES_NOT_PARSED, &[("reason", np.as_str())], 1));
     }

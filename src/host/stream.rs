@@ -12,6 +12,23 @@ use proxy_wasm::types::{Action, BufferType, LogLevel, MapType};
 use std::cell::RefCell;
 use std::rc::Rc;
 
+/// proxy-wasm shared data: one store for every worker of this VM id (the session roll-ups).
+struct SharedStore;
+
+impl crate::session::SharedData for SharedStore {
+    fn get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        hostcalls::get_shared_data(key).unwrap_or((None, None))
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), crate::session::SetError> {
+        match hostcalls::set_shared_data(key, Some(value), cas) {
+            Ok(()) => Ok(()),
+            Err(proxy_wasm::types::Status::CasMismatch) => Err(crate::session::SetError::CasMismatch),
+            Err(_) => Err(crate::session::SetError::Host),
+        }
+    }
+}
+
 pub(crate) struct Stream {
     cfg: Rc<Config>,
     vm: Rc<RefCell<Vm>>,
@@ -42,7 +59,7 @@ impl Stream {
             .ok()
             .flatten()
             .and_then(|b| String::from_utf8(b).ok());
-        let done = self.exchange.finish(&EndInfo { code_details }, now_ns());
+        let done = self.exchange.finish_with_store(&EndInfo { code_details }, now_ns(), &mut SharedStore);
         for w in &done.warnings {
             super::log(LogLevel::Warn, w);
         }
