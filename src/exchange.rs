@@ -98,6 +98,24 @@ pub struct Finished {
     pub stats: Vec<StatUpdate>,
     /// Lines for the proxy's log at warning level (a blocked request). Never a secret.
     pub warnings: Vec<String>,
+    /// OTLP log records, each for one destination.
+    pub logs: Vec<LogOut>,
+}
+
+/// Where a log record goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSink {
+    /// `genai_tap.spec_gap.candidate` records, to `collector.logs_path`.
+    SpecGap,
+    /// Redacted content, to `content.capture`'s cluster.
+    Capture,
+}
+
+/// One log record and its destination.
+#[derive(Debug, Clone)]
+pub struct LogOut {
+    pub sink: LogSink,
+    pub record: crate::otlp::LogRecord,
 }
 
 /// What to do with a response body chunk.
@@ -238,6 +256,17 @@ struct LlmExchange {
     /// Salted digests of the prompt and the completion (content by reference).
     prompt_sha256: Option<String>,
     completion_hasher: Option<sha2::Sha256>,
+    /// Bounded copies of the content, kept only when content capture is on.
+    captured: Option<Captured>,
+}
+
+#[derive(Debug, Default)]
+struct Captured {
+    prompt: Vec<u8>,
+    prompt_truncated: bool,
+    completion: Vec<u8>,
+    completion_truncated: bool,
+    limit: usize,
 }
 
 /// What the guard did and is doing in this exchange.
@@ -319,6 +348,7 @@ impl Exchange {
             Kind::Llm(l) => {
                 l.guard.redactor.is_some()
                     || l.completion_hasher.is_some()
+                    || l.captured.is_some()
                     || matches!(l.response, ResponseBody::Whole(_) | ResponseBody::Stream(_))
             }
             _ => false,
@@ -446,6 +476,7 @@ impl Exchange {
             },
             prompt_sha256: None,
             completion_hasher: self.cfg.content.hasher(),
+            captured: self.cfg.content.capture.as_ref().map(|c| Captured { limit: c.max_content_bytes, ..Captured::default() }),
         }));
         if hold_request {
             HeadersVerdict::WaitForBody
@@ -510,6 +541,11 @@ impl Exchange {
             use sha2::Digest;
             h.update(&body);
             l.prompt_sha256 = Some(crate::trace::to_hex(&h.finalize()));
+        }
+        if let Some(c) = l.captured.as_mut() {
+            let n = body.len().min(c.limit);
+            c.prompt = body[..n].to_vec();
+            c.prompt_truncated = n < body.len();
         }
         let mut verdict = BodyVerdict::Continue;
         if !l.guard.request.is_off() {
@@ -603,6 +639,11 @@ impl Exchange {
         if let Some(h) = l.completion_hasher.as_mut() {
             use sha2::Digest;
             h.update(chunk);
+        }
+        if let Some(c) = l.captured.as_mut() {
+            let room = c.limit.saturating_sub(c.completion.len());
+            c.completion.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            c.completion_truncated |= chunk.len() > room;
         }
         let mut verdict = ResponseVerdict::Continue;
         if let Some(r) = l.guard.redactor.as_mut() {
@@ -1162,7 +1203,88 @@ fn finish_llm<S: crate::session::SharedData>(
     if let Some(np) = l.not_parsed {
         s.push(StatUpdate::new(stats::BODIES_NOT_PARSED, &[("reason", np.as_str())], 1));
     }
+    out.logs.extend(log_records(cfg, &span, &common, outcome, over_budget, l.guard.blocked.as_deref(), l.captured.take()));
     out.spans.push(span);
+}
+
+/// The spec-gap candidate and the captured content of a finished call.
+fn log_records(
+    cfg: &Config,
+    span: &Span,
+    common: &Common,
+    outcome: Outcome,
+    over_budget: bool,
+    blocked: Option<&str>,
+    captured: Option<Captured>,
+) -> Vec<LogOut> {
+    let mut out = Vec::new();
+    let copy = |key: &'static str, into: &mut Vec<crate::span::Attr>| {
+        if let Some(v) = span.attr(key) {
+            into.push((key, v.clone()));
+        }
+    };
+    let base = |into: &mut Vec<crate::span::Attr>| {
+        for key in [attr::GEN_AI_PROVIDER_NAME, attr::GEN_AI_REQUEST_MODEL, attr::TAP_SPEC_VERSION, attr::TAP_AGENT_VERSION, attr::TAP_CORRELATION_ID, attr::TAP_TASK_ID, attr::SESSION_ID] {
+            copy(key, into);
+        }
+    };
+    let notable = matches!(outcome, Outcome::Surfaced | Outcome::Blocked | Outcome::Errored);
+    if cfg.spec_gap && (notable || over_budget) {
+        let (kind, reason) = match outcome {
+            Outcome::Surfaced => ("surfaced", span.attr(attr::TAP_SURFACE_REASON).and_then(as_str).unwrap_or("").to_owned()),
+            Outcome::Blocked => ("blocked", blocked.unwrap_or("").to_owned()),
+            Outcome::Errored => ("errored", span.attr(attr::ERROR_TYPE).and_then(as_str).unwrap_or("").to_owned()),
+            _ => ("over_budget", String::new()),
+        };
+        let mut attributes = vec![(attr::TAP_SPEC_GAP_KIND, AttrValue::from(kind)), (attr::TAP_SPEC_GAP_REASON, AttrValue::from(reason.as_str()))];
+        base(&mut attributes);
+        out.push(LogOut {
+            sink: LogSink::SpecGap,
+            record: crate::otlp::LogRecord {
+                time_unix_nano: span.end_time_unix_nano,
+                severity_number: 13,
+                severity_text: "WARN",
+                event_name: "genai_tap.spec_gap.candidate",
+                body: format!("candidate spec gap: {kind} call to {} ({reason})", common.host),
+                attributes,
+                trace_id: span.trace_id,
+                span_id: span.span_id,
+            },
+        });
+    }
+    if let (Some(cap), Some(c)) = (cfg.content.capture.as_ref(), captured) {
+        // the span id is random: its top bits are a fair coin for sampling
+        let draw = u64::from_be_bytes(span.span_id) as f64 / u64::MAX as f64;
+        let sampled = draw < cap.sample_rate || (cap.always_on_surface_or_error && notable);
+        if sampled {
+            for (part, bytes, truncated) in [("prompt", c.prompt, c.prompt_truncated), ("completion", c.completion, c.completion_truncated)] {
+                if bytes.is_empty() {
+                    continue;
+                }
+                let clean = scan::redact_all(&cfg.guard, &bytes);
+                let mut attributes = vec![
+                    (attr::TAP_CONTENT_PART, AttrValue::from(part)),
+                    (attr::TAP_RETENTION_BUCKET, AttrValue::from(cap.bucket.as_str())),
+                    (attr::TAP_CONTENT_TRUNCATED, AttrValue::Bool(truncated)),
+                ];
+                base(&mut attributes);
+                out.push(LogOut {
+                    sink: LogSink::Capture,
+                    record: crate::otlp::LogRecord {
+                        time_unix_nano: span.end_time_unix_nano,
+                        severity_number: 9,
+                        severity_text: "INFO",
+                        event_name: if part == "prompt" { "genai_tap.content.prompt" } else { "genai_tap.content.completion" },
+                        body: String::from_utf8_lossy(&clean).into_owned(),
+                        attributes,
+                        trace_id: span.trace_id,
+                        span_id: span.span_id,
+                    },
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Response lines longer than this are released in part, so the guard delays a stream by at

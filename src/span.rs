@@ -235,4 +235,8 @@ pub mod attr {
     pub const TAP_TOOL_RESULT_BYTES: &str = "genai_tap.tool.result.bytes";
     pub const TAP_REQUEST_BYTES: &str = "genai_tap.request.bytes";
     pub const TAP_RESPONSE_BYTES: &str = "genai_tap.response.bytes";
+    pub const TAP_SPEC_GAP_KIND: &str = "genai_tap.spec_gap.kind";
+    pub const TAP_SPEC_GAP_REASON: &str = "genai_tap.spec_gap.reason";
+    pub const TAP_CONTENT_TRUNCATED: &str = "genai_tap.content.truncated";
+    pub const TAP_CONTENT_PART: &str = "genai_tap.content.part";
 }

@@ -56,6 +56,8 @@ metrics! {
     EXPORT_REQUESTS = "export_requests", Counter;
     EXPORT_LATENCY_MS = "export_latency_ms", Histogram;
     EXPORT_QUEUE_DEPTH = "export_queue_depth", Gauge;
+    EXPORT_LOGS_EXPORTED = "export_logs_exported", Counter;
+    EXPORT_LOGS_DROPPED = "export_logs_dropped", Counter;
     CALLS_IN_FLIGHT = "calls_in_flight", Gauge;
 }
 

@@ -119,3 +119,50 @@ fn e2e_a_slow_collector_never_slows_traffic() {
     assert!(envoy.wait_until(Duration::from_secs(10), |e| accounted(e) == 15.0), "{}", envoy.admin("/stats/prometheus"));
     assert!(envoy.prom("genai_tap_export_spans_dropped", &[("reason", "retries_exhausted")]) >= 1.0);
 }
+
+#[test]
+fn e2e_spec_gap_candidates_and_captured_content_leave_as_linked_otlp_logs() {
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let bucket = OtlpSink::start(0).unwrap();
+    let cfg = format!(
+        r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{sink}","flush_interval_ms":50}},
+            "content":{{"capture":{{"enabled":true,"cluster":"capture","authority":"127.0.0.1:{cap}","bucket":"content-90d","sample_rate":0.0}}}}}}"#,
+        sink = sink.port,
+        cap = bucket.port
+    );
+    let mut ec = EnvoyConfig::new(upstream.port(), sink.port, &cfg);
+    ec.extra_clusters = format!(
+        "  - name: capture\n    type: STATIC\n    load_assignment:\n      cluster_name: capture\n      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {}}}}}}}}}]}}]\n",
+        bucket.port
+    );
+    let envoy = Envoy::start(&ec).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    // sampled out (rate 0) and completed: no records
+    send(&envoy, "openai/chat_basic");
+    // an error: a spec-gap candidate, and captured whatever the rate
+    let fx = Fixture::load("openai/chat_error_404_unknown_model").unwrap();
+    let body = String::from_utf8(fx.request_body()).unwrap().replace("\"messages\"", "\"user\":\"bob@example.com\",\"messages\"");
+    envoy.send("POST", "/v1/chat/completions", &[("host", "api.openai.com"), ("x-fixture", "openai/chat_error_404_unknown_model"), ("x-agent-spec-version", "spec-9")], body.as_bytes());
+    let spans = sink.wait_for_spans(2, Duration::from_secs(10));
+    let logs = sink.wait_for_logs(1, Duration::from_secs(10));
+    assert_eq!(logs.len(), 1, "{logs:#?}");
+    let gap = &logs[0];
+    assert_eq!(gap.event_name, "genai_tap.spec_gap.candidate");
+    assert_eq!(gap.attributes.get("genai_tap.spec_gap.kind").and_then(|v| v.as_str()), Some("errored"));
+    assert_eq!(gap.attributes.get("genai_tap.spec_gap.reason").and_then(|v| v.as_str()), Some("model_not_found"));
+    assert_eq!(gap.attributes.get("genai_tap.spec.version").and_then(|v| v.as_str()), Some("spec-9"));
+    assert_eq!((gap.trace_id.as_str(), gap.span_id.as_str()), (spans[1].trace_id.as_str(), spans[1].span_id.as_str()), "linked to its span");
+    let content = bucket.wait_for_logs(2, Duration::from_secs(10));
+    assert_eq!(content.len(), 2, "prompt and completion of the errored call only");
+    let prompt = content.iter().find(|l| l.event_name == "genai_tap.content.prompt").unwrap();
+    assert!(prompt.body.contains("[REDACTED:EMAIL]") && !prompt.body.contains("bob@example.com"), "{}", prompt.body);
+    assert_eq!(prompt.attributes.get("genai_tap.content.retention_bucket").and_then(|v| v.as_str()), Some("content-90d"));
+    assert_eq!(prompt.span_id, spans[1].span_id);
+    let completion = content.iter().find(|l| l.event_name == "genai_tap.content.completion").unwrap();
+    assert!(completion.body.contains("model_not_found"));
+    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_export_logs_exported", &[]) == 3.0));
+    // the traces collector never sees content
+    for raw in sink.received() {
+        assert!(!raw.raw.windows(15).any(|w| w == b"bob@example.com"));
+    }
+}

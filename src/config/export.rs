@@ -34,6 +34,9 @@ pub struct RawCollector {
     pub initial_backoff_ms: u64,
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// Where spec-gap log records go on the same collector.
+    #[serde(default = "default_logs_path")]
+    pub logs_path: String,
 }
 
 impl Default for RawCollector {
@@ -52,6 +55,7 @@ impl Default for RawCollector {
             max_in_flight: default_max_in_flight(),
             initial_backoff_ms: default_initial_backoff_ms(),
             max_backoff_ms: default_max_backoff_ms(),
+            logs_path: default_logs_path(),
         }
     }
 }
@@ -89,6 +93,9 @@ fn default_initial_backoff_ms() -> u64 {
 fn default_max_backoff_ms() -> u64 {
     30_000
 }
+fn default_logs_path() -> String {
+    "/v1/logs".to_owned()
+}
 
 /// `collector.encoding`: OTLP/HTTP body encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -116,9 +123,17 @@ pub struct Collector {
     pub max_in_flight: usize,
     pub initial_backoff_ms: u64,
     pub max_backoff_ms: u64,
+    pub logs_path: String,
 }
 
 impl Collector {
+    /// The same endpoint, for OTLP logs.
+    pub fn for_logs(&self) -> Collector {
+        let mut c = self.clone();
+        c.path = self.logs_path.clone();
+        c
+    }
+
     /// `field` is where this block sits (`collector`), for error messages.
     pub fn compile(raw: RawCollector, field: &str) -> Result<Collector, ConfigError> {
         let f = |k: &str| format!("{field}.{k}");
@@ -164,6 +179,9 @@ impl Collector {
                 format!("must be between initial_backoff_ms ({}) and 600000", raw.initial_backoff_ms),
             ));
         }
+        if !raw.logs_path.starts_with('/') {
+            return Err(ConfigError::new(f("logs_path"), "must start with '/'"));
+        }
         let mut headers = Vec::with_capacity(raw.headers.len());
         for (name, value) in raw.headers {
             let lower = name.to_ascii_lowercase();
@@ -197,6 +215,7 @@ impl Collector {
             max_in_flight: raw.max_in_flight as usize,
             initial_backoff_ms: raw.initial_backoff_ms,
             max_backoff_ms: raw.max_backoff_ms,
+            logs_path: raw.logs_path,
         })
     }
 }
@@ -214,12 +233,84 @@ pub struct RawContent {
     /// The retention bucket named on every span (`genai_tap.content.retention_bucket`).
     #[serde(default = "default_retention_bucket")]
     pub retention_bucket: String,
+    /// Opt-in: the redacted content itself, as OTLP log records, to a separate cluster.
+    #[serde(default)]
+    pub capture: RawCapture,
 }
 
 impl Default for RawContent {
     fn default() -> Self {
-        RawContent { hash_salt: String::new(), retention_bucket: default_retention_bucket() }
+        RawContent { hash_salt: String::new(), retention_bucket: default_retention_bucket(), capture: RawCapture::default() }
     }
+}
+
+/// `content.capture`: the controlled retention bucket of the seed chapter.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapture {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Where the log records go: an Envoy cluster (not the traces collector's, as a rule) and
+    /// its OTLP/HTTP logs endpoint.
+    #[serde(default)]
+    pub cluster: String,
+    #[serde(default)]
+    pub authority: String,
+    #[serde(default = "default_logs_path")]
+    pub path: String,
+    #[serde(default)]
+    pub encoding: Encoding,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The retention bucket named on each record.
+    #[serde(default = "default_capture_bucket")]
+    pub bucket: String,
+    /// The share of calls captured, 0 to 1.
+    #[serde(default = "default_sample_rate")]
+    pub sample_rate: f64,
+    /// Capture every surfaced, blocked or errored call whatever the rate.
+    #[serde(default = "crate::config::yes")]
+    pub always_on_surface_or_error: bool,
+    /// Each prompt and completion is cut to this many bytes.
+    #[serde(default = "default_max_content_bytes")]
+    pub max_content_bytes: u64,
+}
+
+impl Default for RawCapture {
+    fn default() -> Self {
+        RawCapture {
+            enabled: false,
+            cluster: String::new(),
+            authority: String::new(),
+            path: default_logs_path(),
+            encoding: Encoding::default(),
+            headers: BTreeMap::new(),
+            bucket: default_capture_bucket(),
+            sample_rate: default_sample_rate(),
+            always_on_surface_or_error: true,
+            max_content_bytes: default_max_content_bytes(),
+        }
+    }
+}
+
+fn default_capture_bucket() -> String {
+    "content-30d".to_owned()
+}
+fn default_sample_rate() -> f64 {
+    1.0
+}
+fn default_max_content_bytes() -> u64 {
+    16 * 1024
+}
+
+/// The compiled capture settings.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub collector: Collector,
+    pub bucket: String,
+    pub sample_rate: f64,
+    pub always_on_surface_or_error: bool,
+    pub max_content_bytes: usize,
 }
 
 fn default_retention_bucket() -> String {
@@ -231,6 +322,7 @@ fn default_retention_bucket() -> String {
 pub struct Content {
     pub hash_salt: Option<String>,
     pub retention_bucket: String,
+    pub capture: Option<Capture>,
 }
 
 impl Content {
@@ -241,9 +333,41 @@ impl Content {
         if !raw.hash_salt.is_empty() && raw.hash_salt.len() < 8 {
             return Err(ConfigError::new("content.hash_salt", "must be at least 8 characters (or empty to record no digests)"));
         }
+        let c = raw.capture;
+        let capture = if c.enabled {
+            if c.cluster.trim().is_empty() {
+                return Err(ConfigError::new("content.capture.cluster", "must name an Envoy cluster when capture is enabled"));
+            }
+            if c.authority.trim().is_empty() {
+                return Err(ConfigError::new("content.capture.authority", "must be set when capture is enabled"));
+            }
+            if !(0.0..=1.0).contains(&c.sample_rate) {
+                return Err(ConfigError::new("content.capture.sample_rate", "must be between 0 and 1"));
+            }
+            if !(256..=1_048_576).contains(&c.max_content_bytes) {
+                return Err(ConfigError::new("content.capture.max_content_bytes", "must be between 256 and 1048576"));
+            }
+            if c.bucket.trim().is_empty() {
+                return Err(ConfigError::new("content.capture.bucket", "must not be empty"));
+            }
+            let collector = Collector::compile(
+                RawCollector { cluster: c.cluster, authority: c.authority, path: c.path, encoding: c.encoding, headers: c.headers, ..RawCollector::default() },
+                "content.capture",
+            )?;
+            Some(Capture {
+                collector,
+                bucket: c.bucket,
+                sample_rate: c.sample_rate,
+                always_on_surface_or_error: c.always_on_surface_or_error,
+                max_content_bytes: c.max_content_bytes as usize,
+            })
+        } else {
+            None
+        };
         Ok(Content {
             hash_salt: (!raw.hash_salt.is_empty()).then_some(raw.hash_salt),
             retention_bucket: raw.retention_bucket,
+            capture,
         })
     }
 

@@ -73,6 +73,23 @@ pub struct RawConfig {
     pub pricing: operator::RawPricing,
     #[serde(default)]
     pub stats: operator::RawStats,
+    #[serde(default)]
+    pub spec_gap: RawSpecGap,
+}
+
+/// `spec_gap`: candidate spec-gap entries as OTLP log records on the collector.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpecGap {
+    /// Surfaced, blocked and errored calls, and tasks over budget, leave a
+    /// `genai_tap.spec_gap.candidate` log record at `collector.logs_path`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+impl Default for RawSpecGap {
+    fn default() -> Self {
+        RawSpecGap { enabled: true }
+    }
 }
 
 fn default_service_name() -> String {
@@ -147,6 +164,7 @@ pub struct Config {
     pub sessions: operator::Sessions,
     pub pricing: operator::Pricing,
     pub stats: operator::StatsConfig,
+    pub spec_gap: bool,
 }
 
 impl Config {
@@ -198,6 +216,7 @@ impl Config {
             sessions: operator::Sessions::compile(raw.sessions)?,
             pricing: operator::Pricing::compile(raw.pricing)?,
             stats: operator::StatsConfig::compile(raw.stats)?,
+            spec_gap: raw.spec_gap.enabled,
         })
     }
 }

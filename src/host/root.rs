@@ -8,7 +8,9 @@ use super::metrics::Metrics;
 use super::stream::Stream;
 use super::{log, now_ns};
 use crate::config::Config;
+use crate::exchange::{LogOut, LogSink};
 use crate::export::{ExportEvent, Exporter};
+use crate::otlp::Signal;
 use crate::span::{AttrValue, Resource};
 use crate::stats::{self, StatUpdate};
 use proxy_wasm::hostcalls;
@@ -19,12 +21,21 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
+/// What an exporter carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Channel {
+    Traces,
+    SpecGap,
+    Capture,
+}
+
 /// What the root context shares with its HTTP streams.
 pub(crate) struct Vm {
     pub(crate) metrics: Metrics,
-    pub(crate) exporter: Exporter,
-    /// Host call token -> exporter token.
-    in_flight: HashMap<u32, u64>,
+    /// (what, the exporter, its cluster): traces first, then the log destinations configured.
+    exporters: Vec<(Channel, Exporter, String)>,
+    /// Host call token -> (exporter index, exporter token).
+    in_flight: HashMap<u32, (usize, u64)>,
 }
 
 impl Vm {
@@ -34,39 +45,71 @@ impl Vm {
         }
     }
 
-    /// Applies the exporter's events (exported, dropped, retried...) as stats.
-    fn drain_export_events(&mut self) {
-        while let Some(event) = self.exporter.poll_event() {
-            let update = match event {
-                ExportEvent::Exported { spans } => StatUpdate::new(stats::EXPORT_SPANS_EXPORTED, &[], spans as i64),
-                ExportEvent::Dropped { spans, reason } => {
-                    StatUpdate::new(stats::EXPORT_SPANS_DROPPED, &[("reason", reason)], spans as i64)
-                }
-                ExportEvent::Request { result } => StatUpdate::new(stats::EXPORT_REQUESTS, &[("result", result)], 1),
-                ExportEvent::Latency { ms } => StatUpdate::new(stats::EXPORT_LATENCY_MS, &[], ms as i64),
-                ExportEvent::QueueDepth { delta } => StatUpdate::new(stats::EXPORT_QUEUE_DEPTH, &[], delta),
-            };
-            self.metrics.apply(&update);
+    fn build(cfg: &Config, resource: Resource) -> Vec<(Channel, Exporter, String)> {
+        let mut out = vec![(Channel::Traces, Exporter::new(&cfg.collector, resource.clone()), cfg.collector.cluster.clone())];
+        if cfg.spec_gap {
+            let c = cfg.collector.for_logs();
+            out.push((Channel::SpecGap, Exporter::for_signal(&c, resource.clone(), Signal::Logs), c.cluster.clone()));
+        }
+        if let Some(cap) = &cfg.content.capture {
+            out.push((Channel::Capture, Exporter::for_signal(&cap.collector, resource, Signal::Logs), cap.collector.cluster.clone()));
+        }
+        out
+    }
+
+    pub(crate) fn enqueue_span(&mut self, span: &crate::span::Span, now: u64) {
+        if let Some((_, e, _)) = self.exporters.first_mut() {
+            e.enqueue_span(span, now);
         }
     }
 
-    /// Dispatches every export request the exporter has ready.
-    fn pump(&mut self, cluster: &str, now: u64) {
-        while let Some(t) = self.exporter.poll_transmit(now) {
-            let headers: Vec<(&str, &str)> = t.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            match hostcalls::dispatch_http_call(
-                cluster,
-                headers,
-                Some(&t.body),
-                vec![],
-                Duration::from_millis(t.timeout_ms),
-            ) {
-                Ok(host_token) => {
-                    self.in_flight.insert(host_token, t.token);
-                }
-                Err(status) => {
-                    log(LogLevel::Warn, &format!("genai-tap: export dispatch to cluster {cluster:?} failed: {status:?}"));
-                    self.exporter.handle_dispatch_failed(t.token, now);
+    pub(crate) fn enqueue_log(&mut self, log: &LogOut, now: u64) {
+        let want = match log.sink {
+            LogSink::SpecGap => Channel::SpecGap,
+            LogSink::Capture => Channel::Capture,
+        };
+        if let Some((_, e, _)) = self.exporters.iter_mut().find(|(c, _, _)| *c == want) {
+            let fragment = crate::otlp::encode_log(&log.record, e.encoding());
+            e.enqueue(fragment, now);
+        }
+    }
+
+    /// Applies the exporters' events (exported, dropped, retried...) as stats.
+    fn drain_export_events(&mut self) {
+        for (channel, exporter, _) in self.exporters.iter_mut() {
+            while let Some(event) = exporter.poll_event() {
+                let spans = *channel == Channel::Traces;
+                let update = match event {
+                    ExportEvent::Exported { spans: n } => {
+                        StatUpdate::new(if spans { stats::EXPORT_SPANS_EXPORTED } else { stats::EXPORT_LOGS_EXPORTED }, &[], n as i64)
+                    }
+                    ExportEvent::Dropped { spans: n, reason } => StatUpdate::new(
+                        if spans { stats::EXPORT_SPANS_DROPPED } else { stats::EXPORT_LOGS_DROPPED },
+                        &[("reason", reason)],
+                        n as i64,
+                    ),
+                    ExportEvent::Request { result } => StatUpdate::new(stats::EXPORT_REQUESTS, &[("result", result)], 1),
+                    ExportEvent::Latency { ms } => StatUpdate::new(stats::EXPORT_LATENCY_MS, &[], ms as i64),
+                    ExportEvent::QueueDepth { delta } => StatUpdate::new(stats::EXPORT_QUEUE_DEPTH, &[], delta),
+                };
+                self.metrics.apply(&update);
+            }
+        }
+    }
+
+    /// Dispatches every export request the exporters have ready.
+    fn pump(&mut self, now: u64) {
+        for (idx, (_, exporter, cluster)) in self.exporters.iter_mut().enumerate() {
+            while let Some(t) = exporter.poll_transmit(now) {
+                let headers: Vec<(&str, &str)> = t.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                match hostcalls::dispatch_http_call(cluster, headers, Some(&t.body), vec![], Duration::from_millis(t.timeout_ms)) {
+                    Ok(host_token) => {
+                        self.in_flight.insert(host_token, (idx, t.token));
+                    }
+                    Err(status) => {
+                        log(LogLevel::Warn, &format!("genai-tap: export dispatch to cluster {cluster:?} failed: {status:?}"));
+                        exporter.handle_dispatch_failed(t.token, now);
+                    }
                 }
             }
         }
@@ -110,9 +153,9 @@ impl Root {
 
 impl Context for Root {
     fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
-        let (Some(vm), Some(cfg)) = (&self.vm, &self.config) else { return };
+        let Some(vm) = &self.vm else { return };
         let mut vm = vm.borrow_mut();
-        let Some(token) = vm.in_flight.remove(&token_id) else { return };
+        let Some((idx, token)) = vm.in_flight.remove(&token_id) else { return };
         let headers = hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default();
         let status = headers
             .iter()
@@ -125,8 +168,10 @@ impl Context for Root {
             Vec::new()
         };
         let now = now_ns();
-        vm.exporter.handle_response(token, status, &headers, &body, now);
-        vm.pump(&cfg.collector.cluster, now);
+        if let Some((_, exporter, _)) = vm.exporters.get_mut(idx) {
+            exporter.handle_response(token, status, &headers, &body, now);
+        }
+        vm.pump(now);
     }
 }
 
@@ -142,11 +187,21 @@ impl RootContext for Root {
         };
         let resource = Root::resource(&cfg);
         match &self.vm {
-            Some(vm) => vm.borrow_mut().exporter.reconfigure(&cfg.collector, resource),
+            Some(vm) => {
+                // the traces queue carries over; log destinations are rebuilt
+                let mut vm = vm.borrow_mut();
+                let mut fresh = Vm::build(&cfg, resource.clone());
+                let old = std::mem::take(&mut vm.exporters).into_iter().next();
+                if let (Some((_, mut traces, _)), Some(slot)) = (old, fresh.first_mut()) {
+                    traces.reconfigure(&cfg.collector, resource);
+                    *slot = (Channel::Traces, traces, cfg.collector.cluster.clone());
+                }
+                vm.exporters = fresh;
+            }
             None => {
                 self.vm = Some(Rc::new(RefCell::new(Vm {
                     metrics: Metrics::new(cfg.stats.max_label_values),
-                    exporter: Exporter::new(&cfg.collector, resource),
+                    exporters: Vm::build(&cfg, resource),
                     in_flight: HashMap::new(),
                 })));
             }
@@ -159,8 +214,8 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
-        let (Some(vm), Some(cfg)) = (&self.vm, &self.config) else { return };
-        vm.borrow_mut().pump(&cfg.collector.cluster, now_ns());
+        let Some(vm) = &self.vm else { return };
+        vm.borrow_mut().pump(now_ns());
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {

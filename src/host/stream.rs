@@ -67,7 +67,10 @@ impl Stream {
         vm.record(&done.stats);
         let now = now_ns();
         for span in &done.spans {
-            vm.exporter.enqueue_span(span, now);
+            vm.enqueue_span(span, now);
+        }
+        for log in &done.logs {
+            vm.enqueue_log(log, now);
         }
         drop(vm);
         if self.counted_in_flight {

@@ -568,6 +568,17 @@ fn decode_ascii_escapes(t: &[u8]) -> Option<Vec<u8>> {
     changed.then_some(out)
 }
 
+/// Every PII value and secret in `body` replaced: content bound for the capture bucket.
+pub fn redact_all(guard: &Guard, body: &[u8]) -> Vec<u8> {
+    let normalized = decode_ascii_escapes(body);
+    let text: &[u8] = normalized.as_deref().unwrap_or(body);
+    let findings = guard.detectors.find(text, true, true);
+    if findings.is_empty() {
+        return text.to_vec();
+    }
+    redact(guard, text, &findings)
+}
+
 /// Redacts PII and secrets from a string that is about to leave in telemetry, whatever the
 /// wire modes: the defence in depth. Borrowed when there is nothing to redact.
 pub fn sanitize_for_telemetry<'a>(guard: &Guard, s: &'a str) -> Cow<'a, str> {
