@@ -166,3 +166,16 @@ fn e2e_spec_gap_candidates_and_captured_content_leave_as_linked_otlp_logs() {
         assert!(!raw.raw.windows(15).any(|w| w == b"bob@example.com"));
     }
 }
+
+#[test]
+fn e2e_gzip_export_is_decoded_by_the_collector() {
+    let (_u, sink, envoy) = start(r#","compression":"gzip""#, "");
+    send(&envoy, "gemini/generate_content_tool");
+    let spans = sink.wait_for_spans(1, Duration::from_secs(10));
+    assert!(sink.decode_errors().is_empty(), "{:?}", sink.decode_errors());
+    let req = &sink.received()[0];
+    assert_eq!(req.content_encoding, "gzip");
+    assert_eq!(&req.raw[..2], &[0x1f, 0x8b]);
+    assert_eq!(spans[0].name, "generate_content gemini-2.0-flash");
+    assert_eq!(spans[0].int("gen_ai.usage.input_tokens"), Some(63));
+}

@@ -37,6 +37,18 @@ pub struct RawCollector {
     /// Where spec-gap log records go on the same collector.
     #[serde(default = "default_logs_path")]
     pub logs_path: String,
+    /// `none` or `gzip` (`content-encoding: gzip` on export requests).
+    #[serde(default)]
+    pub compression: Compression,
+}
+
+/// `collector.compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
 }
 
 impl Default for RawCollector {
@@ -56,6 +68,7 @@ impl Default for RawCollector {
             initial_backoff_ms: default_initial_backoff_ms(),
             max_backoff_ms: default_max_backoff_ms(),
             logs_path: default_logs_path(),
+            compression: Compression::None,
         }
     }
 }
@@ -124,6 +137,7 @@ pub struct Collector {
     pub initial_backoff_ms: u64,
     pub max_backoff_ms: u64,
     pub logs_path: String,
+    pub compression: Compression,
 }
 
 impl Collector {
@@ -216,6 +230,7 @@ impl Collector {
             initial_backoff_ms: raw.initial_backoff_ms,
             max_backoff_ms: raw.max_backoff_ms,
             logs_path: raw.logs_path,
+            compression: raw.compression,
         })
     }
 }

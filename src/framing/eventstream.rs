@@ -33,7 +33,8 @@ const CRC_TABLE: [u32; 256] = {
     table
 };
 
-pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+/// CRC-32 (IEEE 802.3) of `bytes`; also the gzip trailer's checksum.
+pub fn crc32(bytes: &[u8]) -> u32 {
     let mut c = 0xffff_ffffu32;
     for &b in bytes {
         c = CRC_TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);

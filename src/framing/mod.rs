@@ -64,6 +64,8 @@ pub enum StreamFormat {
 }
 
 mod eventstream;
+
+pub use eventstream::crc32;
 mod json_array;
 mod ndjson;
 mod sse;
