@@ -338,3 +338,157 @@ fn encoding_of(c: &Collector) -> Encoding {
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const S: u64 = 1_000_000_000;
+
+    fn exporter(collector: &str) -> Exporter {
+        let cfg = Config::from_json(format!(r#"{{"collector":{}}}"#, collector).as_bytes()).unwrap();
+        let mut e = Exporter::new(&cfg.collector, Resource::default());
+        e.seed(42);
+        e
+    }
+
+    fn fragment(i: u8) -> Vec<u8> {
+        vec![0x0a, 1, i]
+    }
+
+    /// Drains every event into (exported, dropped by reason, requests by result).
+    fn drain(e: &mut Exporter, acc: &mut (u64, Vec<(&'static str, u64)>, Vec<&'static str>)) {
+        while let Some(ev) = e.poll_event() {
+            match ev {
+                ExportEvent::Exported { spans } => acc.0 += spans,
+                ExportEvent::Dropped { spans, reason } => acc.1.push((reason, spans)),
+                ExportEvent::Request { result } => acc.2.push(result),
+                _ => {}
+            }
+        }
+    }
+
+    fn dropped(acc: &(u64, Vec<(&'static str, u64)>, Vec<&'static str>), reason: &str) -> u64 {
+        acc.1.iter().filter(|(r, _)| *r == reason).map(|(_, n)| n).sum()
+    }
+
+    #[test]
+    fn batches_by_count_and_by_interval() {
+        let mut e = exporter(r#"{"max_batch_spans":3,"flush_interval_ms":100}"#);
+        for i in 0..3 {
+            e.enqueue(fragment(i), 0);
+        }
+        let t = e.poll_transmit(0).expect("a full batch leaves at once");
+        assert!(t.headers.contains(&(":path".to_owned(), "/v1/traces".to_owned())));
+        assert!(t.headers.contains(&("content-type".to_owned(), "application/x-protobuf".to_owned())));
+        e.enqueue(fragment(9), S);
+        assert!(e.poll_transmit(S).is_none(), "not full, not due");
+        assert!(e.poll_transmit(S + 99_000_000).is_none());
+        assert!(e.poll_transmit(S + 100_000_000).is_some(), "due after the interval");
+        assert_eq!(e.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_and_counts_it() {
+        let mut e = exporter(r#"{"max_batch_spans":2,"max_queued_spans":3,"max_in_flight":1}"#);
+        let mut acc = Default::default();
+        for i in 0..5 {
+            e.enqueue(fragment(i), 0);
+        }
+        drain(&mut e, &mut acc);
+        assert_eq!(dropped(&acc, "queue_full"), 2);
+        let t = e.poll_transmit(0).unwrap();
+        // the survivors are the newest three; the batch holds the first two of them
+        assert!(t.body.windows(3).any(|w| w == [0x0a, 1, 2]) && !t.body.windows(3).any(|w| w == [0x0a, 1, 0]));
+    }
+
+    #[test]
+    fn only_429_502_503_504_are_retried_and_retry_after_is_honoured() {
+        for (status, retried) in [(429, true), (502, true), (503, true), (504, true), (500, false), (400, false), (401, false), (413, false)] {
+            let mut e = exporter(r#"{"max_batch_spans":1,"initial_backoff_ms":100,"max_backoff_ms":1000}"#);
+            let mut acc = Default::default();
+            e.enqueue(fragment(1), 0);
+            let t = e.poll_transmit(0).unwrap();
+            e.handle_response(t.token, status, &[], b"", 0);
+            drain(&mut e, &mut acc);
+            assert_eq!(acc.2, vec![if retried { "retry" } else { "failed" }], "{status}");
+            assert_eq!(dropped(&acc, "rejected"), if retried { 0 } else { 1 }, "{status}");
+        }
+        let mut e = exporter(r#"{"max_batch_spans":1,"initial_backoff_ms":10,"max_backoff_ms":5000}"#);
+        e.enqueue(fragment(1), 0);
+        let t = e.poll_transmit(0).unwrap();
+        e.handle_response(t.token, 429, &[("retry-after".into(), "3".into())], b"", 0);
+        assert!(e.poll_transmit(2 * S).is_none(), "held back by Retry-After");
+        assert!(e.poll_transmit(3 * S).is_some());
+    }
+
+    #[test]
+    fn partial_success_drops_the_rejected_spans_only() {
+        let mut e = exporter(r#"{"max_batch_spans":5}"#);
+        let mut acc = Default::default();
+        for i in 0..5 {
+            e.enqueue(fragment(i), 0);
+        }
+        let t = e.poll_transmit(0).unwrap();
+        // ExportTraceServiceResponse { partial_success (1) { rejected_spans (1): 2 } }
+        e.handle_response(t.token, 200, &[("content-type".into(), "application/x-protobuf".into())], &[0x0a, 0x02, 0x08, 0x02], S);
+        drain(&mut e, &mut acc);
+        assert_eq!((acc.0, dropped(&acc, "partial_success")), (3, 2));
+        let mut e = exporter(r#"{"max_batch_spans":2,"encoding":"json"}"#);
+        let mut acc = Default::default();
+        e.enqueue(fragment(1), 0);
+        e.enqueue(fragment(2), 0);
+        let t = e.poll_transmit(0).unwrap();
+        e.handle_response(t.token, 200, &[("content-type".into(), "application/json".into())], br#"{"partialSuccess":{"rejectedSpans":"1"}}"#, S);
+        drain(&mut e, &mut acc);
+        assert_eq!((acc.0, dropped(&acc, "partial_success")), (1, 1));
+    }
+
+    /// A virtual clock, a collector that fails in every way, a bounded number of steps: every
+    /// span ends up exported or dropped with a reason, exactly once.
+    #[test]
+    fn every_span_is_accounted_for_through_faults() {
+        let mut e = exporter(r#"{"max_batch_spans":7,"max_queued_spans":50,"max_retries":2,"initial_backoff_ms":50,"max_backoff_ms":400,"flush_interval_ms":20}"#);
+        let mut acc = Default::default();
+        let statuses = [200u16, 503, 429, 500, 0, 504, 200, 502, 400, 200];
+        let mut enqueued = 0u64;
+        let mut now = 0;
+        let mut step = 0usize;
+        let mut outstanding: Vec<u64> = Vec::new();
+        for round in 0..2000 {
+            now += 10_000_000;
+            if round < 1500 && round % 2 == 0 {
+                e.enqueue(fragment((round % 250) as u8), now);
+                enqueued += 1;
+            }
+            while let Some(t) = e.poll_transmit(now) {
+                outstanding.push(t.token);
+            }
+            if let Some(token) = outstanding.first().copied() {
+                outstanding.remove(0);
+                match statuses[step % statuses.len()] {
+                    0 => e.handle_dispatch_failed(token, now),
+                    s => e.handle_response(token, s, &[], b"", now),
+                }
+                step += 1;
+            }
+            drain(&mut e, &mut acc);
+        }
+        // let everything left finish successfully
+        for _ in 0..200 {
+            now += 500_000_000;
+            while let Some(t) = e.poll_transmit(now) {
+                e.handle_response(t.token, 200, &[], b"", now);
+            }
+            for token in std::mem::take(&mut outstanding) {
+                e.handle_response(token, 200, &[], b"", now);
+            }
+        }
+        drain(&mut e, &mut acc);
+        let dropped_total: u64 = acc.1.iter().map(|(_, n)| n).sum();
+        assert_eq!(acc.0 + dropped_total, enqueued, "exported {} + dropped {:?} != {enqueued}", acc.0, acc.1);
+        assert!(acc.0 > 0 && dropped(&acc, "rejected") > 0 && dropped(&acc, "retries_exhausted") > 0, "{acc:?}");
+        assert_eq!(e.depth(), (0, 0));
+    }
+}
