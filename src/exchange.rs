@@ -235,6 +235,24 @@ enum Kind {
     /// Nothing to observe: every later call is a no-op.
     Passthrough,
     Llm(Box<LlmExchange>),
+    Tool(Box<ToolExchange>),
+}
+
+/// A call to a tool: an MCP server or a plain HTTP tool route.
+#[derive(Debug)]
+struct ToolExchange {
+    mcp: bool,
+    /// The route's tool name, or the host (plain tools).
+    name: String,
+    path: String,
+    request_body: BoundedBody,
+    requests: Vec<crate::tools::mcp::McpRequest>,
+    session: Option<String>,
+    header_protocol: Option<String>,
+    response: ResponseBody,
+    responses: Vec<crate::tools::mcp::McpResponse>,
+    result_shape: Option<(&'static str, Vec<String>)>,
+    guard: GuardState,
 }
 
 #[derive(Debug)]
@@ -267,6 +285,34 @@ struct Captured {
     completion: Vec<u8>,
     completion_truncated: bool,
     limit: usize,
+}
+
+impl GuardState {
+    /// Guards a whole request body under the request policy: what the host should do with it.
+    fn apply_to_request(&mut self, cfg: &Config, body: &[u8]) -> BodyVerdict {
+        self.hold_request = false;
+        if self.request.is_off() {
+            return BodyVerdict::Continue;
+        }
+        let g = scan::guard_body(&cfg.guard, self.request, body);
+        self.pii_found.extend(g.pii);
+        self.secrets_found.extend(g.secrets);
+        match g.outcome {
+            scan::Outcome::Unchanged => BodyVerdict::Continue,
+            scan::Outcome::Rewritten(new_body) => {
+                // only PII is rewritten: a secret under block mode blocks instead
+                if self.request.pii == crate::config::guard::PiiMode::Redact {
+                    self.redacted.extend(self.pii_found.iter().cloned());
+                }
+                BodyVerdict::Replace(new_body)
+            }
+            scan::Outcome::Blocked(rule) => {
+                let reply = LocalReply { status: cfg.guard.block_status, body: scan::block_body(&rule), content_type: "application/json" };
+                self.blocked = Some(rule);
+                BodyVerdict::LocalReply(reply)
+            }
+        }
+    }
 }
 
 /// What the guard did and is doing in this exchange.
@@ -338,6 +384,7 @@ impl Exchange {
     pub fn wants_request_body(&self) -> bool {
         match &self.kind {
             Kind::Llm(l) => !l.request_body.overflowed,
+            Kind::Tool(t) => !t.request_body.overflowed,
             _ => false,
         }
     }
@@ -345,6 +392,7 @@ impl Exchange {
     /// The host should copy response body chunks in.
     pub fn wants_response_body(&self) -> bool {
         match &self.kind {
+            Kind::Tool(t) => t.guard.redactor.is_some() || matches!(t.response, ResponseBody::Whole(_) | ResponseBody::Stream(_)),
             Kind::Llm(l) => {
                 l.guard.redactor.is_some()
                     || l.completion_hasher.is_some()
@@ -386,64 +434,25 @@ impl Exchange {
             Some(_) => None, // mcp and tool routes: see the tools module (not wired yet)
             None => providers::detect(&host, path).map(|d| (d, RouteKind::Llm)),
         };
-        let Some((detected, route_kind)) = detected else {
-            self.kind = Kind::Passthrough;
-            return HeadersVerdict::Continue;
-        };
-
-        let parent = head.get("traceparent").and_then(trace::parse_traceparent);
-        let (trace_id, parent_id, flags) = match &parent {
-            Some(TraceParent { trace_id, parent_id, flags }) => (*trace_id, Some(*parent_id), *flags),
-            None => (self.ids.trace_id, None, 1),
-        };
-        let trace_state = match parent {
-            Some(_) => head.get("tracestate").unwrap_or("").to_owned(),
-            None => String::new(),
-        };
-        let port = authority_port(authority).or_else(|| match head.get(":scheme") {
-            Some("https") => Some(443),
-            Some("http") => Some(80),
+        let tool_kind = match route {
+            Some(r) if r.kind == RouteKind::Mcp => Some((true, r.tool.clone())),
+            Some(r) if r.kind == RouteKind::Tool => Some((false, r.tool.clone())),
+            None if detected.is_none()
+                && (crate::tools::mcp::looks_like_mcp(head.headers) || path.split('?').next().is_some_and(|p| p.ends_with("/mcp"))) =>
+            {
+                Some((true, None))
+            }
             _ => None,
-        });
-        self.common = Some(Common {
-            trace_id,
-            span_id: self.ids.span_id,
-            parent: parent_id,
-            trace_flags: flags,
-            trace_state,
-            start_ns: now,
-            request_end_ns: if end_of_stream { Some(now) } else { None },
-            response_end_ns: None,
-            method: head.get(":method").unwrap_or("").to_owned(),
-            host,
-            port,
-            correlation_id: head.get(&self.cfg.correlation_header).map(str::to_owned),
-            identity: {
-                let id = &self.cfg.identity;
-                let get = |h: &str| head.get(h).map(str::trim).filter(|v| !v.is_empty()).map(|v| crate::config::tools::cut(v, 256).to_owned());
-                IdentityFacts {
-                    user_hash: head.get(&id.user_header).and_then(|u| id.user_hash(u)),
-                    session_id: get(&id.session_header),
-                    task_id: get(&id.task_header),
-                    spec_version: get(&id.spec_version_header),
-                    agent_version: get(&id.agent_version_header),
-                    task_budget_ms: head.get(&id.task_budget_header).and_then(crate::config::operator::Identity::parse_task_budget_ms),
-                }
-            },
-            status: None,
-            request_bytes: 0,
-            response_bytes: 0,
-        });
+        };
+        let Some((detected, route_kind)) = detected else {
+            let Some((mcp, tool)) = tool_kind else {
+                self.kind = Kind::Passthrough;
+                return HeadersVerdict::Continue;
+            };
+            return self.start_tool(head, end_of_stream, now, &host, path, mcp, tool);
+        };
 
-        if self.cfg.inject_traceparent {
-            self.header_edits.push(HeaderEdit {
-                name: "traceparent",
-                value: Some(trace::format_traceparent(&trace_id, &self.ids.span_id, flags)),
-            });
-        }
-        if self.cfg.narrow_accept_encoding && head.get("accept-encoding").is_some() {
-            self.header_edits.push(HeaderEdit { name: "accept-encoding", value: Some("identity".into()) });
-        }
+        self.begin(head, end_of_stream, now, &host, authority);
         let mut call = LlmCall::default();
         if let Some(m) = &detected.path_model {
             call.request_model = Some(m.clone());
@@ -488,7 +497,11 @@ impl Exchange {
     /// The request is being held whole for the guard: the host should read it only at its end,
     /// as one buffer, and answer `Pause` (or call [`Exchange::handle_request_too_large`]) before.
     pub fn holds_request(&self) -> bool {
-        matches!(&self.kind, Kind::Llm(l) if l.guard.hold_request)
+        match &self.kind {
+            Kind::Llm(l) => l.guard.hold_request,
+            Kind::Tool(t) => t.guard.hold_request,
+            _ => false,
+        }
     }
 
     /// A held request grew past `max_body_bytes`: it leaves untouched and uninspected.
@@ -497,11 +510,19 @@ impl Exchange {
             c.request_bytes = c.request_bytes.max(len as u64);
             let _ = now;
         }
-        if let Kind::Llm(l) = &mut self.kind {
-            l.guard.hold_request = false;
-            l.request_body.overflowed = true;
-            l.request_body.bytes = Vec::new();
-            l.not_parsed.get_or_insert(NotParsed::TooLarge);
+        match &mut self.kind {
+            Kind::Llm(l) => {
+                l.guard.hold_request = false;
+                l.request_body.overflowed = true;
+                l.request_body.bytes = Vec::new();
+                l.not_parsed.get_or_insert(NotParsed::TooLarge);
+            }
+            Kind::Tool(t) => {
+                t.guard.hold_request = false;
+                t.request_body.overflowed = true;
+                t.request_body.bytes = Vec::new();
+            }
+            _ => {}
         }
     }
 
@@ -510,7 +531,103 @@ impl Exchange {
         match &self.kind {
             // redaction changes lengths: the response goes out chunked
             Kind::Llm(l) if l.guard.rewrite_response => vec![HeaderEdit { name: "content-length", value: None }],
+            Kind::Tool(t) if t.guard.rewrite_response => vec![HeaderEdit { name: "content-length", value: None }],
             _ => Vec::new(),
+        }
+    }
+
+    /// Sets up the ids, timing and request facts every observed exchange shares, and the header
+    /// edits (trace context) for the upstream.
+    fn begin(&mut self, head: RequestHead<'_>, end_of_stream: bool, now: u64, host: &str, authority: &str) {
+        let host = host.to_owned();
+        let parent = head.get("traceparent").and_then(trace::parse_traceparent);
+        let (trace_id, parent_id, flags) = match &parent {
+            Some(TraceParent { trace_id, parent_id, flags }) => (*trace_id, Some(*parent_id), *flags),
+            None => (self.ids.trace_id, None, 1),
+        };
+        let trace_state = match parent {
+            Some(_) => head.get("tracestate").unwrap_or("").to_owned(),
+            None => String::new(),
+        };
+        let port = authority_port(authority).or_else(|| match head.get(":scheme") {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        });
+        self.common = Some(Common {
+            trace_id,
+            span_id: self.ids.span_id,
+            parent: parent_id,
+            trace_flags: flags,
+            trace_state,
+            start_ns: now,
+            request_end_ns: if end_of_stream { Some(now) } else { None },
+            response_end_ns: None,
+            method: head.get(":method").unwrap_or("").to_owned(),
+            host: host.clone(),
+            port,
+            correlation_id: head.get(&self.cfg.correlation_header).map(str::to_owned),
+            identity: {
+                let id = &self.cfg.identity;
+                let get = |h: &str| head.get(h).map(str::trim).filter(|v| !v.is_empty()).map(|v| crate::config::tools::cut(v, 256).to_owned());
+                IdentityFacts {
+                    user_hash: head.get(&id.user_header).and_then(|u| id.user_hash(u)),
+                    session_id: get(&id.session_header),
+                    task_id: get(&id.task_header),
+                    spec_version: get(&id.spec_version_header),
+                    agent_version: get(&id.agent_version_header),
+                    task_budget_ms: head.get(&id.task_budget_header).and_then(crate::config::operator::Identity::parse_task_budget_ms),
+                }
+            },
+            status: None,
+            request_bytes: 0,
+            response_bytes: 0,
+        });
+
+        if self.cfg.inject_traceparent {
+            self.header_edits.push(HeaderEdit {
+                name: "traceparent",
+                value: Some(trace::format_traceparent(&trace_id, &self.ids.span_id, flags)),
+            });
+        }
+        if self.cfg.narrow_accept_encoding && head.get("accept-encoding").is_some() {
+            self.header_edits.push(HeaderEdit { name: "accept-encoding", value: Some("identity".into()) });
+        }
+    }
+
+    fn start_tool(&mut self, head: RequestHead<'_>, end_of_stream: bool, now: u64, host: &str, path: &str, mcp: bool, tool: Option<String>) -> HeadersVerdict {
+        let authority = head.get(":authority").or_else(|| head.get("host")).unwrap_or("");
+        self.begin(head, end_of_stream, now, host, authority);
+        let route_kind = if mcp { RouteKind::Mcp } else { RouteKind::Tool };
+        let request_policy = self.cfg.guard.policy(Direction::Request, route_kind);
+        let hold_request = request_policy.may_rewrite() && !end_of_stream;
+        self.kind = Kind::Tool(Box::new(ToolExchange {
+            mcp,
+            name: tool.unwrap_or_else(|| host.to_owned()),
+            path: path.split('?').next().unwrap_or("/").to_owned(),
+            request_body: BoundedBody::new(self.cfg.max_body_bytes),
+            requests: Vec::new(),
+            session: head.get("mcp-session-id").map(str::to_owned),
+            header_protocol: head.get("mcp-protocol-version").map(str::to_owned),
+            response: ResponseBody::Pending,
+            responses: Vec::new(),
+            result_shape: None,
+            guard: GuardState {
+                request: request_policy,
+                response: self.cfg.guard.policy(Direction::Response, route_kind),
+                hold_request,
+                redactor: None,
+                rewrite_response: false,
+                blocked: None,
+                pii_found: Vec::new(),
+                secrets_found: Vec::new(),
+                redacted: Vec::new(),
+            },
+        }));
+        if hold_request {
+            HeadersVerdict::WaitForBody
+        } else {
+            HeadersVerdict::Continue
         }
     }
 
@@ -525,6 +642,22 @@ impl Exchange {
         common.request_bytes += chunk.len() as u64;
         if end_of_stream {
             common.request_end_ns = Some(now);
+        }
+        if let Kind::Tool(t) = &mut self.kind {
+            t.request_body.push(chunk);
+            if !end_of_stream {
+                return if t.guard.hold_request { BodyVerdict::Buffer } else { BodyVerdict::Continue };
+            }
+            t.guard.hold_request = false;
+            if t.request_body.overflowed {
+                return BodyVerdict::Continue;
+            }
+            let body = std::mem::take(&mut t.request_body.bytes);
+            let verdict = t.guard.apply_to_request(&self.cfg, &body);
+            if t.mcp {
+                t.requests = crate::tools::mcp::parse_requests(&body).unwrap_or_default();
+            }
+            return verdict;
         }
         let Kind::Llm(l) = &mut self.kind else { return BodyVerdict::Continue };
         l.request_body.push(chunk);
@@ -547,32 +680,7 @@ impl Exchange {
             c.prompt = body[..n].to_vec();
             c.prompt_truncated = n < body.len();
         }
-        let mut verdict = BodyVerdict::Continue;
-        if !l.guard.request.is_off() {
-            let g = scan::guard_body(&self.cfg.guard, l.guard.request, &body);
-            l.guard.pii_found.extend(g.pii);
-            l.guard.secrets_found.extend(g.secrets);
-            match g.outcome {
-                scan::Outcome::Unchanged => {}
-                scan::Outcome::Rewritten(new_body) => {
-                    let n = if l.guard.request.pii == crate::config::guard::PiiMode::Redact { l.guard.pii_found.len() } else { 0 };
-                    l.guard.redacted.extend(l.guard.pii_found.iter().take(n).cloned());
-                    if l.guard.request.secrets == crate::config::guard::SecretMode::Block {
-                        l.guard.redacted.extend(l.guard.secrets_found.iter().cloned());
-                    }
-                    verdict = BodyVerdict::Replace(new_body);
-                }
-                scan::Outcome::Blocked(rule) => {
-                    let reply = LocalReply {
-                        status: self.cfg.guard.block_status,
-                        body: scan::block_body(&rule),
-                        content_type: "application/json",
-                    };
-                    l.guard.blocked = Some(rule);
-                    verdict = BodyVerdict::LocalReply(reply);
-                }
-            }
-        }
+        let verdict = l.guard.apply_to_request(&self.cfg, &body);
         if l.not_parsed.is_none() {
             let path_model = l.call.request_model.take();
             if providers::handle_request(l.detected.api, &body, &mut l.call).is_err() {
@@ -601,8 +709,30 @@ impl Exchange {
         if end_of_stream {
             common.response_end_ns = Some(now);
         }
-        let Kind::Llm(l) = &mut self.kind else { return };
         let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        if let Kind::Tool(t) = &mut self.kind {
+            if t.session.is_none() {
+                t.session = get("mcp-session-id").map(str::to_owned);
+            }
+            let encoded = get("content-encoding").is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+            if !t.guard.response.is_off() && t.guard.blocked.is_none() {
+                t.guard.redactor = Some(StreamRedactor::new(RESPONSE_WINDOW));
+                t.guard.rewrite_response = t.guard.response.may_rewrite();
+            }
+            let sse = get("content-type").is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("text/event-stream"));
+            t.response = if encoded {
+                ResponseBody::Skip
+            } else if sse && t.mcp {
+                ResponseBody::Stream(StreamDecoder::new(crate::framing::StreamFormat::Sse, self.cfg.max_frame_bytes))
+            } else {
+                ResponseBody::Whole(BoundedBody::new(self.cfg.max_body_bytes))
+            };
+            if end_of_stream {
+                self.end_response_body(now);
+            }
+            return;
+        }
+        let Kind::Llm(l) = &mut self.kind else { return };
         let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         providers::handle_response_headers(l.detected.api, &pairs, &mut l.call);
         if l.not_parsed.is_some() {
@@ -635,6 +765,37 @@ impl Exchange {
     pub fn handle_response_body(&mut self, chunk: &[u8], end_of_stream: bool, now: u64) -> ResponseVerdict {
         let Some(common) = self.common.as_mut() else { return ResponseVerdict::Continue };
         common.response_bytes += chunk.len() as u64;
+        if let Kind::Tool(t) = &mut self.kind {
+            let mut verdict = ResponseVerdict::Continue;
+            if let Some(r) = t.guard.redactor.as_mut() {
+                let mut out = r.push(&self.cfg.guard, t.guard.response, chunk);
+                if end_of_stream {
+                    out.extend(r.finish(&self.cfg.guard, t.guard.response));
+                }
+                if t.guard.rewrite_response {
+                    verdict = ResponseVerdict::Replace(out);
+                }
+            }
+            let ToolExchange { response, responses, .. } = &mut **t;
+            match response {
+                ResponseBody::Whole(b) => b.push(chunk),
+                ResponseBody::Stream(d) => {
+                    let framed = d.push(chunk, &mut |f| {
+                        if let crate::framing::Frame::Sse { data, .. } = f {
+                            responses.extend(crate::tools::mcp::parse_responses(data));
+                        }
+                    });
+                    if framed.is_err() {
+                        *response = ResponseBody::Skip;
+                    }
+                }
+                _ => {}
+            }
+            if end_of_stream {
+                self.end_response_body(now);
+            }
+            return verdict;
+        }
         let Kind::Llm(l) = &mut self.kind else { return ResponseVerdict::Continue };
         if let Some(h) = l.completion_hasher.as_mut() {
             use sha2::Digest;
@@ -723,6 +884,27 @@ impl Exchange {
         if let Some(c) = self.common.as_mut() {
             c.response_end_ns.get_or_insert(now);
         }
+        if let Kind::Tool(t) = &mut self.kind {
+            match std::mem::replace(&mut t.response, ResponseBody::Skip) {
+                ResponseBody::Whole(b) if !b.overflowed => {
+                    if t.mcp {
+                        t.responses.extend(crate::tools::mcp::parse_responses(&b.bytes));
+                    } else {
+                        t.result_shape = crate::tools::http::result_shape(&b.bytes);
+                    }
+                }
+                ResponseBody::Stream(mut d) => {
+                    let responses = &mut t.responses;
+                    let _ = d.finish(&mut |f| {
+                        if let crate::framing::Frame::Sse { data, .. } = f {
+                            responses.extend(crate::tools::mcp::parse_responses(data));
+                        }
+                    });
+                }
+                _ => {}
+            }
+            return;
+        }
         let Kind::Llm(l) = &mut self.kind else { return };
         match std::mem::replace(&mut l.response, ResponseBody::Skip) {
             ResponseBody::Whole(body) => {
@@ -769,6 +951,7 @@ impl Exchange {
         let Some(common) = self.common.take() else { return out };
         match std::mem::replace(&mut self.kind, Kind::Passthrough) {
             Kind::Llm(l) => finish_llm(&self.cfg, common, *l, end, now, store, &mut out),
+            Kind::Tool(t) => finish_tool(&self.cfg, common, *t, now, store, &mut out),
             Kind::New | Kind::Passthrough => {}
         }
         out
@@ -1082,6 +1265,13 @@ fn finish_llm<S: crate::session::SharedData>(
                 span.set(attr::TAP_SESSION_OUTPUT_TOKENS, t.output_tokens);
                 span.set(attr::TAP_SESSION_COST_USD, t.cost_usd());
             }
+        }
+    }
+
+    // remember the tools asked for, so their spans can link back here
+    if let Some(sid) = &idf.session_id {
+        for tc in &l.call.tool_calls {
+            tool_links::remember(store, sid, &tc.name, &tc.id, &span.trace_id, &span.span_id, end_ns / 1_000_000);
         }
     }
 
@@ -1467,4 +1657,210 @@ mod step_tests {
         assert_eq!(step(REQ_TOOL_RESULT, FINAL), Some("tool_result".into()));
         assert_eq!(step(REQ, FINAL), Some("final".into()));
     }
+}
+
+/// Tool calls an LLM asked for, remembered per session and tool so the tool's own span can link
+/// back to the span that asked for it. Slots are fixed in number (a hash picks one), so shared
+/// data stays bounded whatever the traffic; a newer request for the same slot replaces the old.
+mod tool_links {
+    use crate::session::SharedData;
+    use sha2::{Digest, Sha256};
+
+    const SLOTS: u64 = 4096;
+
+    fn slot(session: &str, tool: &str) -> ([u8; 8], String) {
+        let d = Sha256::new().chain_update(session.as_bytes()).chain_update([0u8]).chain_update(tool.as_bytes()).finalize();
+        let mut tag = [0u8; 8];
+        tag.copy_from_slice(&d[..8]);
+        (tag, format!("genai_tap.toolreq.{}", u64::from_be_bytes(tag) % SLOTS))
+    }
+
+    /// Remembers that the LLM span `(trace, span)` asked for `tool` with `call_id`.
+    pub(super) fn remember<S: SharedData>(store: &mut S, session: &str, tool: &str, call_id: &str, trace: &[u8; 16], span: &[u8; 8], now_ms: u64) {
+        let (tag, key) = slot(session, tool);
+        let mut v = Vec::with_capacity(40 + call_id.len());
+        v.extend_from_slice(&tag);
+        v.extend_from_slice(trace);
+        v.extend_from_slice(span);
+        v.extend_from_slice(&now_ms.to_be_bytes());
+        v.extend_from_slice(call_id.as_bytes().get(..call_id.len().min(128)).unwrap_or_default());
+        let (_, cas) = store.get(&key);
+        let _ = store.set(&key, &v, cas);
+    }
+
+    /// The LLM span that last asked for `tool` in `session`, within `ttl_ms`.
+    pub(super) fn find<S: SharedData>(store: &S, session: &str, tool: &str, now_ms: u64, ttl_ms: u64) -> Option<([u8; 16], [u8; 8], String)> {
+        let (tag, key) = slot(session, tool);
+        let (v, _) = store.get(&key);
+        let v = v?;
+        if v.get(..8)? != tag {
+            return None;
+        }
+        let trace: [u8; 16] = v.get(8..24)?.try_into().ok()?;
+        let span: [u8; 8] = v.get(24..32)?.try_into().ok()?;
+        let at = u64::from_be_bytes(v.get(32..40)?.try_into().ok()?);
+        if now_ms.saturating_sub(at) > ttl_ms {
+            return None;
+        }
+        Some((trace, span, String::from_utf8_lossy(v.get(40..)?).into_owned()))
+    }
+}
+
+fn new_span(common: &Common, span_id: [u8; 8], name: String, start: u64, end: u64) -> Span {
+    Span {
+        trace_id: common.trace_id,
+        span_id,
+        parent_span_id: common.parent,
+        trace_state: common.trace_state.clone(),
+        name,
+        kind: SpanKind::Client,
+        start_time_unix_nano: start,
+        end_time_unix_nano: end,
+        attributes: Vec::with_capacity(20),
+        events: Vec::new(),
+        links: Vec::new(),
+        status: StatusCode::Unset,
+        status_message: String::new(),
+    }
+}
+
+fn finish_tool<S: crate::session::SharedData>(cfg: &Config, common: Common, t: ToolExchange, now: u64, store: &mut S, out: &mut Finished) {
+    use crate::tools::{http, mcp};
+    let end_ns = common.response_end_ns.unwrap_or(now).max(common.start_ns);
+    let authz = if t.guard.blocked.is_some() { "refused" } else { http::authorization(common.status) };
+    let kind = if t.mcp { "mcp" } else { "http" };
+    let session = common.identity.session_id.clone().or_else(|| t.session.clone());
+    let duration_ms = end_ns.saturating_sub(common.start_ns) / 1_000_000;
+    let common_attrs = |span: &mut Span| {
+        span.set(attr::SERVER_ADDRESS, common.host.as_str());
+        if let Some(port) = common.port {
+            span.set(attr::SERVER_PORT, i64::from(port));
+        }
+        span.set(attr::HTTP_REQUEST_METHOD, common.method.as_str());
+        if let Some(s) = common.status {
+            span.set(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(s));
+        }
+        span.set(attr::TAP_TOOL_AUTHZ, authz);
+        span.set(attr::TAP_ROUTE_KIND, if t.mcp { "mcp" } else { "tool" });
+        if let Some(c) = &common.correlation_id {
+            span.set(attr::TAP_CORRELATION_ID, c.as_str());
+        }
+        if let Some(sid) = &common.identity.session_id {
+            span.set(attr::SESSION_ID, sid.as_str());
+        }
+        if let Some(rule) = &t.guard.blocked {
+            span.set(attr::TAP_GUARD_BLOCKED_RULE, rule.as_str());
+            span.set(attr::ERROR_TYPE, "secret_detected");
+            span.status = StatusCode::Error;
+        }
+    };
+    let link = |span: &mut Span, tool: &str, store: &S| {
+        if let Some(sid) = &session {
+            if let Some((trace, id, call_id)) = tool_links::find(store, sid, tool, end_ns / 1_000_000, cfg.sessions.idle_ttl_ms) {
+                if !call_id.is_empty() {
+                    span.set(attr::GEN_AI_TOOL_CALL_ID, call_id.as_str());
+                }
+                span.links.push(crate::span::Link { trace_id: trace, span_id: id, attributes: vec![(attr::GEN_AI_TOOL_CALL_ID, AttrValue::from(call_id.as_str()))] });
+            }
+        }
+    };
+    let mut spans = Vec::new();
+    if t.mcp {
+        for (i, req) in t.requests.iter().enumerate() {
+            let mut span_id = common.span_id;
+            span_id[7] ^= i as u8;
+            span_id[6] ^= (i >> 8) as u8;
+            let name = match &req.target {
+                Some(target) => format!("{} {}", req.method, target),
+                None => req.method.clone(),
+            };
+            let mut span = new_span(&common, span_id, name, common.start_ns, end_ns);
+            span.set(attr::MCP_METHOD_NAME, req.method.as_str());
+            if let Some(id) = &req.id {
+                span.set(attr::JSONRPC_REQUEST_ID, id.trim_matches('"'));
+            }
+            let resp = t.responses.iter().find(|r| r.id.is_some() && r.id == req.id);
+            let version = req.protocol_version.clone().or_else(|| t.header_protocol.clone()).or_else(|| resp.and_then(|r| r.protocol_version.clone()));
+            if let Some(v) = version {
+                span.set(attr::MCP_PROTOCOL_VERSION, v);
+            }
+            if let Some(sid) = &t.session {
+                span.set(attr::MCP_SESSION_ID, sid.as_str());
+            }
+            if let Some(uri) = &req.resource_uri {
+                span.set(attr::MCP_RESOURCE_URI, uri.as_str());
+            }
+            if let Some(tool) = &req.tool {
+                span.set(attr::GEN_AI_OPERATION_NAME, "execute_tool");
+                span.set(attr::GEN_AI_TOOL_NAME, tool.as_str());
+                link(&mut span, tool, store);
+                if cfg.tools.capture_arguments {
+                    if let Some(args) = &req.arguments {
+                        let clean = scan::sanitize_for_telemetry(&cfg.guard, args);
+                        span.set(attr::GEN_AI_TOOL_CALL_ARGUMENTS, crate::config::tools::cut(&clean, cfg.tools.max_argument_bytes));
+                    }
+                }
+            }
+            common_attrs(&mut span);
+            if let Some(r) = resp {
+                if !r.content_types.is_empty() {
+                    span.set(attr::TAP_TOOL_RESULT_CONTENT_TYPES, r.content_types.clone());
+                }
+                if !r.structured_keys.is_empty() {
+                    span.set(attr::TAP_TOOL_RESULT_KEYS, r.structured_keys.clone());
+                }
+                span.set(attr::TAP_TOOL_RESULT_BYTES, r.bytes as u64);
+                let error = r.error_code.map(mcp::error_type).or_else(|| r.is_error.then(|| "tool_error".to_owned()));
+                if let Some(e) = error {
+                    span.set(attr::ERROR_TYPE, e);
+                    span.status = StatusCode::Error;
+                }
+            } else if common.status.is_some_and(|s| s >= 400) {
+                span.set(attr::ERROR_TYPE, common.status.map(|s| s.to_string()).unwrap_or_default());
+                span.status = StatusCode::Error;
+            }
+            let tool_label = req.tool.clone().unwrap_or_else(|| req.method.clone());
+            out.stats.push(StatUpdate::new(stats::TOOL_CALLS, &[("tool", &tool_label), ("kind", kind), ("authz", authz)], 1));
+            out.stats.push(StatUpdate::new(stats::TOOL_DURATION_MS, &[("tool", &tool_label)], duration_ms as i64));
+            spans.push(span);
+        }
+    } else {
+        let mut span = new_span(&common, common.span_id, format!("execute_tool {}", t.name), common.start_ns, end_ns);
+        span.set(attr::GEN_AI_OPERATION_NAME, "execute_tool");
+        span.set(attr::GEN_AI_TOOL_NAME, t.name.as_str());
+        span.set(attr::TAP_TOOL_SIDE_EFFECT, http::side_effect(&common.method, &common.host, &t.path));
+        if let Some((ty, keys)) = &t.result_shape {
+            span.set(attr::TAP_TOOL_RESULT_TYPE, *ty);
+            if !keys.is_empty() {
+                span.set(attr::TAP_TOOL_RESULT_KEYS, keys.clone());
+            }
+        }
+        span.set(attr::TAP_TOOL_RESULT_BYTES, common.response_bytes);
+        link(&mut span, &t.name, store);
+        common_attrs(&mut span);
+        if span.status != StatusCode::Error && common.status.is_some_and(|s| s >= 400) {
+            span.set(attr::ERROR_TYPE, common.status.map(|s| s.to_string()).unwrap_or_default());
+            span.status = StatusCode::Error;
+        }
+        out.stats.push(StatUpdate::new(stats::TOOL_CALLS, &[("tool", &t.name), ("kind", kind), ("authz", authz)], 1));
+        out.stats.push(StatUpdate::new(stats::TOOL_DURATION_MS, &[("tool", &t.name)], duration_ms as i64));
+        spans.push(span);
+    }
+    for rule in &t.guard.secrets_found {
+        out.stats.push(StatUpdate::new(stats::GUARD_SECRET_HITS, &[("rule", rule)], 1));
+    }
+    if let Some(rule) = &t.guard.blocked {
+        out.stats.push(StatUpdate::new(stats::GUARD_BLOCKS, &[("rule", rule)], 1));
+        out.warnings.push(format!("genai-tap: blocked a tool call to {}: it carries a credential matching rule {rule}", common.host));
+    }
+    for span in &mut spans {
+        for (_, v) in span.attributes.iter_mut() {
+            if let AttrValue::Str(s) = v {
+                if let std::borrow::Cow::Owned(clean) = scan::sanitize_for_telemetry(&cfg.guard, s) {
+                    *s = clean;
+                }
+            }
+        }
+    }
+    out.spans.extend(spans);
 }

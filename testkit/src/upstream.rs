@@ -3,6 +3,7 @@
 //! The fixture is chosen by the `x-fixture` request header (`openai/chat_basic`), or, without
 //! it, from the path and the body's `stream` flag. Knobs, as request headers:
 //! `x-raw-body` / `x-raw-body-b64` (answer these bytes instead of the recording's),
+//! `x-content-type` and `x-mcp-session-id` (answer with these headers),
 //! `x-chunk-bytes` (split the body into chunks of that size; streams default to one chunk per
 //! event), `x-chunk-delay-ms`, `x-reset-after-bytes` (cut the connection mid-body), `x-gzip: 1`
 //! (compress the body and say so), `x-status` (override the status). `/echo` answers with the
@@ -184,6 +185,13 @@ fn handle(req: &Request) -> Reply {
     }
     if let Some(b64) = req.header("x-raw-body-b64") {
         body = base64(b64);
+    }
+    if let Some(ct) = req.header("x-content-type") {
+        headers.retain(|(k, _)| k != "content-type");
+        headers.push(("content-type".into(), ct.to_owned()));
+    }
+    if let Some(sid) = req.header("x-mcp-session-id") {
+        headers.push(("mcp-session-id".into(), sid.to_owned()));
     }
     if req.header("x-gzip").is_some() {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
