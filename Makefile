@@ -67,7 +67,14 @@ $(TOOLS)/phoenix-venv/.ok: tests/python/requirements-phoenix.txt
 	$(TOOLS)/phoenix-venv/bin/pip install --quiet -r tests/python/requirements-phoenix.txt
 	@touch $@
 
-test: deps build envoy phoenix ## the whole suite
+mcp-sdk: $(TOOLS)/mcp-venv/.ok ## the official mcp Python SDK, for the live MCP test, in .tools/mcp-venv
+
+$(TOOLS)/mcp-venv/.ok: tests/python/requirements-mcp.txt
+	python3 -m venv $(TOOLS)/mcp-venv
+	$(TOOLS)/mcp-venv/bin/pip install --quiet -r tests/python/requirements-mcp.txt
+	@touch $@
+
+test: deps build envoy phoenix mcp-sdk ## the whole suite
 	cargo test --workspace --no-fail-fast
 	$(MAKE) --no-print-directory test-rules
 	python3 scripts/test_oci.py
