@@ -1326,14 +1326,9 @@ fn finish_llm<S: crate::session::SharedData>(
         span.set(attr::TAP_GUARD_SECRET_RULES, rules);
     }
 
-    // defence in depth: no string leaves in telemetry without the guard's detectors
-    for (_, v) in span.attributes.iter_mut() {
-        if let AttrValue::Str(s) = v {
-            if let std::borrow::Cow::Owned(clean) = scan::sanitize_for_telemetry(&cfg.guard, s) {
-                *s = clean;
-            }
-        }
-    }
+    // defence in depth: no string from the wire leaves in telemetry without the guard's
+    // detectors (genai-tap's own constants and hex digests cannot carry anything)
+    sanitize_span(cfg, &mut span);
 
     // stats
     let model_label = span
@@ -1475,6 +1470,36 @@ fn log_records(
         }
     }
     out
+}
+
+/// Attributes whose values genai-tap writes itself (constants, numbers as text, hex digests):
+/// nothing from the wire reaches them, so the telemetry pass skips them.
+const OWN_VALUES: &[&str] = &[
+    attr::GEN_AI_OPERATION_NAME, attr::GEN_AI_PROVIDER_NAME, attr::TAP_OUTCOME, attr::TAP_STEP_TYPE,
+    attr::TAP_ROUTE_KIND, attr::TAP_NOT_PARSED_REASON, attr::TAP_RETENTION_BUCKET, attr::TAP_PROMPT_SHA256,
+    attr::TAP_COMPLETION_SHA256, attr::USER_ID_HASH, attr::TAP_TOOL_AUTHZ, attr::TAP_GUARD_BLOCKED_RULE,
+    attr::TAP_TOOL_RESULT_TYPE, attr::MCP_METHOD_NAME,
+];
+
+/// Every string attribute from the wire, and every string in a list, through the detectors.
+fn sanitize_span(cfg: &Config, span: &mut Span) {
+    for (k, v) in span.attributes.iter_mut() {
+        match v {
+            AttrValue::Str(s) if !OWN_VALUES.contains(k) => {
+                if let std::borrow::Cow::Owned(clean) = scan::sanitize_for_telemetry(&cfg.guard, s) {
+                    *s = clean;
+                }
+            }
+            AttrValue::StrList(list) => {
+                for s in list.iter_mut() {
+                    if let std::borrow::Cow::Owned(clean) = scan::sanitize_for_telemetry(&cfg.guard, s) {
+                        *s = clean;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Response lines longer than this are released in part, so the guard delays a stream by at
@@ -1854,13 +1879,7 @@ fn finish_tool<S: crate::session::SharedData>(cfg: &Config, common: Common, t: T
         out.warnings.push(format!("genai-tap: blocked a tool call to {}: it carries a credential matching rule {rule}", common.host));
     }
     for span in &mut spans {
-        for (_, v) in span.attributes.iter_mut() {
-            if let AttrValue::Str(s) = v {
-                if let std::borrow::Cow::Owned(clean) = scan::sanitize_for_telemetry(&cfg.guard, s) {
-                    *s = clean;
-                }
-            }
-        }
+        sanitize_span(cfg, span);
     }
     out.spans.extend(spans);
 }
