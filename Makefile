@@ -79,6 +79,9 @@ test: deps build envoy phoenix mcp-sdk ## the whole suite
 	$(MAKE) --no-print-directory test-rules
 	python3 scripts/test_oci.py
 
+fuzz: ## cargo fuzz on every parser and encoder, FUZZ_SECONDS each (default 60; needs nightly)
+	bash fuzz/run.sh
+
 oci: build ## the module as an OCI image (Istio's Wasm compat variant), without Docker
 	python3 scripts/oci.py --wasm dist/genai_tap.wasm --out dist/oci --tar dist/genai-tap-oci.tar
 

@@ -1481,8 +1481,12 @@ const OWN_VALUES: &[&str] = &[
     attr::TAP_TOOL_RESULT_TYPE, attr::MCP_METHOD_NAME,
 ];
 
-/// Every string attribute from the wire, and every string in a list, through the detectors.
+/// Every string attribute from the wire, every string in a list, and the span's name (it
+/// carries a model, a tool or a resource URI) through the detectors.
 fn sanitize_span(cfg: &Config, span: &mut Span) {
+    if let std::borrow::Cow::Owned(clean) = scan::sanitize_for_telemetry(&cfg.guard, &span.name) {
+        span.name = clean;
+    }
     for (k, v) in span.attributes.iter_mut() {
         match v {
             AttrValue::Str(s) if !OWN_VALUES.contains(k) => {

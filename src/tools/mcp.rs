@@ -91,8 +91,9 @@ pub fn parse_requests(body: &[u8]) -> Result<Vec<McpRequest>, ()> {
                 }
                 "prompts/get" => r.target = p.name,
                 "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-                    r.target = p.uri.clone();
-                    r.resource_uri = p.uri;
+                    let uri = p.uri.map(|u| without_secrets(&u));
+                    r.target = uri.clone();
+                    r.resource_uri = uri;
                 }
                 _ => {}
             }
@@ -100,6 +101,16 @@ pub fn parse_requests(body: &[u8]) -> Result<Vec<McpRequest>, ()> {
         out.push(r);
     }
     Ok(out)
+}
+
+/// A URI without its user info, query and fragment, which can carry credentials and content.
+fn without_secrets(uri: &str) -> String {
+    let cut = uri.find(['?', '#']).unwrap_or(uri.len());
+    let uri = &uri[..cut];
+    match (uri.find("://"), uri.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme && !uri[scheme + 3..at].contains('/') => format!("{}{}", &uri[..scheme + 3], &uri[at + 1..]),
+        _ => uri.to_owned(),
+    }
 }
 
 /// What one JSON-RPC response said, by shape.
@@ -254,6 +265,8 @@ mod tests {
 
     #[test]
     fn batches_errors_and_resources() {
+        let r = parse_requests(br#"{"jsonrpc":"2.0","id":9,"method":"resources/read","params":{"uri":"https://user:pw@docs.example/a?token=x#f"}}"#).unwrap();
+        assert_eq!(r[0].resource_uri.as_deref(), Some("https://docs.example/a"), "no user info, query or fragment");
         let reqs = parse_requests(br#"[{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///a.txt"}},{"jsonrpc":"2.0","id":"b","method":"prompts/get","params":{"name":"summary"}},{"jsonrpc":"2.0","method":"notifications/progress"}]"#).unwrap();
         assert_eq!(reqs.len(), 3);
         assert_eq!((reqs[0].target.as_deref(), reqs[0].resource_uri.as_deref()), (Some("file:///a.txt"), Some("file:///a.txt")));
