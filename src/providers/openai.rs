@@ -340,16 +340,7 @@ impl StreamState {
             return self.response_event(trimmed, call);
         }
         let c: Completion<'_> = serde_json::from_slice(trimmed).map_err(|_| ExtractError::Malformed("stream chunk is not JSON"))?;
-        if let Some(e) = &c.error {
-            call.error_type = e.name();
-        }
-        take_ids(&c, call);
-        if let Some(u) = &c.usage {
-            u.apply(call);
-        }
-        if let Some(u) = c.x_groq.as_ref().and_then(|x| x.usage.as_ref()) {
-            u.apply(call);
-        }
+        apply_common(&c, call);
         let mut content = false;
         for (pos, choice) in c.choices.iter().enumerate() {
             let idx = choice.index.unwrap_or(pos);
@@ -433,16 +424,7 @@ impl StreamState {
             return Ok(());
         }
         let c: Completion<'_> = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
-        if let Some(e) = &c.error {
-            call.error_type = e.name();
-        }
-        take_ids(&c, call);
-        if let Some(u) = &c.usage {
-            u.apply(call);
-        }
-        if let Some(u) = c.x_groq.as_ref().and_then(|x| x.usage.as_ref()) {
-            u.apply(call);
-        }
+        apply_common(&c, call);
         for choice in &c.choices {
             if let Some(r) = &choice.finish_reason {
                 call.finish_reasons.push(r.clone());
@@ -482,6 +464,21 @@ impl StreamState {
         self.tools.iter().map(|t| t.id.capacity() + t.name.capacity() + t.arguments.capacity()).sum::<usize>()
             + self.tools.capacity() * std::mem::size_of::<PartialTool>()
             + self.finish.iter().map(|(_, r)| r.capacity()).sum::<usize>()
+    }
+}
+
+/// What a completion, a chunk of one, or an error body say the same way: the error, the ids,
+/// and usage (Groq puts it under `x_groq`).
+fn apply_common(c: &Completion<'_>, call: &mut LlmCall) {
+    if let Some(e) = &c.error {
+        call.error_type = e.name();
+    }
+    take_ids(c, call);
+    if let Some(u) = &c.usage {
+        u.apply(call);
+    }
+    if let Some(u) = c.x_groq.as_ref().and_then(|x| x.usage.as_ref()) {
+        u.apply(call);
     }
 }
 
