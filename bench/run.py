@@ -22,9 +22,15 @@ def free_port():
 
 
 def stop_all(*_):
+    # every child runs in a process group of its own: killing the group also stops nginx's
+    # workers, which a SIGKILL to the master alone would leave running
     for p in procs:
         try:
-            p.kill(); p.wait(timeout=5)
+            os.killpg(p.pid, signal.SIGKILL)
+        except Exception:
+            pass
+        try:
+            p.wait(timeout=5)
         except Exception:
             pass
     procs.clear()
@@ -98,7 +104,7 @@ http {{
     for f in os.listdir(www):
         os.chmod(os.path.join(www, f), 0o755 if os.path.isdir(os.path.join(www, f)) else 0o644)
     p = subprocess.Popen(["taskset", "-c", "1", "nginx", "-c", os.path.join(tmp, "nginx.conf"), "-p", tmp],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     procs.append(p)
     for _ in range(100):
         try:
@@ -163,7 +169,8 @@ class Envoy:
         open(path, "w").write(envoy_yaml(self.listen, self.admin, upstream, wasm, plugin))
         self.log = open(os.path.join(tmp, f"envoy-{name}.log"), "w")
         self.p = subprocess.Popen(["taskset", "-c", "0", ENVOY, "-c", path, "--concurrency", "1",
-                                   "--use-dynamic-base-id", "-l", "error"], stdout=self.log, stderr=self.log)
+                                   "--use-dynamic-base-id", "-l", "error"], stdout=self.log, stderr=self.log,
+                                  start_new_session=True)
         procs.append(self.p)
         if not wait_ready(self.admin):
             raise SystemExit(f"envoy {name} did not start; see {self.log.name}")
@@ -179,7 +186,11 @@ class Envoy:
         return 0
 
     def stop(self):
-        self.p.kill(); self.p.wait()
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except Exception:
+            pass
+        self.p.wait()
 
 
 def wrk(tmp, port, path, body_file, seconds):
