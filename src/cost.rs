@@ -56,6 +56,9 @@ enum Pattern {
 #[derive(Debug, Clone)]
 struct Entry {
     pattern: Pattern,
+    /// The pattern's first byte, lowercased: most entries are ruled out by it alone, which
+    /// keeps a lookup in the default table of ~80 entries to a few hundred instructions.
+    first: u8,
     provider: Option<Provider>,
     price: ModelPrice,
 }
@@ -63,7 +66,9 @@ struct Entry {
 impl Entry {
     /// How well this entry matches: `None` if not at all; larger is more specific.
     fn specificity(&self, model: &str, provider: Provider) -> Option<(bool, usize, bool)> {
-        if self.provider.is_some_and(|p| p != provider) {
+        if model.as_bytes().first().map(u8::to_ascii_lowercase) != Some(self.first)
+            || self.provider.is_some_and(|p| p != provider)
+        {
             return None;
         }
         let scoped = self.provider.is_some();
@@ -84,6 +89,9 @@ impl Entry {
 #[derive(Debug, Clone, Default)]
 pub struct PriceTable {
     entries: Vec<Entry>,
+    /// The last lookup and its answer: an agent's calls name the same model again and again,
+    /// and a scan of the table is a few thousand instructions on every call.
+    last: std::cell::RefCell<Option<(String, Provider, Option<ModelPrice>)>>,
 }
 
 /// The file format of `envoy/pricing.json`.
@@ -173,6 +181,7 @@ impl PriceTable {
             output: rate("output", raw.output)?,
         };
         let entry = Entry {
+            first: text.as_bytes()[0].to_ascii_lowercase(),
             pattern,
             provider,
             price,
@@ -185,6 +194,7 @@ impl PriceTable {
             Some(slot) => *slot = entry,
             None => self.entries.push(entry),
         }
+        *self.last.get_mut() = None;
         Ok(())
     }
 
@@ -197,13 +207,27 @@ impl PriceTable {
     }
 
     /// The price of `model` for a call to `provider`, if the table has one.
-    pub fn lookup(&self, model: &str, provider: Provider) -> Option<&ModelPrice> {
-        self.best(model, provider).or_else(|| {
-            let normalised = normalise_model(model);
-            (normalised != model)
-                .then(|| self.best(normalised, provider))
-                .flatten()
-        })
+    pub fn lookup(&self, model: &str, provider: Provider) -> Option<ModelPrice> {
+        if let Ok(last) = self.last.try_borrow() {
+            if let Some((m, p, price)) = last.as_ref() {
+                if m == model && *p == provider {
+                    return *price;
+                }
+            }
+        }
+        let price = self
+            .best(model, provider)
+            .or_else(|| {
+                let normalised = normalise_model(model);
+                (normalised != model)
+                    .then(|| self.best(normalised, provider))
+                    .flatten()
+            })
+            .copied();
+        if let Ok(mut last) = self.last.try_borrow_mut() {
+            *last = Some((model.to_owned(), provider, price));
+        }
+        price
     }
 
     fn best(&self, model: &str, provider: Provider) -> Option<&ModelPrice> {
@@ -632,6 +656,18 @@ mod tests {
         for (model, provider, want) in cases {
             assert_eq!(input(model, provider), want, "{model}");
         }
+        // the remembered last answer never stands for another model, provider or table
+        for (model, provider, want) in cases.iter().chain(cases.iter().rev()) {
+            assert_eq!(input(model, *provider), *want, "{model} again");
+            assert_eq!(input(model, *provider), *want, "{model} twice");
+        }
+        assert_eq!(input("gpt-4o", Provider::OpenAi), Some(2_500_000));
+        let mut t = PriceTable::builtin().unwrap();
+        assert_eq!(t.lookup("gpt-4o", Provider::OpenAi).map(|p| p.input), Some(2_500_000));
+        let raw: RawModelPrice =
+            serde_json::from_str(r#"{"match":"gpt-4o","input":9,"output":9}"#).unwrap();
+        t.insert(raw, "pricing.models[0]").unwrap();
+        assert_eq!(t.lookup("gpt-4o", Provider::OpenAi).map(|p| p.input), Some(9_000_000));
     }
 
     #[test]
