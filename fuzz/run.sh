@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for FUZZ_SECONDS each (default 60). Crashes land in fuzz/artifacts/;
-# copy each into fuzz/regressions/<target>/ and add a test for it.
+# copy each into fuzz/regressions/<target>/, where tests/fuzz_smoke.rs replays it in make test.
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz

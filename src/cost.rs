@@ -91,7 +91,17 @@ pub struct PriceTable {
     entries: Vec<Entry>,
     /// The last lookup and its answer: an agent's calls name the same model again and again,
     /// and a scan of the table is a few thousand instructions on every call.
-    last: std::cell::RefCell<Option<(String, Provider, Option<ModelPrice>)>>,
+    last: LastLookup,
+}
+
+/// A mutex (uncontended: one VM is one thread) keeps `Config` `Sync`; a clone starts empty.
+#[derive(Debug, Default)]
+struct LastLookup(std::sync::Mutex<Option<(String, Provider, Option<ModelPrice>)>>);
+
+impl Clone for LastLookup {
+    fn clone(&self) -> Self {
+        LastLookup::default()
+    }
 }
 
 /// The file format of `envoy/pricing.json`.
@@ -194,7 +204,9 @@ impl PriceTable {
             Some(slot) => *slot = entry,
             None => self.entries.push(entry),
         }
-        *self.last.get_mut() = None;
+        if let Ok(last) = self.last.0.get_mut() {
+            *last = None;
+        }
         Ok(())
     }
 
@@ -208,7 +220,7 @@ impl PriceTable {
 
     /// The price of `model` for a call to `provider`, if the table has one.
     pub fn lookup(&self, model: &str, provider: Provider) -> Option<ModelPrice> {
-        if let Ok(last) = self.last.try_borrow() {
+        if let Ok(last) = self.last.0.try_lock() {
             if let Some((m, p, price)) = last.as_ref() {
                 if m == model && *p == provider {
                     return *price;
@@ -224,7 +236,7 @@ impl PriceTable {
                     .flatten()
             })
             .copied();
-        if let Ok(mut last) = self.last.try_borrow_mut() {
+        if let Ok(mut last) = self.last.0.try_lock() {
             *last = Some((model.to_owned(), provider, price));
         }
         price
