@@ -380,6 +380,17 @@ impl Exchange {
         !matches!(self.kind, Kind::New | Kind::Passthrough)
     }
 
+    /// Whether [`EndInfo::code_details`] can change how this exchange is classified: only an
+    /// LLM call that did not end with a complete success response. The host skips reading the
+    /// property otherwise, a host call saved on nearly every call.
+    pub fn needs_end_details(&self) -> bool {
+        let done_ok = self
+            .common
+            .as_ref()
+            .is_some_and(|c| c.response_end_ns.is_some() && c.status.is_some_and(|s| (200..400).contains(&s)));
+        matches!(self.kind, Kind::Llm(_)) && !done_ok
+    }
+
     /// The host should copy request body chunks in.
     pub fn wants_request_body(&self) -> bool {
         match &self.kind {
@@ -1624,7 +1635,10 @@ mod tests {
             if let Some(s) = status {
                 x.handle_response_headers(s, &[], ended, 1);
             }
-            let done = x.finish(&EndInfo { code_details: Some(details.into()) }, 2);
+            // as the host does: the details are read only when they can matter
+            let needed = x.needs_end_details();
+            assert_eq!(needed, !(ended && status == Some(200)), "{status:?} {ended} {details}");
+            let done = x.finish(&EndInfo { code_details: needed.then(|| details.into()) }, 2);
             let span = &done.spans[0];
             (span.attr(attr::TAP_OUTCOME).cloned(), span.attr(attr::ERROR_TYPE).cloned())
         };
@@ -1633,6 +1647,8 @@ mod tests {
         assert_eq!(run(Some(504), true, "upstream_response_timeout"), (Some("timed_out".into()), Some("timeout".into())));
         assert_eq!(run(Some(200), false, "upstream_reset_after_response_started{remote_reset}"), (Some("truncated".into()), Some("truncated".into())));
         assert_eq!(run(Some(200), false, "downstream_remote_disconnect"), (Some("cancelled".into()), Some("cancelled".into())));
+        assert_eq!(run(None, false, "downstream_remote_disconnect"), (Some("cancelled".into()), Some("cancelled".into())));
+        assert_eq!(run(Some(503), true, "upstream_reset_before_response_started{connection_failure}"), (Some("errored".into()), Some("503".into())));
     }
 }
 

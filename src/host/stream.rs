@@ -55,10 +55,14 @@ impl Stream {
             return;
         }
         self.finished = true;
-        let code_details = hostcalls::get_property(vec!["response", "code_details"])
-            .ok()
-            .flatten()
-            .and_then(|b| String::from_utf8(b).ok());
+        let code_details = if self.exchange.needs_end_details() {
+            hostcalls::get_property(vec!["response", "code_details"])
+                .ok()
+                .flatten()
+                .and_then(|b| String::from_utf8(b).ok())
+        } else {
+            None
+        };
         let done = self.exchange.finish_with_store(&EndInfo { code_details }, now_ns(), &mut SharedStore);
         for w in &done.warnings {
             super::log(LogLevel::Warn, w);
