@@ -3,6 +3,10 @@
 //! The cache is keyed by a hash of the metric and its raw label values, so a stat seen before
 //! costs one hash and one map lookup, with no name built and nothing allocated; the name (with
 //! sanitised, capped labels) is built only the first time a label set appears.
+//!
+//! Counters and gauges are summed here and handed to Envoy by [`Metrics::flush`] on the VM's
+//! tick (at most 250 ms apart), not on every call: a host call costs microseconds, and a call
+//! updates about eight of them. Histograms need every sample and are recorded at once.
 
 use crate::stats::{MetricKind, Namer, StatUpdate};
 use proxy_wasm::hostcalls;
@@ -13,10 +17,18 @@ use std::hash::{Hash, Hasher};
 
 pub(crate) struct Metrics {
     namer: Namer,
-    /// Envoy metric id by full name (several raw label sets can share one capped name).
-    by_name: HashMap<String, u32>,
-    /// Envoy metric id by the hash of (metric, raw labels).
-    by_key: HashMap<u64, u32>,
+    /// Slot by full name (several raw label sets can share one capped name).
+    by_name: HashMap<String, usize>,
+    /// Slot by the hash of (metric, raw labels).
+    by_key: HashMap<u64, usize>,
+    slots: Vec<Slot>,
+}
+
+struct Slot {
+    id: u32,
+    kind: MetricKind,
+    /// Counter or gauge change not yet handed to Envoy.
+    pending: i64,
 }
 
 fn key(update: &StatUpdate) -> u64 {
@@ -31,17 +43,17 @@ fn key(update: &StatUpdate) -> u64 {
 
 impl Metrics {
     pub(crate) fn new(max_label_values: usize) -> Metrics {
-        Metrics { namer: Namer::new(max_label_values), by_name: HashMap::new(), by_key: HashMap::new() }
+        Metrics { namer: Namer::new(max_label_values), by_name: HashMap::new(), by_key: HashMap::new(), slots: Vec::new() }
     }
 
-    fn id(&mut self, update: &StatUpdate) -> Option<u32> {
+    fn slot(&mut self, update: &StatUpdate) -> Option<usize> {
         let k = key(update);
-        if let Some(id) = self.by_key.get(&k) {
-            return Some(*id);
+        if let Some(slot) = self.by_key.get(&k) {
+            return Some(*slot);
         }
         let name = self.namer.name(update);
-        let id = match self.by_name.get(&name) {
-            Some(id) => *id,
+        let slot = match self.by_name.get(&name) {
+            Some(slot) => *slot,
             None => {
                 let kind = match update.metric.kind {
                     MetricKind::Counter => MetricType::Counter,
@@ -49,23 +61,34 @@ impl Metrics {
                     MetricKind::Histogram => MetricType::Histogram,
                 };
                 let id = hostcalls::define_metric(kind, &name).ok()?;
-                self.by_name.insert(name, id);
-                id
+                self.slots.push(Slot { id, kind: update.metric.kind, pending: 0 });
+                self.by_name.insert(name, self.slots.len() - 1);
+                self.slots.len() - 1
             }
         };
         // bounded by the label cap: past it, new raw values share the `other` name, but each raw
         // set still gets a key; stop remembering keys when there are too many
         if self.by_key.len() < 100_000 {
-            self.by_key.insert(k, id);
+            self.by_key.insert(k, slot);
         }
-        Some(id)
+        Some(slot)
     }
 
     pub(crate) fn apply(&mut self, update: &StatUpdate) {
-        let Some(id) = self.id(update) else { return };
-        let _ = match update.metric.kind {
-            MetricKind::Counter | MetricKind::Gauge => hostcalls::increment_metric(id, update.value),
-            MetricKind::Histogram => hostcalls::record_metric(id, update.value.max(0) as u64),
-        };
+        let Some(slot) = self.slot(update) else { return };
+        let slot = &mut self.slots[slot];
+        match slot.kind {
+            MetricKind::Counter | MetricKind::Gauge => slot.pending = slot.pending.saturating_add(update.value),
+            MetricKind::Histogram => {
+                let _ = hostcalls::record_metric(slot.id, update.value.max(0) as u64);
+            }
+        }
+    }
+
+    /// Hands the summed counter and gauge changes to Envoy.
+    pub(crate) fn flush(&mut self) {
+        for slot in self.slots.iter_mut().filter(|s| s.pending != 0) {
+            let _ = hostcalls::increment_metric(slot.id, std::mem::take(&mut slot.pending));
+        }
     }
 }

@@ -114,6 +114,7 @@ impl Vm {
             }
         }
         self.drain_export_events();
+        self.metrics.flush();
     }
 }
 
@@ -152,6 +153,14 @@ impl Root {
 }
 
 impl Context for Root {
+    fn on_done(&mut self) -> bool {
+        // the VM is going away: the counter changes of its last tick still count
+        if let Some(vm) = &self.vm {
+            vm.borrow_mut().metrics.flush();
+        }
+        true
+    }
+
     fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
         let Some(vm) = &self.vm else { return };
         let mut vm = vm.borrow_mut();
