@@ -391,6 +391,17 @@ impl Exchange {
         matches!(self.kind, Kind::Llm(_)) && !done_ok
     }
 
+    /// Whether [`Exchange::handle_response_body`] may answer anything but `Continue`: the guard
+    /// rewrites this response. When it may not, the host is free to hand chunks over after
+    /// Envoy has forwarded them.
+    pub fn may_rewrite_response(&self) -> bool {
+        match &self.kind {
+            Kind::Llm(l) => l.guard.rewrite_response,
+            Kind::Tool(t) => t.guard.rewrite_response,
+            _ => false,
+        }
+    }
+
     /// The host should copy request body chunks in.
     pub fn wants_request_body(&self) -> bool {
         match &self.kind {

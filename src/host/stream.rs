@@ -29,10 +29,27 @@ impl crate::session::SharedData for SharedStore {
     }
 }
 
+/// Response bytes copied but not yet given to the exchange, with when each chunk arrived.
+///
+/// When the guard does not rewrite the response, parsing it need not delay it: chunks wait
+/// here while Envoy forwards them, and the exchange reads them at the end of the exchange or
+/// once more than [`DEFER_BYTES`] wait. The first chunk of a stream and the end of a JSON body
+/// then reach the client without waiting for the parser, and the exchange sees the same
+/// chunks with the same arrival times as if it had read them at once.
+#[derive(Default)]
+struct Deferred {
+    chunks: Vec<(Vec<u8>, bool, u64)>,
+    bytes: usize,
+}
+
+/// At most this many response bytes wait per stream.
+const DEFER_BYTES: usize = 32 * 1024;
+
 pub(crate) struct Stream {
     cfg: Rc<Config>,
     vm: Rc<RefCell<Vm>>,
     exchange: Exchange,
+    deferred: Deferred,
     counted_in_flight: bool,
     finished: bool,
 }
@@ -43,7 +60,16 @@ impl Stream {
         // A failure leaves zeros, which FreshIds turns into valid (if not random) ids.
         let _ = getrandom::fill(&mut random);
         let exchange = Exchange::new(cfg.clone(), FreshIds::from_random(random));
-        Stream { cfg, vm, exchange, counted_in_flight: false, finished: false }
+        Stream { cfg, vm, exchange, deferred: Deferred::default(), counted_in_flight: false, finished: false }
+    }
+
+    /// Gives the waiting response chunks to the exchange, in order.
+    fn run_deferred(&mut self) {
+        self.deferred.bytes = 0;
+        for (chunk, end_of_stream, at) in std::mem::take(&mut self.deferred.chunks) {
+            // nothing to apply: chunks wait only when the response is never rewritten
+            let _ = self.exchange.handle_response_body(&chunk, end_of_stream, at);
+        }
     }
 
     fn in_flight(&mut self, delta: i64) {
@@ -55,6 +81,7 @@ impl Stream {
             return;
         }
         self.finished = true;
+        self.run_deferred();
         let code_details = if self.exchange.needs_end_details() {
             hostcalls::get_property(vec!["response", "code_details"])
                 .ok()
@@ -165,10 +192,20 @@ impl HttpContext for Stream {
         }
         let now = now_ns();
         if !self.exchange.wants_response_body() {
+            self.run_deferred();
             self.exchange.handle_response_bytes_unread(body_size, end_of_stream, now);
             return Action::Continue;
         }
         let chunk = hostcalls::get_buffer(BufferType::HttpResponseBody, 0, body_size).ok().flatten().unwrap_or_default();
+        if !self.exchange.may_rewrite_response() {
+            self.deferred.bytes += chunk.len();
+            self.deferred.chunks.push((chunk, end_of_stream, now));
+            if self.deferred.bytes > DEFER_BYTES {
+                self.run_deferred();
+            }
+            return Action::Continue;
+        }
+        self.run_deferred();
         if let ResponseVerdict::Replace(bytes) = self.exchange.handle_response_body(&chunk, end_of_stream, now) {
             let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, &bytes);
         }
@@ -178,6 +215,7 @@ impl HttpContext for Stream {
     fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
         // A later filter that adds trailers means end_of_stream never came on the body.
         if self.exchange.is_observed() {
+            self.run_deferred();
             self.exchange.handle_response_bytes_unread(0, true, now_ns());
         }
         Action::Continue
