@@ -45,6 +45,14 @@ struct Deferred {
 /// At most this many response bytes wait per stream.
 const DEFER_BYTES: usize = 32 * 1024;
 
+/// A body chunk's bytes; the last callback of a body is often empty, and needs no host call.
+fn read_body(which: BufferType, size: usize) -> Vec<u8> {
+    if size == 0 {
+        return Vec::new();
+    }
+    hostcalls::get_buffer(which, 0, size).ok().flatten().unwrap_or_default()
+}
+
 pub(crate) struct Stream {
     cfg: Rc<Config>,
     vm: Rc<RefCell<Vm>>,
@@ -90,13 +98,13 @@ impl Stream {
         } else {
             None
         };
-        let done = self.exchange.finish_with_store(&EndInfo { code_details }, now_ns(), &mut SharedStore);
+        let now = now_ns();
+        let done = self.exchange.finish_with_store(&EndInfo { code_details }, now, &mut SharedStore);
         for w in &done.warnings {
             super::log(LogLevel::Warn, w);
         }
         let mut vm = self.vm.borrow_mut();
         vm.record(&done.stats);
-        let now = now_ns();
         for span in &done.spans {
             vm.enqueue_span(span, now);
         }
@@ -148,7 +156,7 @@ impl HttpContext for Stream {
             }
             return Action::Pause;
         }
-        let chunk = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size).ok().flatten().unwrap_or_default();
+        let chunk = read_body(BufferType::HttpRequestBody, body_size);
         match self.exchange.handle_request_body(&chunk, end_of_stream, now) {
             BodyVerdict::Continue => Action::Continue,
             BodyVerdict::Buffer => Action::Pause,
@@ -196,7 +204,7 @@ impl HttpContext for Stream {
             self.exchange.handle_response_bytes_unread(body_size, end_of_stream, now);
             return Action::Continue;
         }
-        let chunk = hostcalls::get_buffer(BufferType::HttpResponseBody, 0, body_size).ok().flatten().unwrap_or_default();
+        let chunk = read_body(BufferType::HttpResponseBody, body_size);
         if !self.exchange.may_rewrite_response() {
             self.deferred.bytes += chunk.len();
             self.deferred.chunks.push((chunk, end_of_stream, now));
