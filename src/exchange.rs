@@ -402,6 +402,17 @@ impl Exchange {
         }
     }
 
+    /// The host holds `held` response bytes that it has not handed over yet: they count in the
+    /// stream state the span reports (`genai_tap.stream.state_bytes`).
+    pub fn note_held_response_bytes(&mut self, held: usize) {
+        if let Kind::Llm(l) = &mut self.kind {
+            if let ResponseBody::Stream(decoder) = &l.response {
+                let state = decoder.state_bytes() + l.reader.state_bytes() + held;
+                l.peak_state_bytes = l.peak_state_bytes.max(state);
+            }
+        }
+    }
+
     /// The host should copy request body chunks in.
     pub fn wants_request_body(&self) -> bool {
         match &self.kind {

@@ -33,9 +33,10 @@ impl crate::session::SharedData for SharedStore {
 ///
 /// When the guard does not rewrite the response, parsing it need not delay it: chunks wait
 /// here while Envoy forwards them, and the exchange reads them at the end of the exchange or
-/// once more than [`DEFER_BYTES`] wait. The first chunk of a stream and the end of a JSON body
-/// then reach the client without waiting for the parser, and the exchange sees the same
-/// chunks with the same arrival times as if it had read them at once.
+/// before more than [`DEFER_BYTES`] would wait (a bigger chunk is read at once). The first
+/// chunk of a stream and the end of a JSON body then reach the client without waiting for the
+/// parser, and the exchange sees the same chunks with the same arrival times as if it had read
+/// them at once. The bytes held count in the span's `genai_tap.stream.state_bytes`.
 #[derive(Default)]
 struct Deferred {
     chunks: Vec<(Vec<u8>, bool, u64)>,
@@ -73,6 +74,9 @@ impl Stream {
 
     /// Gives the waiting response chunks to the exchange, in order.
     fn run_deferred(&mut self) {
+        if self.deferred.bytes > 0 {
+            self.exchange.note_held_response_bytes(self.deferred.bytes);
+        }
         self.deferred.bytes = 0;
         for (chunk, end_of_stream, at) in std::mem::take(&mut self.deferred.chunks) {
             // nothing to apply: chunks wait only when the response is never rewritten
@@ -205,15 +209,15 @@ impl HttpContext for Stream {
             return Action::Continue;
         }
         let chunk = read_body(BufferType::HttpResponseBody, body_size);
-        if !self.exchange.may_rewrite_response() {
+        let rewrites = self.exchange.may_rewrite_response();
+        if self.deferred.bytes + chunk.len() > DEFER_BYTES || rewrites {
+            self.run_deferred();
+        }
+        if !rewrites && chunk.len() <= DEFER_BYTES {
             self.deferred.bytes += chunk.len();
             self.deferred.chunks.push((chunk, end_of_stream, now));
-            if self.deferred.bytes > DEFER_BYTES {
-                self.run_deferred();
-            }
             return Action::Continue;
         }
-        self.run_deferred();
         if let ResponseVerdict::Replace(bytes) = self.exchange.handle_response_body(&chunk, end_of_stream, now) {
             let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, &bytes);
         }
