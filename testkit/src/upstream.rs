@@ -5,8 +5,9 @@
 //! `x-raw-body` / `x-raw-body-b64` (answer these bytes instead of the recording's),
 //! `x-content-type` and `x-mcp-session-id` (answer with these headers),
 //! `x-chunk-bytes` (split the body into chunks of that size; streams default to one chunk per
-//! event), `x-chunk-delay-ms`, `x-reset-after-bytes` (cut the connection mid-body), `x-gzip: 1`
-//! (compress the body and say so), `x-status` (override the status). `/echo` answers with the
+//! event), `x-chunk-delay-ms`, `x-delay-ms` (wait before the response headers),
+//! `x-reset-after-bytes` (cut the connection mid-body), `x-gzip: 1` (compress the body and say
+//! so), `x-status` (override the status). `/echo` answers with the
 //! request body it received. Every request served is recorded.
 
 use crate::http::{Handler, Reply, Request, Server};
@@ -194,6 +195,9 @@ fn handle(req: &Request) -> Reply {
             }
         }
     };
+    if let Some(ms) = req.header("x-delay-ms").and_then(|s| s.parse().ok()) {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
     let status = req.header("x-status").and_then(|s| s.parse().ok()).unwrap_or(fx.status());
     let mut headers = fx.replay_headers();
     let mut body = fx.response_body();
