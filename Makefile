@@ -14,7 +14,7 @@ WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrappin
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help build envoy tools run test test-unit test-envoy test-rules deps clean
+.PHONY: help build envoy tools run test test-unit test-envoy test-rules deps clean soak
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -78,6 +78,11 @@ test: deps build envoy phoenix mcp-sdk ## the whole suite
 	cargo test --workspace --no-fail-fast
 	$(MAKE) --no-print-directory test-rules
 	python3 scripts/test_oci.py
+
+SOAK_CALLS ?= 100000
+
+soak: build envoy ## the fault soak alone: SOAK_CALLS calls (default 100000) through Envoy under collector faults
+	SOAK_CALLS=$(SOAK_CALLS) cargo test --release --test soak_e2e -- --nocapture --test-threads 1
 
 fuzz: ## cargo fuzz on every parser and encoder, FUZZ_SECONDS each (default 60; needs nightly)
 	bash fuzz/run.sh

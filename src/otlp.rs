@@ -263,26 +263,48 @@ mod proto {
         out
     }
 
+    fn varint_len(mut v: u64) -> usize {
+        let mut n = 1;
+        while v >= 0x80 {
+            v >>= 7;
+            n += 1;
+        }
+        n
+    }
+
+    /// The bytes of a length-delimited field of `len` bytes (fields 1 and 2: a one-byte tag).
+    fn field_len(len: usize) -> usize {
+        1 + varint_len(len as u64) + len
+    }
+
+    /// The request envelope around the fragments, written straight into one buffer of its
+    /// final size: a batch can be hundreds of kilobytes, and nesting each level in its own
+    /// growing buffer cost three copies and a fragmented heap (the soak saw the VM grow).
     pub(super) fn request<'a>(
         signal: Signal,
         resource: &Resource,
-        fragments: impl Iterator<Item = &'a [u8]>,
+        fragments: impl Iterator<Item = &'a [u8]> + Clone,
     ) -> Vec<u8> {
-        let mut out = Vec::new();
-        message(&mut out, 1, |rs| {
-            message(rs, 1, |r| attributes(r, 1, &resource.attributes));
-            message(rs, 2, |ss| {
-                message(ss, 1, |scope| {
-                    string(scope, 1, SCOPE_NAME);
-                    string(scope, 2, SCOPE_VERSION);
-                });
-                // spans are field 2 of ScopeSpans; log records field 2 of ScopeLogs
-                let _ = signal;
-                for f in fragments {
-                    bytes(ss, 2, f);
-                }
-            });
-        });
+        // spans are field 2 of ScopeSpans; log records field 2 of ScopeLogs
+        let _ = signal;
+        let mut res = Vec::new();
+        attributes(&mut res, 1, &resource.attributes);
+        let mut scope = Vec::new();
+        string(&mut scope, 1, SCOPE_NAME);
+        string(&mut scope, 2, SCOPE_VERSION);
+        let items: usize = fragments.clone().map(|f| field_len(f.len())).sum();
+        let scope_items = field_len(scope.len()) + items;
+        let resource_items = field_len(res.len()) + field_len(scope_items);
+        let mut out = Vec::with_capacity(field_len(resource_items));
+        tag(&mut out, 1, LEN);
+        varint(&mut out, resource_items as u64);
+        bytes(&mut out, 1, &res);
+        tag(&mut out, 2, LEN);
+        varint(&mut out, scope_items as u64);
+        bytes(&mut out, 1, &scope);
+        for f in fragments {
+            bytes(&mut out, 2, f);
+        }
         out
     }
 
@@ -496,17 +518,20 @@ mod json {
     pub(super) fn request<'a>(
         signal: Signal,
         resource: &Resource,
-        fragments: impl Iterator<Item = &'a [u8]>,
+        fragments: impl Iterator<Item = &'a [u8]> + Clone,
     ) -> Vec<u8> {
         let (outer, inner, items) = match signal {
             Signal::Traces => ("resourceSpans", "scopeSpans", "spans"),
             Signal::Logs => ("resourceLogs", "scopeLogs", "logRecords"),
         };
-        let mut out = String::with_capacity(1024);
-        let _ = write!(out, "{{\"{outer}\":[{{\"resource\":{{\"attributes\":");
-        attributes(&mut out, &resource.attributes);
-        let _ = write!(out, "}},\"{inner}\":[{{\"scope\":{{\"name\":\"{SCOPE_NAME}\",\"version\":\"{SCOPE_VERSION}\"}},\"{items}\":[");
-        let mut out = out.into_bytes();
+        let mut head = String::with_capacity(1024);
+        let _ = write!(head, "{{\"{outer}\":[{{\"resource\":{{\"attributes\":");
+        attributes(&mut head, &resource.attributes);
+        let _ = write!(head, "}},\"{inner}\":[{{\"scope\":{{\"name\":\"{SCOPE_NAME}\",\"version\":\"{SCOPE_VERSION}\"}},\"{items}\":[");
+        // one buffer of the final size, as for protobuf
+        let (n, bytes) = fragments.clone().fold((0usize, 0usize), |(n, b), f| (n + 1, b + f.len()));
+        let mut out = Vec::with_capacity(head.len() + bytes + n.saturating_sub(1) + 6);
+        out.extend_from_slice(head.as_bytes());
         for (i, f) in fragments.enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -515,5 +540,75 @@ mod json {
         }
         out.extend_from_slice(b"]}]}]}");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::{SpanKind, StatusCode};
+
+    fn span(i: usize) -> Span {
+        Span {
+            trace_id: [7; 16],
+            span_id: [i as u8 + 1; 8],
+            parent_span_id: None,
+            trace_state: String::new(),
+            name: format!("chat model-{i}"),
+            kind: SpanKind::Client,
+            start_time_unix_nano: 1,
+            end_time_unix_nano: 2,
+            // big enough that a batch's length prefixes take several varint bytes
+            attributes: vec![("genai_tap.correlation_id", AttrValue::Str("x".repeat(300 + i)))],
+            events: Vec::new(),
+            links: Vec::new(),
+            status: StatusCode::Unset,
+            status_message: String::new(),
+        }
+    }
+
+    fn resource() -> Resource {
+        Resource { attributes: vec![("service.name", "genai-tap".into())] }
+    }
+
+    /// Found by the soak: a batch was built through three nested, growing buffers. It is now
+    /// written once into a buffer of its final size, and still decodes with the real types.
+    #[test]
+    fn a_batch_is_encoded_in_one_buffer_of_its_final_size() {
+        for n in [0usize, 1, 2, 200] {
+            let spans: Vec<Span> = (0..n).map(span).collect();
+            for encoding in [Encoding::Protobuf, Encoding::Json] {
+                let fragments: Vec<Vec<u8>> = spans.iter().map(|s| encode_span(s, encoding)).collect();
+                let body = encode_request(Signal::Traces, encoding, &resource(), fragments.iter().map(Vec::as_slice));
+                assert_eq!(body.capacity(), body.len(), "{encoding:?}, {n} spans: one allocation, no slack");
+                let decoded = genai_tap_testkit::sink::decode_traces(&body, encoding == Encoding::Json)
+                    .unwrap_or_else(|e| panic!("{encoding:?}, {n} spans: {e}"));
+                assert_eq!(decoded.len(), n);
+                for (i, d) in decoded.iter().enumerate() {
+                    assert_eq!(d.name, format!("chat model-{i}"));
+                    assert_eq!(d.str("genai_tap.correlation_id").map(str::len), Some(300 + i));
+                    assert_eq!(d.resource.get("service.name").and_then(|v| v.as_str()), Some("genai-tap"));
+                }
+            }
+        }
+        // logs share the envelope
+        let log = LogRecord {
+            time_unix_nano: 5,
+            severity_number: 9,
+            severity_text: "INFO",
+            event_name: "genai_tap.spec_gap.candidate",
+            body: "b".repeat(200),
+            attributes: Vec::new(),
+            trace_id: [1; 16],
+            span_id: [2; 8],
+        };
+        for encoding in [Encoding::Protobuf, Encoding::Json] {
+            let fragments: Vec<Vec<u8>> = (0..3).map(|_| encode_log(&log, encoding)).collect();
+            let body = encode_request(Signal::Logs, encoding, &resource(), fragments.iter().map(Vec::as_slice));
+            assert_eq!(body.capacity(), body.len());
+            let decoded = genai_tap_testkit::sink::decode_logs(&body, encoding == Encoding::Json).unwrap();
+            assert_eq!(decoded.len(), 3);
+            assert_eq!(decoded[0].event_name, "genai_tap.spec_gap.candidate");
+        }
     }
 }

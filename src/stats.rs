@@ -59,6 +59,7 @@ metrics! {
     EXPORT_LOGS_EXPORTED = "export_logs_exported", Counter;
     EXPORT_LOGS_DROPPED = "export_logs_dropped", Counter;
     CALLS_IN_FLIGHT = "calls_in_flight", Gauge;
+    VM_MEMORY_BYTES = "vm_memory_bytes", Gauge;
 }
 
 /// Label keys, in the order they appear in a stat name.

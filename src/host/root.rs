@@ -38,6 +38,17 @@ pub(crate) struct Vm {
     in_flight: HashMap<u32, (usize, u64)>,
 }
 
+thread_local! {
+    /// This VM's share of the `vm_memory_bytes` gauge, as last reported. Per VM, not per root
+    /// context: a configuration update can put a second root context in the same VM.
+    static REPORTED_MEMORY: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// The size of this VM's linear memory (it only ever grows): what the VM costs Envoy.
+fn linear_memory_bytes() -> i64 {
+    i64::try_from(core::arch::wasm32::memory_size(0).saturating_mul(65_536)).unwrap_or(i64::MAX)
+}
+
 impl Vm {
     pub(crate) fn record(&mut self, updates: &[StatUpdate]) {
         for u in updates {
@@ -94,6 +105,16 @@ impl Vm {
                 };
                 self.metrics.apply(&update);
             }
+        }
+    }
+
+    /// Moves the `vm_memory_bytes` gauge by this VM's change since the last report. The gauge
+    /// is one Envoy stat shared by every VM of the plugin, so each adds only its own delta and
+    /// the gauge reads the sum over them.
+    fn report_memory(&mut self, bytes: i64) {
+        let delta = bytes - REPORTED_MEMORY.with(|r| r.replace(bytes));
+        if delta != 0 {
+            self.metrics.apply(&StatUpdate::new(stats::VM_MEMORY_BYTES, &[], delta));
         }
     }
 
@@ -182,6 +203,14 @@ impl Context for Root {
         }
         vm.pump(now);
     }
+
+    fn on_done(&mut self) -> bool {
+        // a VM that goes away takes its share of the memory gauge with it
+        if let Some(vm) = &self.vm {
+            vm.borrow_mut().report_memory(0);
+        }
+        true
+    }
 }
 
 impl RootContext for Root {
@@ -224,7 +253,9 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         let Some(vm) = &self.vm else { return };
-        vm.borrow_mut().pump(now_ns());
+        let mut vm = vm.borrow_mut();
+        vm.pump(now_ns());
+        vm.report_memory(linear_memory_bytes());
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {

@@ -267,11 +267,17 @@ pub fn request(
     s.write_all(head.as_bytes())?;
     s.write_all(body)?;
     let mut r = BufReader::new(s);
-    let (line, headers) = read_head(&mut r).ok_or_else(|| std::io::Error::other("no response head"))?;
+    read_response(&mut r, start, abort_after).map(|(resp, _)| resp)
+}
+
+/// Reads one response; also says whether the connection may carry another request.
+fn read_response<R: BufRead>(r: &mut R, start: Instant, abort_after: Option<usize>) -> std::io::Result<(Response, bool)> {
+    let (line, headers) = read_head(r).ok_or_else(|| std::io::Error::other("no response head"))?;
     let status = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let mut body = Vec::new();
     let mut first_byte = None;
     let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let length: Option<usize> = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok());
     let mut complete = true;
     if chunked {
         loop {
@@ -285,32 +291,35 @@ pub fn request(
                 break;
             };
             if n == 0 {
+                // the blank line that ends a chunked body (no trailers here)
+                let mut end = String::new();
+                if r.read_line(&mut end).unwrap_or(0) == 0 {
+                    complete = false;
+                }
                 break;
             }
             first_byte.get_or_insert_with(|| start.elapsed());
-            let mut chunk = vec![0; n + 2];
-            if r.read_exact(&mut chunk).is_err() {
+            // keep whatever part of the chunk arrives before a cut: the client did receive it
+            let got = std::io::Read::by_ref(r).take(n as u64).read_to_end(&mut body).unwrap_or(0);
+            let mut crlf = [0u8; 2];
+            if got < n || r.read_exact(&mut crlf).is_err() {
                 complete = false;
                 break;
             }
-            body.extend_from_slice(&chunk[..n]);
             if abort_after.is_some_and(|a| body.len() >= a) {
                 complete = false;
                 break;
             }
         }
     } else {
-        let n: Option<usize> = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok());
         let mut buf = [0u8; 8192];
-        loop {
-            match r.read(&mut buf) {
+        while length != Some(body.len()) {
+            let want = length.map_or(buf.len(), |n| (n - body.len()).min(buf.len()));
+            match r.read(&mut buf[..want]) {
                 Ok(0) => break,
                 Ok(k) => {
                     first_byte.get_or_insert_with(|| start.elapsed());
                     body.extend_from_slice(&buf[..k]);
-                    if n.is_some_and(|n| body.len() >= n) {
-                        break;
-                    }
                     if abort_after.is_some_and(|a| body.len() >= a) {
                         complete = false;
                         break;
@@ -322,9 +331,66 @@ pub fn request(
                 }
             }
         }
-        if let Some(n) = n {
+        if let Some(n) = length {
             complete = complete && body.len() == n;
         }
     }
-    Ok(Response { status, headers, body, first_byte, total: start.elapsed(), complete })
+    let close = headers.iter().any(|(k, v)| k == "connection" && v.eq_ignore_ascii_case("close"));
+    let reusable = complete && !close && (chunked || length.is_some());
+    Ok((Response { status, headers, body, first_byte, total: start.elapsed(), complete }, reusable))
+}
+
+/// A keep-alive HTTP/1.1 client connection: requests go one after another on one socket, and
+/// a new socket is opened only when the last response could not leave it reusable (the server
+/// closed it, the body was cut, or the caller aborted). Nothing is ever retried.
+pub struct Conn {
+    port: u16,
+    stream: Option<BufReader<TcpStream>>,
+    /// Sockets opened so far.
+    pub connects: u64,
+}
+
+impl Conn {
+    pub fn new(port: u16) -> Conn {
+        Conn { port, stream: None, connects: 0 }
+    }
+
+    /// Sends one request and reads its response. `abort_after`: stop reading after that many
+    /// body bytes and close the socket (a client that goes away mid-stream).
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        abort_after: Option<usize>,
+    ) -> std::io::Result<Response> {
+        let start = Instant::now();
+        if self.stream.is_none() {
+            let s = TcpStream::connect(("127.0.0.1", self.port))?;
+            s.set_read_timeout(Some(Duration::from_secs(20)))?;
+            s.set_nodelay(true)?;
+            self.connects += 1;
+            self.stream = Some(BufReader::new(s));
+        }
+        let mut r = self.stream.take().ok_or_else(|| std::io::Error::other("no connection"))?;
+        let mut head = format!("{method} {path} HTTP/1.1\r\ncontent-length: {}\r\n", body.len());
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            head.push_str("host: localhost\r\n");
+        }
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut msg = head.into_bytes();
+        msg.extend_from_slice(body);
+        r.get_mut().write_all(&msg)?;
+        let (resp, reusable) = read_response(&mut r, start, abort_after)?;
+        if reusable {
+            self.stream = Some(r);
+        } else {
+            let _ = r.get_ref().shutdown(Shutdown::Both);
+        }
+        Ok(resp)
+    }
 }

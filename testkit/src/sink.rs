@@ -291,6 +291,21 @@ impl OtlpSink {
         self.state.lock().map(|s| s.logs.clone()).unwrap_or_default()
     }
 
+    /// Takes the spans received so far, leaving none: a long run reads them in batches.
+    pub fn take_spans(&self) -> Vec<SpanRecord> {
+        self.state.lock().map(|mut s| std::mem::take(&mut s.spans)).unwrap_or_default()
+    }
+
+    /// Takes the log records received so far, leaving none.
+    pub fn take_logs(&self) -> Vec<LogRecord> {
+        self.state.lock().map(|mut s| std::mem::take(&mut s.logs)).unwrap_or_default()
+    }
+
+    /// Takes the raw requests received so far, leaving none.
+    pub fn take_received(&self) -> Vec<Received> {
+        self.state.lock().map(|mut s| std::mem::take(&mut s.received)).unwrap_or_default()
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().map(|s| s.received.clone()).unwrap_or_default()
     }

@@ -5,20 +5,38 @@
 //! `x-raw-body` / `x-raw-body-b64` (answer these bytes instead of the recording's),
 //! `x-content-type` and `x-mcp-session-id` (answer with these headers),
 //! `x-chunk-bytes` (split the body into chunks of that size; streams default to one chunk per
-//! event), `x-chunk-delay-ms`, `x-reset-after-bytes` (cut the connection mid-body), `x-gzip: 1`
-//! (compress the body and say so), `x-status` (override the status). `/echo` answers with the
+//! event), `x-chunk-delay-ms`, `x-delay-ms` (wait before the response headers),
+//! `x-reset-after-bytes` (cut the connection mid-body), `x-gzip: 1` (compress the body and say
+//! so), `x-status` (override the status). `/echo` answers with the
 //! request body it received. Every request served is recorded.
 
 use crate::http::{Handler, Reply, Request, Server};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// The running upstream.
 pub struct Upstream {
     pub server: Server,
     log: Arc<Mutex<Vec<Request>>>,
+    recording: Arc<AtomicBool>,
+}
+
+/// Fixtures as served: read and parsed once per process, since a soak serves each thousands of times.
+fn cached_fixture(name: &str) -> std::io::Result<Arc<Fixture>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Fixture>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(f) = cache.lock().ok().and_then(|c| c.get(name).cloned()) {
+        return Ok(f);
+    }
+    let f = Arc::new(Fixture::load(name)?);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(name.to_owned(), f.clone());
+    }
+    Ok(f)
 }
 
 /// Where the shared fixtures live (`../shared/fixtures` beside the repository).
@@ -167,7 +185,7 @@ fn handle(req: &Request) -> Reply {
         return Reply::Full { status: 200, headers: vec![("content-type".into(), ct)], body: req.body.clone() };
     }
     let name = req.header("x-fixture").map(str::to_owned).unwrap_or_else(|| default_fixture(req).to_owned());
-    let fx = match Fixture::load(&name) {
+    let fx = match cached_fixture(&name) {
         Ok(f) => f,
         Err(e) => {
             return Reply::Full {
@@ -177,6 +195,9 @@ fn handle(req: &Request) -> Reply {
             }
         }
     };
+    if let Some(ms) = req.header("x-delay-ms").and_then(|s| s.parse().ok()) {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
     let status = req.header("x-status").and_then(|s| s.parse().ok()).unwrap_or(fx.status());
     let mut headers = fx.replay_headers();
     let mut body = fx.response_body();
@@ -213,14 +234,22 @@ impl Upstream {
     /// Starts on 127.0.0.1:`port` (0 for a free port).
     pub fn start(port: u16) -> std::io::Result<Upstream> {
         let log: Arc<Mutex<Vec<Request>>> = Arc::default();
-        let log2 = log.clone();
+        let recording = Arc::new(AtomicBool::new(true));
+        let (log2, recording2) = (log.clone(), recording.clone());
         let handler: Handler = Arc::new(move |req: &Request| {
-            if let Ok(mut l) = log2.lock() {
-                l.push(req.clone());
+            if recording2.load(Ordering::Relaxed) {
+                if let Ok(mut l) = log2.lock() {
+                    l.push(req.clone());
+                }
             }
             handle(req)
         });
-        Ok(Upstream { server: Server::start(port, handler)?, log })
+        Ok(Upstream { server: Server::start(port, handler)?, log, recording })
+    }
+
+    /// Stop (or resume) keeping every request served: a soak would keep gigabytes.
+    pub fn record_requests(&self, on: bool) {
+        self.recording.store(on, Ordering::Relaxed);
     }
 
     pub fn port(&self) -> u16 {

@@ -164,7 +164,7 @@ fn check_expr(
 #[test]
 fn stats_table_is_the_contract() {
     let c = contract();
-    assert_eq!(c.len(), 20, "{:?}", c.keys());
+    assert_eq!(c.len(), 21, "{:?}", c.keys());
     assert_eq!(
         c["llm_calls"].labels,
         ["provider", "model", "operation", "route", "outcome"]
