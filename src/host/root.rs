@@ -174,14 +174,6 @@ impl Root {
 }
 
 impl Context for Root {
-    fn on_done(&mut self) -> bool {
-        // the VM is going away: the counter changes of its last tick still count
-        if let Some(vm) = &self.vm {
-            vm.borrow_mut().metrics.flush();
-        }
-        true
-    }
-
     fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
         let Some(vm) = &self.vm else { return };
         let mut vm = vm.borrow_mut();
@@ -205,9 +197,12 @@ impl Context for Root {
     }
 
     fn on_done(&mut self) -> bool {
-        // a VM that goes away takes its share of the memory gauge with it
+        // a VM that goes away takes its share of the memory gauge with it, and hands over the
+        // counter changes of its last tick
         if let Some(vm) = &self.vm {
-            vm.borrow_mut().report_memory(0);
+            let mut vm = vm.borrow_mut();
+            vm.report_memory(0);
+            vm.metrics.flush();
         }
         true
     }
