@@ -29,7 +29,9 @@ mod shape;
 pub use pii::PiiKinds;
 
 use crate::config::guard::{Guard, Placeholder};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind};
 use regex_lite::Regex;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -107,26 +109,28 @@ pub struct Detectors {
     pii: PiiKinds,
     custom_pii: Vec<CustomPii>,
     secrets: Vec<SecretRule>,
-    exact: Option<AhoCorasick>,
-    exact_hints: Vec<Hint>,
-    nocase: Option<AhoCorasick>,
-    nocase_hints: Vec<Hint>,
+    /// Every keyword of every rule and custom kind, in one case-insensitive automaton.
+    keywords: Option<DFA>,
+    /// By pattern id: whose keyword it is, and the keyword itself when it must match exactly.
+    keyword_hints: Vec<(Hint, Option<Box<[u8]>>)>,
     allow: Vec<String>,
     allow_patterns: Vec<Regex>,
 }
 
-fn build_ac(patterns: &[String], nocase: bool) -> Result<Option<AhoCorasick>, String> {
+/// One automaton for all keywords, so that clean text costs one pass: case-insensitive,
+/// because some rules' keywords are; an exact keyword is compared again at each hit.
+fn build_keywords(patterns: &[(String, Hint, bool)]) -> Result<(Option<DFA>, Vec<(Hint, Option<Box<[u8]>>)>), String> {
     if patterns.is_empty() {
-        return Ok(None);
+        return Ok((None, Vec::new()));
     }
-    AhoCorasickBuilder::new()
-        .ascii_case_insensitive(nocase)
+    let dfa = aho_corasick::dfa::Builder::new()
+        .ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard)
-        // a full DFA: the fastest search, for a few hundred KB built once per configuration
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-        .build(patterns)
-        .map(Some)
-        .map_err(|e| e.to_string())
+        .prefilter(false)
+        .build(patterns.iter().map(|(p, _, _)| p.as_bytes()))
+        .map_err(|e| e.to_string())?;
+    let hints = patterns.iter().map(|(p, h, exact)| (*h, exact.then(|| p.as_bytes().into()))).collect();
+    Ok((Some(dfa), hints))
 }
 
 impl Detectors {
@@ -136,10 +140,8 @@ impl Detectors {
             pii: PiiKinds { email: false, phone: false, ssn: false, credit_card: false, iban: false, ipv4: false, ipv6: false },
             custom_pii: Vec::new(),
             secrets: Vec::new(),
-            exact: None,
-            exact_hints: Vec::new(),
-            nocase: None,
-            nocase_hints: Vec::new(),
+            keywords: None,
+            keyword_hints: Vec::new(),
             allow: Vec::new(),
             allow_patterns: Vec::new(),
         }
@@ -159,19 +161,14 @@ impl Detectors {
                 return Err((format!("secrets.disabled_rules[{i}]"), format!("unknown rule {d:?}; see the README for the rule ids")));
             }
         }
-        let (mut exact_pats, mut exact_hints, mut nocase_pats, mut nocase_hints) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // (keyword, whose, exact)
+        let mut keywords: Vec<(String, Hint, bool)> = Vec::new();
         let mut secrets = Vec::new();
         for r in rules::RULES.iter().filter(|r| !disabled.iter().any(|d| d == r.id)) {
             let regex = Regex::new(r.pattern).map_err(|e| ("secrets".to_owned(), format!("built-in rule {} does not compile: {e}", r.id)))?;
             let idx = secrets.len() as u16;
             for k in r.keywords {
-                if r.nocase {
-                    nocase_pats.push((*k).to_owned());
-                    nocase_hints.push(Hint::Secret(idx));
-                } else {
-                    exact_pats.push((*k).to_owned());
-                    exact_hints.push(Hint::Secret(idx));
-                }
+                keywords.push(((*k).to_owned(), Hint::Secret(idx), !r.nocase));
             }
             let shape = shape::Shape::parse(r.pattern);
             secrets.push(SecretRule { id: r.id.to_owned(), regex, shape, before: r.before, after: r.after, min_entropy: r.min_entropy, everywhere: false });
@@ -182,25 +179,22 @@ impl Detectors {
             }
             let idx = secrets.len() as u16;
             for k in &c.keywords {
-                exact_pats.push(k.clone());
-                exact_hints.push(Hint::Secret(idx));
+                keywords.push((k.clone(), Hint::Secret(idx), true));
             }
             secrets.push(SecretRule { id: c.id, everywhere: c.keywords.is_empty(), regex: c.regex, shape: None, before: 64, after: 512, min_entropy: c.min_entropy });
         }
         for (i, c) in custom_pii.iter().enumerate() {
             if let Some(k) = &c.keyword {
-                exact_pats.push(k.clone());
-                exact_hints.push(Hint::Pii(i as u16));
+                keywords.push((k.clone(), Hint::Pii(i as u16), true));
             }
         }
+        let (keywords, keyword_hints) = build_keywords(&keywords).map_err(|e| ("secrets".to_owned(), e))?;
         Ok(Detectors {
             pii,
             custom_pii,
             secrets,
-            exact: build_ac(&exact_pats, false).map_err(|e| ("secrets".to_owned(), e))?,
-            exact_hints,
-            nocase: build_ac(&nocase_pats, true).map_err(|e| ("secrets".to_owned(), e))?,
-            nocase_hints,
+            keywords,
+            keyword_hints,
             allow,
             allow_patterns,
         })
@@ -255,28 +249,35 @@ impl Detectors {
         let str_text = utf8_prefix(text);
         // per rule, where its last finding ends: a hit inside it needs no second look
         let mut covered = vec![0usize; self.secrets.len()];
-        for (ac, hints) in [(&self.exact, &self.exact_hints), (&self.nocase, &self.nocase_hints)] {
-            let Some(ac) = ac else { continue };
-            if !hints.iter().any(wanted) {
-                continue;
-            }
-            for m in ac.find_overlapping_iter(str_text) {
-                let Some(hint) = hints.get(m.pattern().as_usize()) else { continue };
-                if !wanted(hint) {
+        let keywords = self.keywords.as_ref().filter(|_| self.keyword_hints.iter().any(|(h, _)| wanted(h)));
+        // an unanchored search always has a start state
+        if let Some((dfa, Ok(mut sid))) = keywords.map(|d| (d, d.start_state(Anchored::No))) {
+            let bytes = str_text.as_bytes();
+            for (i, &b) in bytes.iter().enumerate() {
+                sid = dfa.next_state(Anchored::No, sid, b);
+                if !dfa.is_special(sid) || !dfa.is_match(sid) {
                     continue;
                 }
-                match *hint {
-                    Hint::Secret(i) => {
-                        if covered.get(i as usize).is_some_and(|c| m.start() < *c) {
-                            continue;
-                        }
-                        let before = out.len();
-                        self.secret_at(str_text, i, m.start(), m.end(), &mut out);
-                        if let (Some(f), Some(c)) = (out[before..].iter().map(|f| f.end).max(), covered.get_mut(i as usize)) {
-                            *c = (*c).max(f);
-                        }
+                for k in 0..dfa.match_len(sid) {
+                    let pid = dfa.match_pattern(sid, k);
+                    let Some((hint, exact)) = self.keyword_hints.get(pid.as_usize()) else { continue };
+                    let (start, end) = (i + 1 - dfa.pattern_len(pid), i + 1);
+                    if !wanted(hint) || exact.as_deref().is_some_and(|e| bytes.get(start..end) != Some(e)) {
+                        continue;
                     }
-                    Hint::Pii(i) => self.custom_pii_at(str_text, i, m.start(), &mut out),
+                    match *hint {
+                        Hint::Secret(r) => {
+                            if covered.get(r as usize).is_some_and(|c| start < *c) {
+                                continue;
+                            }
+                            let before = out.len();
+                            self.secret_at(str_text, r, start, end, &mut out);
+                            if let (Some(f), Some(c)) = (out[before..].iter().map(|f| f.end).max(), covered.get_mut(r as usize)) {
+                                *c = (*c).max(f);
+                            }
+                        }
+                        Hint::Pii(c) => self.custom_pii_at(str_text, c, start, &mut out),
+                    }
                 }
             }
         }
