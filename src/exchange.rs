@@ -1400,6 +1400,10 @@ fn finish_llm<S: crate::session::SharedData>(
     if let Some(ms) = ttfc_ms.filter(|_| streaming) {
         s.push(StatUpdate::new(stats::LLM_TTFC_MS, &[("provider", provider), ("model", model)], ms as i64));
     }
+    if streaming {
+        // what a stream holds is the filter's memory cost per connection: operators size by it
+        s.push(StatUpdate::new(stats::STREAM_STATE_BYTES, &[("provider", provider)], l.peak_state_bytes as i64));
+    }
     let duration_ms = end_ns.saturating_sub(common.start_ns) / 1_000_000;
     s.push(StatUpdate::new(
         stats::LLM_DURATION_MS,

@@ -43,6 +43,7 @@ metrics! {
     LLM_UNPRICED_CALLS = "llm_unpriced_calls", Counter;
     LLM_TTFC_MS = "llm_ttfc_ms", Histogram;
     LLM_DURATION_MS = "llm_duration_ms", Histogram;
+    STREAM_STATE_BYTES = "stream_state_bytes", Histogram;
     LLM_STEPS = "llm_steps", Counter;
     TOOL_CALLS = "tool_calls", Counter;
     TOOL_DURATION_MS = "tool_duration_ms", Histogram;

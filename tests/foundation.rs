@@ -101,7 +101,15 @@ fn e2e_streamed_chat_is_counted_and_never_delayed() {
     // the filter reads a stream's chunks after forwarding them, but times each by its arrival:
     // the first came long before the end
     assert!(ttfc + gap.as_secs_f64() / 2.0 < duration, "ttfc {ttfc}s, duration {duration}s, events {gap:?} apart in all");
-    assert!(s.int("genai_tap.stream.state_bytes").unwrap() < 64 * 1024);
+    let state = s.int("genai_tap.stream.state_bytes").unwrap();
+    assert!(state > 0 && state < 64 * 1024, "{state}");
+    // operators see the same number as a histogram, per provider
+    let metric = "genai_tap_stream_state_bytes";
+    let labels = [("provider", "openai")];
+    assert!(rig.envoy.wait_until(Duration::from_secs(15), |e| e.prom(&format!("{metric}_count"), &labels) >= 1.0), "no {metric} sample");
+    assert_eq!(rig.envoy.prom(&format!("{metric}_count"), &labels), 1.0);
+    let sum = rig.envoy.prom(&format!("{metric}_sum"), &labels);
+    assert!((sum - state as f64).abs() <= state as f64 * 0.1 + 1.0, "histogram sum {sum}, span {state}");
 }
 
 #[test]
