@@ -14,7 +14,7 @@ WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrappin
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help build envoy tools run test test-unit test-envoy test-rules deps clean soak
+.PHONY: help build envoy tools run test test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak soak
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -110,7 +110,14 @@ dist/noop.wasm: bench/noop/src/lib.rs bench/noop/Cargo.toml
 	cd bench/noop && cargo build --release --target $(TARGET)
 	@mkdir -p dist && cp bench/noop/target/$(TARGET)/release/genai_tap_noop.wasm $@
 
-bench: build envoy noop ## throughput, latency and CPU against bare Envoy and a no-op module; writes BENCHMARKS.md
+litellm: $(TOOLS)/litellm-venv/.ok ## LiteLLM's proxy, the comparison in make bench, in .tools/litellm-venv
+
+$(TOOLS)/litellm-venv/.ok: bench/requirements-litellm.txt
+	python3 -m venv $(TOOLS)/litellm-venv
+	$(TOOLS)/litellm-venv/bin/pip install --quiet -r bench/requirements-litellm.txt
+	@touch $@
+
+bench: build envoy noop litellm ## throughput, latency and CPU against bare Envoy and a no-op module; writes BENCHMARKS.md
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { [ "$$(id -u)" = 0 ] && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
 	cargo build --release -p genai-tap-testkit --bins

@@ -13,6 +13,11 @@ fn read_response(r: &mut BufReader<TcpStream>) -> std::io::Result<()> {
     let mut len = None;
     let mut chunked = false;
     let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        return Err(std::io::Error::other("closed"));
+    }
+    // a latency measured on an error reply means nothing, so it counts as an error
+    let ok_status = line.split(' ').nth(1).is_some_and(|s| s.starts_with('2'));
     loop {
         line.clear();
         if r.read_line(&mut line)? == 0 {
@@ -38,12 +43,21 @@ fn read_response(r: &mut BufReader<TcpStream>) -> std::io::Result<()> {
             let mut buf = vec![0; n + 2];
             r.read_exact(&mut buf)?;
             if n == 0 {
-                return Ok(());
+                return status_result(ok_status);
             }
         }
     }
     let mut buf = vec![0; len.unwrap_or(0)];
-    r.read_exact(&mut buf)
+    r.read_exact(&mut buf)?;
+    status_result(ok_status)
+}
+
+fn status_result(ok_status: bool) -> std::io::Result<()> {
+    if ok_status {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("status is not 2xx"))
+    }
 }
 
 fn main() {
