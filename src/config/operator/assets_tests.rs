@@ -164,7 +164,9 @@ fn check_expr(
 #[test]
 fn stats_table_is_the_contract() {
     let c = contract();
-    assert_eq!(c.len(), 21, "{:?}", c.keys());
+    assert_eq!(c.len(), 22, "{:?}", c.keys());
+    assert_eq!(c["stream_state_bytes"].kind, "histogram");
+    assert_eq!(c["stream_state_bytes"].labels, ["provider"]);
     assert_eq!(
         c["llm_calls"].labels,
         ["provider", "model", "operation", "route", "outcome"]
@@ -334,6 +336,7 @@ fn alerts_use_contract_names_and_link_runbooks() {
         "GenaiTapToolRefusalSpike",
         "GenaiTapSecretPatternHit",
         "GenaiTapTaskOverBudget",
+        "GenaiTapVmMemoryGrowing",
     ]
     .map(str::to_owned)
     .into();
