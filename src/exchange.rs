@@ -1119,30 +1119,14 @@ fn finish_llm<S: crate::session::SharedData>(
         }
     }
     let p = &call.params;
-    if let Some(v) = p.max_tokens {
-        span.set(attr::GEN_AI_REQUEST_MAX_TOKENS, v);
-    }
-    if let Some(v) = p.temperature {
-        span.set(attr::GEN_AI_REQUEST_TEMPERATURE, v);
-    }
-    if let Some(v) = p.top_p {
-        span.set(attr::GEN_AI_REQUEST_TOP_P, v);
-    }
-    if let Some(v) = p.top_k {
-        span.set(attr::GEN_AI_REQUEST_TOP_K, v);
-    }
-    if let Some(v) = p.seed {
-        span.set(attr::GEN_AI_REQUEST_SEED, v);
-    }
-    if let Some(v) = p.choice_count {
-        span.set(attr::GEN_AI_REQUEST_CHOICE_COUNT, v);
-    }
-    if let Some(v) = p.frequency_penalty {
-        span.set(attr::GEN_AI_REQUEST_FREQUENCY_PENALTY, v);
-    }
-    if let Some(v) = p.presence_penalty {
-        span.set(attr::GEN_AI_REQUEST_PRESENCE_PENALTY, v);
-    }
+    span.set_some(attr::GEN_AI_REQUEST_MAX_TOKENS, p.max_tokens);
+    span.set_some(attr::GEN_AI_REQUEST_TEMPERATURE, p.temperature);
+    span.set_some(attr::GEN_AI_REQUEST_TOP_P, p.top_p);
+    span.set_some(attr::GEN_AI_REQUEST_TOP_K, p.top_k);
+    span.set_some(attr::GEN_AI_REQUEST_SEED, p.seed);
+    span.set_some(attr::GEN_AI_REQUEST_CHOICE_COUNT, p.choice_count);
+    span.set_some(attr::GEN_AI_REQUEST_FREQUENCY_PENALTY, p.frequency_penalty);
+    span.set_some(attr::GEN_AI_REQUEST_PRESENCE_PENALTY, p.presence_penalty);
     if !p.stop_sequences.is_empty() {
         span.set(attr::GEN_AI_REQUEST_STOP_SEQUENCES, p.stop_sequences.clone());
     }

@@ -128,6 +128,13 @@ impl Span {
             None => self.attributes.push((key, value)),
         }
     }
+
+    /// Sets `key` when there is a value: most request parameters are optional.
+    pub fn set_some<V: Into<AttrValue>>(&mut self, key: &'static str, value: Option<V>) {
+        if let Some(v) = value {
+            self.set(key, v);
+        }
+    }
 }
 
 /// The resource that every exported batch carries: who emitted these spans.
