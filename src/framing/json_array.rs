@@ -106,21 +106,10 @@ impl JsonArrayDecoder {
 
 #[cfg(test)]
 mod tests {
-    use crate::framing::{Frame, FramingError, StreamDecoder, StreamFormat};
+    use crate::framing::{json_frames, FramingError, StreamFormat};
 
     fn decode(chunks: &[&[u8]]) -> Result<Vec<String>, FramingError> {
-        let mut d = StreamDecoder::new(StreamFormat::JsonArray, 1024);
-        let mut out = Vec::new();
-        let mut sink = |f: Frame<'_>| {
-            if let Frame::Json(b) = f {
-                out.push(String::from_utf8(b.to_vec()).unwrap());
-            }
-        };
-        for c in chunks {
-            d.push(c, &mut sink)?;
-        }
-        d.finish(&mut sink)?;
-        Ok(out)
+        json_frames(StreamFormat::JsonArray, chunks, 1024)
     }
 
     #[test]

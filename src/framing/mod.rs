@@ -150,3 +150,20 @@ impl StreamDecoder {
         }
     }
 }
+
+/// The JSON frames a decoder yields for `chunks`, as strings: the framers' tests compare them.
+#[cfg(test)]
+pub(crate) fn json_frames(format: StreamFormat, chunks: &[&[u8]], limit: usize) -> Result<Vec<String>, FramingError> {
+    let mut d = StreamDecoder::new(format, limit);
+    let mut out = Vec::new();
+    let mut sink = |f: Frame<'_>| {
+        if let Frame::Json(b) = f {
+            out.push(String::from_utf8(b.to_vec()).unwrap());
+        }
+    };
+    for c in chunks {
+        d.push(c, &mut sink)?;
+    }
+    d.finish(&mut sink)?;
+    Ok(out)
+}
