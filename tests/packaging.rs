@@ -53,6 +53,8 @@ fn every_envoy_configuration_in_the_repository_validates_and_starts() {
         Envoy::validate(&local).unwrap_or_else(|e| panic!("{name} does not validate:\n{e}"));
         let envoy = Envoy::start_yaml(&local, listen, admin, &["--concurrency", "1"]).unwrap_or_else(|e| panic!("{name}: {}\n{}", e.message, e.log));
         assert!(envoy.log().contains("genai-tap") && envoy.log().contains("configured"), "{name}: the module loaded:\n{}", envoy.log());
+        // what we ship should not teach a field Envoy is about to remove (fail_open did)
+        assert!(!envoy.log().contains("Deprecated field"), "{name} uses a deprecated field:\n{}", envoy.log());
     }
 }
 
