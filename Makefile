@@ -74,7 +74,7 @@ $(TOOLS)/mcp-venv/.ok: tests/python/requirements-mcp.txt
 	$(TOOLS)/mcp-venv/bin/pip install --quiet -r tests/python/requirements-mcp.txt
 	@touch $@
 
-test: deps build envoy phoenix mcp-sdk ## the whole suite
+test: deps build envoy tools phoenix mcp-sdk ## the whole suite
 	cargo test --workspace --no-fail-fast
 	$(MAKE) --no-print-directory test-rules
 	python3 scripts/test_oci.py

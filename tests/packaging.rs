@@ -1,6 +1,7 @@
 //! What we ship loads: every Envoy configuration in `envoy/` validates and starts, the module
-//! loads from a remote HTTP source checked by sha256, and a changed plugin configuration takes
-//! effect in a running Envoy without dropping traffic.
+//! loads from a remote HTTP source checked by sha256, a changed plugin configuration takes
+//! effect in a running Envoy without dropping traffic, and `make run`'s demo shows spans and
+//! stats.
 
 use genai_tap_testkit::envoy::{free_port, repo_root, wasm_module, Envoy, EnvoyConfig, TempDir};
 use genai_tap_testkit::http::{Handler, Reply, Request, Server};
@@ -221,4 +222,75 @@ static_resources:
     assert!(sent > 20, "{sent}");
     assert_eq!(failed, 0, "{failed} of {sent} calls failed during the update");
     assert!(envoy.stat("listener_manager.listener_modified") >= 1);
+}
+
+/// `make run`'s demo, as a newcomer meets it: the tour's four calls answer as they should, their
+/// spans print decoded, the stats show them, and the secret in the tour appears nowhere.
+#[test]
+fn the_demo_shows_spans_and_stats_within_a_minute() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    for bin in ["genai-tap-upstream", "genai-tap-sink"] {
+        assert!(repo_root().join("target/release").join(bin).exists(), "target/release/{bin}: run `make tools`");
+    }
+    let mut child = Command::new("bash")
+        .arg("envoy/run-demo.sh")
+        .arg(genai_tap_testkit::envoy::envoy_binary())
+        .current_dir(repo_root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .env("DEMO_EXIT_AFTER", "3")
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut out: Vec<String> = Vec::new();
+    let spans = |out: &[String]| out.iter().filter(|l| l.starts_with("── span")).count();
+    // the script stops itself (and the demo's processes) a few seconds after the tour
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(l) => out.push(l),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(_) if std::time::Instant::now() > deadline => {
+                let _ = child.kill();
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    let _ = child.wait();
+    assert!(spans(&out) >= 4, "four spans printed");
+    let text = out.join("\n");
+    assert!(out.iter().any(|l| l.contains("demo is up")), "the demo did not come up:\n{text}");
+    let status = |label: &str| -> String {
+        let line = out.iter().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no tour line {label}:\n{text}"));
+        line.trim_start_matches(|c: char| c != '.').trim_start_matches(['.', ' ']).to_owned()
+    };
+    assert_eq!(status("chat completion"), "200");
+    assert_eq!(status("streamed chat completion"), "200");
+    assert_eq!(status("anthropic message"), "200");
+    let blocked = status("a prompt with a secret");
+    let (code, reply) = blocked.split_once(' ').unwrap();
+    assert_eq!(code, "403");
+    let reply: serde_json::Value = serde_json::from_str(reply).unwrap();
+    assert_eq!(reply["error"]["type"], "secret_detected");
+    assert_eq!(reply["error"]["rule"], "aws-access-key-id");
+    // the spans, decoded by the sink
+    let names: Vec<&str> = out.iter().filter(|l| l.starts_with("── span")).map(|l| l.as_str()).collect();
+    for name in ["chat gpt-3.5-turbo", "chat gpt-5-nano", "chat claude-sonnet-4-5", "chat gpt-4o"] {
+        assert!(names.iter().any(|l| l.starts_with(&format!("── span {name} "))), "no span {name}: {names:?}");
+    }
+    assert!(text.contains("genai_tap.outcome = \"blocked\""), "{text}");
+    // the stats, as Prometheus reads them
+    assert!(out.iter().any(|l| l.starts_with("genai_tap_llm_calls{") && l.contains("outcome=\"blocked\"} 1")), "{text}");
+    assert!(out.iter().any(|l| l.starts_with("genai_tap_guard_blocks{rule=\"aws-access-key-id\"} 1")), "{text}");
+    assert!(!text.contains("AKIAZ7QW4XJ2LBNM5K3P"), "the tour's secret leaked into the demo's output");
 }
