@@ -17,6 +17,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, LogLevel, MapType};
 use std::cell::RefCell;
+use crate::trace::RandomPool;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -36,7 +37,10 @@ pub(crate) struct Vm {
     exporters: Vec<(Channel, Exporter, String)>,
     /// Host call token -> (exporter index, exporter token).
     in_flight: HashMap<u32, (usize, u64)>,
+    /// Random bytes for new ids, fetched 64 calls' worth at a time: one host call, not one per call.
+    random: RandomPool,
 }
+
 
 thread_local! {
     /// This VM's share of the `vm_memory_bytes` gauge, as last reported. Per VM, not per root
@@ -50,6 +54,14 @@ fn linear_memory_bytes() -> i64 {
 }
 
 impl Vm {
+    /// 24 random bytes for a new call's ids.
+    pub(crate) fn random_ids(&mut self) -> [u8; 24] {
+        // A failure leaves zeros, which FreshIds turns into valid (if not random) ids.
+        self.random.take(|bytes| {
+            let _ = getrandom::fill(bytes);
+        })
+    }
+
     pub(crate) fn record(&mut self, updates: &[StatUpdate]) {
         for u in updates {
             self.metrics.apply(u);
@@ -236,6 +248,7 @@ impl RootContext for Root {
                     metrics: Metrics::new(cfg.stats.max_label_values),
                     exporters: Vm::build(&cfg, resource),
                     in_flight: HashMap::new(),
+                    random: RandomPool::default(),
                 })));
             }
         }

@@ -65,9 +65,7 @@ pub(crate) struct Stream {
 
 impl Stream {
     pub(crate) fn new(cfg: Rc<Config>, vm: Rc<RefCell<Vm>>) -> Stream {
-        let mut random = [0u8; 24];
-        // A failure leaves zeros, which FreshIds turns into valid (if not random) ids.
-        let _ = getrandom::fill(&mut random);
+        let random = vm.borrow_mut().random_ids();
         let exchange = Exchange::new(cfg.clone(), FreshIds::from_random(random));
         Stream { cfg, vm, exchange, deferred: Deferred::default(), counted_in_flight: false, finished: false }
     }
