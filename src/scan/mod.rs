@@ -483,6 +483,7 @@ pub fn guard_body(guard: &Guard, policy: crate::config::guard::Policy, body: &[u
 /// Replaces `findings` (sorted, disjoint) in a JSON or text body, keeping JSON valid.
 pub fn redact(guard: &Guard, text: &[u8], findings: &[Finding]) -> Vec<u8> {
     let strings = string_ranges(text);
+    let mut looks_json: Option<bool> = None;
     let mut out = Vec::with_capacity(text.len());
     let mut at = 0;
     for f in findings {
@@ -494,24 +495,45 @@ pub fn redact(guard: &Guard, text: &[u8], findings: &[Finding]) -> Vec<u8> {
         if start >= f.end {
             continue;
         }
-        out.extend_from_slice(&text[at..start]);
         let p = placeholder(guard, text, &Finding { start, end: f.end, kind: f.kind });
         // the ranges are sorted and disjoint: the candidate is the last one starting at or before
         let idx = strings.partition_point(|(s, _)| *s <= start);
         let inside = idx > 0 && strings.get(idx - 1).is_some_and(|(_, e)| f.end <= *e);
-        let looks_json = strings.first().is_some();
-        if inside || !looks_json {
+        // a body without strings is JSON only if it is a bare value (`4111111111111111`)
+        if inside || !*looks_json.get_or_insert_with(|| !strings.is_empty() || is_json(text)) {
+            out.extend_from_slice(&text[at..start]);
             out.extend_from_slice(p.as_bytes());
+            at = f.end;
         } else {
-            // a number outside any string: write the placeholder as a string value
+            // a number outside any string: the placeholder replaces the whole number, as a
+            // string value (a part of one, `777.[REDACTED]`, would break the JSON)
+            let (start, end) = number_around(text, at, start, f.end);
+            out.extend_from_slice(&text[at..start]);
             out.push(b'"');
             out.extend_from_slice(p.as_bytes());
             out.push(b'"');
+            at = end;
         }
-        at = f.end;
     }
     out.extend_from_slice(&text[at..]);
     out
+}
+
+/// Whether `text` is one JSON value; asked only of a body without strings that has a finding.
+fn is_json(text: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
+}
+
+/// The JSON number token around `start..end`, not reaching back before `floor`.
+fn number_around(t: &[u8], floor: usize, mut start: usize, mut end: usize) -> (usize, usize) {
+    let in_number = |b: u8| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-');
+    while start > floor && in_number(t[start - 1]) {
+        start -= 1;
+    }
+    while end < t.len() && in_number(t[end]) {
+        end += 1;
+    }
+    (start, end)
 }
 
 /// Whether byte `i` is the second byte of an escape (`\n`, `\"`), counting the backslashes.

@@ -220,3 +220,30 @@ fn the_block_reply_names_the_rule_and_never_the_secret() {
     assert_eq!(v["error"]["rule"], "aws-access-key-id");
     assert!(!String::from_utf8_lossy(&b).contains("AKIA"));
 }
+
+#[test]
+fn a_finding_in_part_of_a_json_number_replaces_the_whole_number() {
+    // found by `make fuzz` (fuzz/regressions/redactor/): a match inside a bare number or part
+    // of one used to leave `777."[REDACTED:...]"`, which is not JSON
+    let g = guard();
+    let redact_all = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
+    for input in ["777.7877778", r#"{"a":777.7877778,"b":[1, 4111111111111111e0]}"#, "4111111111111111"] {
+        let r = guard_body(&g, redact_all, input.as_bytes());
+        let kinds = &r.pii;
+        match &r.outcome {
+            Outcome::Rewritten(out) => {
+                let v: serde_json::Value = serde_json::from_slice(out).unwrap_or_else(|e| panic!("{input} -> {}: {e}", String::from_utf8_lossy(out)));
+                assert!(String::from_utf8_lossy(out).contains("[REDACTED:"), "{input}: {kinds:?}");
+                assert!(!v.to_string().contains("7877778"), "{input}: a part of the number is left");
+            }
+            Outcome::Unchanged => {}
+            other => panic!("{input}: {other:?}"),
+        }
+    }
+    // a bare card number is JSON and becomes a JSON string
+    let r = guard_body(&g, redact_all, b"4111111111111111");
+    assert!(matches!(&r.outcome, Outcome::Rewritten(out) if out == b"\"[REDACTED:CREDIT_CARD]\""), "{:?}", r.outcome);
+    // in text that is not JSON, the placeholder goes in bare
+    let r = guard_body(&g, redact_all, b"call 415-555-2671 now");
+    assert!(matches!(&r.outcome, Outcome::Rewritten(out) if out == b"call [REDACTED:PHONE] now"), "{:?}", r.outcome);
+}
