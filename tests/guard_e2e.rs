@@ -55,11 +55,56 @@ fn e2e_every_secret_is_blocked_and_never_reaches_the_upstream_telemetry_or_logs(
     let log = envoy.log();
     assert!(log.contains("genai-tap: blocked a request"), "a warning line per block");
     for (rule, value) in &cases {
-        let needle = value.as_bytes();
-        for req in sink.received() {
-            assert!(!req.raw.windows(needle.len()).any(|w| w == needle), "{rule} leaked into an OTLP payload");
+        // the whole case and, for assignments, the credential alone
+        for needle in [value.clone(), secret_part(rule, value)] {
+            for req in sink.received() {
+                assert!(!req.raw.windows(needle.len()).any(|w| w == needle.as_bytes()), "{rule} leaked into an OTLP payload");
+            }
+            assert!(!log.contains(needle.as_str()), "{rule} leaked into Envoy's log");
         }
-        assert!(!log.contains(value.as_str()), "{rule} leaked into Envoy's log");
+    }
+}
+
+#[test]
+fn e2e_the_block_status_is_configurable_and_a_secret_in_a_response_is_redacted() {
+    let (upstream, sink, envoy) = start(r#","secrets":{"block_status":451,"response":"block"}"#);
+    let key = "AKIAZ7QW4XJ2LBNM5K3P";
+    let r = envoy.send("POST", "/v1/chat/completions", &[("host", "api.openai.com"), ("content-type", "application/json")], &chat(&format!("use {key}")));
+    assert_eq!(r.status, 451, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["error"]["rule"], "aws-access-key-id");
+    assert!(upstream.requests().is_empty());
+
+    // a response's headers are gone by the time its body shows a secret: block redacts it
+    let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+    let stream = format!(
+        "data: {{\"id\":\"c1\",\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"your token is {token} ok\"}}}}]}}\n\n\
+         data: {{\"id\":\"c1\",\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":9}}}}\n\n\
+         data: [DONE]\n\n"
+    );
+    let r = envoy.send(
+        "POST",
+        "/v1/chat/completions",
+        &[
+            ("host", "api.openai.com"),
+            ("content-type", "application/json"),
+            ("x-fixture", "openai/chat_stream_include_usage"),
+            ("x-raw-body-b64", &b64(stream.as_bytes())),
+            ("x-chunk-bytes", "11"),
+        ],
+        &chat("hi"),
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.complete);
+    assert_eq!(r.text(), stream.replace(&token, "[REDACTED:SECRET]"), "the secret redacted, every other byte as sent");
+    let spans = sink.wait_for_spans(2, Duration::from_secs(10));
+    assert_eq!(spans[0].str("genai_tap.outcome"), Some("blocked"));
+    assert_eq!(spans[0].int("http.response.status_code"), Some(451));
+    assert_eq!(spans[1].str("genai_tap.outcome"), Some("completed"));
+    assert_eq!(spans[1].int("gen_ai.usage.output_tokens"), Some(9));
+    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_guard_secret_hits", &[("rule", "github-pat")]) == 1.0));
+    for req in sink.received() {
+        assert!(!req.raw.windows(token.len()).any(|w| w == token.as_bytes()), "the token leaked into an OTLP payload");
     }
 }
 

@@ -83,3 +83,14 @@ pub fn secret_cases() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The part of a case that is the credential itself: for assignments (`key = "..."`), the value
+/// after the key, which is what must never leak even if the key name does.
+pub fn secret_part(rule: &str, value: &str) -> String {
+    match rule {
+        "aws-secret-access-key" | "generic-password" | "generic-api-key" | "datadog-access-token" => {
+            value.rsplit(['=', ':', ' ']).next().unwrap().trim_matches('"').to_owned()
+        }
+        "gcp-service-account" => "service_account".to_owned(),
+        _ => value.to_owned(),
+    }
+}
