@@ -987,6 +987,16 @@ impl Exchange {
             Kind::Tool(t) => finish_tool(&self.cfg, common, *t, now, store, &mut out),
             Kind::New | Kind::Passthrough => {}
         }
+        // defence in depth for what is not a span: a warning line or a spec-gap record carries
+        // text from the wire too (the authority, which may hold userinfo). Captured content is
+        // redacted where it is built.
+        let clean = |s: &mut String| {
+            if let std::borrow::Cow::Owned(c) = scan::sanitize_for_telemetry(&self.cfg.guard, s) {
+                *s = c;
+            }
+        };
+        out.warnings.iter_mut().for_each(clean);
+        out.logs.iter_mut().filter(|l| l.sink == LogSink::SpecGap).for_each(|l| clean(&mut l.record.body));
         out
     }
 }
@@ -1563,6 +1573,24 @@ mod tests {
     }
 
     const MS: u64 = 1_000_000;
+
+    #[test]
+    fn log_lines_and_spec_gap_records_pass_the_detectors_too() {
+        // an authority with userinfo: the host ends up in the warning and the record's body
+        let c = cfg(r#"{"routes":[{"host":"*","kind":"llm"}]}"#);
+        let mut x = Exchange::new(c, ids());
+        let h = headers(&[(":method", "POST"), (":authority", "jane.doe@example.com"), (":path", "/v1/chat/completions")]);
+        x.handle_request_headers(RequestHead { headers: &h }, false, 0);
+        let verdict = x.handle_request_body(br#"{"model":"gpt-4o","messages":[{"role":"user","content":"AKIAZ7QW4XJ2LBNM5K3P"}]}"#, true, 1);
+        assert!(matches!(verdict, BodyVerdict::LocalReply(_)), "{verdict:?}");
+        let done = x.finish(&EndInfo::default(), 2);
+        assert_eq!(done.warnings.len(), 1);
+        assert!(done.warnings[0].contains("blocked a request to [REDACTED:EMAIL]"), "{}", done.warnings[0]);
+        let gap = done.logs.iter().find(|l| l.sink == LogSink::SpecGap).expect("a spec-gap record");
+        assert!(gap.record.body.contains("blocked call to [REDACTED:EMAIL]"), "{}", gap.record.body);
+        let all = format!("{:?} {:?} {:?}", done.warnings, gap.record, done.spans);
+        assert!(!all.contains("jane.doe") && !all.contains("AKIAZ7QW4XJ2LBNM5K3P"), "{all}");
+    }
 
     #[test]
     fn unrelated_traffic_is_not_observed() {
