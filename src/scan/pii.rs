@@ -393,6 +393,8 @@ mod tests {
             ("discover 6011111111111117", Kind::CreditCard, "6011111111111117"),
             ("mc2 2223003122003222", Kind::CreditCard, "2223003122003222"),
             ("jcb 3530111333300000", Kind::CreditCard, "3530111333300000"),
+            ("unionpay 6200000000000005", Kind::CreditCard, "6200000000000005"),
+            ("unionpay 6212 3456 7890 1232", Kind::CreditCard, "6212 3456 7890 1232"),
             ("diners 36227206271667", Kind::CreditCard, "36227206271667"),
             ("iban GB82 WEST 1234 5698 7654 32 ok", Kind::Iban, "GB82 WEST 1234 5698 7654 32"),
             ("iban DE89370400440532013000", Kind::Iban, "DE89370400440532013000"),
