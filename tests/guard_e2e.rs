@@ -23,6 +23,32 @@ fn chat(content: &str) -> Vec<u8> {
     serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": content}]}).to_string().into_bytes()
 }
 
+/// A chat stream whose one content event says `content`, then usage (5 in, 9 out) and `[DONE]`.
+fn sse_saying(content: &str) -> String {
+    let delta = serde_json::json!({"id": "c1", "model": "gpt-4o", "choices": [{"index": 0, "delta": {"content": content}}]});
+    format!(
+        "data: {delta}\n\n\
+         data: {{\"id\":\"c1\",\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":9}}}}\n\n\
+         data: [DONE]\n\n"
+    )
+}
+
+/// Asks for a chat through Envoy, and has the upstream answer with `stream` in `chunk_bytes` pieces.
+fn send_answered_by(envoy: &Envoy, stream: &str, chunk_bytes: usize) -> genai_tap_testkit::http::Response {
+    envoy.send(
+        "POST",
+        "/v1/chat/completions",
+        &[
+            ("host", "api.openai.com"),
+            ("content-type", "application/json"),
+            ("x-fixture", "openai/chat_stream_include_usage"),
+            ("x-raw-body-b64", &b64(stream.as_bytes())),
+            ("x-chunk-bytes", &chunk_bytes.to_string()),
+        ],
+        &chat("hi"),
+    )
+}
+
 #[test]
 fn e2e_every_secret_is_blocked_and_never_reaches_the_upstream_telemetry_or_logs() {
     let (upstream, sink, envoy) = start("");
@@ -77,23 +103,8 @@ fn e2e_the_block_status_is_configurable_and_a_secret_in_a_response_is_redacted()
 
     // a response's headers are gone by the time its body shows a secret: block redacts it
     let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
-    let stream = format!(
-        "data: {{\"id\":\"c1\",\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"your token is {token} ok\"}}}}]}}\n\n\
-         data: {{\"id\":\"c1\",\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":9}}}}\n\n\
-         data: [DONE]\n\n"
-    );
-    let r = envoy.send(
-        "POST",
-        "/v1/chat/completions",
-        &[
-            ("host", "api.openai.com"),
-            ("content-type", "application/json"),
-            ("x-fixture", "openai/chat_stream_include_usage"),
-            ("x-raw-body-b64", &b64(stream.as_bytes())),
-            ("x-chunk-bytes", "11"),
-        ],
-        &chat("hi"),
-    );
+    let stream = sse_saying(&format!("your token is {token} ok"));
+    let r = send_answered_by(&envoy, &stream, 11);
     assert_eq!(r.status, 200);
     assert!(r.complete);
     assert_eq!(r.text(), stream.replace(&token, "[REDACTED:SECRET]"), "the secret redacted, every other byte as sent");
@@ -155,24 +166,8 @@ fn b64(data: &[u8]) -> String {
 #[test]
 fn e2e_a_streamed_response_is_redacted_across_chunk_boundaries() {
     let (_upstream, sink, envoy) = start(r#","pii":{"response":"redact"}"#);
-    let stream = concat!(
-        "data: {\"id\":\"c1\",\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Reach me at jane.doe@example.com or 415-555-2671\"}}]}\n\n",
-        "data: {\"id\":\"c1\",\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":9}}\n\n",
-        "data: [DONE]\n\n"
-    );
-    let encoded = b64(stream.as_bytes());
-    let r = envoy.send(
-        "POST",
-        "/v1/chat/completions",
-        &[
-            ("host", "api.openai.com"),
-            ("content-type", "application/json"),
-            ("x-fixture", "openai/chat_stream_include_usage"),
-            ("x-raw-body-b64", &encoded),
-            ("x-chunk-bytes", "7"),
-        ],
-        &chat("hi"),
-    );
+    let stream = sse_saying("Reach me at jane.doe@example.com or 415-555-2671");
+    let r = send_answered_by(&envoy, &stream, 7);
     assert_eq!(r.status, 200);
     assert!(r.complete);
     let text = r.text();
