@@ -60,6 +60,17 @@ fn redacted_secrets_leave_valid_json_and_no_trace_of_the_value() {
     }
 }
 
+/// What a stream redactor releases for `chunks`, in all.
+fn redact_stream(g: &Guard, policy: Policy, chunks: &[&[u8]]) -> Vec<u8> {
+    let mut r = StreamRedactor::new(512);
+    let mut out = Vec::new();
+    for c in chunks {
+        out.extend(r.push(g, policy, c));
+    }
+    out.extend(r.finish(g, policy));
+    out
+}
+
 #[test]
 fn streams_split_at_every_byte_give_the_same_redaction() {
     let g = guard();
@@ -76,12 +87,7 @@ fn streams_split_at_every_byte_give_the_same_redaction() {
     for (rule, value) in cases {
         let event = serde_json::json!({"choices": [{"delta": {"content": format!("x {value} y")}}]}).to_string();
         let stream = format!("data: {event}\n\ndata: [DONE]\n\n");
-        let whole = {
-            let mut r = StreamRedactor::new(512);
-            let mut out = r.push(&g, policy, stream.as_bytes());
-            out.extend(r.finish(&g, policy));
-            out
-        };
+        let whole = redact_stream(&g, policy, &[stream.as_bytes()]);
         let text = String::from_utf8(whole.clone()).unwrap();
         assert!(!text.contains(value.as_str()), "{rule}: {text}");
         assert!(text.contains("[REDACTED:"), "{rule}: {text}");
@@ -89,11 +95,7 @@ fn streams_split_at_every_byte_give_the_same_redaction() {
         assert!(serde_json::from_str::<serde_json::Value>(data).is_ok(), "{rule}: event still JSON: {data}");
         let b = stream.as_bytes();
         for i in 0..b.len() {
-            let mut r = StreamRedactor::new(512);
-            let mut out = r.push(&g, policy, &b[..i]);
-            out.extend(r.push(&g, policy, &b[i..]));
-            out.extend(r.finish(&g, policy));
-            assert_eq!(out, whole, "{rule}: split at {i}");
+            assert_eq!(redact_stream(&g, policy, &[&b[..i], &b[i..]]), whole, "{rule}: split at {i}");
         }
     }
 }
@@ -171,11 +173,7 @@ fn hard_negatives_in_a_stream_pass_byte_identical_at_every_split() {
         let stream = format!("data: {event}\n\ndata: [DONE]\n\n");
         let b = stream.as_bytes();
         for i in 0..b.len() {
-            let mut r = StreamRedactor::new(512);
-            let mut out = r.push(&g, everything, &b[..i]);
-            out.extend(r.push(&g, everything, &b[i..]));
-            out.extend(r.finish(&g, everything));
-            assert_eq!(out, b, "{text}: split at {i}");
+            assert_eq!(redact_stream(&g, everything, &[&b[..i], &b[i..]]), b, "{text}: split at {i}");
         }
     }
 }
