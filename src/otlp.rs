@@ -164,14 +164,9 @@ mod proto {
         if len < 0x80 {
             out[at] = len as u8;
         } else {
-            let (mut prefix, mut n, mut v) = ([0u8; 10], 0, len);
-            while v >= 0x80 {
-                prefix[n] = (v as u8) | 0x80;
-                v >>= 7;
-                n += 1;
-            }
-            prefix[n] = v as u8;
-            out.splice(at..=at, prefix[..=n].iter().copied());
+            let mut prefix = Vec::with_capacity(10);
+            varint(&mut prefix, len as u64);
+            out.splice(at..=at, prefix);
         }
     }
 

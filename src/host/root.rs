@@ -13,11 +13,11 @@ use crate::export::{ExportEvent, Exporter};
 use crate::otlp::Signal;
 use crate::span::{AttrValue, Resource};
 use crate::stats::{self, StatUpdate};
+use crate::trace::RandomPool;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, LogLevel, MapType};
 use std::cell::RefCell;
-use crate::trace::RandomPool;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -40,7 +40,6 @@ pub(crate) struct Vm {
     /// Random bytes for new ids, fetched 64 calls' worth at a time: one host call, not one per call.
     random: RandomPool,
 }
-
 
 thread_local! {
     /// This VM's share of the `vm_memory_bytes` gauge, as last reported. Per VM, not per root

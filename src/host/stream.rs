@@ -118,7 +118,6 @@ impl Stream {
             self.counted_in_flight = false;
             self.in_flight(-1);
         }
-        let _ = &self.cfg;
     }
 }
 

@@ -253,10 +253,24 @@ pub fn request(
     abort_after: Option<usize>,
 ) -> std::io::Result<Response> {
     let start = Instant::now();
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    let mut s = connect(port)?;
+    s.write_all(&request_bytes(method, path, headers, body, true))?;
+    let mut r = BufReader::new(s);
+    read_response(&mut r, start, abort_after).map(|(resp, _)| resp)
+}
+
+/// A loopback connection as the test clients use it: no Nagle delay, a 20 s read timeout.
+fn connect(port: u16) -> std::io::Result<TcpStream> {
+    let s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(20)))?;
     s.set_nodelay(true)?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    Ok(s)
+}
+
+/// One HTTP/1.1 request, head and body; `host: localhost` unless the caller names a host.
+fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8], close: bool) -> Vec<u8> {
+    let close = if close { "connection: close\r\n" } else { "" };
+    let mut head = format!("{method} {path} HTTP/1.1\r\n{close}content-length: {}\r\n", body.len());
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         head.push_str("host: localhost\r\n");
     }
@@ -264,10 +278,9 @@ pub fn request(
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    let mut r = BufReader::new(s);
-    read_response(&mut r, start, abort_after).map(|(resp, _)| resp)
+    let mut msg = head.into_bytes();
+    msg.extend_from_slice(body);
+    msg
 }
 
 /// Reads one response; also says whether the connection may carry another request.
@@ -367,24 +380,11 @@ impl Conn {
     ) -> std::io::Result<Response> {
         let start = Instant::now();
         if self.stream.is_none() {
-            let s = TcpStream::connect(("127.0.0.1", self.port))?;
-            s.set_read_timeout(Some(Duration::from_secs(20)))?;
-            s.set_nodelay(true)?;
+            self.stream = Some(BufReader::new(connect(self.port)?));
             self.connects += 1;
-            self.stream = Some(BufReader::new(s));
         }
         let mut r = self.stream.take().ok_or_else(|| std::io::Error::other("no connection"))?;
-        let mut head = format!("{method} {path} HTTP/1.1\r\ncontent-length: {}\r\n", body.len());
-        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-            head.push_str("host: localhost\r\n");
-        }
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        let mut msg = head.into_bytes();
-        msg.extend_from_slice(body);
-        r.get_mut().write_all(&msg)?;
+        r.get_mut().write_all(&request_bytes(method, path, headers, body, false))?;
         let (resp, reusable) = read_response(&mut r, start, abort_after)?;
         if reusable {
             self.stream = Some(r);
