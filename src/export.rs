@@ -232,7 +232,7 @@ impl Exporter {
                 let retry_after_ms = header(headers, "retry-after")
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map(|s| s.saturating_mul(1000));
-                self.retry_or_drop(batch, retry_after_ms, now);
+                self.retry_or_drop(batch, retry_after_ms, "retries_exhausted", now);
             }
             _ => {
                 self.events.push_back(ExportEvent::Request { result: "failed" });
@@ -245,17 +245,18 @@ impl Exporter {
     pub fn handle_dispatch_failed(&mut self, token: u64, now: u64) {
         let Some(i) = self.in_flight.iter().position(|b| b.token == token) else { return };
         let batch = self.in_flight.remove(i);
-        self.retry_or_drop(batch, None, now);
+        // retried like any failure (a cluster may appear with the next configuration), but a
+        // batch that never left is dropped as `dispatch_failed`: a wrong cluster name, not a
+        // collector that is down
+        self.retry_or_drop(batch, None, "dispatch_failed", now);
     }
 
-    fn retry_or_drop(&mut self, mut batch: Batch, retry_after_ms: Option<u64>, now: u64) {
+    /// Retries `batch` after a backoff, or drops it for `reason` once its retries are spent.
+    fn retry_or_drop(&mut self, mut batch: Batch, retry_after_ms: Option<u64>, reason: &'static str, now: u64) {
         batch.attempts += 1;
         if batch.attempts > self.collector.max_retries {
             self.events.push_back(ExportEvent::Request { result: "failed" });
-            self.events.push_back(ExportEvent::Dropped {
-                spans: batch.fragments.len() as u64,
-                reason: "retries_exhausted",
-            });
+            self.events.push_back(ExportEvent::Dropped { spans: batch.fragments.len() as u64, reason });
             return;
         }
         self.events.push_back(ExportEvent::Request { result: "retry" });
@@ -323,7 +324,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(deflated.len() + 18);
     out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
     out.extend_from_slice(&deflated);
-    out.extend_from_slice(&crate::framing::crc32(data).to_le_bytes());
+    out.extend_from_slice(&crate::crc::crc32(data).to_le_bytes());
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     out
 }
@@ -371,6 +372,24 @@ mod tests {
 
     fn dropped(acc: &(u64, Vec<(&'static str, u64)>, Vec<&'static str>), reason: &str) -> u64 {
         acc.1.iter().filter(|(r, _)| *r == reason).map(|(_, n)| n).sum()
+    }
+
+    #[test]
+    fn a_batch_that_never_left_is_dropped_as_dispatch_failed() {
+        let mut e = exporter(r#"{"max_batch_spans":1,"max_retries":2,"initial_backoff_ms":10,"max_backoff_ms":10}"#);
+        e.enqueue(fragment(1), 0);
+        let mut acc = (0, Vec::new(), Vec::new());
+        let mut now = 0;
+        for _ in 0..10 {
+            if let Some(t) = e.poll_transmit(now) {
+                e.handle_dispatch_failed(t.token, now);
+            }
+            now += S;
+        }
+        drain(&mut e, &mut acc);
+        assert_eq!(dropped(&acc, "dispatch_failed"), 1, "{acc:?}");
+        assert_eq!(dropped(&acc, "retries_exhausted"), 0);
+        assert_eq!(acc.2.iter().filter(|r| **r == "retry").count(), 2, "retried first: {acc:?}");
     }
 
     #[test]

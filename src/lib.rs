@@ -42,6 +42,7 @@
 
 pub mod config;
 pub mod cost;
+mod crc;
 pub mod exchange;
 pub mod export;
 pub mod framing;
@@ -54,5 +55,4 @@ pub mod stats;
 pub mod tools;
 pub mod trace;
 
-#[cfg(target_arch = "wasm32")]
 mod host;

@@ -13,7 +13,7 @@
 //! `prost`, which would add generated code and a runtime to the module for four messages. The
 //! tests decode every byte with the real `opentelemetry-proto` types.
 
-use crate::span::{Attr, AttrValue, Event, Link, Resource, Span};
+use crate::span::{Attr, AttrValue, Event, Link, LogRecord, Resource, Severity, Span};
 use crate::trace::to_hex;
 
 /// The body encoding of an export request.
@@ -37,17 +37,19 @@ impl Encoding {
 pub const SCOPE_NAME: &str = "genai-tap";
 pub const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// A log record (content capture and spec-gap candidates).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogRecord {
-    pub time_unix_nano: u64,
-    pub severity_number: i32,
-    pub severity_text: &'static str,
-    pub event_name: &'static str,
-    pub body: String,
-    pub attributes: Vec<Attr>,
-    pub trace_id: [u8; 16],
-    pub span_id: [u8; 8],
+/// OTLP's `SeverityNumber` (INFO is 9, WARN is 13).
+fn severity_number(s: Severity) -> i32 {
+    match s {
+        Severity::Info => 9,
+        Severity::Warn => 13,
+    }
+}
+
+fn severity_text(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "INFO",
+        Severity::Warn => "WARN",
+    }
 }
 
 /// Encodes one span as a fragment in `encoding`.
@@ -245,8 +247,8 @@ mod proto {
     pub(super) fn log(l: &LogRecord) -> Vec<u8> {
         let mut out = Vec::with_capacity(128 + l.body.len());
         fixed64(&mut out, 1, l.time_unix_nano);
-        uint(&mut out, 2, l.severity_number as u64);
-        string(&mut out, 3, l.severity_text);
+        uint(&mut out, 2, severity_number(l.severity) as u64);
+        string(&mut out, 3, severity_text(l.severity));
         message(&mut out, 5, |v| bytes(v, 1, l.body.as_bytes()));
         attributes(&mut out, 6, &l.attributes);
         if l.trace_id != [0; 16] {
@@ -493,10 +495,10 @@ mod json {
         let _ = write!(
             out,
             "{{\"timeUnixNano\":\"{t}\",\"observedTimeUnixNano\":\"{t}\",\"severityNumber\":{},\"severityText\":",
-            l.severity_number,
+            severity_number(l.severity),
             t = l.time_unix_nano
         );
-        string(&mut out, l.severity_text);
+        string(&mut out, severity_text(l.severity));
         out.push_str(",\"eventName\":");
         string(&mut out, l.event_name);
         out.push_str(",\"body\":");
@@ -589,8 +591,7 @@ mod tests {
         // logs share the envelope
         let log = LogRecord {
             time_unix_nano: 5,
-            severity_number: 9,
-            severity_text: "INFO",
+            severity: Severity::Info,
             event_name: "genai_tap.spec_gap.candidate",
             body: "b".repeat(200),
             attributes: Vec::new(),

@@ -79,6 +79,25 @@ impl From<Vec<String>> for AttrValue {
 /// constant in [`attr`]; nothing from the wire ever becomes a key.
 pub type Attr = (&'static str, AttrValue);
 
+/// How serious a log record is; OTLP's severity numbers are the encoder's business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Info,
+    Warn,
+}
+
+/// A log record (content capture and spec-gap candidates), on the trace of the call it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRecord {
+    pub time_unix_nano: u64,
+    pub severity: Severity,
+    pub event_name: &'static str,
+    pub body: String,
+    pub attributes: Vec<Attr>,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+}
+
 /// A timed event inside a span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {

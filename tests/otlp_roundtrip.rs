@@ -2,8 +2,8 @@
 //! `opentelemetry-proto` decoder (in the testkit) and come back equal, in protobuf and JSON.
 //! Sizes straddle every varint length boundary of a nested message (127/128, 16383/16384).
 
-use genai_tap::otlp::{encode_log, encode_request, encode_span, Encoding, LogRecord, Signal};
-use genai_tap::span::{AttrValue, Event, Link, Resource, Span, SpanKind, StatusCode};
+use genai_tap::otlp::{encode_log, encode_request, encode_span, Encoding, Signal};
+use genai_tap::span::{AttrValue, Event, Link, LogRecord, Resource, Severity, Span, SpanKind, StatusCode};
 use genai_tap_testkit::sink::{decode_logs, decode_traces};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -85,8 +85,7 @@ fn log_records_round_trip() {
         let body: String = "x\"y\\z".chars().cycle().take(len).collect();
         let log = LogRecord {
             time_unix_nano: 5,
-            severity_number: 9,
-            severity_text: "INFO",
+            severity: Severity::Info,
             event_name: "gen_ai.client.inference.operation.details",
             body: body.clone(),
             attributes: vec![("gen_ai.response.id", AttrValue::Str(body.clone()))],

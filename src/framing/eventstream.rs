@@ -6,6 +6,7 @@
 //! passing bytes. Only a message that straddles chunks is copied, bounded by `max_frame_bytes`.
 
 use super::{Frame, FramingError};
+use crate::crc::crc32;
 
 const PRELUDE: usize = 12;
 const MIN_MESSAGE: usize = PRELUDE + 4;
@@ -17,31 +18,6 @@ pub(crate) struct EventStreamDecoder {
 }
 
 /// CRC-32 (IEEE 802.3), as the event stream uses. Table built at compile time.
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-};
-
-/// CRC-32 (IEEE 802.3) of `bytes`; also the gzip trailer's checksum.
-pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = 0xffff_ffffu32;
-    for &b in bytes {
-        c = CRC_TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
-    }
-    c ^ 0xffff_ffff
-}
-
 fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
@@ -167,7 +143,7 @@ impl EventStreamDecoder {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::crc32;
+    use crate::crc::crc32;
     use crate::framing::{Frame, FramingError, StreamDecoder, StreamFormat};
 
     /// Builds one message with string headers, as AWS does.

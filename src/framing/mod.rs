@@ -63,12 +63,13 @@ pub enum StreamFormat {
     EventStream,
 }
 
+mod body;
 mod eventstream;
-
-pub use eventstream::crc32;
 mod json_array;
 mod ndjson;
 mod sse;
+
+pub use body::{Body, BodyEnd, BoundedBody};
 
 /// A decoder for one response stream. Feed it chunks as they arrive; it calls `on_frame` for
 /// every whole frame and keeps at most one partial frame, bounded by `max_frame_bytes`.

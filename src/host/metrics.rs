@@ -8,9 +8,8 @@
 //! tick (at most 250 ms apart), not on every call: a host call costs microseconds, and a call
 //! updates about eight of them. Histograms need every sample and are recorded at once.
 
+use super::Host;
 use crate::stats::{MetricKind, Namer, StatUpdate};
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::MetricType;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -46,7 +45,7 @@ impl Metrics {
         Metrics { namer: Namer::new(max_label_values), by_name: HashMap::new(), by_key: HashMap::new(), slots: Vec::new() }
     }
 
-    fn slot(&mut self, update: &StatUpdate) -> Option<usize> {
+    fn slot(&mut self, host: &mut impl Host, update: &StatUpdate) -> Option<usize> {
         let k = key(update);
         if let Some(slot) = self.by_key.get(&k) {
             return Some(*slot);
@@ -55,12 +54,7 @@ impl Metrics {
         let slot = match self.by_name.get(&name) {
             Some(slot) => *slot,
             None => {
-                let kind = match update.metric.kind {
-                    MetricKind::Counter => MetricType::Counter,
-                    MetricKind::Gauge => MetricType::Gauge,
-                    MetricKind::Histogram => MetricType::Histogram,
-                };
-                let id = hostcalls::define_metric(kind, &name).ok()?;
+                let id = host.define_metric(update.metric.kind, &name)?;
                 self.slots.push(Slot { id, kind: update.metric.kind, pending: 0 });
                 self.by_name.insert(name, self.slots.len() - 1);
                 self.slots.len() - 1
@@ -74,21 +68,19 @@ impl Metrics {
         Some(slot)
     }
 
-    pub(crate) fn apply(&mut self, update: &StatUpdate) {
-        let Some(slot) = self.slot(update) else { return };
-        let slot = &mut self.slots[slot];
+    pub(crate) fn apply(&mut self, host: &mut impl Host, update: &StatUpdate) {
+        let Some(slot) = self.slot(host, update) else { return };
+        let Some(slot) = self.slots.get_mut(slot) else { return };
         match slot.kind {
             MetricKind::Counter | MetricKind::Gauge => slot.pending = slot.pending.saturating_add(update.value),
-            MetricKind::Histogram => {
-                let _ = hostcalls::record_metric(slot.id, update.value.max(0) as u64);
-            }
+            MetricKind::Histogram => host.record_metric(slot.id, update.value.max(0) as u64),
         }
     }
 
     /// Hands the summed counter and gauge changes to Envoy.
-    pub(crate) fn flush(&mut self) {
+    pub(crate) fn flush(&mut self, host: &mut impl Host) {
         for slot in self.slots.iter_mut().filter(|s| s.pending != 0) {
-            let _ = hostcalls::increment_metric(slot.id, std::mem::take(&mut slot.pending));
+            host.increment_metric(slot.id, std::mem::take(&mut slot.pending));
         }
     }
 }

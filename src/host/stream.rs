@@ -1,112 +1,155 @@
-//! One HTTP stream: feeds Envoy's callbacks into an [`Exchange`] and applies its verdicts.
+//! One HTTP stream: feeds Envoy's callbacks into an [`Exchange`] and applies what it answers.
+//!
+//! Every decision (what to read, what to hold, what to replace) is the exchange's; this only
+//! moves bytes and headers between the host and the exchange, in one `drive` step per
+//! callback that applies the verdict and drains every pending output.
 
-use super::now_ns;
-use super::root::Vm;
+use super::vm::Vm;
+use super::{Action, BodyOf, Headers, Host, Level, SharedStore};
 use crate::config::Config;
-use crate::exchange::{BodyVerdict, EndInfo, Exchange, HeadersVerdict, RequestHead, ResponseVerdict};
+use crate::exchange::{BodyVerdict, EndInfo, Exchange, HeaderEdit, HeadersVerdict, RequestBodyPlan, RequestHead, ResponseVerdict};
 use crate::stats::{self, StatUpdate};
 use crate::trace::FreshIds;
-use proxy_wasm::hostcalls;
-use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, BufferType, LogLevel, MapType};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-/// proxy-wasm shared data: one store for every worker of this VM id (the session roll-ups).
-struct SharedStore;
-
-impl crate::session::SharedData for SharedStore {
-    fn get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
-        hostcalls::get_shared_data(key).unwrap_or((None, None))
-    }
-
-    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), crate::session::SetError> {
-        match hostcalls::set_shared_data(key, Some(value), cas) {
-            Ok(()) => Ok(()),
-            Err(proxy_wasm::types::Status::CasMismatch) => Err(crate::session::SetError::CasMismatch),
-            Err(_) => Err(crate::session::SetError::Host),
-        }
-    }
-}
-
-/// Response bytes copied but not yet given to the exchange, with when each chunk arrived.
-///
-/// When the guard does not rewrite the response, parsing it need not delay it: chunks wait
-/// here while Envoy forwards them, and the exchange reads them at the end of the exchange or
-/// before more than [`DEFER_BYTES`] would wait (a bigger chunk is read at once). The first
-/// chunk of a stream and the end of a JSON body then reach the client without waiting for the
-/// parser, and the exchange sees the same chunks with the same arrival times as if it had read
-/// them at once. The bytes held count in the span's `genai_tap.stream.state_bytes`.
-#[derive(Default)]
-struct Deferred {
-    chunks: Vec<(Vec<u8>, bool, u64)>,
-    bytes: usize,
-}
-
-/// At most this many response bytes wait per stream.
-const DEFER_BYTES: usize = 32 * 1024;
-
-/// A body chunk's bytes; the last callback of a body is often empty, and needs no host call.
-fn read_body(which: BufferType, size: usize) -> Vec<u8> {
-    if size == 0 {
-        return Vec::new();
-    }
-    hostcalls::get_buffer(which, 0, size).ok().flatten().unwrap_or_default()
+/// What one callback's verdict asks of the host.
+enum Verdict {
+    Headers(HeadersVerdict),
+    RequestBody { size: usize, verdict: BodyVerdict },
+    ResponseBody { size: usize, verdict: ResponseVerdict },
+    Nothing,
 }
 
 pub(crate) struct Stream {
-    cfg: Rc<Config>,
     vm: Rc<RefCell<Vm>>,
     exchange: Exchange,
-    deferred: Deferred,
     counted_in_flight: bool,
     finished: bool,
 }
 
 impl Stream {
-    pub(crate) fn new(cfg: Rc<Config>, vm: Rc<RefCell<Vm>>) -> Stream {
-        let random = vm.borrow_mut().random_ids();
-        let exchange = Exchange::new(cfg.clone(), FreshIds::from_random(random));
-        Stream { cfg, vm, exchange, deferred: Deferred::default(), counted_in_flight: false, finished: false }
+    pub(crate) fn new(cfg: Rc<Config>, vm: Rc<RefCell<Vm>>, host: &mut impl Host) -> Stream {
+        let random = vm.borrow_mut().random_ids(host);
+        let exchange = Exchange::new(cfg, FreshIds::from_random(random));
+        Stream { vm, exchange, counted_in_flight: false, finished: false }
     }
 
-    /// Gives the waiting response chunks to the exchange, in order.
-    fn run_deferred(&mut self) {
-        if self.deferred.bytes > 0 {
-            self.exchange.note_held_response_bytes(self.deferred.bytes);
+    /// Applies a verdict and every output the exchange has pending.
+    fn drive(&mut self, host: &mut impl Host, verdict: Verdict) -> Action {
+        apply_edits(host, Headers::Request, self.exchange.poll_request_header_edits());
+        apply_edits(host, Headers::Response, self.exchange.poll_response_header_edits());
+        if self.exchange.is_observed() && !self.counted_in_flight {
+            self.counted_in_flight = true;
+            self.in_flight(host, 1);
         }
-        self.deferred.bytes = 0;
-        for (chunk, end_of_stream, at) in std::mem::take(&mut self.deferred.chunks) {
-            // nothing to apply: chunks wait only when the response is never rewritten
-            let _ = self.exchange.handle_response_body(&chunk, end_of_stream, at);
+        match verdict {
+            Verdict::Headers(HeadersVerdict::Continue) | Verdict::Nothing => Action::Continue,
+            Verdict::Headers(HeadersVerdict::WaitForBody) => Action::Pause,
+            Verdict::RequestBody { size, verdict } => match verdict {
+                BodyVerdict::Continue => Action::Continue,
+                BodyVerdict::Buffer => Action::Pause,
+                BodyVerdict::Replace(body) => {
+                    host.replace_body(BodyOf::Request, size, &body);
+                    host.set_header(Headers::Request, "content-length", Some(&body.len().to_string()));
+                    Action::Continue
+                }
+                BodyVerdict::LocalReply(reply) => {
+                    host.send_reply(reply.status, reply.content_type, &reply.body);
+                    Action::Pause
+                }
+            },
+            Verdict::ResponseBody { size, verdict } => {
+                if let ResponseVerdict::Replace(bytes) = verdict {
+                    host.replace_body(BodyOf::Response, size, &bytes);
+                }
+                Action::Continue
+            }
         }
     }
 
-    fn in_flight(&mut self, delta: i64) {
-        self.vm.borrow_mut().record(&[StatUpdate::new(stats::CALLS_IN_FLIGHT, &[], delta)]);
+    fn in_flight(&mut self, host: &mut impl Host, delta: i64) {
+        self.vm.borrow_mut().record(host, &[StatUpdate::new(stats::CALLS_IN_FLIGHT, &[], delta)]);
     }
 
-    fn finish(&mut self) {
-        if self.finished {
+    pub(crate) fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
+        let headers = host.headers(Headers::Request);
+        let now = host.now_ns();
+        let verdict = self.exchange.handle_request_headers(RequestHead { headers: &headers }, end_of_stream, now);
+        self.drive(host, Verdict::Headers(verdict))
+    }
+
+    pub(crate) fn on_request_body(&mut self, host: &mut impl Host, size: usize, end_of_stream: bool) -> Action {
+        if !self.exchange.is_observed() {
+            return Action::Continue;
+        }
+        let now = host.now_ns();
+        let verdict = match self.exchange.request_body_plan(size, end_of_stream, now) {
+            RequestBodyPlan::Wait => return Action::Pause,
+            RequestBodyPlan::Count => {
+                self.exchange.handle_request_bytes_unread(size, end_of_stream, now);
+                return Action::Continue;
+            }
+            RequestBodyPlan::Read => {
+                let chunk = read(host, BodyOf::Request, size);
+                self.exchange.handle_request_body(&chunk, end_of_stream, now)
+            }
+        };
+        self.drive(host, Verdict::RequestBody { size, verdict })
+    }
+
+    pub(crate) fn on_response_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
+        if !self.exchange.is_observed() {
+            return Action::Continue;
+        }
+        let headers = host.headers(Headers::Response);
+        let status = headers.iter().find(|(k, _)| k == ":status").and_then(|(_, v)| v.parse::<u16>().ok()).unwrap_or(0);
+        let now = host.now_ns();
+        self.exchange.handle_response_headers(status, &headers, end_of_stream, now);
+        self.drive(host, Verdict::Nothing)
+    }
+
+    pub(crate) fn on_response_body(&mut self, host: &mut impl Host, size: usize, end_of_stream: bool) -> Action {
+        if !self.exchange.is_observed() {
+            return Action::Continue;
+        }
+        let now = host.now_ns();
+        if !self.exchange.wants_response_body() {
+            self.exchange.handle_response_bytes_unread(size, end_of_stream, now);
+            return Action::Continue;
+        }
+        let chunk = read(host, BodyOf::Response, size);
+        let verdict = self.exchange.handle_response_body(&chunk, end_of_stream, now);
+        self.drive(host, Verdict::ResponseBody { size, verdict })
+    }
+
+    /// A later filter that adds trailers means `end_of_stream` never came with the body.
+    pub(crate) fn on_response_trailers(&mut self, host: &mut impl Host) -> Action {
+        if self.exchange.is_observed() {
+            let now = host.now_ns();
+            self.exchange.handle_response_trailers(now);
+        }
+        Action::Continue
+    }
+
+    /// The exchange is over (Envoy's access-log hook, the one that always comes).
+    pub(crate) fn on_log(&mut self, host: &mut impl Host) {
+        if !self.exchange.is_observed() || self.finished {
             return;
         }
         self.finished = true;
-        self.run_deferred();
         let code_details = if self.exchange.needs_end_details() {
-            hostcalls::get_property(vec!["response", "code_details"])
-                .ok()
-                .flatten()
-                .and_then(|b| String::from_utf8(b).ok())
+            host.property(&["response", "code_details"]).and_then(|b| String::from_utf8(b).ok())
         } else {
             None
         };
-        let now = now_ns();
-        let done = self.exchange.finish_with_store(&EndInfo { code_details }, now, &mut SharedStore);
+        let now = host.now_ns();
+        let done = self.exchange.finish_with_store(&EndInfo { code_details }, now, &mut SharedStore(host));
         for w in &done.warnings {
-            super::log(LogLevel::Warn, w);
+            host.log(Level::Warn, w);
         }
         let mut vm = self.vm.borrow_mut();
-        vm.record(&done.stats);
+        vm.record(host, &done.stats);
         for span in &done.spans {
             vm.enqueue_span(span, now);
         }
@@ -116,123 +159,21 @@ impl Stream {
         drop(vm);
         if self.counted_in_flight {
             self.counted_in_flight = false;
-            self.in_flight(-1);
+            self.in_flight(host, -1);
         }
     }
 }
 
-impl Context for Stream {}
-
-impl HttpContext for Stream {
-    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let headers = hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_default();
-        let verdict = self.exchange.handle_request_headers(RequestHead { headers: &headers }, end_of_stream, now_ns());
-        for edit in self.exchange.poll_request_header_edits() {
-            let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, edit.name, edit.value.as_deref());
-        }
-        if self.exchange.is_observed() && !self.counted_in_flight {
-            self.counted_in_flight = true;
-            self.in_flight(1);
-        }
-        match verdict {
-            HeadersVerdict::Continue => Action::Continue,
-            HeadersVerdict::WaitForBody => Action::Pause,
-        }
+/// A body chunk's bytes; the last callback of a body is often empty, and needs no host call.
+fn read(host: &impl Host, which: BodyOf, size: usize) -> Vec<u8> {
+    if size == 0 {
+        return Vec::new();
     }
+    host.body(which, size)
+}
 
-    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if !self.exchange.is_observed() {
-            return Action::Continue;
-        }
-        let now = now_ns();
-        if !self.exchange.wants_request_body() {
-            self.exchange.handle_request_bytes_unread(body_size, end_of_stream, now);
-            return Action::Continue;
-        }
-        if self.exchange.holds_request() && !end_of_stream {
-            // Envoy buffers a paused body for us; it is read once, whole, at its end
-            if body_size > self.cfg.max_body_bytes {
-                self.exchange.handle_request_too_large(body_size, now);
-                return Action::Continue;
-            }
-            return Action::Pause;
-        }
-        let chunk = read_body(BufferType::HttpRequestBody, body_size);
-        match self.exchange.handle_request_body(&chunk, end_of_stream, now) {
-            BodyVerdict::Continue => Action::Continue,
-            BodyVerdict::Buffer => Action::Pause,
-            BodyVerdict::Replace(body) => {
-                let _ = hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body_size, &body);
-                let len = body.len().to_string();
-                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, "content-length", Some(&len));
-                Action::Continue
-            }
-            BodyVerdict::LocalReply(reply) => {
-                let _ = hostcalls::send_http_response(
-                    reply.status,
-                    vec![("content-type", reply.content_type)],
-                    Some(&reply.body),
-                );
-                Action::Pause
-            }
-        }
-    }
-
-    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        if !self.exchange.is_observed() {
-            return Action::Continue;
-        }
-        let headers = hostcalls::get_map(MapType::HttpResponseHeaders).unwrap_or_default();
-        let status = headers
-            .iter()
-            .find(|(k, _)| k == ":status")
-            .and_then(|(_, v)| v.parse::<u16>().ok())
-            .unwrap_or(0);
-        self.exchange.handle_response_headers(status, &headers, end_of_stream, now_ns());
-        for edit in self.exchange.poll_response_header_edits() {
-            let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, edit.name, edit.value.as_deref());
-        }
-        Action::Continue
-    }
-
-    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if !self.exchange.is_observed() {
-            return Action::Continue;
-        }
-        let now = now_ns();
-        if !self.exchange.wants_response_body() {
-            self.run_deferred();
-            self.exchange.handle_response_bytes_unread(body_size, end_of_stream, now);
-            return Action::Continue;
-        }
-        let chunk = read_body(BufferType::HttpResponseBody, body_size);
-        let rewrites = self.exchange.may_rewrite_response();
-        if self.deferred.bytes + chunk.len() > DEFER_BYTES || rewrites {
-            self.run_deferred();
-        }
-        if !rewrites && chunk.len() <= DEFER_BYTES {
-            self.deferred.bytes += chunk.len();
-            self.deferred.chunks.push((chunk, end_of_stream, now));
-            return Action::Continue;
-        }
-        if let ResponseVerdict::Replace(bytes) = self.exchange.handle_response_body(&chunk, end_of_stream, now) {
-            let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, &bytes);
-        }
-        Action::Continue
-    }
-
-    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
-        // A later filter that adds trailers means end_of_stream never came on the body.
-        if self.exchange.is_observed() {
-            self.run_deferred();
-            self.exchange.handle_response_bytes_unread(0, true, now_ns());
-        }
-        Action::Continue
-    }
-
-    fn on_log(&mut self) {
-        if self.exchange.is_observed() {
-            self.finish();
-        }
+fn apply_edits(host: &mut impl Host, map: Headers, edits: Vec<HeaderEdit>) {
+    for edit in edits {
+        host.set_header(map, edit.name, edit.value.as_deref());
     }
 }

@@ -193,11 +193,13 @@ pub enum ExtractError {
 
 mod anthropic;
 mod bedrock;
+mod extraction;
 mod gemini;
 mod ollama;
 mod openai;
 
 pub use crate::framing::StreamFormat;
+pub use extraction::{Extraction, Limits, NotParsed, Timing};
 
 /// Finds the provider, API and operation from the host (without port) and the path (with
 /// query). `None` means the path is no LLM API we know.

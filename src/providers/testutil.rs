@@ -2,7 +2,6 @@
 //! response reading, the way the exchange does, with the response split wherever a test says.
 
 use super::*;
-use crate::framing::StreamDecoder;
 use serde_json::Value;
 
 pub(crate) struct Fixture {
@@ -55,49 +54,30 @@ impl Fixture {
             .unwrap_or_default()
     }
 
-    /// Runs the whole fixture with the response body cut at `splits` (sorted offsets).
+    /// Runs the whole fixture through [`Extraction`], the exchange's own path, with the
+    /// response body cut at `splits` (sorted offsets).
     pub fn run(&self, splits: &[usize]) -> (Detected, LlmCall) {
         let detected = detect(self.host(), self.path())
             .unwrap_or_else(|| panic!("{}: not detected", self.name));
-        let mut call = LlmCall::default();
-        // as the exchange does: the body's model wins, the path's fills in
-        handle_request(detected.api, &self.request_body(), &mut call).unwrap();
-        if call.request_model.is_none() {
-            call.request_model = detected.path_model.clone();
-        }
+        let mut x = Extraction::new(detected.clone(), Limits { max_body_bytes: 64 << 20, max_frame_bytes: 1 << 20 });
+        x.handle_request(&self.request_body());
+        assert_eq!(x.not_parsed(), None, "{}: request", self.name);
         let headers = self.response_headers();
         let hdrs: Vec<(&str, &str)> =
             headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        handle_response_headers(detected.api, &hdrs, &mut call);
+        x.handle_response_headers(&hdrs, &self.content_type(), false);
         let body = self.response_body();
-        let mut reader = ResponseReader::new(detected.api);
-        match stream_format(detected.api, detected.path_stream, &self.content_type()) {
-            Some(format) => {
-                let mut dec = StreamDecoder::new(format, 1 << 20);
-                let mut last = 0;
-                let mut cuts: Vec<usize> = splits.to_vec();
-                cuts.push(body.len());
-                for cut in cuts {
-                    let chunk = &body[last..cut];
-                    last = cut;
-                    let mut err = None;
-                    dec.push(chunk, &mut |f| {
-                        if let Err(e) = reader.handle_frame(f, &mut call) {
-                            err = Some(e);
-                        }
-                    })
-                    .unwrap_or_else(|e| panic!("{}: framing: {e}", self.name));
-                    assert_eq!(err, None, "{}", self.name);
-                }
-                dec.finish(&mut |f| {
-                    reader.handle_frame(f, &mut call).unwrap();
-                })
-                .unwrap_or_else(|e| panic!("{}: framing at end: {e}", self.name));
-            }
-            None => reader.handle_json(&body, &mut call).unwrap(),
+        let mut last = 0;
+        let mut cuts: Vec<usize> = splits.to_vec();
+        cuts.push(body.len());
+        for cut in cuts {
+            x.handle_response_chunk(&body[last..cut], 0);
+            assert_eq!(x.not_parsed(), None, "{}: chunk ending at {cut}", self.name);
+            last = cut;
         }
-        reader.finish(&mut call);
-        (detected, call)
+        x.end_response(0);
+        assert_eq!(x.not_parsed(), None, "{}: at the end", self.name);
+        (detected, x.call)
     }
 
     /// Runs the fixture whole, at every single split point, and one byte at a time, and

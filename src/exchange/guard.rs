@@ -1,0 +1,162 @@
+//! The guard's state in one call, the same for every kind of call: what the policies say,
+//! what was found, redacted or blocked, and how that is recorded.
+//!
+//! Scanning itself is `scan`'s; this decides what a finding does to the bytes of this call and
+//! writes the one record of it (stats, span attributes, a warning line) that LLM and tool
+//! spans share.
+
+use super::verdict::{BodyVerdict, LocalReply, ResponseVerdict};
+use crate::config::guard::{Direction, PiiMode, Policy};
+use crate::config::routes::RouteKind;
+use crate::config::Config;
+use crate::scan::{self, StreamRedactor};
+use crate::span::{attr, AttrValue, Span};
+use crate::stats::{self, StatUpdate};
+
+/// Response lines longer than this are released in part, so the guard delays a stream by at
+/// most this many bytes.
+const RESPONSE_WINDOW: usize = 1024;
+
+/// What the guard did and is doing in one call.
+#[derive(Debug)]
+pub(super) struct GuardState {
+    request: Policy,
+    response: Policy,
+    /// The request is held until it is whole, because the guard may rewrite or refuse it.
+    pub hold_request: bool,
+    redactor: Option<StreamRedactor>,
+    /// The response's bytes are replaced by the redactor's output.
+    pub rewrite_response: bool,
+    /// The rule of the secret that blocked the request.
+    pub blocked: Option<String>,
+    /// Labels of request findings (PII kinds, secret rule ids), and those redacted.
+    pii_found: Vec<String>,
+    secrets_found: Vec<String>,
+    redacted: Vec<String>,
+}
+
+impl GuardState {
+    /// The guard for a call on a `route_kind` route; a request that ends with its headers has
+    /// no body to hold.
+    pub fn new(cfg: &Config, route_kind: RouteKind, end_of_stream: bool) -> GuardState {
+        let request = cfg.guard.policy(Direction::Request, route_kind);
+        GuardState {
+            request,
+            response: cfg.guard.policy(Direction::Response, route_kind),
+            hold_request: request.may_rewrite() && !end_of_stream,
+            redactor: None,
+            rewrite_response: false,
+            blocked: None,
+            pii_found: Vec::new(),
+            secrets_found: Vec::new(),
+            redacted: Vec::new(),
+        }
+    }
+
+    /// Guards a whole request body under the request policy: what the host should do with it.
+    pub fn apply_to_request(&mut self, cfg: &Config, body: &[u8]) -> BodyVerdict {
+        self.hold_request = false;
+        if self.request.is_off() {
+            return BodyVerdict::Continue;
+        }
+        let g = scan::guard_body(&cfg.guard, self.request, body);
+        self.pii_found.extend(g.pii);
+        self.secrets_found.extend(g.secrets);
+        match g.outcome {
+            scan::Outcome::Unchanged => BodyVerdict::Continue,
+            scan::Outcome::Rewritten(new_body) => {
+                // only PII is rewritten: a secret under block mode blocks instead
+                if self.request.pii == PiiMode::Redact {
+                    self.redacted.extend(self.pii_found.iter().cloned());
+                }
+                BodyVerdict::Replace(new_body)
+            }
+            scan::Outcome::Blocked(rule) => {
+                let reply = LocalReply { status: cfg.guard.block_status, body: scan::block_body(&rule), content_type: "application/json" };
+                self.blocked = Some(rule);
+                BodyVerdict::LocalReply(reply)
+            }
+        }
+    }
+
+    /// The response starts: scan it unless the policy is off or the request was refused.
+    pub fn start_response(&mut self) {
+        if !self.response.is_off() && self.blocked.is_none() {
+            self.redactor = Some(StreamRedactor::new(RESPONSE_WINDOW));
+            self.rewrite_response = self.response.may_rewrite();
+        }
+    }
+
+    /// Whether response chunks must be scanned.
+    pub fn scans_response(&self) -> bool {
+        self.redactor.is_some()
+    }
+
+    /// Scans a response chunk; replaces it when the response is rewritten.
+    pub fn filter_response(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool) -> ResponseVerdict {
+        let Some(r) = self.redactor.as_mut() else { return ResponseVerdict::Continue };
+        let mut out = r.push(&cfg.guard, self.response, chunk);
+        if end_of_stream {
+            out.extend(r.finish(&cfg.guard, self.response));
+        }
+        if self.rewrite_response {
+            ResponseVerdict::Replace(out)
+        } else {
+            ResponseVerdict::Continue
+        }
+    }
+
+    /// The record of what the guard did: stat updates, a warning line when it blocked (`what`
+    /// names the call, `a request to api.openai.com (openai)`), and the attributes every span
+    /// of the call carries.
+    pub fn record(&self, what: &str, stats_out: &mut Vec<StatUpdate>, warnings: &mut Vec<String>) -> GuardAttrs {
+        let mut attrs = GuardAttrs::default();
+        if let Some(rule) = &self.blocked {
+            attrs.blocked_rule = Some(rule.clone());
+            stats_out.push(StatUpdate::new(stats::GUARD_BLOCKS, &[("rule", rule)], 1));
+            warnings.push(format!("genai-tap: blocked {what}: it carries a credential matching rule {rule}"));
+        }
+        // request side: PII redacted in place, secrets seen (a blocking one included)
+        for k in self.redacted.iter().filter(|k| !self.secrets_found.contains(k)) {
+            stats_out.push(StatUpdate::new(stats::GUARD_REDACTIONS, &[("kind", k)], 1));
+        }
+        attrs.redactions += self.redacted.len();
+        let mut rules: Vec<&String> = self.secrets_found.iter().collect();
+        // response side: what the redactor saw; PII counts as redacted when it was replaced
+        if let Some(r) = &self.redactor {
+            if self.rewrite_response && self.response.pii == PiiMode::Redact {
+                stats_out.extend(r.pii.iter().map(|k| StatUpdate::new(stats::GUARD_REDACTIONS, &[("kind", k)], 1)));
+                attrs.redactions += r.pii.len();
+            }
+            rules.extend(r.secrets.iter());
+        }
+        stats_out.extend(rules.iter().map(|rule| StatUpdate::new(stats::GUARD_SECRET_HITS, &[("rule", rule.as_str())], 1)));
+        let mut rules: Vec<String> = rules.into_iter().cloned().collect();
+        rules.sort();
+        rules.dedup();
+        attrs.secret_rules = rules;
+        attrs
+    }
+}
+
+/// The guard's attributes on a call's spans.
+#[derive(Debug, Default)]
+pub(super) struct GuardAttrs {
+    blocked_rule: Option<String>,
+    redactions: usize,
+    secret_rules: Vec<String>,
+}
+
+impl GuardAttrs {
+    pub fn apply(&self, span: &mut Span) {
+        if let Some(rule) = &self.blocked_rule {
+            span.set(attr::TAP_GUARD_BLOCKED_RULE, rule.as_str());
+        }
+        if self.redactions > 0 {
+            span.set(attr::TAP_GUARD_REDACTIONS, AttrValue::from(self.redactions as u64));
+        }
+        if !self.secret_rules.is_empty() {
+            span.set(attr::TAP_GUARD_SECRET_RULES, self.secret_rules.clone());
+        }
+    }
+}

@@ -1,0 +1,482 @@
+//! The exchange: one call through the filter, as a state machine driven by its caller.
+//!
+//! This module owns what happens to one HTTP exchange: deciding what it is (an LLM call, a
+//! tool call, or nothing to observe), which bodies to read, what to change on the wire, and
+//! the finished spans, stats and log records. It is fed the request headers, body chunks, the
+//! response headers, body chunks and the end of the exchange, each with `now` (unix
+//! nanoseconds), and answers with verdicts (continue, wait, replace the body, reply locally).
+//! It never calls the host and never reads a clock, so it is tested natively on a virtual
+//! clock.
+//!
+//! # Order of calls
+//!
+//! Inputs (`handle_*`), each followed by draining the outputs it may have produced:
+//!
+//! 1. [`Exchange::handle_request_headers`], then [`Exchange::poll_request_header_edits`];
+//! 2. for each request body chunk, [`Exchange::request_body_plan`] says whether to read it
+//!    ([`Exchange::handle_request_body`]), only count it
+//!    ([`Exchange::handle_request_bytes_unread`]) or let Envoy buffer it;
+//! 3. [`Exchange::handle_response_headers`], then [`Exchange::poll_response_header_edits`];
+//! 4. for each response body chunk, [`Exchange::handle_response_body`] if
+//!    [`Exchange::wants_response_body`], else [`Exchange::handle_response_bytes_unread`];
+//! 5. [`Exchange::finish_with_store`] exactly once, which returns every span, stat update and
+//!    log record.
+//!
+//! A call that skips a step (a local reply, a client that went away) still ends with `finish`,
+//! and the span says what happened.
+//!
+//! When the guard does not rewrite the response, reading it need not delay it: the exchange
+//! keeps response chunks (at most [`DEFER_BYTES`]) and reads them later, before more would
+//! wait, at the end of the body, or at `finish`. The first chunk of a stream and the end of a
+//! JSON body then reach the client without waiting for the parser, and the reading sees the
+//! same chunks with the same arrival times. The bytes kept count in the stream's state.
+//!
+//! # Errors
+//!
+//! Nothing here fails traffic. A body that cannot be read stops extraction for that exchange
+//! (sticky, like rustls), is recorded on the span as `genai_tap.parsed=false` with a reason, and
+//! counted in `bodies_not_parsed`; bytes keep flowing untouched.
+
+mod common;
+mod guard;
+mod llm;
+mod llm_span;
+mod logs;
+mod outcome;
+mod sanitize;
+mod tool;
+mod tool_links;
+mod verdict;
+
+#[cfg(test)]
+mod tests;
+
+pub use outcome::Outcome;
+pub use verdict::{BodyVerdict, EndInfo, Finished, HeaderEdit, HeadersVerdict, LocalReply, LogOut, LogSink, RequestBodyPlan, RequestHead, ResponseVerdict};
+
+use crate::config::routes::RouteKind;
+use crate::config::Config;
+use crate::framing::BoundedBody;
+use crate::providers::{self, Api, Detected, NotParsed, Operation, Provider};
+use crate::session::SharedData;
+use crate::trace::FreshIds;
+use common::Common;
+use guard::GuardState;
+use llm::Llm;
+use std::rc::Rc;
+use tool::Tool;
+
+/// At most this many response bytes wait per stream before they are read.
+pub const DEFER_BYTES: usize = 32 * 1024;
+
+/// One exchange. See the module documentation for the order of calls.
+#[derive(Debug)]
+pub struct Exchange {
+    cfg: Rc<Config>,
+    ids: FreshIds,
+    state: State,
+    request_edits: Vec<HeaderEdit>,
+    response_edits: Vec<HeaderEdit>,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Not classified yet (before the request headers).
+    New,
+    /// Nothing to observe: every later call is a no-op.
+    Passthrough,
+    Observed(Box<Observed>),
+}
+
+/// An observed call: what every kind shares, and its own part.
+#[derive(Debug)]
+struct Observed {
+    common: Common,
+    guard: GuardState,
+    request_body: BoundedBody,
+    deferred: Deferred,
+    call: Call,
+}
+
+#[derive(Debug)]
+enum Call {
+    Llm(Llm),
+    Tool(Tool),
+}
+
+/// Response chunks kept to be read later, with their end-of-stream flag and arrival time.
+#[derive(Debug, Default)]
+struct Deferred {
+    chunks: Vec<(Vec<u8>, bool, u64)>,
+    bytes: usize,
+}
+
+/// What the request headers say the call is.
+enum Target {
+    Llm(Detected, RouteKind),
+    Tool { mcp: bool, name: Option<String> },
+    None,
+}
+
+impl Exchange {
+    /// `ids`: fresh random ids; the trace id is used only when the agent sent no trace context.
+    pub fn new(cfg: Rc<Config>, ids: FreshIds) -> Exchange {
+        Exchange { cfg, ids, state: State::New, request_edits: Vec::new(), response_edits: Vec::new() }
+    }
+
+    fn observed(&mut self) -> Option<&mut Observed> {
+        match &mut self.state {
+            State::Observed(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    fn observed_ref(&self) -> Option<&Observed> {
+        match &self.state {
+            State::Observed(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// True when this exchange is observed (it will produce a span).
+    pub fn is_observed(&self) -> bool {
+        matches!(self.state, State::Observed(_))
+    }
+
+    /// Whether [`EndInfo::code_details`] can change how this exchange is classified: only an
+    /// LLM call that did not end with a complete success response. The host skips reading the
+    /// property otherwise, a host call saved on nearly every call.
+    pub fn needs_end_details(&self) -> bool {
+        self.observed_ref().is_some_and(|o| matches!(o.call, Call::Llm(_)) && !o.common.done_ok())
+    }
+
+    /// Whether [`Exchange::handle_response_body`] may answer anything but `Continue`: the guard
+    /// rewrites this response.
+    pub fn may_rewrite_response(&self) -> bool {
+        self.observed_ref().is_some_and(|o| o.guard.rewrite_response)
+    }
+
+    /// The host should copy request body chunks in.
+    pub fn wants_request_body(&self) -> bool {
+        self.observed_ref().is_some_and(|o| !o.request_body.overflowed())
+    }
+
+    /// What the host does with a request body chunk of `size` bytes: read it, only count it,
+    /// or let Envoy buffer it because the request is held for the guard.
+    pub fn request_body_plan(&mut self, size: usize, end_of_stream: bool, now: u64) -> RequestBodyPlan {
+        let max = self.cfg.max_body_bytes;
+        let Some(o) = self.observed() else { return RequestBodyPlan::Count };
+        if o.request_body.overflowed() {
+            return RequestBodyPlan::Count;
+        }
+        if o.guard.hold_request && !end_of_stream {
+            // Envoy buffers a held body; it is read once, whole, at its end
+            if size > max {
+                self.handle_request_too_large(size, now);
+                return RequestBodyPlan::Count;
+            }
+            return RequestBodyPlan::Wait;
+        }
+        RequestBodyPlan::Read
+    }
+
+    /// The host should copy response body chunks in.
+    pub fn wants_response_body(&self) -> bool {
+        self.observed_ref().is_some_and(|o| {
+            o.guard.scans_response()
+                || match &o.call {
+                    Call::Llm(l) => l.wants_response_body(),
+                    Call::Tool(t) => t.wants_response_body(),
+                }
+        })
+    }
+
+    /// The request is being held whole for the guard.
+    pub fn holds_request(&self) -> bool {
+        self.observed_ref().is_some_and(|o| o.guard.hold_request)
+    }
+
+    /// Reads the request headers and classifies the exchange.
+    pub fn handle_request_headers(&mut self, head: RequestHead<'_>, end_of_stream: bool, now: u64) -> HeadersVerdict {
+        if !matches!(self.state, State::New) {
+            return HeadersVerdict::Continue;
+        }
+        let authority = head.get(":authority").or_else(|| head.get("host")).unwrap_or("");
+        let host = common::host_of(authority);
+        let path = head.get(":path").unwrap_or("/");
+        let (route_kind, call) = match self.classify(head, &host, path) {
+            Target::None => {
+                self.state = State::Passthrough;
+                return HeadersVerdict::Continue;
+            }
+            Target::Llm(detected, route_kind) => (route_kind, Call::Llm(Llm::new(&self.cfg, detected, route_kind))),
+            Target::Tool { mcp, name } => {
+                let kind = if mcp { RouteKind::Mcp } else { RouteKind::Tool };
+                (kind, Call::Tool(Tool::new(head, &host, path, mcp, name)))
+            }
+        };
+        let common = Common::new(&self.cfg, &self.ids, head, end_of_stream, now, &host);
+        if self.cfg.inject_traceparent {
+            self.request_edits.push(common.traceparent_edit());
+        }
+        // LLM upstreams only, as documented: a tool server's encoding is its own business
+        if self.cfg.narrow_accept_encoding && matches!(call, Call::Llm(_)) && head.get("accept-encoding").is_some() {
+            self.request_edits.push(HeaderEdit { name: "accept-encoding", value: Some("identity".into()) });
+        }
+        let guard = GuardState::new(&self.cfg, route_kind, end_of_stream);
+        let hold = guard.hold_request;
+        self.state = State::Observed(Box::new(Observed {
+            common,
+            guard,
+            request_body: BoundedBody::new(self.cfg.max_body_bytes),
+            deferred: Deferred::default(),
+            call,
+        }));
+        if hold {
+            HeadersVerdict::WaitForBody
+        } else {
+            HeadersVerdict::Continue
+        }
+    }
+
+    fn classify(&self, head: RequestHead<'_>, host: &str, path: &str) -> Target {
+        match self.cfg.routes.find(host, path) {
+            Some(r) if r.kind == RouteKind::Llm => {
+                let mut d = providers::detect(host, path).unwrap_or(Detected {
+                    provider: Provider::Unknown,
+                    api: Api::Unknown,
+                    operation: Operation::Unknown,
+                    path_model: None,
+                    path_stream: false,
+                });
+                if let Some(p) = r.provider {
+                    d.provider = p;
+                }
+                Target::Llm(d, RouteKind::Llm)
+            }
+            Some(r) => Target::Tool { mcp: r.kind == RouteKind::Mcp, name: r.tool.clone() },
+            None => match providers::detect(host, path) {
+                Some(d) => Target::Llm(d, RouteKind::Llm),
+                None if crate::tools::mcp::looks_like_mcp(head.headers) || path.split('?').next().is_some_and(|p| p.ends_with("/mcp")) => {
+                    Target::Tool { mcp: true, name: None }
+                }
+                None => Target::None,
+            },
+        }
+    }
+
+    /// Header changes to apply before the request headers leave. Drained.
+    #[must_use]
+    pub fn poll_request_header_edits(&mut self) -> Vec<HeaderEdit> {
+        std::mem::take(&mut self.request_edits)
+    }
+
+    /// A held request grew past `max_body_bytes`: it leaves untouched and uninspected.
+    pub fn handle_request_too_large(&mut self, len: usize, _now: u64) {
+        let Some(o) = self.observed() else { return };
+        o.common.request_bytes = o.common.request_bytes.max(len as u64);
+        o.guard.hold_request = false;
+        o.request_body.overflow();
+        if let Call::Llm(l) = &mut o.call {
+            l.extraction.stop(NotParsed::TooLarge);
+        }
+    }
+
+    /// Reads one request body chunk.
+    pub fn handle_request_body(&mut self, chunk: &[u8], end_of_stream: bool, now: u64) -> BodyVerdict {
+        let cfg = self.cfg.clone();
+        let Some(o) = self.observed() else { return BodyVerdict::Continue };
+        o.common.request_bytes += chunk.len() as u64;
+        if end_of_stream {
+            o.common.request_end_ns = Some(now);
+        }
+        o.request_body.push(chunk);
+        if !end_of_stream {
+            return if o.guard.hold_request { BodyVerdict::Buffer } else { BodyVerdict::Continue };
+        }
+        o.guard.hold_request = false;
+        if o.request_body.overflowed() {
+            if let Call::Llm(l) = &mut o.call {
+                l.extraction.stop(NotParsed::TooLarge);
+            }
+            return BodyVerdict::Continue;
+        }
+        let body = o.request_body.take();
+        match &mut o.call {
+            Call::Llm(l) => {
+                let verdict = o.guard.apply_to_request(&cfg, &body);
+                l.handle_request(&cfg, &body);
+                verdict
+            }
+            Call::Tool(t) => {
+                let verdict = o.guard.apply_to_request(&cfg, &body);
+                t.handle_request(&body);
+                verdict
+            }
+        }
+    }
+
+    /// Counts request bytes the exchange did not ask to read, and notes the end.
+    pub fn handle_request_bytes_unread(&mut self, len: usize, end_of_stream: bool, now: u64) {
+        let Some(o) = self.observed() else { return };
+        o.common.request_bytes += len as u64;
+        if end_of_stream {
+            o.common.request_end_ns.get_or_insert(now);
+            if let (true, Call::Llm(l)) = (o.request_body.overflowed(), &mut o.call) {
+                l.extraction.stop(NotParsed::TooLarge);
+            }
+        }
+    }
+
+    /// Reads the response status and headers.
+    pub fn handle_response_headers(&mut self, status: u16, headers: &[(String, String)], end_of_stream: bool, now: u64) {
+        let cfg = self.cfg.clone();
+        let Some(o) = self.observed() else { return };
+        o.common.status = Some(status);
+        o.common.request_end_ns.get_or_insert(now);
+        if end_of_stream {
+            o.common.response_end_ns = Some(now);
+        }
+        let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let encoded = get("content-encoding").is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+        // a compressed body cannot be scanned or rewritten in place
+        if !encoded {
+            o.guard.start_response();
+        }
+
+        match &mut o.call {
+            Call::Llm(l) => {
+                let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                l.extraction.handle_response_headers(&pairs, get("content-type").unwrap_or(""), encoded);
+            }
+            Call::Tool(t) => t.handle_response_headers(&|n| get(n).map(str::to_owned), encoded, &cfg),
+        }
+        if end_of_stream {
+            o.end_response_body(now);
+        }
+        if o.guard.rewrite_response {
+            // redaction changes lengths: the response goes out chunked
+            self.response_edits.push(HeaderEdit { name: "content-length", value: None });
+        }
+    }
+
+    /// Header changes to apply before the response headers leave. Drained.
+    #[must_use]
+    pub fn poll_response_header_edits(&mut self) -> Vec<HeaderEdit> {
+        std::mem::take(&mut self.response_edits)
+    }
+
+    /// Reads one response body chunk. Bytes pass unchanged unless the guard rewrites them.
+    pub fn handle_response_body(&mut self, chunk: &[u8], end_of_stream: bool, now: u64) -> ResponseVerdict {
+        let cfg = self.cfg.clone();
+        let Some(o) = self.observed() else { return ResponseVerdict::Continue };
+        if !o.guard.rewrite_response {
+            if o.deferred.bytes + chunk.len() > DEFER_BYTES {
+                o.run_deferred(&cfg);
+            }
+            if chunk.len() <= DEFER_BYTES {
+                o.deferred.bytes += chunk.len();
+                o.deferred.chunks.push((chunk.to_vec(), end_of_stream, now));
+                if end_of_stream {
+                    // known now, read later: how the call ended must not wait for the reading
+                    o.common.response_end_ns.get_or_insert(now);
+                }
+                return ResponseVerdict::Continue;
+            }
+        }
+        o.run_deferred(&cfg);
+        o.read_response_chunk(&cfg, chunk, end_of_stream, now)
+    }
+
+    /// Counts response bytes the exchange did not ask to read, and notes the end.
+    pub fn handle_response_bytes_unread(&mut self, len: usize, end_of_stream: bool, now: u64) {
+        let cfg = self.cfg.clone();
+        let Some(o) = self.observed() else { return };
+        o.run_deferred(&cfg);
+        o.common.response_bytes += len as u64;
+        if end_of_stream {
+            o.end_response_body(now);
+        }
+    }
+
+    /// The response ended with trailers (a later filter added them), so `end_of_stream` never
+    /// came with a body chunk.
+    pub fn handle_response_trailers(&mut self, now: u64) {
+        self.handle_response_bytes_unread(0, true, now);
+    }
+
+    /// Ends the exchange: returns its spans and stat updates, with no shared data (session
+    /// roll-ups are skipped). Call exactly once; the host calls [`Exchange::finish_with_store`].
+    pub fn finish(&mut self, end: &EndInfo, now: u64) -> Finished {
+        self.finish_with_store(end, now, &mut NoStore)
+    }
+
+    /// Ends the exchange, rolling the call up into its session and task in `store`.
+    pub fn finish_with_store<S: SharedData>(&mut self, end: &EndInfo, now: u64, store: &mut S) -> Finished {
+        let cfg = self.cfg.clone();
+        let mut out = Finished::default();
+        let State::Observed(mut o) = std::mem::replace(&mut self.state, State::Passthrough) else { return out };
+        o.run_deferred(&cfg);
+        let Observed { common, guard, call, .. } = *o;
+        match call {
+            Call::Llm(l) => llm_span::finish(&cfg, common, guard, l, end, now, store, &mut out),
+            Call::Tool(t) => tool::finish(&cfg, common, guard, t, now, store, &mut out),
+        }
+        // defence in depth for what is not a span: a warning line or a spec-gap record carries
+        // text from the wire too (the authority, which may hold userinfo). Captured content is
+        // redacted where it is built.
+        out.warnings.iter_mut().for_each(|w| sanitize::clean(&cfg, w));
+        out.logs.iter_mut().filter(|l| l.sink == LogSink::SpecGap).for_each(|l| sanitize::clean(&cfg, &mut l.record.body));
+        out
+    }
+}
+
+impl Observed {
+    /// Reads the kept response chunks, in order.
+    fn run_deferred(&mut self, cfg: &Config) {
+        if self.deferred.chunks.is_empty() {
+            return;
+        }
+        if let Call::Llm(l) = &mut self.call {
+            l.extraction.note_state(self.deferred.bytes);
+        }
+        self.deferred.bytes = 0;
+        for (chunk, end_of_stream, at) in std::mem::take(&mut self.deferred.chunks) {
+            // nothing to apply: chunks wait only when the response is never rewritten
+            let _ = self.read_response_chunk(cfg, &chunk, end_of_stream, at);
+        }
+    }
+
+    fn read_response_chunk(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool, now: u64) -> ResponseVerdict {
+        self.common.response_bytes += chunk.len() as u64;
+        let verdict = self.guard.filter_response(cfg, chunk, end_of_stream);
+        match &mut self.call {
+            Call::Llm(l) => l.handle_response_chunk(chunk, now),
+            Call::Tool(t) => t.handle_response_chunk(chunk),
+        }
+        if end_of_stream {
+            self.end_response_body(now);
+        }
+        verdict
+    }
+
+    fn end_response_body(&mut self, now: u64) {
+        self.common.response_end_ns.get_or_insert(now);
+        match &mut self.call {
+            Call::Llm(l) => l.extraction.end_response(now),
+            Call::Tool(t) => t.end_response(),
+        }
+    }
+}
+
+/// Shared data that refuses every write: sessions are skipped (native tests of other things).
+struct NoStore;
+
+impl SharedData for NoStore {
+    fn get(&self, _key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        (None, None)
+    }
+    fn set(&mut self, _key: &str, _value: &[u8], _cas: Option<u32>) -> Result<(), crate::session::SetError> {
+        Err(crate::session::SetError::Host)
+    }
+}

@@ -1,0 +1,161 @@
+//! A host in memory, for native tests of the stream and root logic: headers and bodies are
+//! plain data, metrics are a map, dispatched calls a list, and the clock is set by the test.
+
+use super::{BodyOf, Headers, Host, Level};
+use crate::session::SetError;
+use crate::stats::MetricKind;
+use std::collections::HashMap;
+
+#[derive(Default)]
+pub(crate) struct FakeHost {
+    pub now: u64,
+    pub request_headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+    pub call_response_headers: Vec<(String, String)>,
+    /// The current chunk of each body, as Envoy would hold it.
+    pub request_chunk: Vec<u8>,
+    pub response_chunk: Vec<u8>,
+    pub call_response_body: Vec<u8>,
+    pub replies: Vec<(u32, Vec<u8>)>,
+    pub logs: Vec<(Level, String)>,
+    pub properties: HashMap<String, Vec<u8>>,
+    /// How many times each property was read.
+    pub property_reads: std::cell::Cell<usize>,
+    pub shared: HashMap<String, (Vec<u8>, u32)>,
+    /// Metric name -> (id, kind); values by id.
+    pub metric_ids: HashMap<String, (u32, MetricKind)>,
+    pub metric_values: HashMap<u32, i64>,
+    pub histogram_samples: HashMap<u32, Vec<u64>>,
+    /// (cluster, headers, body), in dispatch order; the token is the index + 1.
+    pub dispatched: Vec<(String, Vec<(String, String)>, Vec<u8>)>,
+    /// Clusters that refuse dispatch.
+    pub unknown_clusters: Vec<String>,
+    pub plugin_configuration: Vec<u8>,
+    pub tick_ms: Option<u64>,
+    pub random_calls: usize,
+    pub memory: i64,
+}
+
+impl FakeHost {
+    /// The value a metric has been handed (counters and gauges: the sum of increments).
+    pub fn metric(&self, name: &str) -> Option<i64> {
+        let (id, _) = self.metric_ids.get(name)?;
+        Some(self.metric_values.get(id).copied().unwrap_or(0))
+    }
+
+    pub fn samples(&self, name: &str) -> Vec<u64> {
+        self.metric_ids.get(name).and_then(|(id, _)| self.histogram_samples.get(id)).cloned().unwrap_or_default()
+    }
+
+    fn map(&self, map: Headers) -> &Vec<(String, String)> {
+        match map {
+            Headers::Request => &self.request_headers,
+            Headers::Response => &self.response_headers,
+            Headers::CallResponse => &self.call_response_headers,
+        }
+    }
+
+    fn chunk(&mut self, which: BodyOf) -> &mut Vec<u8> {
+        match which {
+            BodyOf::Request => &mut self.request_chunk,
+            BodyOf::Response => &mut self.response_chunk,
+            BodyOf::CallResponse => &mut self.call_response_body,
+        }
+    }
+}
+
+pub(crate) fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+impl Host for FakeHost {
+    fn now_ns(&self) -> u64 {
+        self.now
+    }
+    fn log(&mut self, level: Level, message: &str) {
+        self.logs.push((level, message.to_owned()));
+    }
+    fn headers(&self, map: Headers) -> Vec<(String, String)> {
+        self.map(map).clone()
+    }
+    fn header(&self, map: Headers, name: &str) -> Option<String> {
+        self.map(map).iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+    fn set_header(&mut self, map: Headers, name: &str, value: Option<&str>) {
+        let m = match map {
+            Headers::Request => &mut self.request_headers,
+            Headers::Response => &mut self.response_headers,
+            Headers::CallResponse => &mut self.call_response_headers,
+        };
+        m.retain(|(k, _)| k != name);
+        if let Some(v) = value {
+            m.push((name.to_owned(), v.to_owned()));
+        }
+    }
+    fn body(&self, which: BodyOf, size: usize) -> Vec<u8> {
+        let b = match which {
+            BodyOf::Request => &self.request_chunk,
+            BodyOf::Response => &self.response_chunk,
+            BodyOf::CallResponse => &self.call_response_body,
+        };
+        b[..size.min(b.len())].to_vec()
+    }
+    fn replace_body(&mut self, which: BodyOf, len: usize, bytes: &[u8]) {
+        let chunk = self.chunk(which);
+        let len = len.min(chunk.len());
+        chunk.splice(..len, bytes.iter().copied());
+    }
+    fn send_reply(&mut self, status: u32, _content_type: &str, body: &[u8]) {
+        self.replies.push((status, body.to_vec()));
+    }
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        self.property_reads.set(self.property_reads.get() + 1);
+        self.properties.get(&path.join(".")).cloned()
+    }
+    fn shared_get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        match self.shared.get(key) {
+            Some((v, cas)) => (Some(v.clone()), Some(*cas)),
+            None => (None, None),
+        }
+    }
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SetError> {
+        let current = self.shared.get(key).map(|(_, c)| *c);
+        if cas.is_some() && cas != current {
+            return Err(SetError::CasMismatch);
+        }
+        self.shared.insert(key.to_owned(), (value.to_vec(), current.unwrap_or(0) + 1));
+        Ok(())
+    }
+    fn define_metric(&mut self, kind: MetricKind, name: &str) -> Option<u32> {
+        let next = self.metric_ids.len() as u32 + 1;
+        Some(self.metric_ids.entry(name.to_owned()).or_insert((next, kind)).0)
+    }
+    fn increment_metric(&mut self, id: u32, delta: i64) {
+        *self.metric_values.entry(id).or_default() += delta;
+    }
+    fn record_metric(&mut self, id: u32, value: u64) {
+        self.histogram_samples.entry(id).or_default().push(value);
+    }
+    fn dispatch(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], _timeout_ms: u64) -> Result<u32, String> {
+        if self.unknown_clusters.iter().any(|c| c == cluster) {
+            return Err("BadArgument".into());
+        }
+        self.dispatched.push((cluster.to_owned(), headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), body.to_vec()));
+        Ok(self.dispatched.len() as u32)
+    }
+    fn plugin_configuration(&self) -> Vec<u8> {
+        self.plugin_configuration.clone()
+    }
+    fn set_tick_period(&mut self, ms: u64) {
+        self.tick_ms = Some(ms);
+    }
+    fn random(&mut self, buf: &mut [u8]) {
+        self.random_calls += 1;
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (self.random_calls as u8).wrapping_mul(31).wrapping_add(i as u8);
+        }
+    }
+    fn memory_bytes(&self) -> i64 {
+        self.memory
+    }
+}

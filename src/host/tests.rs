@@ -1,0 +1,195 @@
+//! The shell's own logic, natively, on a fake host: what it reads, what it writes back, and
+//! what reaches the collector cluster.
+
+use super::fake::{headers, FakeHost};
+use super::root::Root;
+use super::{Action, Level};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+
+const MS: u64 = 1_000_000;
+
+fn configured(config: &str) -> (Root, FakeHost) {
+    let mut host = FakeHost { plugin_configuration: config.as_bytes().to_vec(), now: 1_000 * MS, memory: 1 << 20, ..FakeHost::default() };
+    let mut root = Root::default();
+    assert!(root.configure(&mut host), "{:?}", host.logs);
+    (root, host)
+}
+
+const COLLECTOR: &str = r#"{"collector":{"cluster":"otel","authority":"collector:4318","flush_interval_ms":100}}"#;
+
+fn chat_headers() -> Vec<(String, String)> {
+    headers(&[(":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions"), ("content-type", "application/json")])
+}
+
+/// The spans in every export the root dispatched.
+fn exported_spans(host: &FakeHost) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+    host.dispatched
+        .iter()
+        .filter(|(c, _, _)| c == "otel")
+        .flat_map(|(_, _, body)| ExportTraceServiceRequest::decode(body.as_slice()).expect("OTLP protobuf").resource_spans)
+        .flat_map(|r| r.scope_spans)
+        .flat_map(|s| s.spans)
+        .collect()
+}
+
+fn attr<'a>(span: &'a opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> Option<&'a opentelemetry_proto::tonic::common::v1::any_value::Value> {
+    span.attributes.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref()).and_then(|v| v.value.as_ref())
+}
+
+#[test]
+fn a_clean_call_is_read_without_delay_exported_on_the_tick_and_counted() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    let (mut root, mut host) = configured(r#"{"collector":{"cluster":"otel","authority":"c","flush_interval_ms":100},"secrets":{"mode":"observe"}}"#);
+    let mut stream = root.stream(&mut host).expect("a stream once configured");
+    host.request_headers = chat_headers();
+    host.request_headers.push(("accept-encoding".into(), "gzip".into()));
+    assert_eq!(stream.on_request_headers(&mut host, false), Action::Continue);
+    // the trace context and the narrowed encoding went on the request
+    assert!(host.request_headers.iter().any(|(k, v)| k == "traceparent" && v.starts_with("00-")));
+    assert!(host.request_headers.iter().any(|(k, v)| k == "accept-encoding" && v == "identity"));
+    let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
+    host.request_chunk = body.to_vec();
+    assert_eq!(stream.on_request_body(&mut host, body.len(), true), Action::Continue);
+    assert_eq!(host.request_chunk, body, "a clean body leaves untouched");
+    host.now += 40 * MS;
+    host.response_headers = headers(&[(":status", "200"), ("content-type", "application/json")]);
+    assert_eq!(stream.on_response_headers(&mut host, false), Action::Continue);
+    let answer = br#"{"id":"c1","model":"gpt-4o-2024-08-06","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"hello"}}],"usage":{"prompt_tokens":7,"completion_tokens":2}}"#;
+    host.response_chunk = answer.to_vec();
+    assert_eq!(stream.on_response_body(&mut host, answer.len(), true), Action::Continue);
+    assert_eq!(host.response_chunk, answer);
+    host.now += MS;
+    let reads = host.property_reads.get();
+    stream.on_log(&mut host);
+    assert_eq!(host.property_reads.get(), reads, "a complete 200 needs no code_details");
+    assert!(host.dispatched.is_empty(), "nothing leaves before the tick");
+    root.tick(&mut host);
+    assert!(host.dispatched.is_empty(), "nor before the flush interval");
+    host.now += 100 * MS;
+    root.tick(&mut host);
+    let spans = exported_spans(&host);
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].name, "chat gpt-4o");
+    assert_eq!(attr(&spans[0], "gen_ai.response.model"), Some(&Value::StringValue("gpt-4o-2024-08-06".into())));
+    assert_eq!(attr(&spans[0], "gen_ai.usage.output_tokens"), Some(&Value::IntValue(2)));
+    assert_eq!(host.metric("genai_tap.provider.openai.model.gpt-4o-2024-08-06.operation.chat.route.llm.outcome.completed.llm_calls"), Some(1));
+    assert_eq!(host.metric("genai_tap.calls_in_flight"), Some(0), "up then down");
+    assert_eq!(host.metric("genai_tap.vm_memory_bytes"), Some(1 << 20));
+    root.done(&mut host);
+    assert_eq!(host.metric("genai_tap.vm_memory_bytes"), Some(0), "a VM that goes takes its share");
+}
+
+#[test]
+fn a_secret_gets_the_local_reply_and_a_warning_without_the_secret() {
+    let (mut root, mut host) = configured(COLLECTOR);
+    let mut stream = root.stream(&mut host).expect("stream");
+    host.request_headers = chat_headers();
+    assert_eq!(stream.on_request_headers(&mut host, false), Action::Pause, "held for the guard");
+    let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"key AKIAZ7QW4XJ2LBNM5K3P"}]}"#;
+    host.request_chunk = body.to_vec();
+    assert_eq!(stream.on_request_body(&mut host, body.len(), true), Action::Pause);
+    assert_eq!(host.replies.len(), 1);
+    assert_eq!(host.replies[0].0, 403);
+    let reply = String::from_utf8_lossy(&host.replies[0].1).into_owned();
+    assert!(reply.contains("aws-access-key-id") && !reply.contains("AKIAZ7QW4XJ2LBNM5K3P"), "{reply}");
+    stream.on_log(&mut host);
+    let warning = host.logs.iter().find(|(l, _)| *l == Level::Warn).map(|(_, m)| m.clone()).expect("a warning");
+    assert!(warning.contains("aws-access-key-id") && !warning.contains("AKIA"), "{warning}");
+    root.tick(&mut host);
+    assert_eq!(host.metric("genai_tap.rule.aws-access-key-id.guard_blocks"), Some(1));
+}
+
+#[test]
+fn a_response_the_guard_rewrites_is_replaced_and_loses_its_length() {
+    let (root, mut host) = configured(r#"{"collector":{"cluster":"otel","authority":"c"},"pii":{"response":"redact"}}"#);
+    let mut stream = root.stream(&mut host).expect("stream");
+    host.request_headers = chat_headers();
+    stream.on_request_headers(&mut host, false);
+    host.request_chunk = br#"{"model":"gpt-4o","messages":[]}"#.to_vec();
+    let n = host.request_chunk.len();
+    stream.on_request_body(&mut host, n, true);
+    host.response_headers = headers(&[(":status", "200"), ("content-type", "application/json"), ("content-length", "80")]);
+    stream.on_response_headers(&mut host, false);
+    assert!(!host.response_headers.iter().any(|(k, _)| k == "content-length"), "{:?}", host.response_headers);
+    let answer = br#"{"choices":[{"message":{"content":"write to jane.doe@example.com"}}]}"#;
+    host.response_chunk = answer.to_vec();
+    stream.on_response_body(&mut host, answer.len(), true);
+    let out = String::from_utf8_lossy(&host.response_chunk).into_owned();
+    assert!(out.contains("[REDACTED:EMAIL]") && !out.contains("jane.doe"), "{out}");
+    serde_json::from_str::<serde_json::Value>(&out).expect("still JSON");
+}
+
+#[test]
+fn an_unobserved_call_costs_no_body_reads_and_no_span() {
+    let (mut root, mut host) = configured(COLLECTOR);
+    let mut stream = root.stream(&mut host).expect("stream");
+    host.request_headers = headers(&[(":method", "GET"), (":authority", "example.com"), (":path", "/")]);
+    assert_eq!(stream.on_request_headers(&mut host, true), Action::Continue);
+    assert_eq!(host.request_headers.len(), 3, "no header touched");
+    host.response_headers = headers(&[(":status", "200")]);
+    stream.on_response_headers(&mut host, false);
+    host.response_chunk = b"<html>".to_vec();
+    stream.on_response_body(&mut host, 6, true);
+    stream.on_log(&mut host);
+    root.tick(&mut host);
+    assert!(exported_spans(&host).is_empty());
+    assert_eq!(host.metric("genai_tap.calls_in_flight"), None, "never counted");
+}
+
+#[test]
+fn a_bad_configuration_is_refused_with_the_field_and_without_the_value() {
+    let mut host = FakeHost { plugin_configuration: br#"{"max_body_bytes": 3}"#.to_vec(), ..FakeHost::default() };
+    let mut root = Root::default();
+    assert!(!root.configure(&mut host));
+    let (level, line) = host.logs.last().expect("a log line");
+    assert_eq!(*level, Level::Critical);
+    assert!(line.contains("max_body_bytes"), "{line}");
+    assert!(root.stream(&mut host).is_none(), "no stream without a configuration");
+}
+
+#[test]
+fn each_exporter_seeds_its_jitter_from_the_host() {
+    let before = FakeHost::default().random_calls;
+    let (_root, host) = configured(r#"{"collector":{"cluster":"otel","authority":"c"},"content":{"capture":{"enabled":true,"cluster":"cap","authority":"c"}}}"#);
+    // traces, spec-gap records and captured content: three exporters, three seeds
+    assert_eq!(host.random_calls - before, 3);
+}
+
+#[test]
+fn a_refused_dispatch_is_logged_and_retried_not_lost_silently() {
+    let (mut root, mut host) = configured(COLLECTOR);
+    host.unknown_clusters.push("otel".into());
+    let mut stream = root.stream(&mut host).expect("stream");
+    host.request_headers = chat_headers();
+    stream.on_request_headers(&mut host, true);
+    stream.on_log(&mut host);
+    host.now += 100 * MS;
+    root.tick(&mut host);
+    assert!(host.logs.iter().any(|(l, m)| *l == Level::Warn && m.contains("dispatch")), "{:?}", host.logs);
+    host.unknown_clusters.clear();
+    for _ in 0..50 {
+        host.now += 200 * MS;
+        root.tick(&mut host);
+    }
+    assert_eq!(exported_spans(&host).len(), 1, "the retry delivered it");
+}
+
+#[test]
+fn sessions_off_writes_no_shared_data() {
+    let (root, mut host) = configured(r#"{"collector":{"cluster":"otel","authority":"c"},"sessions":{"enabled":false}}"#);
+    let mut stream = root.stream(&mut host).expect("stream");
+    host.request_headers = chat_headers();
+    host.request_headers.push(("x-agent-session-id".into(), "s-1".into()));
+    stream.on_request_headers(&mut host, false);
+    host.request_chunk = br#"{"model":"gpt-4o","messages":[]}"#.to_vec();
+    let n = host.request_chunk.len();
+    stream.on_request_body(&mut host, n, true);
+    host.response_headers = headers(&[(":status", "200"), ("content-type", "application/json")]);
+    stream.on_response_headers(&mut host, false);
+    let answer = br#"{"id":"c","model":"gpt-4o","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{}"}}]}}]}"#;
+    host.response_chunk = answer.to_vec();
+    stream.on_response_body(&mut host, answer.len(), true);
+    stream.on_log(&mut host);
+    assert!(host.shared.is_empty(), "{:?}", host.shared.keys().collect::<Vec<_>>());
+}
