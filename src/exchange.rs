@@ -22,9 +22,9 @@
 //! (sticky, like rustls), is recorded on the span as `genai_tap.parsed=false` with a reason, and
 //! counted in `bodies_not_parsed`; bytes keep flowing untouched.
 
-use crate::config::guard::{Direction, Policy};
-use crate::config::routes::{strip_port, RouteKind};
-use crate::config::Config;
+use crate::plugin::Config;
+use crate::routes::{strip_port, RouteKind};
+use crate::scan::{Direction, Policy};
 use crate::scan::{self, StreamRedactor};
 use crate::framing::StreamDecoder;
 use crate::providers::{self, Api, Detected, LlmCall, Operation, Provider, ResponseReader};
@@ -301,7 +301,7 @@ impl GuardState {
             scan::Outcome::Unchanged => BodyVerdict::Continue,
             scan::Outcome::Rewritten(new_body) => {
                 // only PII is rewritten: a secret under block mode blocks instead
-                if self.request.pii == crate::config::guard::PiiMode::Redact {
+                if self.request.pii == crate::scan::PiiMode::Redact {
                     self.redacted.extend(self.pii_found.iter().cloned());
                 }
                 BodyVerdict::Replace(new_body)
@@ -602,14 +602,14 @@ impl Exchange {
             correlation_id: head.get(&self.cfg.correlation_header).map(str::to_owned),
             identity: {
                 let id = &self.cfg.identity;
-                let get = |h: &str| head.get(h).map(str::trim).filter(|v| !v.is_empty()).map(|v| crate::config::tools::cut(v, 256).to_owned());
+                let get = |h: &str| head.get(h).map(str::trim).filter(|v| !v.is_empty()).map(|v| crate::plugin::tools::cut(v, 256).to_owned());
                 IdentityFacts {
                     user_hash: head.get(&id.user_header).and_then(|u| id.user_hash(u)),
                     session_id: get(&id.session_header),
                     task_id: get(&id.task_header),
                     spec_version: get(&id.spec_version_header),
                     agent_version: get(&id.agent_version_header),
-                    task_budget_ms: head.get(&id.task_budget_header).and_then(crate::config::operator::Identity::parse_task_budget_ms),
+                    task_budget_ms: head.get(&id.task_budget_header).and_then(crate::plugin::identity::Identity::parse_task_budget_ms),
                 }
             },
             status: None,
@@ -1061,7 +1061,7 @@ fn surface_of(cfg: &Config, call: &LlmCall) -> Option<String> {
         .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
         .unwrap_or_default();
     let clean = crate::scan::sanitize_for_telemetry(&cfg.guard, &reason);
-    Some(crate::config::tools::cut(&clean, cfg.tools.surface_reason_max_bytes).to_owned())
+    Some(crate::plugin::tools::cut(&clean, cfg.tools.surface_reason_max_bytes).to_owned())
 }
 
 fn finish_llm<S: crate::session::SharedData>(
@@ -1327,7 +1327,7 @@ fn finish_llm<S: crate::session::SharedData>(
     if let Some(r) = &gs.redactor {
         let mut seen = (r.pii.clone(), r.secrets.clone());
         if gs.rewrite_response {
-            if gs.response.pii == crate::config::guard::PiiMode::Redact {
+            if gs.response.pii == crate::scan::PiiMode::Redact {
                 out.stats.extend(seen.0.iter().map(|k| StatUpdate::new(stats::GUARD_REDACTIONS, &[("kind", k)], 1)));
                 span_redactions(&mut span, seen.0.len());
             }
@@ -1880,7 +1880,7 @@ fn finish_tool<S: crate::session::SharedData>(cfg: &Config, common: Common, t: T
                 if cfg.tools.capture_arguments {
                     if let Some(args) = &req.arguments {
                         let clean = scan::sanitize_for_telemetry(&cfg.guard, args);
-                        span.set(attr::GEN_AI_TOOL_CALL_ARGUMENTS, crate::config::tools::cut(&clean, cfg.tools.max_argument_bytes));
+                        span.set(attr::GEN_AI_TOOL_CALL_ARGUMENTS, crate::plugin::tools::cut(&clean, cfg.tools.max_argument_bytes));
                     }
                 }
             }

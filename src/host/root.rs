@@ -7,7 +7,7 @@
 use super::metrics::Metrics;
 use super::stream::Stream;
 use super::{log, now_ns};
-use crate::config::Config;
+use crate::plugin::Config;
 use crate::exchange::{LogOut, LogSink};
 use crate::export::{ExportEvent, Exporter};
 use crate::otlp::Signal;

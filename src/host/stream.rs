@@ -2,7 +2,7 @@
 
 use super::now_ns;
 use super::root::Vm;
-use crate::config::Config;
+use crate::plugin::Config;
 use crate::exchange::{BodyVerdict, EndInfo, Exchange, HeadersVerdict, RequestHead, ResponseVerdict};
 use crate::stats::{self, StatUpdate};
 use crate::trace::FreshIds;

@@ -2,8 +2,8 @@
 //! byte, and hard negatives that must pass byte-identical.
 
 use super::*;
-use crate::config::guard::{PiiMode, Policy, SecretMode};
-use crate::config::Config;
+use super::{PiiMode, Policy, SecretMode};
+use crate::plugin::Config;
 
 fn guard() -> Guard {
     Config::from_json(b"{}").unwrap().guard
