@@ -407,8 +407,17 @@ pub fn cost(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::Config;
     use serde_json::Value;
+
+    /// The `pricing` block of a configuration, compiled as the plugin does.
+    struct Priced {
+        pricing: PriceTable,
+    }
+
+    fn config(json: &[u8]) -> Result<Priced, Error> {
+        let raw = crate::config::RawConfig::parse(json).unwrap();
+        PriceTable::compile(raw.pricing).map(|pricing| Priced { pricing })
+    }
 
     fn default_pricing() -> PriceTable {
         PriceTable::compile(RawPricing::default()).unwrap()
@@ -758,7 +767,7 @@ mod tests {
 
     #[test]
     fn operator_entries_override_and_scope() {
-        let c = Config::from_json(
+        let c = config(
             br#"{"pricing":{"models":[
                 {"match":"gpt-4o","input":2.0,"output":8.0},
                 {"match":"llama3*","provider":"ollama","input":0,"output":0},
@@ -804,7 +813,7 @@ mod tests {
 
     #[test]
     fn default_table_can_be_turned_off() {
-        let c = Config::from_json(br#"{"pricing":{"use_default_table":false}}"#).unwrap();
+        let c = config(br#"{"pricing":{"use_default_table":false}}"#).unwrap();
         assert!(c.pricing.is_empty());
         let u = Usage {
             input: Some(10),

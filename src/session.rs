@@ -963,7 +963,7 @@ mod tests {
 
     #[test]
     fn memory_bound() {
-        let c = crate::plugin::Config::from_json(b"{}").unwrap().sessions;
+        let c = Limits::compile(RawSessions::default()).unwrap();
         // 10000 × (75 + 8 × 32) + 10000 × 41
         assert_eq!(max_shared_bytes(&c), 10_000 * 331 + 10_000 * 41);
         assert_eq!(c.max_shared_bytes(), 3_720_000);

@@ -65,7 +65,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// serde's message for `err`, keeping what was expected and dropping what was written.
-pub fn serde_message(err: &serde_json::Error) -> String {
+pub(crate) fn serde_message(err: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let text = err.to_string();
     let text = strip_position(&text);

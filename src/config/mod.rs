@@ -22,7 +22,7 @@ pub mod sessions;
 pub mod stats;
 pub mod tools;
 
-pub use error::{serde_message, ConfigError};
+pub use error::ConfigError;
 
 /// The configuration as written. See the README for every key.
 #[derive(Debug, Deserialize)]

@@ -37,6 +37,8 @@ const CASES: &[Case] = &[
     Case { json: r#"{"pii":{"kinds":["email","s3cr3t-salt"]}}"#, field: "pii.kinds[1]", says: "unknown kind" },
     Case { json: r#"{"pii":{"custom":[{"name":"s3cr3t salt","pattern":"x"}]}}"#, field: "pii.custom[0].name", says: "letters" },
     Case { json: r#"{"pii":{"custom":[{"name":"EMP","pattern":"s3cr3t-salt("}]}}"#, field: "pii.custom[0].pattern", says: "is not a valid regex" },
+    Case { json: r#"{"pii":{"placeholder":"pseudonym","custom":[{"name":"S3CR3T_SALT","pattern":"s3cr3t-salt"}]}}"#, field: "pii.pseudonym_salt", says: "must be set when placeholder" },
+    Case { json: r#"{"secrets":{"custom":[{"id":"github-pat","pattern":"s3cr3t-salt[a-z]+"}]}}"#, field: "secrets.custom[0].id", says: "already a rule id" },
     Case { json: r#"{"secrets":{"disabled_rules":["s3cr3t-salt"]}}"#, field: "secrets.disabled_rules[0]", says: "unknown rule" },
     Case { json: r#"{"secrets":{"custom":[{"id":"s3cr3t salt","pattern":"x+"}]}}"#, field: "secrets.custom[0].id", says: "letters" },
     Case { json: r#"{"secrets":{"custom":[{"id":"x","pattern":"s3cr3t-salt[a-"}]}}"#, field: "secrets.custom[0].pattern", says: "is not a valid regex" },

@@ -419,21 +419,30 @@ fn literal_prefix(pattern: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::Config;
+
+    /// A configuration's `pii` and `secrets`, compiled.
+    struct Compiled {
+        guard: Guard,
+    }
+
+    fn config(json: &[u8]) -> Result<Compiled, Error> {
+        let raw = crate::config::RawConfig::parse(json).unwrap();
+        Guard::compile(raw.pii, raw.secrets).map(|guard| Compiled { guard })
+    }
 
     #[test]
     fn defaults_and_overrides() {
-        let c = Config::from_json(b"{}").unwrap();
+        let c = config(b"{}").unwrap();
         let p = c.guard.policy(Direction::Request, RouteKind::Llm);
         assert_eq!((p.pii, p.secrets), (PiiMode::Observe, SecretMode::Block));
         let p = c.guard.policy(Direction::Response, RouteKind::Llm);
         assert_eq!((p.pii, p.secrets), (PiiMode::Off, SecretMode::Off));
-        let c = Config::from_json(br#"{"pii":{"mode":"redact","routes":{"mcp":{"response":"observe"}}},"secrets":{"response":"block"}}"#).unwrap();
+        let c = config(br#"{"pii":{"mode":"redact","routes":{"mcp":{"response":"observe"}}},"secrets":{"response":"block"}}"#).unwrap();
         assert_eq!(c.guard.policy(Direction::Response, RouteKind::Llm).pii, PiiMode::Redact);
         assert_eq!(c.guard.policy(Direction::Response, RouteKind::Mcp).pii, PiiMode::Observe);
         assert_eq!(c.guard.policy(Direction::Response, RouteKind::Tool).secrets, SecretMode::Block);
         // the route kind's setting beats the direction's, which beats the block's mode
-        let c = Config::from_json(br#"{"secrets":{"mode":"off","request":"observe","routes":{"tool":{"request":"block"}}}}"#).unwrap();
+        let c = config(br#"{"secrets":{"mode":"off","request":"observe","routes":{"tool":{"request":"block"}}}}"#).unwrap();
         assert_eq!(c.guard.policy(Direction::Request, RouteKind::Tool).secrets, SecretMode::Block);
         assert_eq!(c.guard.policy(Direction::Request, RouteKind::Llm).secrets, SecretMode::Observe);
         assert_eq!(c.guard.policy(Direction::Response, RouteKind::Llm).secrets, SecretMode::Off);
@@ -441,26 +450,28 @@ mod tests {
 
     #[test]
     fn bad_settings_name_the_field_and_say_why() {
-        let cases: &[(&str, &str, &str)] = &[
-            (r#"{"pii":{"custom":[{"name":"EMP","pattern":"EMP-(\\d{6}"}]}}"#, "pii.custom[0].pattern", "is not a valid regex"),
-            (r#"{"pii":{"custom":[{"name":"EMP","pattern":"\\d*"}]}}"#, "pii.custom[0].pattern", "empty string"),
-            (r#"{"pii":{"custom":[{"name":"EMP ID","pattern":"x"}]}}"#, "pii.custom[0].name", "letters"),
-            (r#"{"pii":{"kinds":["email","passport"]}}"#, "pii.kinds[1]", "unknown kind"),
-            (r#"{"pii":{"placeholder":"pseudonym"}}"#, "pii.pseudonym_salt", "must be set"),
-            (r#"{"pii":{"mode":"scrub"}}"#, "pii.mode", "unknown variant"),
-            (r#"{"secrets":{"block_status":200}}"#, "secrets.block_status", "error status"),
-            (r#"{"secrets":{"disabled_rules":["no-such-rule"]}}"#, "secrets.disabled_rules[0]", "unknown rule"),
-            (r#"{"secrets":{"disabled_rules":["github-pat","nope"]}}"#, "secrets.disabled_rules[1]", "unknown rule"),
-            (r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z"}]}}"#, "secrets.custom[0].pattern", "is not a valid regex"),
-            (r#"{"secrets":{"custom":[{"id":"ok","pattern":"ok_[a-z]+"},{"id":"github-pat","pattern":"acme_[a-z]+"}]}}"#, "secrets.custom[1].id", "already"),
-            (r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z]+","min_entropy":9}]}}"#, "secrets.custom[0].min_entropy", "between 0 and 8"),
-            (r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z]+","keywords":[""]}]}}"#, "secrets.custom[0].keywords", "empty keyword"),
-            (r#"{"secrets":{"allowlist_patterns":["("]}}"#, "secrets.allowlist_patterns[0]", "is not a valid regex"),
+        use Block::{Pii, Secrets};
+        let cases: &[(&str, Block, &str, &str)] = &[
+            (r#"{"pii":{"custom":[{"name":"EMP","pattern":"EMP-(\\d{6}"}]}}"#, Pii, "custom[0].pattern", "is not a valid regex"),
+            (r#"{"pii":{"custom":[{"name":"EMP","pattern":"\\d*"}]}}"#, Pii, "custom[0].pattern", "empty string"),
+            (r#"{"pii":{"custom":[{"name":"EMP ID","pattern":"x"}]}}"#, Pii, "custom[0].name", "letters"),
+            (r#"{"pii":{"kinds":["email","passport"]}}"#, Pii, "kinds[1]", "unknown kind"),
+            (r#"{"pii":{"placeholder":"pseudonym"}}"#, Pii, "pseudonym_salt", "must be set"),
+            (r#"{"secrets":{"block_status":200}}"#, Secrets, "block_status", "error status"),
+            (r#"{"secrets":{"disabled_rules":["no-such-rule"]}}"#, Secrets, "disabled_rules[0]", "unknown rule"),
+            (r#"{"secrets":{"disabled_rules":["github-pat","nope"]}}"#, Secrets, "disabled_rules[1]", "unknown rule"),
+            (r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z"}]}}"#, Secrets, "custom[0].pattern", "is not a valid regex"),
+            (r#"{"secrets":{"custom":[{"id":"ok","pattern":"ok_[a-z]+"},{"id":"github-pat","pattern":"acme_[a-z]+"}]}}"#, Secrets, "custom[1].id", "already"),
+            (r#"{"secrets":{"custom":[{"id":"a b","pattern":"acme_[a-z]+"}]}}"#, Secrets, "custom[0].id", "letters, digits, '-' and '_'"),
+            (r#"{"secrets":{"custom":[{"id":"acme","pattern":"x*"}]}}"#, Secrets, "custom[0].pattern", "empty string"),
+            (r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z]+","min_entropy":9}]}}"#, Secrets, "custom[0].min_entropy", "between 0 and 8"),
+            (r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z]+","keywords":[""]}]}}"#, Secrets, "custom[0].keywords", "empty keyword"),
+            (r#"{"secrets":{"allowlist_patterns":["("]}}"#, Secrets, "allowlist_patterns[0]", "is not a valid regex"),
         ];
-        for (json, field, why) in cases {
-            let e = Config::from_json(json.as_bytes()).unwrap_err();
-            assert_eq!(e.field(), *field, "{json}: {e}");
-            assert!(e.message().contains(why), "{json}: {e}");
+        for (json, block, field, why) in cases {
+            let Err(e) = config(json.as_bytes()) else { panic!("{json}: accepted") };
+            assert_eq!((e.block(), e.field()), (*block, *field), "{json}: {e}");
+            assert!(e.to_string().contains(why), "{json}: {e}");
         }
     }
 
