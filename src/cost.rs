@@ -2,8 +2,9 @@
 //!
 //! This module owns the price table (built from `envoy/pricing.json`, compiled into the module,
 //! plus the operator's `pricing.models`), model matching, the token decomposition (cached /
-//! uncached input, cache writes, output) and the arithmetic. It does not read configuration
-//! JSON beyond the table's entries (see `config::operator`) and does not emit stats.
+//! uncached input, cache writes, output), the arithmetic, and compiling the `pricing` block
+//! ([`PriceTable::compile`]). The raw keys are `config::pricing`'s; this module does not emit
+//! stats.
 //!
 //! # Matching
 //!
@@ -27,10 +28,9 @@
 //! may have at most six decimals and sums are exact. A call's cost is rounded to the nearest
 //! micro-USD once, at the end (`llm_cost_micro_usd` counts those).
 
-use crate::config::operator::RawModelPrice;
-use crate::config::ConfigError;
+use crate::config::pricing::{RawModelPrice, RawPriceFile, RawPricing};
 use crate::providers::{Provider, Usage};
-use serde::Deserialize;
+use core::fmt;
 
 /// The default price table, as shipped in `envoy/pricing.json`.
 pub const DEFAULT_TABLE_JSON: &str = include_str!("../envoy/pricing.json");
@@ -104,47 +104,46 @@ impl Clone for LastLookup {
     }
 }
 
-/// The file format of `envoy/pricing.json`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTableFile {
-    #[allow(dead_code)]
-    list_date: String,
-    #[allow(dead_code)]
-    source: String,
-    currency: String,
-    unit: String,
-    #[allow(dead_code)]
-    #[serde(default)]
-    notes: String,
-    models: Vec<RawModelPrice>,
-}
-
 impl PriceTable {
-    /// The table compiled into the module.
-    pub fn builtin() -> Result<PriceTable, ConfigError> {
-        PriceTable::from_table_json(DEFAULT_TABLE_JSON)
-    }
-
-    /// Parses a table in the `envoy/pricing.json` format.
-    pub fn from_table_json(text: &str) -> Result<PriceTable, ConfigError> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let raw: RawTableFile = serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| ConfigError::new(e.path().to_string(), e.into_inner().to_string()))?;
-        if raw.currency != "USD" || raw.unit != "per million tokens" {
-            return Err(ConfigError::new("unit", "must be USD per million tokens"));
-        }
+    /// Compiles the `pricing` block. An error names the field inside the block.
+    pub fn compile(raw: RawPricing) -> Result<PriceTable, Error> {
         let mut table = PriceTable::default();
+        if raw.use_default_table {
+            table = PriceTable::builtin().map_err(|e| Error {
+                field: "use_default_table".to_owned(),
+                kind: ErrorKind::BuiltIn(Box::new(e)),
+            })?;
+        }
         for (i, entry) in raw.models.into_iter().enumerate() {
-            table.insert(entry, &format!("models[{i}]"))?;
+            table.insert(entry).map_err(|e| e.under(&format!("models[{i}]")))?;
         }
         Ok(table)
     }
 
-    /// Adds an entry, replacing one with the same pattern and provider. `field` names it in
-    /// errors (`pricing.models[3]`).
-    pub fn insert(&mut self, raw: RawModelPrice, field: &str) -> Result<(), ConfigError> {
-        let f = |k: &str| format!("{field}.{k}");
+    /// The table compiled into the module.
+    pub fn builtin() -> Result<PriceTable, Error> {
+        PriceTable::from_table_json(DEFAULT_TABLE_JSON)
+    }
+
+    /// Parses a table in the `envoy/pricing.json` format.
+    pub fn from_table_json(text: &str) -> Result<PriceTable, Error> {
+        let raw: RawPriceFile = crate::config::parse_json(text.as_bytes()).map_err(|e| Error {
+            field: e.field().to_owned(),
+            kind: ErrorKind::Parse(e.message().to_owned()),
+        })?;
+        if raw.currency != "USD" || raw.unit != "per million tokens" {
+            return Err(Error::at("unit", ErrorKind::Unit));
+        }
+        let mut table = PriceTable::default();
+        for (i, entry) in raw.models.into_iter().enumerate() {
+            table.insert(entry).map_err(|e| e.under(&format!("models[{i}]")))?;
+        }
+        Ok(table)
+    }
+
+    /// Adds an entry, replacing one with the same pattern and provider. An error names the
+    /// entry's field (`input`); the caller says which entry.
+    pub fn insert(&mut self, raw: RawModelPrice) -> Result<(), Error> {
         let pattern = match raw.pattern.strip_suffix('*') {
             Some(p) => Pattern::Prefix(p.to_owned()),
             None => Pattern::Exact(raw.pattern.clone()),
@@ -153,27 +152,19 @@ impl PriceTable {
             Pattern::Exact(s) | Pattern::Prefix(s) => s,
         };
         if text.is_empty() || text.contains('*') || text.trim() != text {
-            return Err(ConfigError::new(
-                f("match"),
-                "must be a model id, or a non-empty prefix followed by a single trailing '*'",
-            ));
+            return Err(Error::at("match", ErrorKind::Match));
         }
+        let Some(&first) = text.as_bytes().first() else {
+            return Err(Error::at("match", ErrorKind::Match));
+        };
         let provider = match raw.provider.as_deref() {
             None => None,
-            Some(name) => Some(Provider::from_config_name(name).ok_or_else(|| {
-                ConfigError::new(
-                    f("provider"),
-                    "must be a provider name such as openai, anthropic, aws.bedrock",
-                )
-            })?),
+            Some(name) => Some(
+                Provider::from_config_name(name).ok_or(Error::at("provider", ErrorKind::Provider))?,
+            ),
         };
-        let rate = |k: &str, usd: f64| -> Result<u64, ConfigError> {
-            pico_per_token(usd).ok_or_else(|| {
-                ConfigError::new(
-                    f(k),
-                    format!("must be a USD price per million tokens between 0 and {MAX_USD_PER_MILLION} with at most 6 decimals"),
-                )
-            })
+        let rate = |k: &'static str, usd: f64| -> Result<u64, Error> {
+            pico_per_token(usd).ok_or(Error::at(k, ErrorKind::Price))
         };
         let input = rate("input", raw.input)?;
         let price = ModelPrice {
@@ -191,7 +182,7 @@ impl PriceTable {
             output: rate("output", raw.output)?,
         };
         let entry = Entry {
-            first: text.as_bytes()[0].to_ascii_lowercase(),
+            first: first.to_ascii_lowercase(),
             pattern,
             provider,
             price,
@@ -253,6 +244,62 @@ impl PriceTable {
             .map(|(_, p)| p)
     }
 }
+
+/// A price entry or table that does not compile. The message never holds the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    field: String,
+    kind: ErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ErrorKind {
+    /// The table file does not parse; the message is already free of values.
+    Parse(String),
+    Unit,
+    Match,
+    Provider,
+    Price,
+    /// The shipped table is broken: a bug of the build, not the operator's.
+    BuiltIn(Box<Error>),
+}
+
+impl Error {
+    fn at(field: &str, kind: ErrorKind) -> Error {
+        Error { field: field.to_owned(), kind }
+    }
+
+    /// The same error, one level down: `input` under `models[3]` is `models[3].input`.
+    fn under(mut self, prefix: &str) -> Error {
+        self.field = if self.field.is_empty() { prefix.to_owned() } else { format!("{prefix}.{}", self.field) };
+        self
+    }
+
+    /// The field inside the block compiled (`models[3].input`, `use_default_table`).
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::Parse(message) => f.write_str(message),
+            ErrorKind::Unit => f.write_str("must be USD per million tokens"),
+            ErrorKind::Match => {
+                f.write_str("must be a model id, or a non-empty prefix followed by a single trailing '*'")
+            }
+            ErrorKind::Provider => f.write_str("must be a provider name such as openai, anthropic, aws.bedrock"),
+            ErrorKind::Price => write!(
+                f,
+                "must be a USD price per million tokens between 0 and {MAX_USD_PER_MILLION} with at most 6 decimals"
+            ),
+            ErrorKind::BuiltIn(inner) => write!(f, "built-in table: {}: {inner}", inner.field),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// USD per million tokens to pico-USD per token, if it is a sane price with ≤ 6 decimals.
 fn pico_per_token(usd_per_million: f64) -> Option<u64> {
@@ -335,7 +382,7 @@ pub struct CostBreakdown {
 /// Azure deployment name in a request is not a model). `None` means unpriced: the model has
 /// no entry, or the call reported no usage at all.
 pub fn cost(
-    pricing: &crate::config::operator::Pricing,
+    table: &PriceTable,
     model: &str,
     usage: &Usage,
     provider: Provider,
@@ -343,7 +390,7 @@ pub fn cost(
     if usage.input.is_none() && usage.output.is_none() {
         return None;
     }
-    let price = pricing.table.lookup(model, provider)?;
+    let price = table.lookup(model, provider)?;
     let tokens = split_tokens(usage);
     let pico = u128::from(tokens.cached_input) * u128::from(price.cached_input)
         + u128::from(tokens.uncached_input) * u128::from(price.input)
@@ -360,12 +407,20 @@ pub fn cost(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::operator::{Pricing, RawPricing};
-    use crate::config::Config;
     use serde_json::Value;
 
-    fn default_pricing() -> Pricing {
-        Pricing::compile(RawPricing::default()).unwrap()
+    /// The `pricing` block of a configuration, compiled as the plugin does.
+    struct Priced {
+        pricing: PriceTable,
+    }
+
+    fn config(json: &[u8]) -> Result<Priced, Error> {
+        let raw = crate::config::RawConfig::parse(json).unwrap();
+        PriceTable::compile(raw.pricing).map(|pricing| Priced { pricing })
+    }
+
+    fn default_pricing() -> PriceTable {
+        PriceTable::compile(RawPricing::default()).unwrap()
     }
 
     fn fixture(name: &str) -> Value {
@@ -678,7 +733,7 @@ mod tests {
         assert_eq!(t.lookup("gpt-4o", Provider::OpenAi).map(|p| p.input), Some(2_500_000));
         let raw: RawModelPrice =
             serde_json::from_str(r#"{"match":"gpt-4o","input":9,"output":9}"#).unwrap();
-        t.insert(raw, "pricing.models[0]").unwrap();
+        t.insert(raw).unwrap();
         assert_eq!(t.lookup("gpt-4o", Provider::OpenAi).map(|p| p.input), Some(9_000_000));
     }
 
@@ -712,7 +767,7 @@ mod tests {
 
     #[test]
     fn operator_entries_override_and_scope() {
-        let c = Config::from_json(
+        let c = config(
             br#"{"pricing":{"models":[
                 {"match":"gpt-4o","input":2.0,"output":8.0},
                 {"match":"llama3*","provider":"ollama","input":0,"output":0},
@@ -758,8 +813,8 @@ mod tests {
 
     #[test]
     fn default_table_can_be_turned_off() {
-        let c = Config::from_json(br#"{"pricing":{"use_default_table":false}}"#).unwrap();
-        assert!(c.pricing.table.is_empty());
+        let c = config(br#"{"pricing":{"use_default_table":false}}"#).unwrap();
+        assert!(c.pricing.is_empty());
         let u = Usage {
             input: Some(10),
             output: Some(10),

@@ -17,7 +17,7 @@
 //! | `partial_success` | the collector accepted the batch but rejected some spans |
 //! | `shutdown` | the configuration was replaced while spans were still queued for the old collector |
 
-use crate::config::export::Collector;
+use crate::plugin::export::Collector;
 use crate::otlp::{self, Encoding, Signal};
 use crate::span::{Resource, Span};
 use std::collections::VecDeque;
@@ -343,7 +343,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::plugin::Config;
 
     const S: u64 = 1_000_000_000;
 

@@ -24,7 +24,9 @@
 //!
 //! # Modules
 //!
-//! - [`config`]: the public configuration contract, parsed strictly and compiled once.
+//! - [`config`]: the public configuration contract, parsed strictly into raw types (a leaf).
+//! - [`plugin`]: the compiled configuration; each domain compiles its own block.
+//! - [`routes`]: which hosts and paths are LLMs, MCP servers or plain tools.
 //! - [`providers`]: provider and API detection; reading bodies into an [`providers::LlmCall`].
 //! - [`framing`]: SSE, NDJSON, JSON-array and AWS event-stream decoders.
 //! - [`scan`]: the guard's detectors (PII, secrets) and the JSON-aware redactor.
@@ -47,7 +49,9 @@ pub mod exchange;
 pub mod export;
 pub mod framing;
 pub mod otlp;
+pub mod plugin;
 pub mod providers;
+pub mod routes;
 pub mod scan;
 pub mod session;
 pub mod span;
@@ -55,4 +59,5 @@ pub mod stats;
 pub mod tools;
 pub mod trace;
 
+#[cfg(any(target_arch = "wasm32", test))]
 mod host;

@@ -40,7 +40,8 @@
 //! task tags[8], oldest first, n ≤ `max_tasks_per_session`.
 //! Task, 41 bytes: `'T'`, tag[8], start_ms, last_seen_ms, calls, budget_ms (0 = none).
 
-use crate::config::operator::Sessions;
+use crate::config::sessions::RawSessions;
+use core::fmt;
 use sha2::{Digest, Sha256};
 
 /// How many times an update re-reads and retries after another worker wrote first.
@@ -77,6 +78,85 @@ pub enum UpdateError {
     Host,
 }
 
+/// The compiled `sessions` block: whether roll-ups are kept, and the bounds of their slots.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub enabled: bool,
+    pub idle_ttl_ms: u64,
+    pub max_sessions: u32,
+    pub max_tasks: u32,
+    pub max_tasks_per_session: u16,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            enabled: true,
+            idle_ttl_ms: 30 * 60 * 1000,
+            max_sessions: 10_000,
+            max_tasks: 10_000,
+            max_tasks_per_session: 32,
+        }
+    }
+}
+
+/// The longest idle time: a session idle for a week is over whatever the operator wants.
+const MAX_IDLE_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
+
+impl Limits {
+    /// Compiles the `sessions` block. An error names the field inside the block.
+    pub fn compile(raw: RawSessions) -> Result<Limits, Error> {
+        if !(1000..=MAX_IDLE_TTL_MS).contains(&raw.idle_ttl_ms) {
+            return Err(Error { field: "idle_ttl_ms", min: 1000, max: MAX_IDLE_TTL_MS });
+        }
+        let bounded = |field: &'static str, v: u64, max: u64| -> Result<u64, Error> {
+            if (1..=max).contains(&v) {
+                Ok(v)
+            } else {
+                Err(Error { field, min: 1, max })
+            }
+        };
+        let max_sessions = bounded("max_sessions", raw.max_sessions, 1_000_000)?;
+        let max_tasks = bounded("max_tasks", raw.max_tasks, 1_000_000)?;
+        let per_session = bounded("max_tasks_per_session", raw.max_tasks_per_session, 1024)?;
+        Ok(Limits {
+            enabled: raw.enabled,
+            idle_ttl_ms: raw.idle_ttl_ms,
+            max_sessions: u32::try_from(max_sessions).unwrap_or(u32::MAX),
+            max_tasks: u32::try_from(max_tasks).unwrap_or(u32::MAX),
+            max_tasks_per_session: u16::try_from(per_session).unwrap_or(u16::MAX),
+        })
+    }
+
+    /// The most shared-data bytes the roll-ups can hold (values only; Envoy adds the keys).
+    pub fn max_shared_bytes(&self) -> u64 {
+        max_shared_bytes(self)
+    }
+}
+
+/// A `sessions` bound out of range. The message gives the range, never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    field: &'static str,
+    min: u64,
+    max: u64,
+}
+
+impl Error {
+    /// The field inside the `sessions` block.
+    pub fn field(&self) -> &str {
+        self.field
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "must be between {} and {}", self.min, self.max)
+    }
+}
+
+impl std::error::Error for Error {}
+
 /// Which slot an id lives in and the tag that tells it apart from others in that slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotKey {
@@ -86,7 +166,7 @@ pub struct SlotKey {
 
 impl SlotKey {
     /// The slot of a session id (the `identity.session_header` value).
-    pub fn session(cfg: &Sessions, session_id: &str) -> SlotKey {
+    pub fn session(cfg: &Limits, session_id: &str) -> SlotKey {
         let (slot_hash, tag) = hash_id(b"genai-tap session\0", session_id);
         let slot = slot_hash % u64::from(cfg.max_sessions.max(1));
         SlotKey {
@@ -96,7 +176,7 @@ impl SlotKey {
     }
 
     /// The slot of a task id (the `identity.task_header` value).
-    pub fn task(cfg: &Sessions, task_id: &str) -> SlotKey {
+    pub fn task(cfg: &Limits, task_id: &str) -> SlotKey {
         let (slot_hash, tag) = hash_id(b"genai-tap task\0", task_id);
         let slot = slot_hash % u64::from(cfg.max_tasks.max(1));
         SlotKey {
@@ -259,7 +339,7 @@ fn idle(last_seen_ms: u64, now_ms: u64, ttl_ms: u64) -> bool {
 
 /// Adds one call to the session in `key`'s slot. `prev` is what the slot holds now.
 pub fn apply_call(
-    cfg: &Sessions,
+    cfg: &Limits,
     key: &SlotKey,
     prev: Option<&[u8]>,
     delta: &CallDelta<'_>,
@@ -315,7 +395,7 @@ pub fn apply_call(
 
 /// Reads a session's totals from its slot, if the slot holds that session and it is live.
 pub fn read_session(
-    cfg: &Sessions,
+    cfg: &Limits,
     key: &SlotKey,
     bytes: Option<&[u8]>,
     now_ms: u64,
@@ -383,7 +463,7 @@ pub fn over_budget(elapsed_ms: u64, budget_ms: u64) -> bool {
 /// Records a call for the task in `key`'s slot (call it when the request arrives) and says
 /// whether the task is over budget. `budget_ms` is this call's budget header, if any.
 pub fn apply_task(
-    cfg: &Sessions,
+    cfg: &Limits,
     key: &SlotKey,
     prev: Option<&[u8]>,
     budget_ms: Option<u64>,
@@ -425,7 +505,7 @@ pub fn apply_task(
 /// How long the task in `key`'s slot has been running, without recording a call. `None` if
 /// the slot holds another task, an idle one, or nothing.
 pub fn task_elapsed_ms(
-    cfg: &Sessions,
+    cfg: &Limits,
     key: &SlotKey,
     bytes: Option<&[u8]>,
     now_ms: u64,
@@ -456,7 +536,7 @@ pub fn update<S: SharedData, T>(
 /// Adds one finished call to its session in shared data. Returns the session's totals.
 pub fn record_call<S: SharedData>(
     store: &mut S,
-    cfg: &Sessions,
+    cfg: &Limits,
     session_id: &str,
     delta: &CallDelta<'_>,
     now_ms: u64,
@@ -471,7 +551,7 @@ pub fn record_call<S: SharedData>(
 /// Records a call's arrival for its task in shared data; says whether it is over budget.
 pub fn record_task<S: SharedData>(
     store: &mut S,
-    cfg: &Sessions,
+    cfg: &Limits,
     task_id: &str,
     budget_ms: Option<u64>,
     now_ms: u64,
@@ -484,7 +564,7 @@ pub fn record_task<S: SharedData>(
 }
 
 /// The most value bytes the roll-ups can occupy in shared data with this configuration.
-pub fn max_shared_bytes(cfg: &Sessions) -> u64 {
+pub fn max_shared_bytes(cfg: &Limits) -> u64 {
     let session = (SESSION_HEADER_LEN + 8 * usize::from(cfg.max_tasks_per_session)) as u64;
     u64::from(cfg.max_sessions) * session + u64::from(cfg.max_tasks) * TASK_LEN as u64
 }
@@ -530,8 +610,8 @@ mod tests {
         }
     }
 
-    fn cfg() -> Sessions {
-        Sessions {
+    fn cfg() -> Limits {
+        Limits {
             enabled: true,
             idle_ttl_ms: 30 * 60_000,
             max_sessions: 10_000,
@@ -883,7 +963,7 @@ mod tests {
 
     #[test]
     fn memory_bound() {
-        let c = crate::config::Config::from_json(b"{}").unwrap().sessions;
+        let c = Limits::compile(RawSessions::default()).unwrap();
         // 10000 × (75 + 8 × 32) + 10000 × 41
         assert_eq!(max_shared_bytes(&c), 10_000 * 331 + 10_000 * 41);
         assert_eq!(c.max_shared_bytes(), 3_720_000);

@@ -3,7 +3,7 @@
 //!
 //! Spans come from the real exchange, fed every recorded fixture the way the host feeds it.
 
-use genai_tap::config::Config;
+use genai_tap::plugin::Config;
 use genai_tap::exchange::{EndInfo, Exchange, RequestHead};
 use genai_tap::span::{AttrValue, Span};
 use genai_tap::trace::FreshIds;

@@ -1,43 +1,28 @@
-//! Configuration: the plugin's JSON, parsed strictly, then compiled into what the filter runs.
+//! Configuration as written: the plugin's JSON, parsed strictly into raw types.
 //!
-//! This module owns the public configuration contract (every key is documented in the
-//! README and never renamed) and its validation. Parsing is two steps: serde reads the raw
-//! types (`deny_unknown_fields` everywhere, no untagged enums), then `compile` checks values
-//! and builds what the hot path needs (routes, scanners, price tables) once per configuration.
-//! Errors name the field and say what was expected; they never echo a secret.
+//! This module owns the public configuration contract (every key and default is documented
+//! in the README and never renamed) and [`ConfigError`], whose messages never echo a value.
+//! It is a leaf: it imports nothing else of this crate. It does not check values or build
+//! what the hot path runs; each domain compiles its own block (`scan::Guard::compile`,
+//! `cost::PriceTable::compile`, `session::Limits::compile`, `routes::Routes::compile`) and
+//! `plugin::Config::compile` calls them all, naming the field of any error.
 //!
-//! Submodules hold the raw and compiled types of one concern each.
+//! Parsing uses `deny_unknown_fields` everywhere and no untagged enums, whose errors say
+//! nothing. Submodules hold the raw types of one block each.
 
 use serde::Deserialize;
 
+mod error;
 pub mod export;
 pub mod guard;
-pub mod operator;
+pub mod identity;
+pub mod pricing;
 pub mod routes;
+pub mod sessions;
+pub mod stats;
 pub mod tools;
 
-/// A configuration error: the dotted path of the field and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub field: String,
-    pub message: String,
-}
-
-impl ConfigError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError { field: field.into(), message: message.into() }
-    }
-}
-
-impl core::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if self.field.is_empty() {
-            write!(f, "invalid genai-tap configuration: {}", self.message)
-        } else {
-            write!(f, "invalid genai-tap configuration: {}: {}", self.field, self.message)
-        }
-    }
-}
+pub use error::ConfigError;
 
 /// The configuration as written. See the README for every key.
 #[derive(Debug, Deserialize)]
@@ -66,13 +51,13 @@ pub struct RawConfig {
     #[serde(default)]
     pub tools: tools::RawTools,
     #[serde(default)]
-    pub identity: operator::RawIdentity,
+    pub identity: identity::RawIdentity,
     #[serde(default)]
-    pub sessions: operator::RawSessions,
+    pub sessions: sessions::RawSessions,
     #[serde(default)]
-    pub pricing: operator::RawPricing,
+    pub pricing: pricing::RawPricing,
     #[serde(default)]
-    pub stats: operator::RawStats,
+    pub stats: stats::RawStats,
     #[serde(default)]
     pub spec_gap: RawSpecGap,
 }
@@ -121,7 +106,7 @@ impl Default for RawTraceContext {
 fn default_correlation_header() -> String {
     "x-request-id".to_owned()
 }
-pub(crate) fn yes() -> bool {
+fn yes() -> bool {
     true
 }
 
@@ -145,122 +130,26 @@ fn default_max_frame_bytes() -> u64 {
     256 * 1024
 }
 
-/// The compiled configuration: everything the hot path reads, built once.
-#[derive(Debug)]
-pub struct Config {
-    pub service_name: String,
-    pub service_version: String,
-    pub collector: export::Collector,
-    pub max_body_bytes: usize,
-    pub routes: routes::Routes,
-    pub inject_traceparent: bool,
-    pub correlation_header: String,
-    pub narrow_accept_encoding: bool,
-    pub max_frame_bytes: usize,
-    pub guard: guard::Guard,
-    pub content: export::Content,
-    pub tools: tools::Tools,
-    pub identity: operator::Identity,
-    pub sessions: operator::Sessions,
-    pub pricing: operator::Pricing,
-    pub stats: operator::StatsConfig,
-    pub spec_gap: bool,
-}
-
-impl Config {
-    /// Parses and compiles a configuration. Empty input means every default.
-    pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigError> {
-        let raw: RawConfig = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-            parse_raw(b"{}")?
-        } else {
-            parse_raw(bytes)?
-        };
-        Config::compile(raw)
-    }
-
-    pub fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
-        if raw.service_name.trim().is_empty() {
-            return Err(ConfigError::new("service_name", "must not be empty"));
+impl RawConfig {
+    /// Parses the configuration as written, naming the failing field. Empty input (or only
+    /// whitespace) means every default.
+    pub fn parse(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return parse_json(b"{}");
         }
-        let max_body_bytes = usize::try_from(raw.max_body_bytes)
-            .ok()
-            .filter(|n| (1024..=(64 << 20)).contains(n))
-            .ok_or_else(|| {
-                ConfigError::new("max_body_bytes", "must be between 1024 and 67108864")
-            })?;
-        let max_frame_bytes = usize::try_from(raw.llm.max_frame_bytes)
-            .ok()
-            .filter(|n| (1024..=(16 << 20)).contains(n))
-            .ok_or_else(|| {
-                ConfigError::new("llm.max_frame_bytes", "must be between 1024 and 16777216")
-            })?;
-        if raw.trace_context.correlation_header.trim().is_empty() {
-            return Err(ConfigError::new("trace_context.correlation_header", "must not be empty"));
-        }
-        Ok(Config {
-            service_version: raw
-                .service_version
-                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
-            service_name: raw.service_name,
-            collector: export::Collector::compile(raw.collector, "collector")?,
-            max_body_bytes,
-            routes: routes::Routes::compile(raw.routes)?,
-            inject_traceparent: raw.trace_context.inject_traceparent,
-            correlation_header: raw.trace_context.correlation_header.to_ascii_lowercase(),
-            narrow_accept_encoding: raw.llm.narrow_accept_encoding,
-            max_frame_bytes,
-            guard: guard::Guard::compile(raw.pii, raw.secrets)?,
-            content: export::Content::compile(raw.content)?,
-            tools: tools::Tools::compile(raw.tools)?,
-            identity: operator::Identity::compile(raw.identity)?,
-            sessions: operator::Sessions::compile(raw.sessions)?,
-            pricing: operator::Pricing::compile(raw.pricing)?,
-            stats: operator::StatsConfig::compile(raw.stats)?,
-            spec_gap: raw.spec_gap.enabled,
-        })
+        parse_json(bytes)
     }
 }
 
-/// Parses the raw configuration, naming the failing field.
-pub fn parse_raw(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
+/// Parses any raw type from JSON; errors name the field and never hold a value.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
         let field = if field == "." { String::new() } else { field };
-        ConfigError::new(field, strip_position(&e.into_inner().to_string()))
-    })
-}
-
-/// serde_json appends " at line 1 column 17"; the field path says more, so drop it.
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn empty_config_is_all_defaults() {
-        let c = Config::from_json(b"").unwrap();
-        assert_eq!(c.service_name, "genai-tap");
-        assert_eq!(c.max_body_bytes, 4 * 1024 * 1024);
-        assert!(c.inject_traceparent);
-    }
-
-    #[test]
-    fn unknown_key_names_the_field() {
-        let e = Config::from_json(br#"{"trace_context":{"inject":true}}"#).unwrap_err();
-        assert_eq!(e.field, "trace_context.inject");
-        assert!(e.message.contains("unknown field `inject`"), "{}", e.message);
-    }
-
-    #[test]
-    fn bad_limit_is_refused() {
-        let e = Config::from_json(br#"{"max_body_bytes": 3}"#).unwrap_err();
-        assert_eq!(e.field, "max_body_bytes");
-    }
+        ConfigError::from_serde(field, e.inner())
+    })?;
+    // Trailing bytes after the document are refused, as serde_json::from_slice does.
+    de.end().map_err(|e| ConfigError::from_serde("", &e))?;
+    Ok(value)
 }

@@ -2,8 +2,8 @@
 //! who it belongs to, read once from the request headers.
 
 use super::verdict::{HeaderEdit, RequestHead};
-use crate::config::routes::strip_port;
-use crate::config::Config;
+use crate::routes::strip_port;
+use crate::plugin::Config;
 use crate::span::{attr, Span, SpanId, SpanKind, StatusCode, TraceId};
 use crate::trace::{self, FreshIds, TraceParent};
 
@@ -58,7 +58,7 @@ impl Common {
             _ => None,
         });
         let id = &cfg.identity;
-        let get = |h: &str| head.get(h).map(str::trim).filter(|v| !v.is_empty()).map(|v| crate::config::tools::cut(v, 256).to_owned());
+        let get = |h: &str| head.get(h).map(str::trim).filter(|v| !v.is_empty()).map(|v| crate::plugin::tools::cut(v, 256).to_owned());
         Common {
             trace_id,
             span_id: ids.span_id,
@@ -78,7 +78,7 @@ impl Common {
                 task_id: get(&id.task_header),
                 spec_version: get(&id.spec_version_header),
                 agent_version: get(&id.agent_version_header),
-                task_budget_ms: head.get(&id.task_budget_header).and_then(crate::config::operator::Identity::parse_task_budget_ms),
+                task_budget_ms: head.get(&id.task_budget_header).and_then(crate::plugin::identity::Identity::parse_task_budget_ms),
             },
             status: None,
             request_bytes: 0,

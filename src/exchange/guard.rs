@@ -6,9 +6,9 @@
 //! spans share.
 
 use super::verdict::{BodyVerdict, LocalReply, ResponseVerdict};
-use crate::config::guard::{Direction, PiiMode, Policy};
-use crate::config::routes::RouteKind;
-use crate::config::Config;
+use crate::scan::{Direction, PiiMode, Policy};
+use crate::routes::RouteKind;
+use crate::plugin::Config;
 use crate::scan::{self, StreamRedactor};
 use crate::span::{attr, AttrValue, Span};
 use crate::stats::{self, StatUpdate};

@@ -2,8 +2,8 @@
 //! extraction, and keeping its content by reference (salted digests) or, when capture is on,
 //! a bounded copy.
 
-use crate::config::routes::RouteKind;
-use crate::config::Config;
+use crate::routes::RouteKind;
+use crate::plugin::Config;
 use crate::providers::{Detected, Extraction, Limits};
 use sha2::Digest;
 

@@ -9,7 +9,7 @@ use super::outcome::{self, Outcome};
 use super::sanitize::sanitize_span;
 use super::tool_links;
 use super::verdict::{EndInfo, Finished};
-use crate::config::Config;
+use crate::plugin::Config;
 use crate::cost::CostBreakdown;
 use crate::providers::{Provider, Usage};
 use crate::session::{SessionTotals, SharedData};

@@ -4,7 +4,7 @@
 use super::common::Common;
 use super::llm::Captured;
 use super::verdict::{LogOut, LogSink};
-use crate::config::Config;
+use crate::plugin::Config;
 use crate::scan;
 use crate::span::{attr, Attr, AttrValue, LogRecord, Severity, Span};
 

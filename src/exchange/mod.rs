@@ -54,8 +54,8 @@ mod tests;
 pub use outcome::Outcome;
 pub use verdict::{BodyVerdict, EndInfo, Finished, HeaderEdit, HeadersVerdict, LocalReply, LogOut, LogSink, RequestBodyPlan, RequestHead, ResponseVerdict};
 
-use crate::config::routes::RouteKind;
-use crate::config::Config;
+use crate::routes::RouteKind;
+use crate::plugin::Config;
 use crate::framing::BoundedBody;
 use crate::providers::{self, Api, Detected, NotParsed, Operation, Provider};
 use crate::session::SharedData;

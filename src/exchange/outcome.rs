@@ -2,7 +2,7 @@
 
 use super::common::Common;
 use super::verdict::EndInfo;
-use crate::config::Config;
+use crate::plugin::Config;
 use crate::providers::LlmCall;
 
 /// The outcome of a call, as the seed names them (plus `blocked`, `cancelled`, `truncated`).
@@ -102,5 +102,5 @@ pub(super) fn surface_of(cfg: &Config, call: &LlmCall) -> Option<String> {
         .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
         .unwrap_or_default();
     let clean = crate::scan::sanitize_for_telemetry(&cfg.guard, &reason);
-    Some(crate::config::tools::cut(&clean, cfg.tools.surface_reason_max_bytes).to_owned())
+    Some(crate::plugin::tools::cut(&clean, cfg.tools.surface_reason_max_bytes).to_owned())
 }

@@ -1,7 +1,7 @@
 //! Defence in depth: every string that leaves in telemetry passes the guard's detectors,
 //! whatever the wire modes. This owns which strings those are; `scan` owns the detectors.
 
-use crate::config::Config;
+use crate::plugin::Config;
 use crate::scan;
 use crate::span::{attr, AttrValue, Span};
 use std::borrow::Cow;

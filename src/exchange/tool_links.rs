@@ -6,10 +6,11 @@ use crate::session::SharedData;
 use sha2::{Digest, Sha256};
 
 /// How many slots there are, whatever the traffic.
-pub(crate) const SLOTS: u64 = 4096;
+const SLOTS: u64 = 4096;
 
-/// The most bytes one slot's value holds: tag, trace id, span id, time, and a call id cut at 128.
-pub(crate) const MAX_SLOT_BYTES: u64 = 8 + 16 + 8 + 8 + 128;
+/// The most bytes one slot's value holds: tag, trace id, span id and time (40), and a call id
+/// cut at 128. With [`SLOTS`], what the README's shared-data bound adds for tool links.
+const MAX_SLOT_BYTES: usize = 40 + 128;
 
 fn slot(session: &str, tool: &str) -> ([u8; 8], String) {
     let d = Sha256::new().chain_update(session.as_bytes()).chain_update([0u8]).chain_update(tool.as_bytes()).finalize();
@@ -21,12 +22,12 @@ fn slot(session: &str, tool: &str) -> ([u8; 8], String) {
 /// Remembers that the LLM span `(trace, span)` asked for `tool` with `call_id`.
 pub(super) fn remember<S: SharedData>(store: &mut S, session: &str, tool: &str, call_id: &str, trace: &[u8; 16], span: &[u8; 8], now_ms: u64) {
     let (tag, key) = slot(session, tool);
-    let mut v = Vec::with_capacity(40 + call_id.len());
+    let mut v = Vec::with_capacity(MAX_SLOT_BYTES);
     v.extend_from_slice(&tag);
     v.extend_from_slice(trace);
     v.extend_from_slice(span);
     v.extend_from_slice(&now_ms.to_be_bytes());
-    v.extend_from_slice(call_id.as_bytes().get(..call_id.len().min(128)).unwrap_or_default());
+    v.extend_from_slice(call_id.as_bytes().get(..call_id.len().min(MAX_SLOT_BYTES - 40)).unwrap_or_default());
     let (_, cas) = store.get(&key);
     let _ = store.set(&key, &v, cas);
 }
@@ -46,4 +47,37 @@ pub(super) fn find<S: SharedData>(store: &S, session: &str, tool: &str, now_ms: 
         return None;
     }
     Some((trace, span, String::from_utf8_lossy(v.get(40..)?).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct Store(HashMap<String, Vec<u8>>);
+
+    impl SharedData for Store {
+        fn get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+            (self.0.get(key).cloned(), None)
+        }
+        fn set(&mut self, key: &str, value: &[u8], _cas: Option<u32>) -> Result<(), crate::session::SetError> {
+            self.0.insert(key.to_owned(), value.to_vec());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn links_stay_within_their_slots_and_their_size() {
+        let mut store = Store::default();
+        let long_id = "c".repeat(1000);
+        for i in 0..20_000 {
+            remember(&mut store, &format!("s{i}"), "get_weather", &long_id, &[1; 16], &[2; 8], 5);
+        }
+        assert!(store.0.len() as u64 <= SLOTS, "{} keys", store.0.len());
+        assert!(store.0.values().all(|v| v.len() == MAX_SLOT_BYTES));
+        let (trace, span, id) = find(&store, "s19999", "get_weather", 6, 10).expect("the last one is there");
+        assert_eq!((trace, span, id.len()), ([1; 16], [2; 8], 128));
+        assert!(find(&store, "s19999", "get_weather", 100, 10).is_none(), "past its ttl");
+    }
 }

@@ -7,7 +7,7 @@
 use super::stream::Stream;
 use super::vm::{Channel, Vm};
 use super::{BodyOf, Headers, Host, Level};
-use crate::config::Config;
+use crate::plugin::Config;
 use crate::span::{AttrValue, Resource};
 use std::cell::RefCell;
 use std::rc::Rc;

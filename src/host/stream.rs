@@ -6,7 +6,7 @@
 
 use super::vm::Vm;
 use super::{Action, BodyOf, Headers, Host, Level, SharedStore};
-use crate::config::Config;
+use crate::plugin::Config;
 use crate::exchange::{BodyVerdict, EndInfo, Exchange, HeaderEdit, HeadersVerdict, RequestBodyPlan, RequestHead, ResponseVerdict};
 use crate::stats::{self, StatUpdate};
 use crate::trace::FreshIds;

@@ -3,7 +3,7 @@
 
 use super::metrics::Metrics;
 use super::{Host, Level};
-use crate::config::Config;
+use crate::plugin::Config;
 use crate::exchange::{LogOut, LogSink};
 use crate::export::{ExportEvent, Exporter};
 use crate::otlp::Signal;

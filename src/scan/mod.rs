@@ -1,7 +1,7 @@
 //! The guard's scanners: PII and secret detectors, and redaction that keeps JSON valid.
 //!
 //! This module owns finding sensitive values in bytes and replacing them. It does not decide
-//! when to scan or what to do with a finding (that is `exchange`, from `config::guard`'s
+//! when to scan or what to do with a finding (that is `exchange`, from `policy`'s
 //! policies), and it never keeps the values it finds: a [`Finding`] is a kind and a byte
 //! range.
 //!
@@ -23,12 +23,14 @@
 //! first decoding the escapes of printable ASCII, which yields the same JSON value.
 
 mod pii;
+mod policy;
 mod rules;
 mod shape;
 
 pub use pii::PiiKinds;
+pub use policy::{Block, Direction, Error, Guard, PiiMode, Placeholder, Policy, SecretMode};
 
-use crate::config::guard::{Guard, Placeholder};
+use policy::DetectorError;
 use aho_corasick::automaton::Automaton;
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind};
@@ -147,25 +149,25 @@ impl Detectors {
         }
     }
 
-    /// Builds the detectors. Errors are `(field, message)`.
-    pub fn compile(
+    /// Builds the detectors. Errors name the offending entry by its index.
+    pub(crate) fn compile(
         pii: PiiKinds,
         custom_pii: Vec<CustomPii>,
         custom_secrets: Vec<CustomSecret>,
         disabled: &[String],
         allow: Vec<String>,
         allow_patterns: Vec<Regex>,
-    ) -> Result<Detectors, (String, String)> {
+    ) -> Result<Detectors, DetectorError> {
         for (i, d) in disabled.iter().enumerate() {
             if !rules::RULES.iter().any(|r| r.id == d) {
-                return Err((format!("secrets.disabled_rules[{i}]"), format!("unknown rule {d:?}; see the README for the rule ids")));
+                return Err(DetectorError::UnknownRule { index: i });
             }
         }
         // (keyword, whose, exact)
         let mut keywords: Vec<(String, Hint, bool)> = Vec::new();
         let mut secrets = Vec::new();
         for r in rules::RULES.iter().filter(|r| !disabled.iter().any(|d| d == r.id)) {
-            let regex = Regex::new(r.pattern).map_err(|e| ("secrets".to_owned(), format!("built-in rule {} does not compile: {e}", r.id)))?;
+            let regex = Regex::new(r.pattern).map_err(|_| DetectorError::BuiltIn)?;
             let idx = secrets.len() as u16;
             for k in r.keywords {
                 keywords.push(((*k).to_owned(), Hint::Secret(idx), !r.nocase));
@@ -175,7 +177,7 @@ impl Detectors {
         }
         for (i, c) in custom_secrets.into_iter().enumerate() {
             if secrets.iter().any(|s| s.id == c.id) {
-                return Err((format!("secrets.custom[{i}].id"), format!("{:?} is already a rule id", c.id)));
+                return Err(DetectorError::TakenId { index: i });
             }
             let idx = secrets.len() as u16;
             for k in &c.keywords {
@@ -188,7 +190,7 @@ impl Detectors {
                 keywords.push((k.clone(), Hint::Pii(i as u16), true));
             }
         }
-        let (keywords, keyword_hints) = build_keywords(&keywords).map_err(|e| ("secrets".to_owned(), e))?;
+        let (keywords, keyword_hints) = build_keywords(&keywords).map_err(|_| DetectorError::BuiltIn)?;
         Ok(Detectors {
             pii,
             custom_pii,
@@ -444,8 +446,7 @@ pub struct Guarded {
 }
 
 /// Guards a whole body (JSON, or any text) under `policy`.
-pub fn guard_body(guard: &Guard, policy: crate::config::guard::Policy, body: &[u8]) -> Guarded {
-    use crate::config::guard::{PiiMode, SecretMode};
+pub fn guard_body(guard: &Guard, policy: Policy, body: &[u8]) -> Guarded {
     let want_pii = policy.pii != PiiMode::Off;
     let want_secrets = policy.secrets != SecretMode::Off;
     let mut result = Guarded { outcome: Outcome::Unchanged, pii: Vec::new(), secrets: Vec::new() };
@@ -666,7 +667,7 @@ impl StreamRedactor {
     }
 
     /// Takes a chunk; returns the bytes that may leave now.
-    pub fn push(&mut self, guard: &Guard, policy: crate::config::guard::Policy, chunk: &[u8]) -> Vec<u8> {
+    pub fn push(&mut self, guard: &Guard, policy: Policy, chunk: &[u8]) -> Vec<u8> {
         self.held.extend_from_slice(chunk);
         let mut cut = match memchr::memrchr(b'\n', &self.held) {
             Some(nl) => nl + 1,
@@ -678,14 +679,13 @@ impl StreamRedactor {
     }
 
     /// The stream ended: everything left.
-    pub fn finish(&mut self, guard: &Guard, policy: crate::config::guard::Policy) -> Vec<u8> {
+    pub fn finish(&mut self, guard: &Guard, policy: Policy) -> Vec<u8> {
         let n = self.held.len();
         self.release(guard, policy, n)
     }
 
-    fn release(&mut self, guard: &Guard, policy: crate::config::guard::Policy, mut cut: usize) -> Vec<u8> {
-        use crate::config::guard::{PiiMode, SecretMode};
-        if cut == 0 {
+    fn release(&mut self, guard: &Guard, policy: Policy, mut cut: usize) -> Vec<u8> {
+            if cut == 0 {
             return Vec::new();
         }
         let findings = guard.detectors.find(&self.held, policy.pii != PiiMode::Off, policy.secrets != SecretMode::Off);

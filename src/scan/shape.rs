@@ -47,6 +47,10 @@ pub(crate) struct Match {
 /// back to the regex): far more than any token needs, and a bound on adversarial input.
 const BUDGET: usize = 4096;
 
+/// The step budget of [`Shape::find`] ran out: the answer is unknown, so ask the regex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutOfBudget;
+
 impl Shape {
     /// The shape of `pattern`, or `None` when it uses syntax outside the subset.
     pub(crate) fn parse(pattern: &str) -> Option<Shape> {
@@ -123,7 +127,7 @@ impl Shape {
 
     /// The leftmost-first match of the shape in `text` that starts in `from..=last_start`.
     /// `None` when there is none, and `Err` when the step budget ran out (ask the regex).
-    pub(crate) fn find(&self, text: &[u8], from: usize, last_start: usize) -> Result<Option<Match>, ()> {
+    pub(crate) fn find(&self, text: &[u8], from: usize, last_start: usize) -> Result<Option<Match>, OutOfBudget> {
         let last = last_start.min(text.len());
         for start in from..=last {
             let mut budget = BUDGET;
@@ -134,7 +138,7 @@ impl Shape {
                     let group = if has_group { group } else { (start, end) };
                     return Ok(Some(Match { start, end, group }));
                 }
-                None if budget == 0 => return Err(()),
+                None if budget == 0 => return Err(OutOfBudget),
                 None => {}
             }
         }
@@ -533,7 +537,7 @@ mod tests {
                 }
                 match shape.find(text.as_bytes(), from, text.len()) {
                     Ok(got) => prop_assert_eq!(got, regex_find(&re, &text, from), "{} on {:?} from {}", r.id, text, from),
-                    Err(()) => {}
+                    Err(OutOfBudget) => {}
                 }
             }
         }

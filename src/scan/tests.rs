@@ -2,11 +2,16 @@
 //! byte, and hard negatives that must pass byte-identical.
 
 use super::*;
-use crate::config::guard::{PiiMode, Policy, SecretMode};
-use crate::config::Config;
+use super::{PiiMode, Policy, SecretMode};
+
+/// The guard of a configuration, compiled as the plugin does.
+fn guard_of(json: &[u8]) -> Guard {
+    let raw = crate::config::RawConfig::parse(json).unwrap();
+    Guard::compile(raw.pii, raw.secrets).unwrap()
+}
 
 fn guard() -> Guard {
-    Config::from_json(b"{}").unwrap().guard
+    guard_of(b"{}")
 }
 
 include!("../../tests/data/guard_cases.rs");
@@ -202,12 +207,10 @@ fn the_mcp_recordings_secret_is_blocked_and_their_pii_found() {
 
 #[test]
 fn custom_kinds_allowlists_and_pseudonyms() {
-    let cfg = Config::from_json(
+    let g = &guard_of(
         br#"{"pii":{"mode":"redact","placeholder":"pseudonym","pseudonym_salt":"s1","custom":[{"name":"EMPLOYEE_ID","pattern":"EMP-\\d{6}"}]},
             "secrets":{"allowlist":["AKIAIOSFODNN7EXAMPLE"],"custom":[{"id":"acme-token","pattern":"acme_[a-z0-9]{24}"}]}}"#,
-    )
-    .unwrap();
-    let g = &cfg.guard;
+    );
     let body = br#"{"a":"EMP-123456 and EMP-123456 and EMP-654321","b":"a@x.io","c":"a@x.io","k":"AKIAIOSFODNN7EXAMPLE"}"#;
     let policy = Policy { pii: PiiMode::Redact, secrets: SecretMode::Block };
     let r = guard_body(g, policy, body);
@@ -226,7 +229,7 @@ fn custom_kinds_allowlists_and_pseudonyms() {
 
 #[test]
 fn telemetry_strings_are_sanitised_whatever_the_modes() {
-    let g = Config::from_json(br#"{"pii":{"mode":"off"},"secrets":{"mode":"off"}}"#).unwrap().guard;
+    let g = guard_of(br#"{"pii":{"mode":"off"},"secrets":{"mode":"off"}}"#);
     assert_eq!(sanitize_for_telemetry(&g, "escalate: user jane@example.com, key AKIAIOSFODNN7EXAMPLE"), "escalate: user [REDACTED:EMAIL], key [REDACTED:SECRET]");
     assert!(matches!(sanitize_for_telemetry(&g, "gpt-4o-2024-08-06"), Cow::Borrowed(_)));
 }

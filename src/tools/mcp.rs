@@ -60,18 +60,30 @@ struct Params<'a> {
     meta: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-fn messages(body: &[u8]) -> Result<Vec<RawMessage<'_>>, ()> {
+/// The body is not JSON-RPC: not JSON, or not a message or a batch of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotJsonRpc;
+
+impl core::fmt::Display for NotJsonRpc {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the body is not a JSON-RPC message or batch")
+    }
+}
+
+impl std::error::Error for NotJsonRpc {}
+
+fn messages(body: &[u8]) -> Result<Vec<RawMessage<'_>>, NotJsonRpc> {
     let trimmed = body.trim_ascii();
     if trimmed.first() == Some(&b'[') {
-        serde_json::from_slice(trimmed).map_err(|_| ())
+        serde_json::from_slice(trimmed).map_err(|_| NotJsonRpc)
     } else {
-        serde_json::from_slice(trimmed).map(|m| vec![m]).map_err(|_| ())
+        serde_json::from_slice(trimmed).map(|m| vec![m]).map_err(|_| NotJsonRpc)
     }
 }
 
 /// Reads a POSTed body: one message or a batch. Responses the client sends (to server
 /// requests) are skipped. `Err` when the body is not JSON-RPC.
-pub fn parse_requests(body: &[u8]) -> Result<Vec<McpRequest>, ()> {
+pub fn parse_requests(body: &[u8]) -> Result<Vec<McpRequest>, NotJsonRpc> {
     let mut out = Vec::new();
     for m in messages(body)? {
         let Some(method) = m.method else { continue };
@@ -275,7 +287,7 @@ mod tests {
         let resp = parse_responses(br#"[{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"bad"}},{"jsonrpc":"2.0","id":"b","result":{"content":[{"type":"text"},{"type":"image"},{"type":"text"}],"isError":true}}]"#);
         assert_eq!(resp[0].error_code, Some(-32602));
         assert_eq!((resp[1].is_error, resp[1].content_types.clone()), (true, vec!["text".to_owned(), "image".to_owned()]));
-        assert!(parse_requests(b"not json").is_err());
+        assert_eq!(parse_requests(b"not json").unwrap_err(), NotJsonRpc);
         assert!(parse_requests(br#"{"hello":"world"}"#).unwrap().is_empty());
     }
 }

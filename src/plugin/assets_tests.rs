@@ -6,7 +6,7 @@
 //! `Config::from_json` accepts, and the stats tag extractors must turn the filter's stat names
 //! into the Prometheus names the contract lists.
 
-use crate::config::Config;
+use crate::plugin::Config;
 use regex_lite::Regex;
 use serde::Deserialize;
 use serde_json::Value;
