@@ -8,9 +8,7 @@
 //! `response`, and per route kind with `routes.{llm,mcp,tool}.{request,response}`; the most
 //! specific setting wins.
 
-use super::routes::RawRouteKind;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 /// `pii.mode` and friends: `off`, `observe` or `redact`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -39,6 +37,22 @@ pub enum RawPlaceholder {
     Pseudonym,
 }
 
+/// `{pii,secrets}.routes`: the modes per route kind. A struct rather than a map keyed by the
+/// kind, so that an error names the kind (`secrets.routes.llm.request`) instead of `?`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteModes<M> {
+    pub llm: Option<RawDirections<M>>,
+    pub mcp: Option<RawDirections<M>>,
+    pub tool: Option<RawDirections<M>>,
+}
+
+impl<M> Default for RawRouteModes<M> {
+    fn default() -> Self {
+        RawRouteModes { llm: None, mcp: None, tool: None }
+    }
+}
+
 /// `{pii,secrets}.routes.<kind>`: the modes of one route kind.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,7 +69,7 @@ pub struct RawPii {
     pub request: Option<RawPiiMode>,
     pub response: Option<RawPiiMode>,
     #[serde(default)]
-    pub routes: BTreeMap<RawRouteKind, RawDirections<RawPiiMode>>,
+    pub routes: RawRouteModes<RawPiiMode>,
     /// Enabled built-in kinds (default: all).
     pub kinds: Option<Vec<String>>,
     #[serde(default)]
@@ -86,7 +100,7 @@ pub struct RawSecrets {
     pub request: Option<RawSecretMode>,
     pub response: Option<RawSecretMode>,
     #[serde(default)]
-    pub routes: BTreeMap<RawRouteKind, RawDirections<RawSecretMode>>,
+    pub routes: RawRouteModes<RawSecretMode>,
     /// The status of the local reply that blocks a request.
     pub block_status: Option<u32>,
     /// Literal values never reported (test keys, documentation examples you do use).

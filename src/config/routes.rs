@@ -23,7 +23,7 @@ pub struct RawRoute {
     pub tool: Option<String>,
 }
 
-/// `routes[].kind`, and the keys of `{pii,secrets}.routes`: `llm`, `mcp` or `tool`.
+/// `routes[].kind`: `llm`, `mcp` or `tool`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RawRouteKind {

@@ -13,9 +13,8 @@
 
 use super::{CustomPii, CustomSecret, Detectors, PiiKinds};
 use crate::config::guard::{
-    RawDirections, RawPii, RawPiiMode, RawPlaceholder, RawSecretMode, RawSecrets,
+    RawDirections, RawPii, RawPiiMode, RawPlaceholder, RawRouteModes, RawSecretMode, RawSecrets,
 };
-use crate::config::routes::RawRouteKind;
 use crate::routes::RouteKind;
 use core::fmt;
 
@@ -134,11 +133,12 @@ fn kind_index(k: RouteKind) -> usize {
     }
 }
 
-fn raw_kind(k: RouteKind) -> RawRouteKind {
+/// The configured modes of one route kind, if any.
+fn for_kind<M>(routes: &RawRouteModes<M>, k: RouteKind) -> Option<&RawDirections<M>> {
     match k {
-        RouteKind::Llm => RawRouteKind::Llm,
-        RouteKind::Mcp => RawRouteKind::Mcp,
-        RouteKind::Tool => RawRouteKind::Tool,
+        RouteKind::Llm => routes.llm.as_ref(),
+        RouteKind::Mcp => routes.mcp.as_ref(),
+        RouteKind::Tool => routes.tool.as_ref(),
     }
 }
 
@@ -167,7 +167,7 @@ impl Guard {
             for (d, dir) in [Direction::Request, Direction::Response].into_iter().enumerate() {
                 let request = dir == Direction::Request;
                 let p = pick(
-                    pii.routes.get(&raw_kind(kind)),
+                    for_kind(&pii.routes, kind),
                     dir,
                     pii.request,
                     pii.response,
@@ -175,7 +175,7 @@ impl Guard {
                     if request { PiiMode::Observe } else { PiiMode::Off },
                 );
                 let s = pick(
-                    secrets.routes.get(&raw_kind(kind)),
+                    for_kind(&secrets.routes, kind),
                     dir,
                     secrets.request,
                     secrets.response,
