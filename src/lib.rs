@@ -6,21 +6,23 @@
 //! A sans-I/O core and a thin host shell. Everything that parses, scans, decides, builds spans
 //! or encodes lives in plain modules that never call the proxy-wasm ABI and never read a clock:
 //! they take `now` as an argument and are tested natively with `cargo test`. The `host` module
-//! is the only code that touches proxy-wasm; it feeds host callbacks into an [`exchange::Exchange`]
-//! and applies what the exchange answers.
+//! is the only code that touches proxy-wasm, and only through its `Host` trait (`host::wasm`
+//! implements it; a fake does in tests). It feeds each callback into an
+//! [`exchange::Exchange`] and applies what the exchange answers in one `drive` step.
 //!
 //! ```text
-//!  Envoy ──callbacks──▶ host::http ──handle_*──▶ exchange::Exchange ──poll_*──▶ host::http
-//!                                                  │  │   │    │                 (continue,
-//!                         routes/providers::detect ┘  │   │    │                 replace body,
-//!                          framing::StreamDecoder ────┘   │    │                 local reply)
-//!                            providers::ResponseReader ───┘    │
-//!                                 scan (guard) ─────────────────┘
-//!                                          │ finished span::Span
-//!                                          ▼
-//!  host::root ◀─poll_transmit── export::Exporter ◀── otlp (encoded when the call ends)
-//!      └── dispatch_http_call ──▶ collector cluster ──▶ handle_response (retry / drop / done)
+//!  Envoy ─callback─▶ host::wasm ─▶ host::stream ─handle_*─▶ exchange::Exchange
+//!    ▲                                  │                     ├─ routes, providers::detect
+//!    │   set_buffer, set_header,        │ drive: verdict +    ├─ scan (the guard)
+//!    └── send_reply, Pause ◀────────────┘ every poll_*        ├─ providers::Extraction
+//!                                                             │    (framing::Body → reader)
+//!                                                             └─ tools (MCP, HTTP)
+//!  on_log ─▶ finish ─▶ spans, stats, log records ─▶ host::vm ─▶ export::Exporter
+//!  host::root::tick ─▶ poll_transmit ─▶ Host::dispatch ─▶ collector ─▶ handle_response
 //! ```
+//!
+//! `DESIGN.md` at the repository root explains the invariants (bounds, sticky errors, where
+//! sanitising happens, what may allocate per chunk) and the shared-data slot designs.
 //!
 //! # Modules
 //!
@@ -38,9 +40,10 @@
 //! - [`trace`]: W3C trace context.
 //! - [`stats`]: stat names, labels and their bounds.
 //! - [`cost`] and [`session`]: prices and per-session roll-ups.
-//! - `host` (wasm only): the proxy-wasm glue.
+//! - `host` (wasm and tests only): the proxy-wasm glue behind the `Host` trait.
+//! - `crc`: CRC-32, shared by the AWS event stream and gzip.
 
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod cost;
