@@ -48,6 +48,7 @@ pub mod framing;
 pub mod otlp;
 pub mod providers;
 pub mod scan;
+pub mod stream_guard;
 pub mod session;
 pub mod span;
 pub mod stats;

@@ -65,7 +65,7 @@ pub enum StreamFormat {
 
 mod eventstream;
 
-pub use eventstream::crc32;
+pub use eventstream::{base64_encode, crc32, encode_message, message_headers, message_total_len};
 mod json_array;
 mod ndjson;
 mod sse;

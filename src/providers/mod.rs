@@ -193,6 +193,7 @@ pub enum ExtractError {
 
 mod anthropic;
 mod bedrock;
+pub(crate) use bedrock::base64_decode;
 mod gemini;
 mod ollama;
 mod openai;
