@@ -26,6 +26,7 @@ use crate::config::guard::{Direction, Policy};
 use crate::config::routes::{strip_port, RouteKind};
 use crate::config::Config;
 use crate::scan::{self, StreamRedactor};
+use crate::stream_guard::ResponseGuard;
 use crate::framing::StreamDecoder;
 use crate::providers::{self, Api, Detected, LlmCall, Operation, Provider, ResponseReader};
 use crate::span::{attr, AttrValue, Span, SpanKind, StatusCode};
@@ -322,7 +323,9 @@ struct GuardState {
     response: Policy,
     /// The request is held until it is whole, because the guard may rewrite or refuse it.
     hold_request: bool,
-    redactor: Option<StreamRedactor>,
+    /// The response guard (issue #15): by channel for LLM streams, whole for JSON answers,
+    /// by line for tool responses.
+    redactor: Option<ResponseGuard>,
     /// The response's bytes are replaced by the redactor's output.
     rewrite_response: bool,
     blocked: Option<String>,
@@ -749,7 +752,7 @@ impl Exchange {
             }
             let encoded = get("content-encoding").is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
             if !t.guard.response.is_off() && t.guard.blocked.is_none() {
-                t.guard.redactor = Some(StreamRedactor::new(RESPONSE_WINDOW));
+                t.guard.redactor = Some(ResponseGuard::Lines(StreamRedactor::new(RESPONSE_WINDOW)));
                 t.guard.rewrite_response = t.guard.response.may_rewrite();
             }
             let sse = get("content-type").is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("text/event-stream"));
@@ -779,12 +782,13 @@ impl Exchange {
             l.response = ResponseBody::Skip;
             return;
         }
+        let content_type = get("content-type").unwrap_or("");
+        let format = providers::stream_format(l.detected.api, l.detected.path_stream, content_type);
         if !l.guard.response.is_off() && l.guard.blocked.is_none() {
-            l.guard.redactor = Some(StreamRedactor::new(RESPONSE_WINDOW));
+            l.guard.redactor = Some(ResponseGuard::for_llm(format, self.cfg.max_frame_bytes, self.cfg.max_body_bytes));
             l.guard.rewrite_response = l.guard.response.may_rewrite();
         }
-        let content_type = get("content-type").unwrap_or("");
-        l.response = match providers::stream_format(l.detected.api, l.detected.path_stream, content_type) {
+        l.response = match format {
             Some(format) => ResponseBody::Stream(StreamDecoder::new(format, self.cfg.max_frame_bytes)),
             None => ResponseBody::Whole(BoundedBody::new(self.cfg.max_body_bytes)),
         };
@@ -801,10 +805,7 @@ impl Exchange {
         if let Kind::Tool(t) = &mut self.kind {
             let mut verdict = ResponseVerdict::Continue;
             if let Some(r) = t.guard.redactor.as_mut() {
-                let mut out = r.push(&self.cfg.guard, t.guard.response, chunk);
-                if end_of_stream {
-                    out.extend(r.finish(&self.cfg.guard, t.guard.response));
-                }
+                let out = r.push(&self.cfg.guard, t.guard.response, chunk, end_of_stream, now);
                 if t.guard.rewrite_response {
                     verdict = ResponseVerdict::Replace(out);
                 }
@@ -840,15 +841,16 @@ impl Exchange {
             c.completion_truncated |= chunk.len() > room;
         }
         let mut verdict = ResponseVerdict::Continue;
+        let mut guard_state = 0;
         if let Some(r) = l.guard.redactor.as_mut() {
-            let mut out = r.push(&self.cfg.guard, l.guard.response, chunk);
-            if end_of_stream {
-                out.extend(r.finish(&self.cfg.guard, l.guard.response));
-            }
+            let out = r.push(&self.cfg.guard, l.guard.response, chunk, end_of_stream, now);
+            guard_state = r.state_bytes();
             if l.guard.rewrite_response {
                 verdict = ResponseVerdict::Replace(out);
             }
         }
+        // what the guard holds counts in the stream's state (`genai_tap.stream.state_bytes`)
+        l.peak_state_bytes = l.peak_state_bytes.max(guard_state);
         let LlmExchange { response, reader, call, first_content_ns, last_content_ns, first_frame_ns, .. } = &mut **l;
         match response {
             ResponseBody::Whole(body) => body.push(chunk),
@@ -868,7 +870,7 @@ impl Exchange {
                         Err(_) => malformed = true,
                     }
                 });
-                let state = decoder.state_bytes() + reader.state_bytes();
+                let state = decoder.state_bytes() + reader.state_bytes() + guard_state;
                 l.peak_state_bytes = l.peak_state_bytes.max(state);
                 if framed.is_err() {
                     l.not_parsed = Some(NotParsed::Framing);
@@ -1325,7 +1327,7 @@ fn finish_llm<S: crate::session::SharedData>(
         ));
     }
     if let Some(r) = &gs.redactor {
-        let mut seen = (r.pii.clone(), r.secrets.clone());
+        let mut seen = (r.pii().to_vec(), r.secrets().to_vec());
         if gs.rewrite_response {
             if gs.response.pii == crate::config::guard::PiiMode::Redact {
                 out.stats.extend(seen.0.iter().map(|k| StatUpdate::new(stats::GUARD_REDACTIONS, &[("kind", k)], 1)));

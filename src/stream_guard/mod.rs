@@ -650,3 +650,65 @@ impl WholeGuard {
         self.lines.as_ref().map_or(self.body.capacity(), StreamRedactor::state_bytes)
     }
 }
+
+/// The response guard of one exchange, whatever the body: a stream followed by channel, a
+/// JSON answer held whole, or (tool responses) the line redactor.
+#[derive(Debug)]
+pub enum ResponseGuard {
+    Stream(StreamGuard),
+    Whole(WholeGuard),
+    Lines(StreamRedactor),
+}
+
+impl ResponseGuard {
+    /// The guard for an LLM response: by channel when it is a stream, else whole.
+    pub fn for_llm(format: Option<StreamFormat>, max_frame_bytes: usize, max_body_bytes: usize) -> ResponseGuard {
+        match format {
+            Some(f) => ResponseGuard::Stream(StreamGuard::new(f, max_frame_bytes)),
+            None => ResponseGuard::Whole(WholeGuard::new(max_body_bytes)),
+        }
+    }
+
+    /// Takes a chunk; returns the bytes to forward in its place (all of them at the end).
+    pub fn push(&mut self, guard: &Guard, policy: Policy, chunk: &[u8], end_of_stream: bool, now: u64) -> Vec<u8> {
+        let mut out = match self {
+            ResponseGuard::Stream(s) => s.push(guard, policy, chunk, now),
+            ResponseGuard::Whole(w) => w.push(guard, policy, chunk),
+            ResponseGuard::Lines(l) => l.push(guard, policy, chunk),
+        };
+        if end_of_stream {
+            out.extend(match self {
+                ResponseGuard::Stream(s) => s.finish(guard, policy),
+                ResponseGuard::Whole(w) => w.finish(guard, policy),
+                ResponseGuard::Lines(l) => l.finish(guard, policy),
+            });
+        }
+        out
+    }
+
+    /// Labels of PII found (kind names), once per finding.
+    pub fn pii(&self) -> &[String] {
+        match self {
+            ResponseGuard::Stream(s) => &s.pii,
+            ResponseGuard::Whole(w) => &w.pii,
+            ResponseGuard::Lines(l) => &l.pii,
+        }
+    }
+
+    /// Labels of secrets found (rule ids), once per finding.
+    pub fn secrets(&self) -> &[String] {
+        match self {
+            ResponseGuard::Stream(s) => &s.secrets,
+            ResponseGuard::Whole(w) => &w.secrets,
+            ResponseGuard::Lines(l) => &l.secrets,
+        }
+    }
+
+    pub fn state_bytes(&self) -> usize {
+        match self {
+            ResponseGuard::Stream(s) => s.state_bytes(),
+            ResponseGuard::Whole(w) => w.state_bytes(),
+            ResponseGuard::Lines(l) => l.state_bytes(),
+        }
+    }
+}
