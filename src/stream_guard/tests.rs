@@ -495,3 +495,20 @@ fn a_whole_json_answer_is_redacted_like_a_request() {
     assert_eq!(v["n"], "[REDACTED:CREDIT_CARD]");
     assert_eq!(w.pii.len(), 3);
 }
+
+#[test]
+fn several_values_in_one_sentence_each_split_across_events() {
+    // (a card number right before a full stop is not a finding of the detectors today)
+    let text = ["Sure. Mail ", "jane", ".doe", "@", "example", ".com", " or call +1 ", "415", " 555 ", "2671", "; the key is ", "ghp_R8kQ2vX7", "mN4pL9sT1wY6zB3cD5fG0hJ2aE7u", " and card 4111", " 1111 1111 ", "1111", " today. Done."];
+    let mut s = String::new();
+    for t in text {
+        let ev = serde_json::json!({"choices": [{"index": 0, "delta": {"content": t}, "finish_reason": null}]});
+        s.push_str(&format!("data: {ev}\n\n"));
+    }
+    s.push_str("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+    for out in [run_cuts(StreamFormat::Sse, s.as_bytes(), &[]), run_bytewise(StreamFormat::Sse, s.as_bytes())] {
+        let (got, _) = reassemble(StreamFormat::Sse, &out);
+        assert_eq!(got["oc:0:"], "Sure. Mail jane[REDACTED:EMAIL] or call [REDACTED:PHONE]; the key is [REDACTED:SECRET] and card [REDACTED:CREDIT_CARD] today. Done.");
+    }
+}
+
