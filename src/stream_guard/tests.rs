@@ -259,6 +259,7 @@ fn lookalikes() -> Vec<String> {
 /// Checks one redacted case: the value is gone from the channel's text, the only part of it
 /// that reached the client is a leading run of letters written in events of its own, every
 /// event is still valid, and no event was lost or added.
+#[allow(clippy::too_many_arguments)]
 fn check_redacted(f: &Format, input: &[u8], out: &[u8], value: &str, pieces: &[String], placeholder: &str, chan: &str, label: &str) {
     let (want_texts, want_n) = reassemble(f.format, input);
     let (got_texts, got_n) = reassemble(f.format, out);
