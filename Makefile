@@ -14,7 +14,7 @@ WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrappin
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help build envoy tools run test test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak soak
+.PHONY: help build envoy tools run test test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak soak llm-sdk
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,7 +74,14 @@ $(TOOLS)/mcp-venv/.ok: tests/python/requirements-mcp.txt
 	$(TOOLS)/mcp-venv/bin/pip install --quiet -r tests/python/requirements-mcp.txt
 	@touch $@
 
-test: deps build envoy tools phoenix mcp-sdk ## the whole suite
+llm-sdk: $(TOOLS)/sdk-venv/.ok ## the official openai and anthropic Python SDKs, for the stream guard test, in .tools/sdk-venv
+
+$(TOOLS)/sdk-venv/.ok: tests/python/requirements-sdk.txt
+	python3 -m venv $(TOOLS)/sdk-venv
+	$(TOOLS)/sdk-venv/bin/pip install --quiet -r tests/python/requirements-sdk.txt
+	@touch $@
+
+test: deps build envoy tools phoenix mcp-sdk llm-sdk ## the whole suite
 	cargo test --workspace --no-fail-fast
 	$(MAKE) --no-print-directory test-rules
 	python3 scripts/test_oci.py

@@ -463,6 +463,11 @@ def write_report(r, rss, scan, tap_size, noop_size, lite):
                       ("5000_paced", "SSE stream of 5,000 events paced at 2 MB/s")]:
         cells = " | ".join(f"{r[v][f'sse_{ev}'][0]:.2f} / {r[v][f'sse_{ev}'][1]:.2f}" for v in ["bare", "noop", "observe", "guard"])
         rows.append(f"| {label}: first byte / total (ms, median) | {cells} |")
+    # issue #15: what the stream guard (by channel, `guard` column) adds over `observe` on the
+    # same 5,000-event stream; `pii`/`secrets` redact/block apply to responses in `guard`
+    for ev, label in [(5000, "one burst"), ("5000_paced", "paced at 2 MB/s")]:
+        g, o = r["guard"][f"sse_{ev}"], r["observe"][f"sse_{ev}"]
+        rows.append(f"| stream guard, 5,000-event SSE stream {label}: added time to first chunk / added total (ms, median, guard - observe) | - | - | - | {g[0] - o[0]:+.2f} / {g[1] - o[1]:+.2f} |")
     rows.append("| SSE state held per stream, 200 / 5,000 / 5,000 paced events (bytes, mean of `stream_state_bytes`) | - | - | " + " | ".join(
         " / ".join("-" if r[v][f"sse_state_{ev}"] is None else f"{r[v][f'sse_state_{ev}']:,.0f}" for ev in [200, 5000, "5000_paced"]) for v in ["observe", "guard"]) + " |")
     rows.append(f"| Envoy RSS before / after the runs (MiB) | " + " | ".join(f"{rss[v][0]/1024:.0f} / {rss[v][1]/1024:.0f}" for v in ["bare", "noop", "observe", "guard"]) + " |")

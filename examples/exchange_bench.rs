@@ -1,7 +1,7 @@
 //! Native cost of one exchange (a 2 KB chat call, the way the host feeds it), without Envoy:
 //! `cargo run --release --example exchange_bench`. Prints microseconds per call.
 
-use genai_tap::config::Config;
+use genai_tap::plugin::Config;
 use genai_tap::exchange::{EndInfo, Exchange, RequestHead};
 use genai_tap::trace::FreshIds;
 use std::rc::Rc;

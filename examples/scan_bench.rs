@@ -2,14 +2,14 @@
 //! Prints one JSON line: MB/s on clean prose and on text dense with candidates (every detector
 //! on), and precision and recall over the labelled cases that the unit tests use.
 
-use genai_tap::config::guard::{PiiMode, Policy, SecretMode};
-use genai_tap::config::Config;
+use genai_tap::scan::{PiiMode, Policy, SecretMode};
+use genai_tap::plugin::Config;
 use genai_tap::scan;
 use std::time::Instant;
 
 include!("../tests/data/guard_cases.rs");
 
-fn mbps(guard: &genai_tap::config::guard::Guard, text: &[u8]) -> f64 {
+fn mbps(guard: &genai_tap::scan::Guard, text: &[u8]) -> f64 {
     let policy = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
     let start = Instant::now();
     let mut rounds = 0;

@@ -56,6 +56,7 @@ pub mod plugin;
 pub mod providers;
 pub mod routes;
 pub mod scan;
+pub mod stream_guard;
 pub mod session;
 pub mod span;
 pub mod stats;

@@ -10,11 +10,12 @@ use crate::scan::{Direction, PiiMode, Policy};
 use crate::routes::RouteKind;
 use crate::plugin::Config;
 use crate::scan::{self, StreamRedactor};
+use crate::stream_guard::ResponseGuard;
 use crate::span::{attr, AttrValue, Span};
 use crate::stats::{self, StatUpdate};
 
-/// Response lines longer than this are released in part, so the guard delays a stream by at
-/// most this many bytes.
+/// Response lines longer than this are released in part, so the line guard (tool responses)
+/// delays a response by at most this many bytes.
 const RESPONSE_WINDOW: usize = 1024;
 
 /// What the guard did and is doing in one call.
@@ -24,7 +25,9 @@ pub(super) struct GuardState {
     response: Policy,
     /// The request is held until it is whole, because the guard may rewrite or refuse it.
     pub hold_request: bool,
-    redactor: Option<StreamRedactor>,
+    /// The response guard: by channel for LLM streams, whole for JSON answers, by line for
+    /// tool responses.
+    redactor: Option<ResponseGuard>,
     /// The response's bytes are replaced by the redactor's output.
     pub rewrite_response: bool,
     /// The rule of the secret that blocked the request.
@@ -79,12 +82,23 @@ impl GuardState {
         }
     }
 
-    /// The response starts: scan it unless the policy is off or the request was refused.
-    pub fn start_response(&mut self) {
+    /// The response starts: scan it with the guard `make` builds, unless the policy is off or
+    /// the request was refused.
+    pub fn start_response(&mut self, make: impl FnOnce() -> ResponseGuard) {
         if !self.response.is_off() && self.blocked.is_none() {
-            self.redactor = Some(StreamRedactor::new(RESPONSE_WINDOW));
+            self.redactor = Some(make());
             self.rewrite_response = self.response.may_rewrite();
         }
+    }
+
+    /// A tool's response is guarded line by line.
+    pub fn line_guard() -> ResponseGuard {
+        ResponseGuard::Lines(StreamRedactor::new(RESPONSE_WINDOW))
+    }
+
+    /// Bytes the response guard holds now.
+    pub fn response_state_bytes(&self) -> usize {
+        self.redactor.as_ref().map_or(0, ResponseGuard::state_bytes)
     }
 
     /// Whether response chunks must be scanned.
@@ -93,12 +107,9 @@ impl GuardState {
     }
 
     /// Scans a response chunk; replaces it when the response is rewritten.
-    pub fn filter_response(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool) -> ResponseVerdict {
+    pub fn filter_response(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool, now: u64) -> ResponseVerdict {
         let Some(r) = self.redactor.as_mut() else { return ResponseVerdict::Continue };
-        let mut out = r.push(&cfg.guard, self.response, chunk);
-        if end_of_stream {
-            out.extend(r.finish(&cfg.guard, self.response));
-        }
+        let out = r.push(&cfg.guard, self.response, chunk, end_of_stream, now);
         if self.rewrite_response {
             ResponseVerdict::Replace(out)
         } else {
@@ -125,10 +136,10 @@ impl GuardState {
         // response side: what the redactor saw; PII counts as redacted when it was replaced
         if let Some(r) = &self.redactor {
             if self.rewrite_response && self.response.pii == PiiMode::Redact {
-                stats_out.extend(r.pii.iter().map(|k| StatUpdate::new(stats::GUARD_REDACTIONS, &[("kind", k)], 1)));
-                attrs.redactions += r.pii.len();
+                stats_out.extend(r.pii().iter().map(|k| StatUpdate::new(stats::GUARD_REDACTIONS, &[("kind", k)], 1)));
+                attrs.redactions += r.pii().len();
             }
-            rules.extend(r.secrets.iter());
+            rules.extend(r.secrets().iter());
         }
         stats_out.extend(rules.iter().map(|rule| StatUpdate::new(stats::GUARD_SECRET_HITS, &[("rule", rule.as_str())], 1)));
         let mut rules: Vec<String> = rules.into_iter().cloned().collect();

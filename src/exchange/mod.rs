@@ -59,6 +59,7 @@ use crate::plugin::Config;
 use crate::framing::BoundedBody;
 use crate::providers::{self, Api, Detected, NotParsed, Operation, Provider};
 use crate::session::SharedData;
+use crate::stream_guard::ResponseGuard;
 use crate::trace::FreshIds;
 use common::Common;
 use guard::GuardState;
@@ -340,16 +341,22 @@ impl Exchange {
         let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let encoded = get("content-encoding").is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
         // a compressed body cannot be scanned or rewritten in place
-        if !encoded {
-            o.guard.start_response();
-        }
-
         match &mut o.call {
             Call::Llm(l) => {
+                if !encoded {
+                    let d = &l.extraction.detected;
+                    let format = providers::stream_format(d.api, d.path_stream, get("content-type").unwrap_or(""));
+                    o.guard.start_response(|| ResponseGuard::for_llm(format, cfg.max_frame_bytes, cfg.max_body_bytes));
+                }
                 let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 l.extraction.handle_response_headers(&pairs, get("content-type").unwrap_or(""), encoded);
             }
-            Call::Tool(t) => t.handle_response_headers(&|n| get(n).map(str::to_owned), encoded, &cfg),
+            Call::Tool(t) => {
+                if !encoded {
+                    o.guard.start_response(GuardState::line_guard);
+                }
+                t.handle_response_headers(&|n| get(n).map(str::to_owned), encoded, &cfg);
+            }
         }
         if end_of_stream {
             o.end_response_body(now);
@@ -449,9 +456,13 @@ impl Observed {
 
     fn read_response_chunk(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool, now: u64) -> ResponseVerdict {
         self.common.response_bytes += chunk.len() as u64;
-        let verdict = self.guard.filter_response(cfg, chunk, end_of_stream);
+        let verdict = self.guard.filter_response(cfg, chunk, end_of_stream, now);
         match &mut self.call {
-            Call::Llm(l) => l.handle_response_chunk(chunk, now),
+            Call::Llm(l) => {
+                l.handle_response_chunk(chunk, now);
+                // what the guard holds counts in the stream's state
+                l.extraction.note_state(self.guard.response_state_bytes());
+            }
             Call::Tool(t) => t.handle_response_chunk(chunk),
         }
         if end_of_stream {

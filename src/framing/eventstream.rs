@@ -216,3 +216,86 @@ pub(crate) mod tests {
         assert_eq!(decode(&[&good[..good.len() - 3]]), Err(FramingError::Truncated));
     }
 }
+
+/// One whole message re-encoded around a new payload: `headers` are the original message's
+/// header bytes, kept as they were; both lengths and both CRCs are computed afresh.
+pub fn encode_message(headers: &[u8], payload: &[u8]) -> Vec<u8> {
+    let total = PRELUDE + headers.len() + payload.len() + 4;
+    let mut m = Vec::with_capacity(total);
+    m.extend_from_slice(&(total as u32).to_be_bytes());
+    m.extend_from_slice(&(headers.len() as u32).to_be_bytes());
+    let prelude_crc = crc32(&m);
+    m.extend_from_slice(&prelude_crc.to_be_bytes());
+    m.extend_from_slice(headers);
+    m.extend_from_slice(payload);
+    let crc = crc32(&m);
+    m.extend_from_slice(&crc.to_be_bytes());
+    m
+}
+
+/// The header bytes of one whole message (as [`message_total_len`] delimited it), or `None`
+/// when its lengths do not add up.
+pub fn message_headers(m: &[u8]) -> Option<&[u8]> {
+    let headers_len = be32(m, 4)? as usize;
+    m.get(PRELUDE..PRELUDE.checked_add(headers_len)?)
+}
+
+/// The total length a message announces in its prelude, once 4 bytes are there. The prelude's
+/// CRC is checked when the whole message is decoded.
+pub fn message_total_len(b: &[u8]) -> Option<usize> {
+    be32(b, 0).map(|n| n as usize)
+}
+
+/// Standard base64 with padding: Bedrock's `chunk` payloads carry the model's event this way.
+pub fn base64_encode(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+    for g in b.chunks(3) {
+        let n = (u32::from(g[0]) << 16) | (u32::from(*g.get(1).unwrap_or(&0)) << 8) | u32::from(*g.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= g.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use super::*;
+
+    #[test]
+    fn encoded_message_decodes_with_both_crcs() {
+        // a header `:event-type` = "chunk" (type 7, string)
+        let mut headers = vec![11u8];
+        headers.extend_from_slice(b":event-type");
+        headers.push(7);
+        headers.extend_from_slice(&5u16.to_be_bytes());
+        headers.extend_from_slice(b"chunk");
+        let m = encode_message(&headers, b"{\"a\":1}");
+        assert_eq!(message_total_len(&m), Some(m.len()));
+        assert_eq!(message_headers(&m), Some(&headers[..]));
+        let mut got = Vec::new();
+        let mut d = EventStreamDecoder::new(1 << 16);
+        // one byte at a time, so the straddling path runs too
+        for b in &m {
+            d.push(std::slice::from_ref(b), &mut |f| {
+                if let Frame::EventStream { event_type, payload, .. } = f {
+                    got.push((event_type.to_owned(), payload.to_vec()));
+                }
+            })
+            .unwrap();
+        }
+        assert_eq!(got, vec![("chunk".to_owned(), b"{\"a\":1}".to_vec())]);
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (plain, enc) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(base64_encode(plain.as_bytes()), enc);
+        }
+    }
+}

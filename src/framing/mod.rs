@@ -65,6 +65,8 @@ pub enum StreamFormat {
 
 mod body;
 mod eventstream;
+
+pub use eventstream::{base64_encode, encode_message, message_headers, message_total_len};
 mod json_array;
 mod ndjson;
 mod sse;

@@ -43,10 +43,6 @@ impl FakeHost {
         Some(self.metric_values.get(id).copied().unwrap_or(0))
     }
 
-    pub fn samples(&self, name: &str) -> Vec<u64> {
-        self.metric_ids.get(name).and_then(|(id, _)| self.histogram_samples.get(id)).cloned().unwrap_or_default()
-    }
-
     fn map(&self, map: Headers) -> &Vec<(String, String)> {
         match map {
             Headers::Request => &self.request_headers,

@@ -193,3 +193,47 @@ fn sessions_off_writes_no_shared_data() {
     stream.on_log(&mut host);
     assert!(host.shared.is_empty(), "{:?}", host.shared.keys().collect::<Vec<_>>());
 }
+
+#[test]
+fn a_response_ended_by_trailers_is_still_read_and_finished() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    let (mut root, mut host) = configured(r#"{"collector":{"cluster":"otel","authority":"c","flush_interval_ms":100},"secrets":{"mode":"observe"}}"#);
+    let mut stream = root.stream(&mut host).expect("stream");
+    host.request_headers = chat_headers();
+    stream.on_request_headers(&mut host, false);
+    host.request_chunk = br#"{"model":"gpt-4o","stream":true,"messages":[]}"#.to_vec();
+    let n = host.request_chunk.len();
+    stream.on_request_body(&mut host, n, true);
+    host.response_headers = headers(&[(":status", "200"), ("content-type", "text/event-stream")]);
+    stream.on_response_headers(&mut host, false);
+    let events = "data: {\"id\":\"c\",\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n";
+    host.response_chunk = events.as_bytes().to_vec();
+    // a later filter added trailers: the body never says end_of_stream
+    stream.on_response_body(&mut host, events.len(), false);
+    assert_eq!(stream.on_response_trailers(&mut host), Action::Continue);
+    stream.on_log(&mut host);
+    host.now += 100 * MS;
+    root.tick(&mut host);
+    let spans = exported_spans(&host);
+    assert_eq!(attr(&spans[0], "genai_tap.outcome"), Some(&Value::StringValue("completed".into())));
+    assert_eq!(attr(&spans[0], "gen_ai.usage.input_tokens"), Some(&Value::IntValue(3)));
+}
+
+#[test]
+fn a_collector_answer_settles_the_batch_and_is_counted() {
+    let (mut root, mut host) = configured(COLLECTOR);
+    let mut stream = root.stream(&mut host).expect("stream");
+    host.request_headers = chat_headers();
+    stream.on_request_headers(&mut host, true);
+    stream.on_log(&mut host);
+    host.now += 100 * MS;
+    root.tick(&mut host);
+    assert_eq!(host.dispatched.len(), 1);
+    host.call_response_headers = headers(&[(":status", "200")]);
+    root.call_response(&mut host, 1, 0);
+    assert_eq!(host.metric("genai_tap.export_spans_exported"), Some(1));
+    assert_eq!(host.metric("genai_tap.result.ok.export_requests"), Some(1));
+    // an answer for a token the root never dispatched changes nothing
+    root.call_response(&mut host, 99, 0);
+    assert_eq!(host.metric("genai_tap.export_spans_exported"), Some(1));
+}

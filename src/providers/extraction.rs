@@ -192,13 +192,11 @@ impl Extraction {
         self.reader.finish(&mut self.call);
     }
 
-    /// Counts `held` bytes that wait elsewhere for this reading (the exchange defers chunks)
-    /// into the peak of what this call's stream holds.
+    /// Counts `held` bytes that wait elsewhere for this call (chunks the exchange defers, what
+    /// the guard holds) into the peak of what the call holds.
     pub fn note_state(&mut self, held: usize) {
-        if self.is_stream() {
-            let now = self.body.state_bytes() + self.reader.state_bytes() + held;
-            self.peak_state_bytes = self.peak_state_bytes.max(now);
-        }
+        let now = self.body.state_bytes() + self.reader.state_bytes() + held;
+        self.peak_state_bytes = self.peak_state_bytes.max(now);
     }
 
     /// The most bytes this call's stream state held at once.

@@ -194,6 +194,7 @@ pub enum ExtractError {
 mod anthropic;
 mod bedrock;
 mod extraction;
+pub(crate) use bedrock::base64_decode;
 mod gemini;
 mod ollama;
 mod openai;

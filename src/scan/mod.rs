@@ -411,7 +411,7 @@ pub fn entropy(b: &[u8]) -> f32 {
 }
 
 /// The placeholder for one finding.
-fn placeholder(guard: &Guard, text: &[u8], f: &Finding) -> String {
+pub(crate) fn placeholder(guard: &Guard, text: &[u8], f: &Finding) -> String {
     let label = guard.detectors.label(f.kind);
     match (guard.placeholder, f.kind.is_secret()) {
         (Placeholder::Pseudonym, false) => {
@@ -578,7 +578,7 @@ fn string_ranges(t: &[u8]) -> Vec<(usize, usize)> {
 
 /// Decodes `\uXXXX` escapes of printable ASCII (except `"` and `\`) inside JSON strings.
 /// `None` when there are none: the common case costs one `memmem` pass.
-fn decode_ascii_escapes(t: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn decode_ascii_escapes(t: &[u8]) -> Option<Vec<u8>> {
     memchr::memmem::find(t, b"\\u")?;
     let mut out = Vec::with_capacity(t.len());
     let mut i = 0;

@@ -5,7 +5,7 @@
 //! `x-raw-body` / `x-raw-body-b64` (answer these bytes instead of the recording's),
 //! `x-content-type` and `x-mcp-session-id` (answer with these headers),
 //! `x-chunk-bytes` (split the body into chunks of that size; streams default to one chunk per
-//! event), `x-chunk-delay-ms`, `x-delay-ms` (wait before the response headers),
+//! event, AWS event-stream message or JSON-array element), `x-chunk-delay-ms`, `x-delay-ms` (wait before the response headers),
 //! `x-reset-after-bytes` (cut the connection mid-body), `x-gzip: 1` (compress the body and say
 //! so), `x-status` (override the status). `/echo` answers with the
 //! request body it received. Every request served is recorded.
@@ -139,6 +139,10 @@ fn split_events(body: &[u8], content_type: &str) -> Vec<Vec<u8>> {
         }
     } else if ct.contains("ndjson") {
         b"\n"
+    } else if ct.contains("amazon.eventstream") {
+        return split_eventstream(body);
+    } else if ct.contains("json") && body.first() == Some(&b'[') {
+        return split_json_array(body);
     } else {
         return vec![body.to_vec()];
     };
@@ -156,6 +160,55 @@ fn split_events(body: &[u8], content_type: &str) -> Vec<Vec<u8>> {
     }
     if start < body.len() {
         out.push(body[start..].to_vec());
+    }
+    out
+}
+
+/// One chunk per AWS event-stream message (by the total length in each prelude).
+fn split_eventstream(body: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while rest.len() >= 4 {
+        let n = (u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize).clamp(1, rest.len());
+        out.push(rest[..n].to_vec());
+        rest = &rest[n..];
+    }
+    if !rest.is_empty() {
+        out.push(rest.to_vec());
+    }
+    out
+}
+
+/// One chunk per element of a streamed JSON array (Gemini without `alt=sse`), each with the
+/// separator before it; the closing bracket goes with the last.
+fn split_json_array(body: &[u8]) -> Vec<Vec<u8>> {
+    let (mut out, mut start, mut depth, mut in_str, mut esc) = (Vec::new(), 0, 0usize, false, false);
+    for (i, &c) in body.iter().enumerate() {
+        if in_str {
+            match c {
+                _ if esc => esc = false,
+                b'\\' => esc = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'{' => depth += 1,
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    out.push(body[start..=i].to_vec());
+                    start = i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    match out.last_mut() {
+        Some(last) => last.extend_from_slice(&body[start..]),
+        None => out.push(body.to_vec()),
     }
     out
 }

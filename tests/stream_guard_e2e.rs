@@ -1,0 +1,177 @@
+//! The stream guard (issue #15) in the real Envoy: prose reaches the client as soon as without
+//! the guard, in every stream format, and the official `openai` and `anthropic` SDKs read a
+//! redacted stream (values split across events) to its end, seeing the placeholders.
+
+use genai_tap_testkit::envoy::{repo_root, Envoy, EnvoyConfig};
+use genai_tap_testkit::sink::OtlpSink;
+use genai_tap_testkit::upstream::{Fixture, Upstream};
+use std::process::Command;
+use std::time::Duration;
+
+const GUARD_ON: &str = r#","pii":{"response":"redact"},"secrets":{"response":"block"}"#;
+
+fn envoy(upstream: &Upstream, sink: &OtlpSink, extra: &str) -> Envoy {
+    let cfg = format!(r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{}","flush_interval_ms":50}}{extra}}}"#, sink.port);
+    Envoy::start(&EnvoyConfig::new(upstream.port(), sink.port, &cfg)).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log))
+}
+
+fn b64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            out.push(if i <= c.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+/// A recorded prose stream of each format: (label, fixture, path, extra request headers).
+fn prose_streams() -> Vec<(&'static str, &'static str, String, Vec<(String, String)>)> {
+    let gemini = Fixture::load("gemini/stream_generate_content").unwrap();
+    // the same answer as a streamed JSON array, the way Gemini sends it without `alt=sse`
+    let mut array = b"[".to_vec();
+    for (i, ev) in String::from_utf8(gemini.response_body()).unwrap().split("\r\n\r\n").filter(|e| e.starts_with("data: ")).enumerate() {
+        if i > 0 {
+            array.extend_from_slice(b",\r\n");
+        }
+        array.extend_from_slice(ev["data: ".len()..].as_bytes());
+    }
+    array.push(b']');
+    let path = |f: &str| Fixture::load(f).unwrap().request_path();
+    vec![
+        ("openai chat", "openai/chat_stream", path("openai/chat_stream"), vec![]),
+        ("openai responses", "openai/responses_stream_short", path("openai/responses_stream_short"), vec![]),
+        ("anthropic", "anthropic/messages_stream", path("anthropic/messages_stream"), vec![]),
+        ("gemini sse", "gemini/stream_generate_content", path("gemini/stream_generate_content"), vec![]),
+        (
+            "gemini json array",
+            "gemini/stream_generate_content",
+            path("gemini/stream_generate_content").replace("?alt=sse", ""),
+            vec![("x-raw-body-b64".into(), b64(&array)), ("x-content-type".into(), "application/json".into())],
+        ),
+        ("ollama ndjson", "ollama/chat_stream_ndjson", path("ollama/chat_stream_ndjson"), vec![]),
+        ("bedrock converse", "bedrock/converse_stream_meta", path("bedrock/converse_stream_meta"), vec![]),
+        ("bedrock invoke", "bedrock/invoke_stream_claude3", path("bedrock/invoke_stream_claude3"), vec![]),
+    ]
+}
+
+#[test]
+fn e2e_prose_is_not_delayed_by_the_stream_guard_in_any_format() {
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let on = envoy(&upstream, &sink, GUARD_ON);
+    let off = envoy(&upstream, &sink, "");
+    for (label, fixture, path, extra) in prose_streams() {
+        let fx = Fixture::load(fixture).unwrap();
+        let host = fx.upstream_host();
+        let body = fx.request_body();
+        let mut headers: Vec<(&str, &str)> = vec![("host", &host), ("content-type", "application/json"), ("x-fixture", fixture), ("x-chunk-delay-ms", "25")];
+        headers.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let (mut best_on, mut best_off) = (Duration::MAX, Duration::MAX);
+        let (mut body_on, mut body_off) = (Vec::new(), Vec::new());
+        // interleaved, and the best of each: the machine is shared, and a held event would cost 25 ms
+        for _ in 0..4 {
+            let r = on.send("POST", &path, &headers, &body);
+            assert_eq!(r.status, 200, "{label}: {}", r.text());
+            assert!(r.complete, "{label}");
+            best_on = best_on.min(r.first_byte.unwrap());
+            body_on = r.body;
+            let r = off.send("POST", &path, &headers, &body);
+            best_off = best_off.min(r.first_byte.unwrap());
+            body_off = r.body;
+        }
+        let added = best_on.saturating_sub(best_off);
+        eprintln!("{label}: first byte {best_on:?} with the guard, {best_off:?} without");
+        assert!(added <= Duration::from_millis(1), "{label}: the guard added {added:?} to the first chunk");
+        // prose with nothing to redact passes byte-identical
+        assert_eq!(body_on, body_off, "{label}");
+    }
+}
+
+fn python() -> std::path::PathBuf {
+    let p = repo_root().join(".tools/sdk-venv/bin/python");
+    assert!(p.exists(), "the LLM SDKs are not installed: run `make llm-sdk` (make test does)");
+    p
+}
+
+fn sdk_read(kind: &str, envoy: &Envoy, stream: &str) -> serde_json::Value {
+    let out = Command::new(python())
+        .arg(repo_root().join("tests/python/sdk_stream_client.py"))
+        .arg(kind)
+        .arg(format!("http://127.0.0.1:{}", envoy.listener_port))
+        .arg(b64(stream.as_bytes()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{kind}: the SDK failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(out.stdout.trim_ascii()).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Values written the way models write them: a few characters per event.
+const TEXT: &[&str] = &["Sure. Mail ", "jane", ".doe", "@", "example", ".com", " or call +1 ", "415", " 555 ", "2671", "; the key is ", "ghp_R8kQ2vX7", "mN4pL9sT1wY6zB3cD5fG0hJ2aE7u", " and card 4111", " 1111 1111 ", "1111", " today. Done."];
+const WANT: &str = "Sure. Mail jane[REDACTED:EMAIL] or call [REDACTED:PHONE]; the key is [REDACTED:SECRET] and card [REDACTED:CREDIT_CARD] today. Done.";
+const ARGS: &[&str] = &["{\"to\": \"jan", "e.doe@exa", "mple.com\", \"card\": 4111", "111111111111}"];
+
+fn openai_stream() -> String {
+    let mut s = String::new();
+    let ev = |delta: serde_json::Value, finish: serde_json::Value| {
+        let v = serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        format!("data: {v}\n\n")
+    };
+    s.push_str(&ev(serde_json::json!({"role": "assistant", "content": ""}), serde_json::Value::Null));
+    for t in TEXT {
+        s.push_str(&ev(serde_json::json!({"content": t}), serde_json::Value::Null));
+    }
+    s.push_str(&ev(serde_json::json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "send", "arguments": ""}}]}), serde_json::Value::Null));
+    for a in ARGS {
+        s.push_str(&ev(serde_json::json!({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}), serde_json::Value::Null));
+    }
+    s.push_str(&ev(serde_json::json!({}), serde_json::json!("tool_calls")));
+    s.push_str("data: [DONE]\n\n");
+    s
+}
+
+fn anthropic_stream() -> String {
+    let ev = |name: &str, v: serde_json::Value| format!("event: {name}\ndata: {v}\n\n");
+    let mut s = ev("message_start", serde_json::json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-3-haiku-20240307", "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 5, "output_tokens": 1}}}));
+    s.push_str(&ev("content_block_start", serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})));
+    s.push_str(&ev("ping", serde_json::json!({"type": "ping"})));
+    for t in TEXT {
+        s.push_str(&ev("content_block_delta", serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}})));
+    }
+    s.push_str(&ev("content_block_stop", serde_json::json!({"type": "content_block_stop", "index": 0})));
+    s.push_str(&ev("content_block_start", serde_json::json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "send", "input": {}}})));
+    for a in ARGS {
+        s.push_str(&ev("content_block_delta", serde_json::json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": a}})));
+    }
+    s.push_str(&ev("content_block_stop", serde_json::json!({"type": "content_block_stop", "index": 1})));
+    s.push_str(&ev("message_delta", serde_json::json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": 40}})));
+    s.push_str(&ev("message_stop", serde_json::json!({"type": "message_stop"})));
+    s
+}
+
+#[test]
+fn e2e_the_official_sdks_read_a_redacted_stream_to_its_end() {
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let on = envoy(&upstream, &sink, GUARD_ON);
+    let want_args = serde_json::json!({"to": "jan[REDACTED:EMAIL]", "card": "[REDACTED:CREDIT_CARD]"});
+
+    let got = sdk_read("openai-chat", &on, &openai_stream());
+    assert_eq!(got["text"], WANT, "{got}");
+    let args: serde_json::Value = serde_json::from_str(got["args"].as_str().unwrap()).unwrap_or_else(|e| panic!("{e}: {got}"));
+    assert_eq!(args, want_args);
+
+    let got = sdk_read("anthropic", &on, &anthropic_stream());
+    assert_eq!(got["text"], WANT, "{got}");
+    assert_eq!(got["final"], WANT, "{got}");
+    assert_eq!(got["tool_input"], serde_json::json!([want_args]), "{got}");
+
+    // the span counts what the guard found in the response
+    let spans = sink.wait_for_spans(2, Duration::from_secs(10));
+    for s in &spans {
+        assert_eq!(s.int("genai_tap.guard.redactions"), Some(5), "{:?}", s.attributes);
+    }
+    assert!(on.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_guard_secret_hits", &[("rule", "github-pat")]) == 2.0));
+}
