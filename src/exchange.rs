@@ -25,6 +25,7 @@
 use crate::config::guard::{Direction, Policy};
 use crate::config::routes::{strip_port, RouteKind};
 use crate::config::Config;
+use crate::scan::request::{self, RequestGuard};
 use crate::scan::{self, StreamRedactor};
 use crate::framing::StreamDecoder;
 use crate::providers::{self, Api, Detected, LlmCall, Operation, Provider, ResponseReader};
@@ -48,11 +49,9 @@ impl<'a> RequestHead<'a> {
 /// What to do after the request headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeadersVerdict {
-    /// Let the headers go on.
+    /// Let the headers go on. The request guard never holds them: it holds back a bounded
+    /// tail of the body instead (see `scan::request`).
     Continue,
-    /// Hold the headers until the body has been read (the guard may rewrite or refuse it).
-    /// Needs `allow_on_headers_stop_iteration` in the filter configuration.
-    WaitForBody,
 }
 
 /// A change to request headers, applied by the host before they leave.
@@ -67,11 +66,12 @@ pub struct HeaderEdit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyVerdict {
     Continue,
-    /// Keep buffering; the whole body is decided at its end.
-    Buffer,
-    /// Replace the whole buffered body and set `content-length` to its length.
+    /// Forward these bytes in place of this chunk (`set_buffer(0, chunk_len, bytes)`): the
+    /// guard redacted, or holds back a tail, or releases what it held. Never changes the
+    /// body's total length when the request declared `content-length`.
     Replace(Vec<u8>),
-    /// Answer the client from here; nothing reaches the upstream.
+    /// Drop this chunk and answer the client from here; the upstream, which may have seen the
+    /// headers and a clean prefix of the body, is reset.
     LocalReply(LocalReply),
 }
 
@@ -288,40 +288,92 @@ struct Captured {
 }
 
 impl GuardState {
-    /// Guards a whole request body under the request policy: what the host should do with it.
-    fn apply_to_request(&mut self, cfg: &Config, body: &[u8]) -> BodyVerdict {
-        self.hold_request = false;
-        if self.request.is_off() {
-            return BodyVerdict::Continue;
+    fn new(cfg: &Config, route_kind: RouteKind, head: RequestHead<'_>, end_of_stream: bool) -> GuardState {
+        let request = cfg.guard.policy(Direction::Request, route_kind);
+        let method = head.get(":method").unwrap_or("");
+        // an upgrade (a WebSocket, OpenAI Realtime) or a tunnel carries no request body to
+        // guard, and must never wait on one
+        let tunnel = method.eq_ignore_ascii_case("CONNECT") || head.get("upgrade").is_some();
+        let request_guard = (!request.is_off() && !end_of_stream && !tunnel).then(|| {
+            RequestGuard::new(request::Setup {
+                policy: request,
+                content_length: head.get("content-length").is_some(),
+                content_encoding: head.get("content-encoding"),
+                window: cfg.guard.request_hold_bytes,
+                block_uninspectable: cfg.guard.blocks_uninspectable(request),
+            })
+        });
+        GuardState {
+            response: cfg.guard.policy(Direction::Response, route_kind),
+            request_guard,
+            uninspectable: None,
+            request_state_bytes: 0,
+            redactor: None,
+            rewrite_response: false,
+            blocked: None,
+            pii_found: Vec::new(),
+            secrets_found: Vec::new(),
+            redacted: Vec::new(),
         }
-        let g = scan::guard_body(&cfg.guard, self.request, body);
-        self.pii_found.extend(g.pii);
-        self.secrets_found.extend(g.secrets);
-        match g.outcome {
-            scan::Outcome::Unchanged => BodyVerdict::Continue,
-            scan::Outcome::Rewritten(new_body) => {
-                // only PII is rewritten: a secret under block mode blocks instead
-                if self.request.pii == crate::config::guard::PiiMode::Redact {
-                    self.redacted.extend(self.pii_found.iter().cloned());
-                }
-                BodyVerdict::Replace(new_body)
-            }
-            scan::Outcome::Blocked(rule) => {
+    }
+
+    /// Guards one request body chunk as it streams: what the host should do with it.
+    fn guard_request_chunk(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool) -> BodyVerdict {
+        let Some(g) = self.request_guard.as_mut() else { return BodyVerdict::Continue };
+        let verdict = g.push(&cfg.guard, chunk, end_of_stream);
+        self.pii_found.append(&mut g.pii);
+        self.secrets_found.append(&mut g.secrets);
+        self.redacted.append(&mut g.redacted);
+        self.request_state_bytes = g.peak_state_bytes();
+        if self.uninspectable.is_none() {
+            self.uninspectable = g.uninspectable.map(|r| (r, !matches!(verdict, request::Verdict::Forward(_))));
+        }
+        let out = match verdict {
+            request::Verdict::Forward(bytes) if bytes == chunk => BodyVerdict::Continue,
+            request::Verdict::Forward(bytes) => BodyVerdict::Replace(bytes),
+            request::Verdict::Block(request::Refusal::Secret(rule)) => {
                 let reply = LocalReply { status: cfg.guard.block_status, body: scan::block_body(&rule), content_type: "application/json" };
                 self.blocked = Some(rule);
                 BodyVerdict::LocalReply(reply)
             }
+            request::Verdict::Block(request::Refusal::Uninspectable(reason)) => {
+                self.blocked = Some(UNINSPECTABLE_RULE.to_owned());
+                BodyVerdict::LocalReply(LocalReply { status: 415, body: uninspectable_body(reason), content_type: "application/json" })
+            }
+        };
+        if end_of_stream || matches!(out, BodyVerdict::LocalReply(_)) {
+            self.request_guard = None;
         }
+        out
     }
+}
+
+/// The `rule` a request refused because its body could not be inspected is counted under.
+pub const UNINSPECTABLE_RULE: &str = "uninspectable-body";
+
+/// The JSON body of the local reply that refuses a body the guard cannot inspect.
+fn uninspectable_body(reason: &str) -> Vec<u8> {
+    serde_json::json!({
+        "error": {
+            "type": "uninspectable_body",
+            "reason": reason,
+            "message": format!("genai-tap refused this request: its body ({reason}) cannot be inspected for credentials. Send it uncompressed (or gzip without values to redact)."),
+        }
+    })
+    .to_string()
+    .into_bytes()
 }
 
 /// What the guard did and is doing in this exchange.
 #[derive(Debug)]
 struct GuardState {
-    request: Policy,
     response: Policy,
-    /// The request is held until it is whole, because the guard may rewrite or refuse it.
-    hold_request: bool,
+    /// Guards the request body as it streams, until its end or a refusal.
+    request_guard: Option<RequestGuard>,
+    /// A body the guard could not inspect: the reason, and whether it was refused.
+    uninspectable: Option<(&'static str, bool)>,
+    /// The most bytes the request guard held at once.
+    request_state_bytes: usize,
     redactor: Option<StreamRedactor>,
     /// The response's bytes are replaced by the redactor's output.
     rewrite_response: bool,
@@ -416,8 +468,8 @@ impl Exchange {
     /// The host should copy request body chunks in.
     pub fn wants_request_body(&self) -> bool {
         match &self.kind {
-            Kind::Llm(l) => !l.request_body.overflowed,
-            Kind::Tool(t) => !t.request_body.overflowed,
+            Kind::Llm(l) => !l.request_body.overflowed || l.guard.request_guard.is_some(),
+            Kind::Tool(t) => !t.request_body.overflowed || t.guard.request_guard.is_some(),
             _ => false,
         }
     }
@@ -491,8 +543,7 @@ impl Exchange {
             call.request_model = Some(m.clone());
         }
         let not_parsed = (detected.api == Api::Unknown).then_some(NotParsed::UnknownShape);
-        let request_policy = self.cfg.guard.policy(Direction::Request, route_kind);
-        let hold_request = request_policy.may_rewrite() && !end_of_stream;
+        let guard = GuardState::new(&self.cfg, route_kind, head, end_of_stream);
         self.kind = Kind::Llm(Box::new(LlmExchange {
             reader: ResponseReader::new(detected.api),
             detected,
@@ -505,58 +556,12 @@ impl Exchange {
             last_content_ns: None,
             first_frame_ns: None,
             peak_state_bytes: 0,
-            guard: GuardState {
-                request: request_policy,
-                response: self.cfg.guard.policy(Direction::Response, route_kind),
-                hold_request,
-                redactor: None,
-                rewrite_response: false,
-                blocked: None,
-                pii_found: Vec::new(),
-                secrets_found: Vec::new(),
-                redacted: Vec::new(),
-            },
+            guard,
             prompt_sha256: None,
             completion_hasher: self.cfg.content.hasher(),
             captured: self.cfg.content.capture.as_ref().map(|c| Captured { limit: c.max_content_bytes, ..Captured::default() }),
         }));
-        if hold_request {
-            HeadersVerdict::WaitForBody
-        } else {
-            HeadersVerdict::Continue
-        }
-    }
-
-    /// The request is being held whole for the guard: the host should read it only at its end,
-    /// as one buffer, and answer `Pause` (or call [`Exchange::handle_request_too_large`]) before.
-    pub fn holds_request(&self) -> bool {
-        match &self.kind {
-            Kind::Llm(l) => l.guard.hold_request,
-            Kind::Tool(t) => t.guard.hold_request,
-            _ => false,
-        }
-    }
-
-    /// A held request grew past `max_body_bytes`: it leaves untouched and uninspected.
-    pub fn handle_request_too_large(&mut self, len: usize, now: u64) {
-        if let Some(c) = self.common.as_mut() {
-            c.request_bytes = c.request_bytes.max(len as u64);
-            let _ = now;
-        }
-        match &mut self.kind {
-            Kind::Llm(l) => {
-                l.guard.hold_request = false;
-                l.request_body.overflowed = true;
-                l.request_body.bytes = Vec::new();
-                l.not_parsed.get_or_insert(NotParsed::TooLarge);
-            }
-            Kind::Tool(t) => {
-                t.guard.hold_request = false;
-                t.request_body.overflowed = true;
-                t.request_body.bytes = Vec::new();
-            }
-            _ => {}
-        }
+        HeadersVerdict::Continue
     }
 
     /// Header changes to apply before the response headers leave. Drained.
@@ -632,8 +637,7 @@ impl Exchange {
         let authority = head.get(":authority").or_else(|| head.get("host")).unwrap_or("");
         self.begin(head, end_of_stream, now, host, authority);
         let route_kind = if mcp { RouteKind::Mcp } else { RouteKind::Tool };
-        let request_policy = self.cfg.guard.policy(Direction::Request, route_kind);
-        let hold_request = request_policy.may_rewrite() && !end_of_stream;
+        let guard = GuardState::new(&self.cfg, route_kind, head, end_of_stream);
         self.kind = Kind::Tool(Box::new(ToolExchange {
             mcp,
             name: tool.unwrap_or_else(|| host.to_owned()),
@@ -645,23 +649,9 @@ impl Exchange {
             response: ResponseBody::Pending,
             responses: Vec::new(),
             result_shape: None,
-            guard: GuardState {
-                request: request_policy,
-                response: self.cfg.guard.policy(Direction::Response, route_kind),
-                hold_request,
-                redactor: None,
-                rewrite_response: false,
-                blocked: None,
-                pii_found: Vec::new(),
-                secrets_found: Vec::new(),
-                redacted: Vec::new(),
-            },
+            guard,
         }));
-        if hold_request {
-            HeadersVerdict::WaitForBody
-        } else {
-            HeadersVerdict::Continue
-        }
+        HeadersVerdict::Continue
     }
 
     /// Header changes to apply before the request headers leave. Drained.
@@ -677,16 +667,13 @@ impl Exchange {
             common.request_end_ns = Some(now);
         }
         if let Kind::Tool(t) = &mut self.kind {
+            // the copy for extraction is of the bytes the client sent; the guard decides what leaves
             t.request_body.push(chunk);
-            if !end_of_stream {
-                return if t.guard.hold_request { BodyVerdict::Buffer } else { BodyVerdict::Continue };
-            }
-            t.guard.hold_request = false;
-            if t.request_body.overflowed {
-                return BodyVerdict::Continue;
+            let verdict = t.guard.guard_request_chunk(&self.cfg, chunk, end_of_stream);
+            if !end_of_stream || t.request_body.overflowed {
+                return verdict;
             }
             let body = std::mem::take(&mut t.request_body.bytes);
-            let verdict = t.guard.apply_to_request(&self.cfg, &body);
             if t.mcp {
                 t.requests = crate::tools::mcp::parse_requests(&body).unwrap_or_default();
             }
@@ -694,13 +681,13 @@ impl Exchange {
         }
         let Kind::Llm(l) = &mut self.kind else { return BodyVerdict::Continue };
         l.request_body.push(chunk);
+        let verdict = l.guard.guard_request_chunk(&self.cfg, chunk, end_of_stream);
         if !end_of_stream {
-            return if l.guard.hold_request { BodyVerdict::Buffer } else { BodyVerdict::Continue };
+            return verdict;
         }
-        l.guard.hold_request = false;
         if l.request_body.overflowed {
             l.not_parsed.get_or_insert(NotParsed::TooLarge);
-            return BodyVerdict::Continue;
+            return verdict;
         }
         let body = std::mem::take(&mut l.request_body.bytes);
         if let Some(mut h) = self.cfg.content.hasher() {
@@ -713,7 +700,6 @@ impl Exchange {
             c.prompt = body[..n].to_vec();
             c.prompt_truncated = n < body.len();
         }
-        let verdict = l.guard.apply_to_request(&self.cfg, &body);
         if l.not_parsed.is_none() {
             let path_model = l.call.request_model.take();
             if providers::handle_request(l.detected.api, &body, &mut l.call).is_err() {
@@ -1178,8 +1164,10 @@ fn finish_llm<S: crate::session::SharedData>(
             span.set(attr::TAP_TIME_PER_OUTPUT_TOKEN_MS, gen_ms / (out_tokens - 1) as f64);
         }
     }
-    if streaming {
-        span.set(attr::TAP_STATE_BYTES, l.peak_state_bytes as u64);
+    // the request guard's held tail is state too: what a guarded request costs in memory
+    let state_bytes = l.peak_state_bytes.max(l.guard.request_state_bytes);
+    if streaming || l.guard.request_state_bytes > 0 {
+        span.set(attr::TAP_STATE_BYTES, state_bytes as u64);
     }
     span.set(attr::TAP_REQUEST_BYTES, common.request_bytes);
     span.set(attr::TAP_RESPONSE_BYTES, common.response_bytes);
@@ -1324,6 +1312,7 @@ fn finish_llm<S: crate::session::SharedData>(
             common.host, l.detected.provider.semconv_name()
         ));
     }
+    uninspectable_stat(gs, &mut out.stats);
     if let Some(r) = &gs.redactor {
         let mut seen = (r.pii.clone(), r.secrets.clone());
         if gs.rewrite_response {
@@ -1394,9 +1383,9 @@ fn finish_llm<S: crate::session::SharedData>(
     if let Some(ms) = ttfc_ms.filter(|_| streaming) {
         s.push(StatUpdate::new(stats::LLM_TTFC_MS, &[("provider", provider), ("model", model)], ms as i64));
     }
-    if streaming {
+    if streaming || l.guard.request_state_bytes > 0 {
         // what a stream holds is the filter's memory cost per connection: operators size by it
-        s.push(StatUpdate::new(stats::STREAM_STATE_BYTES, &[("provider", provider)], l.peak_state_bytes as i64));
+        s.push(StatUpdate::new(stats::STREAM_STATE_BYTES, &[("provider", provider)], state_bytes as i64));
     }
     let duration_ms = end_ns.saturating_sub(common.start_ns) / 1_000_000;
     s.push(StatUpdate::new(
@@ -1807,6 +1796,13 @@ fn new_span(common: &Common, span_id: [u8; 8], name: String, start: u64, end: u6
     }
 }
 
+/// A request body the guard could not inspect, by reason and what happened to it.
+fn uninspectable_stat(gs: &GuardState, stats_out: &mut Vec<StatUpdate>) {
+    if let Some((reason, refused)) = gs.uninspectable {
+        stats_out.push(StatUpdate::new(stats::GUARD_UNINSPECTABLE, &[("reason", reason), ("result", if refused { "blocked" } else { "passed" })], 1));
+    }
+}
+
 fn finish_tool<S: crate::session::SharedData>(cfg: &Config, common: Common, t: ToolExchange, now: u64, store: &mut S, out: &mut Finished) {
     use crate::tools::{http, mcp};
     let end_ns = common.response_end_ns.unwrap_or(now).max(common.start_ns);
@@ -1932,6 +1928,7 @@ fn finish_tool<S: crate::session::SharedData>(cfg: &Config, common: Common, t: T
     for rule in &t.guard.secrets_found {
         out.stats.push(StatUpdate::new(stats::GUARD_SECRET_HITS, &[("rule", rule)], 1));
     }
+    uninspectable_stat(&t.guard, &mut out.stats);
     if let Some(rule) = &t.guard.blocked {
         out.stats.push(StatUpdate::new(stats::GUARD_BLOCKS, &[("rule", rule)], 1));
         out.warnings.push(format!("genai-tap: blocked a tool call to {}: it carries a credential matching rule {rule}", common.host));

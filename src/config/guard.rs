@@ -105,6 +105,21 @@ pub struct RawSecrets {
     pub disabled_rules: Vec<String>,
     #[serde(default)]
     pub custom: Vec<RawCustomSecret>,
+    /// The most request body bytes held back at once while the body streams (default 64 KiB,
+    /// at least 16 KiB).
+    pub request_hold_bytes: Option<usize>,
+    /// A request body that cannot be inspected or redacted in place (`br`, `zstd`, a gzip body
+    /// with PII to redact, a decode error): `block` or `pass`. Default: `block` where the
+    /// request's secrets mode is `block`, else `pass`.
+    pub uninspectable_request: Option<UninspectableAction>,
+}
+
+/// What happens to a request body the guard cannot inspect or redact in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UninspectableAction {
+    Block,
+    Pass,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +162,10 @@ pub struct Guard {
     pub placeholder: Placeholder,
     pub pseudonym_salt: String,
     pub block_status: u32,
+    /// `secrets.request_hold_bytes`.
+    pub request_hold_bytes: usize,
+    /// `secrets.uninspectable_request`; `None`: block where the request's secrets are blocked.
+    pub uninspectable_request: Option<UninspectableAction>,
 }
 
 impl Default for Guard {
@@ -160,6 +179,8 @@ impl Default for Guard {
                 placeholder: Placeholder::Label,
                 pseudonym_salt: String::new(),
                 block_status: 403,
+                request_hold_bytes: crate::scan::request::DEFAULT_WINDOW,
+                uninspectable_request: None,
             },
         }
     }
@@ -202,6 +223,11 @@ impl Guard {
         if !(400..=599).contains(&block_status) {
             return Err(ConfigError::new("secrets.block_status", "must be an HTTP error status (400 to 599)"));
         }
+        let request_hold_bytes = secrets.request_hold_bytes.unwrap_or(crate::scan::request::DEFAULT_WINDOW);
+        if !(crate::scan::request::MIN_WINDOW..=16 * 1024 * 1024).contains(&request_hold_bytes) {
+            return Err(ConfigError::new("secrets.request_hold_bytes", "must be between 16384 and 16777216 (the longest built-in rule reaches 8 KiB past its keyword)"));
+        }
+        let uninspectable_request = secrets.uninspectable_request;
         let mut custom_pii = Vec::new();
         for (i, c) in pii.custom.into_iter().enumerate() {
             let name = c.name.trim().to_ascii_uppercase();
@@ -272,7 +298,16 @@ impl Guard {
         };
         let detectors = Detectors::compile(kinds, custom_pii, custom_secrets, &secrets.disabled_rules, secrets.allowlist, allow_patterns)
             .map_err(|(field, msg)| ConfigError::new(field, msg))?;
-        Ok(Guard { policies, detectors, placeholder: pii.placeholder, pseudonym_salt: pii.pseudonym_salt, block_status })
+        Ok(Guard { policies, detectors, placeholder: pii.placeholder, pseudonym_salt: pii.pseudonym_salt, block_status, request_hold_bytes, uninspectable_request })
+    }
+
+    /// Whether a request body the guard cannot inspect or redact in place is refused, under
+    /// the request policy `p`.
+    pub fn blocks_uninspectable(&self, p: Policy) -> bool {
+        match self.uninspectable_request {
+            Some(a) => a == UninspectableAction::Block,
+            None => p.secrets == SecretMode::Block,
+        }
     }
 
     /// The modes for one direction of one route kind.
@@ -345,6 +380,8 @@ mod tests {
             (r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z"}]}}"#, "secrets.custom[0].pattern", "is not a valid regex"),
             (r#"{"secrets":{"custom":[{"id":"github-pat","pattern":"acme_[a-z]+"}]}}"#, "secrets.custom[0].id", "already"),
             (r#"{"secrets":{"allowlist_patterns":["("]}}"#, "secrets.allowlist_patterns[0]", "is not a valid regex"),
+            (r#"{"secrets":{"request_hold_bytes":1024}}"#, "secrets.request_hold_bytes", "between 16384"),
+            (r#"{"secrets":{"uninspectable_request":"drop"}}"#, "secrets.uninspectable_request", "unknown variant"),
         ];
         for (json, field, why) in cases {
             let e = Config::from_json(json.as_bytes()).unwrap_err();

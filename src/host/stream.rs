@@ -134,10 +134,10 @@ impl HttpContext for Stream {
             self.counted_in_flight = true;
             self.in_flight(1);
         }
-        match verdict {
-            HeadersVerdict::Continue => Action::Continue,
-            HeadersVerdict::WaitForBody => Action::Pause,
-        }
+        // never Pause: without `allow_on_headers_stop_iteration` (which Istio and Envoy Gateway
+        // cannot set) a paused request hangs; the guard holds back a tail of the body instead
+        let HeadersVerdict::Continue = verdict;
+        Action::Continue
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
@@ -149,25 +149,18 @@ impl HttpContext for Stream {
             self.exchange.handle_request_bytes_unread(body_size, end_of_stream, now);
             return Action::Continue;
         }
-        if self.exchange.holds_request() && !end_of_stream {
-            // Envoy buffers a paused body for us; it is read once, whole, at its end
-            if body_size > self.cfg.max_body_bytes {
-                self.exchange.handle_request_too_large(body_size, now);
-                return Action::Continue;
-            }
-            return Action::Pause;
-        }
         let chunk = read_body(BufferType::HttpRequestBody, body_size);
         match self.exchange.handle_request_body(&chunk, end_of_stream, now) {
             BodyVerdict::Continue => Action::Continue,
-            BodyVerdict::Buffer => Action::Pause,
-            BodyVerdict::Replace(body) => {
-                let _ = hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body_size, &body);
-                let len = body.len().to_string();
-                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, "content-length", Some(&len));
+            BodyVerdict::Replace(bytes) => {
+                // drains this chunk and puts the released bytes in its place; the held tail
+                // waits in the exchange and is prepended to the next chunk
+                let _ = hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body_size, &bytes);
                 Action::Continue
             }
             BodyVerdict::LocalReply(reply) => {
+                // the chunk holding the secret never leaves; Envoy resets the upstream request
+                let _ = hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body_size, &[]);
                 let _ = hostcalls::send_http_response(
                     reply.status,
                     vec![("content-type", reply.content_type)],

@@ -23,6 +23,7 @@
 //! first decoding the escapes of printable ASCII, which yields the same JSON value.
 
 mod pii;
+pub mod request;
 mod rules;
 mod shape;
 
