@@ -1636,6 +1636,83 @@ mod tests {
         assert_eq!(span.attr(attr::TAP_OUTCOME), Some(&AttrValue::from("cancelled")));
     }
 
+    include!("../tests/data/guard_cases.rs");
+
+    /// Feeds `body` in `chunks` through a fresh exchange the way the host does; what the
+    /// upstream would get, and the status of a local reply.
+    fn through(c: &Rc<Config>, body: &[u8], cuts: &[usize], content_length: bool) -> (Vec<u8>, Option<u32>) {
+        let mut x = Exchange::new(c.clone(), ids());
+        let len = body.len().to_string();
+        let mut h = vec![(":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions")];
+        if content_length {
+            h.push(("content-length", len.as_str()));
+        }
+        let h = headers(&h);
+        assert_eq!(x.handle_request_headers(RequestHead { headers: &h }, false, 0), HeadersVerdict::Continue);
+        let mut out = Vec::new();
+        let mut at = 0;
+        let ends: Vec<usize> = cuts.iter().copied().chain([body.len()]).collect();
+        for (i, end) in ends.iter().enumerate() {
+            let chunk = &body[at..*end];
+            at = *end;
+            assert!(x.wants_request_body());
+            match x.handle_request_body(chunk, i + 1 == ends.len(), 1) {
+                BodyVerdict::Continue => out.extend_from_slice(chunk),
+                BodyVerdict::Replace(b) => out.extend(b),
+                BodyVerdict::LocalReply(r) => return (out, Some(r.status)),
+            }
+        }
+        (out, None)
+    }
+
+    #[test]
+    fn every_labelled_case_split_at_every_byte_through_the_exchange_matches_unsplit() {
+        let c = cfg(r#"{"pii":{"mode":"redact"}}"#);
+        let mut bodies: Vec<Vec<u8>> = secret_cases()
+            .iter()
+            .map(|(_, v)| serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": format!("use {v} now")}]}).to_string().into_bytes())
+            .collect();
+        for pii in ["mail jane@example.org", "ssn 123-45-6789", "card 4111-1111-1111-1111", "hello, nothing here"] {
+            bodies.push(serde_json::json!({"messages": [{"role": "user", "content": pii}]}).to_string().into_bytes());
+        }
+        for body in &bodies {
+            for content_length in [true, false] {
+                let want = through(&c, body, &[], content_length);
+                for i in 0..=body.len() {
+                    let got = through(&c, body, &[i], content_length);
+                    assert_eq!(got.1, want.1, "{}: split at {i}", String::from_utf8_lossy(body));
+                    if want.1.is_none() {
+                        assert_eq!(got.0, want.0, "{}: split at {i}", String::from_utf8_lossy(body));
+                    } else {
+                        assert!(body.starts_with(&got.0), "only a clean prefix leaves before a block");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn upgrades_tunnels_and_bodiless_requests_never_wait_on_the_guard() {
+        let c = cfg(r#"{"routes":[{"host":"api.openai.com","kind":"llm"}],"pii":{"mode":"redact"}}"#);
+        let cases: &[(&[(&str, &str)], bool)] = &[
+            (&[(":method", "GET"), (":path", "/v1/realtime?model=gpt-4o-realtime"), ("upgrade", "websocket"), ("connection", "upgrade")], false),
+            (&[(":method", "CONNECT")], false),
+            (&[(":method", "GET"), (":path", "/v1/models")], true),
+        ];
+        for (extra, end_of_stream) in cases {
+            let mut h = vec![(":authority", "api.openai.com")];
+            h.extend_from_slice(extra);
+            let h = headers(&h);
+            let mut x = Exchange::new(c.clone(), ids());
+            assert_eq!(x.handle_request_headers(RequestHead { headers: &h }, *end_of_stream, 0), HeadersVerdict::Continue);
+            // a WebSocket frame with what looks like a secret is not the guard's to judge
+            let frame = b"\x81\x20AKIAZ7QW4XJ2LBNM5K3P and jane@example.org";
+            if x.wants_request_body() {
+                assert_eq!(x.handle_request_body(frame, false, 1), BodyVerdict::Continue, "{extra:?}");
+            }
+        }
+    }
+
     #[test]
     fn a_body_over_the_limit_is_not_inspected_and_counted() {
         let c = cfg(r#"{"max_body_bytes":1024,"secrets":{"mode":"observe"},"routes":[{"host":"*","kind":"llm"}]}"#);
