@@ -318,7 +318,12 @@ impl GuardState {
     }
 
     /// Guards one request body chunk as it streams: what the host should do with it.
-    fn guard_request_chunk(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool) -> BodyVerdict {
+    /// `overflowed`: the body outgrew `max_body_bytes`; a guard that only observes stops there,
+    /// as the whole-body scan did, while one that may block or redact scans on.
+    fn guard_request_chunk(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool, overflowed: bool) -> BodyVerdict {
+        if overflowed && self.request_guard.as_ref().is_some_and(RequestGuard::observes_only) {
+            self.request_guard = None;
+        }
         let Some(g) = self.request_guard.as_mut() else { return BodyVerdict::Continue };
         let verdict = g.push(&cfg.guard, chunk, end_of_stream);
         self.pii_found.append(&mut g.pii);
@@ -669,7 +674,7 @@ impl Exchange {
         if let Kind::Tool(t) = &mut self.kind {
             // the copy for extraction is of the bytes the client sent; the guard decides what leaves
             t.request_body.push(chunk);
-            let verdict = t.guard.guard_request_chunk(&self.cfg, chunk, end_of_stream);
+            let verdict = t.guard.guard_request_chunk(&self.cfg, chunk, end_of_stream, t.request_body.overflowed);
             if !end_of_stream || t.request_body.overflowed {
                 return verdict;
             }
@@ -681,7 +686,7 @@ impl Exchange {
         }
         let Kind::Llm(l) = &mut self.kind else { return BodyVerdict::Continue };
         l.request_body.push(chunk);
-        let verdict = l.guard.guard_request_chunk(&self.cfg, chunk, end_of_stream);
+        let verdict = l.guard.guard_request_chunk(&self.cfg, chunk, end_of_stream, l.request_body.overflowed);
         if !end_of_stream {
             return verdict;
         }

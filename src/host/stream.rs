@@ -55,7 +55,6 @@ fn read_body(which: BufferType, size: usize) -> Vec<u8> {
 }
 
 pub(crate) struct Stream {
-    cfg: Rc<Config>,
     vm: Rc<RefCell<Vm>>,
     exchange: Exchange,
     deferred: Deferred,
@@ -66,8 +65,8 @@ pub(crate) struct Stream {
 impl Stream {
     pub(crate) fn new(cfg: Rc<Config>, vm: Rc<RefCell<Vm>>) -> Stream {
         let random = vm.borrow_mut().random_ids();
-        let exchange = Exchange::new(cfg.clone(), FreshIds::from_random(random));
-        Stream { cfg, vm, exchange, deferred: Deferred::default(), counted_in_flight: false, finished: false }
+        let exchange = Exchange::new(cfg, FreshIds::from_random(random));
+        Stream { vm, exchange, deferred: Deferred::default(), counted_in_flight: false, finished: false }
     }
 
     /// Gives the waiting response chunks to the exchange, in order.

@@ -45,6 +45,8 @@ use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 pub const PII_HOLD: usize = 512;
 /// Bytes already released kept for look-behind (a rule's `before`, `\b`, a preceding word).
 pub const CONTEXT: usize = 256;
+/// Rules that look further than this after their keyword are found by memmem in the tail.
+const LONG_REACH: usize = 1024;
 /// Hold for detectors without keywords (custom rules and kinds that run over the whole text).
 const UNKEYED_HOLD: usize = 1024;
 /// The smallest allowed window: past every built-in rule's reach (a `jwt` looks 8 KiB after its
@@ -156,6 +158,11 @@ impl RequestGuard {
             redacted: Vec::new(),
             peak_held: 0,
         }
+    }
+
+    /// Only observes (counts findings): it never holds or changes a byte.
+    pub fn observes_only(&self) -> bool {
+        !self.policy.may_rewrite()
     }
 
     /// Bytes of body held back right now (the tail, the look-behind, compressed bytes).
@@ -464,7 +471,31 @@ fn open_windows(g: &Guard, text: &[u8], want_pii: bool, want_secrets: bool) -> O
         keep(len.saturating_sub(UNKEYED_HOLD));
     }
     let Some(dfa) = d.keywords.as_ref() else { return hold };
-    let reach = d.secrets.iter().map(|r| r.after).max().unwrap_or(0).max(256);
+    // a rule that reaches far (`jwt`: 8 KiB) would make the automaton rescan that much of every
+    // chunk: its exact keywords are looked for with memmem instead, which costs next to nothing
+    let far = |h: &Hint, exact: bool| matches!(h, Hint::Secret(r) if exact && d.secrets.get(*r as usize).is_some_and(|r| r.after > LONG_REACH));
+    if want_secrets {
+        for (hint, exact) in &d.keyword_hints {
+            let (Hint::Secret(r), Some(k)) = (hint, exact) else { continue };
+            let Some(rule) = d.secrets.get(*r as usize).filter(|r| r.after > LONG_REACH) else { continue };
+            let from = len.saturating_sub(rule.after + k.len());
+            if let Some(at) = text.get(from..).and_then(|t| memchr::memmem::find(t, k)) {
+                if from + at + k.len() + rule.after > len {
+                    keep((from + at).saturating_sub(rule.before + 1));
+                }
+            }
+        }
+    }
+    let reach = d
+        .keyword_hints
+        .iter()
+        .filter(|(h, e)| !far(h, e.is_some()))
+        .filter_map(|(h, _)| match h {
+            Hint::Secret(r) => d.secrets.get(*r as usize).map(|r| r.after),
+            Hint::Pii(_) => Some(256),
+        })
+        .max()
+        .unwrap_or(0);
     let longest_keyword = (0..dfa.patterns_len()).map(|p| dfa.pattern_len(aho_corasick::PatternID::new_unchecked(p))).max().unwrap_or(0);
     let from = len.saturating_sub(reach + longest_keyword + 1);
     let Ok(mut sid) = dfa.start_state(Anchored::No) else { return hold };
@@ -475,7 +506,10 @@ fn open_windows(g: &Guard, text: &[u8], want_pii: bool, want_secrets: bool) -> O
         }
         for k in 0..dfa.match_len(sid) {
             let pid = dfa.match_pattern(sid, k);
-            let Some((hint, _)) = d.keyword_hints.get(pid.as_usize()) else { continue };
+            let Some((hint, exact)) = d.keyword_hints.get(pid.as_usize()) else { continue };
+            if far(hint, exact.is_some()) {
+                continue;
+            }
             let (start, end) = (i + 1 - dfa.pattern_len(pid), i + 1);
             match *hint {
                 Hint::Secret(r) if want_secrets => {
@@ -579,6 +613,8 @@ struct Inflater {
     gzip: bool,
     /// The deflate stream ended; what follows is the gzip trailer.
     ended: bool,
+    /// The scanner has seen the end of the decoded text: every finding is final.
+    finalized: bool,
     trailer: usize,
     /// Compressed bytes not yet released, from absolute offset `held_from`.
     held: Vec<u8>,
@@ -604,6 +640,7 @@ impl Inflater {
             header: gzip.then(Vec::new),
             gzip,
             ended: false,
+            finalized: false,
             trailer: 0,
             held: Vec::new(),
             held_from: 0,
@@ -627,16 +664,19 @@ impl Inflater {
             self.fed += piece.len() as u64;
             self.checkpoints.push_back((self.fed, self.decoded));
         }
-        if eos {
+        // the decoded text is complete at the end of the deflate stream (the body's end may
+        // come later, often as an empty chunk): its tail must be judged before any of the
+        // compressed bytes holding it leave. A truncated stream ends with the body: all that
+        // could be decoded was scanned, and the upstream gets the same broken body.
+        if (self.ended || eos) && !self.finalized {
+            self.finalized = true;
             match self.inner.push(g, policy, &[], true, Mode::Detect, window, labels) {
                 Step::Out(_) => {}
                 Step::Secret(rule) => return Step::Secret(rule),
                 Step::Uninspectable(r, _) => return Step::Uninspectable(r, std::mem::take(&mut self.held)),
             }
-            if self.header.is_some() || (!self.ended && self.fed > 0) {
-                // a truncated stream: all that could be decoded was scanned, and the upstream
-                // gets the same broken body the client sent
-            }
+        }
+        if eos || self.finalized {
             self.held_from += self.held.len() as u64;
             self.checkpoints.clear();
             return Step::Out(std::mem::take(&mut self.held));
@@ -645,7 +685,7 @@ impl Inflater {
         let safe = self.inner.released;
         let mut upto = None;
         while let Some(&(c, d)) = self.checkpoints.front() {
-            if d + DEFLATE_LOOKAHEAD > safe && !self.ended {
+            if d + DEFLATE_LOOKAHEAD > safe {
                 break;
             }
             upto = Some(c);
