@@ -1697,6 +1697,41 @@ mod tests {
     }
 
     #[test]
+    fn mcp_and_tool_routes_get_the_same_streaming_guard() {
+        let c = cfg(r#"{"routes":[{"host":"tools.internal","path_prefix":"/mcp","kind":"mcp"},{"host":"tools.internal","kind":"tool","tool":"crm"}],"pii":{"mode":"redact"}}"#);
+        let secret = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"save","arguments":{"note":"key AKIAZ7QW4XJ2LBNM5K3P"}}}"#;
+        let pii = br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"save","arguments":{"note":"mail jane@example.org"}}}"#;
+        for path in ["/mcp", "/v1/contacts"] {
+            for split in [10, 60, 90] {
+                let run = |body: &[u8]| {
+                    let mut x = Exchange::new(c.clone(), ids());
+                    let len = body.len().to_string();
+                    let h = headers(&[(":method", "POST"), (":authority", "tools.internal"), (":path", path), ("content-length", &len)]);
+                    assert_eq!(x.handle_request_headers(RequestHead { headers: &h }, false, 0), HeadersVerdict::Continue);
+                    let mut out = Vec::new();
+                    for (chunk, end) in [(&body[..split], false), (&body[split..], true)] {
+                        match x.handle_request_body(chunk, end, 1) {
+                            BodyVerdict::Continue => out.extend_from_slice(chunk),
+                            BodyVerdict::Replace(b) => out.extend(b),
+                            BodyVerdict::LocalReply(r) => return (out, Some(r.status), x.finish(&EndInfo::default(), 2)),
+                        }
+                    }
+                    (out, None, x.finish(&EndInfo::default(), 2))
+                };
+                let (sent, status, done) = run(secret);
+                assert_eq!(status, Some(403), "{path} split at {split}");
+                assert!(sent.len() < 80 && secret.starts_with(&sent), "{path}: only a clean prefix left");
+                assert!(done.stats.iter().any(|s| s.metric == stats::GUARD_BLOCKS), "{path}");
+                let (sent, status, _) = run(pii);
+                assert_eq!(status, None);
+                assert_eq!(sent.len(), pii.len(), "{path}: content-length kept");
+                let v: serde_json::Value = serde_json::from_slice(&sent).unwrap();
+                assert_eq!(v["params"]["arguments"]["note"], "mail [REDACTED:EMAIL]", "{path} split at {split}");
+            }
+        }
+    }
+
+    #[test]
     fn upgrades_tunnels_and_bodiless_requests_never_wait_on_the_guard() {
         let c = cfg(r#"{"routes":[{"host":"api.openai.com","kind":"llm"}],"pii":{"mode":"redact"}}"#);
         let cases: &[(&[(&str, &str)], bool)] = &[
