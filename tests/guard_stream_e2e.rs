@@ -96,8 +96,10 @@ fn e2e_without_the_flag_clean_passes_secrets_block_and_pii_keeps_its_length() {
     let spans = sink.wait_for_spans(cases.len() + 2, Duration::from_secs(15));
     let blocked = spans.iter().filter(|s| s.str("genai_tap.outcome") == Some("blocked")).count();
     assert_eq!(blocked, cases.len());
-    let redacted = spans.iter().find(|s| s.int("genai_tap.guard.redactions").is_some()).expect("a span counts the redactions");
-    assert_eq!(redacted.int("genai_tap.guard.redactions"), Some(3));
+    // pii.mode redact covers responses too, so every span carries the attribute; only the PII
+    // call redacted anything
+    let redactions: Vec<i64> = spans.iter().filter_map(|s| s.int("genai_tap.guard.redactions")).filter(|n| *n > 0).collect();
+    assert_eq!(redactions, vec![3]);
 }
 
 #[test]
