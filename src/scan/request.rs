@@ -266,14 +266,28 @@ struct Lex {
 }
 
 impl Lex {
+    /// The state after `t`; jumps between quotes and backslashes, so prose costs a memchr.
     fn run(mut self, t: &[u8]) -> Lex {
-        for &b in t {
-            if self.escape {
-                self.escape = false;
-            } else if self.in_string && b == b'\\' {
-                self.escape = true;
-            } else if b == b'"' {
-                self.in_string = !self.in_string;
+        let mut i = 0;
+        if self.escape {
+            self.escape = false;
+            i = 1;
+        }
+        while let Some(k) = t.get(i..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) {
+            let at = i + k;
+            match t.get(at) {
+                Some(b'\\') if self.in_string => {
+                    if at + 1 >= t.len() {
+                        self.escape = true;
+                        return self;
+                    }
+                    i = at + 2;
+                }
+                Some(b'"') => {
+                    self.in_string = !self.in_string;
+                    i = at + 1;
+                }
+                _ => i = at + 1,
             }
         }
         self

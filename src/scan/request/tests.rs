@@ -285,3 +285,14 @@ fn a_zip_bomb_stops_at_the_inflate_limit() {
     let s = Setup { content_encoding: Some("gzip"), ..setup(EVERYTHING, true) };
     assert_eq!(run(&g, s, &bomb.chunks(64 * 1024).collect::<Vec<_>>()).1, Some(Refusal::Uninspectable(reason::INFLATE_LIMIT)));
 }
+
+#[test]
+fn the_lexer_state_is_the_same_however_the_text_is_cut() {
+    let t = br#"{"a":"x\"y\\","b":["q\\\"","z"],"c":"open \" still"#;
+    let whole = Lex::default().run(t);
+    assert!(whole.in_string && !whole.escape);
+    for i in 0..=t.len() {
+        let split = Lex::default().run(&t[..i]).run(&t[i..]);
+        assert_eq!((split.in_string, split.escape), (whole.in_string, whole.escape), "cut at {i}");
+    }
+}
