@@ -50,6 +50,7 @@ metrics! {
     GUARD_REDACTIONS = "guard_redactions", Counter;
     GUARD_SECRET_HITS = "guard_secret_hits", Counter;
     GUARD_BLOCKS = "guard_blocks", Counter;
+    GUARD_UNINSPECTABLE = "guard_uninspectable", Counter;
     BODIES_NOT_PARSED = "bodies_not_parsed", Counter;
     TASKS_OVER_BUDGET = "tasks_over_budget", Counter;
     EXPORT_SPANS_EXPORTED = "export_spans_exported", Counter;

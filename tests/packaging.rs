@@ -144,7 +144,6 @@ fn lds_listener(listen: u16, service: &str, sink: u16) -> String {
             config:
               name: genai_tap
               root_id: genai_tap
-              allow_on_headers_stop_iteration: true
               vm_config:
                 vm_id: genai_tap
                 runtime: envoy.wasm.runtime.v8
@@ -293,4 +292,43 @@ fn the_demo_shows_spans_and_stats_within_a_minute() {
     assert!(out.iter().any(|l| l.starts_with("genai_tap_llm_calls{") && l.contains("outcome=\"blocked\"} 1")), "{text}");
     assert!(out.iter().any(|l| l.starts_with("genai_tap_guard_blocks{rule=\"aws-access-key-id\"} 1")), "{text}");
     assert!(!text.contains("AKIAZ7QW4XJ2LBNM5K3P"), "the tour's secret leaked into the demo's output");
+}
+
+/// A ConfigMap holds at most 1 MiB (Kubernetes' limit on its data).
+const CONFIGMAP_LIMIT: u64 = 1024 * 1024;
+
+#[test]
+fn no_shipped_configuration_needs_the_header_hold_flag_and_no_manifest_mounts_a_module_too_big() {
+    let wasm = std::fs::metadata(wasm_module()).map(|m| m.len()).unwrap_or(0);
+    assert!(wasm > 0, "build the module first (make build)");
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for dir in ["envoy", "envoy/istio"] {
+        for e in std::fs::read_dir(repo_root().join(dir)).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "yaml") {
+                files.push(e.path());
+            }
+        }
+    }
+    assert!(files.len() >= 8, "{files:?}");
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        // the guard streams; a configuration that sets the flag teaches users what Istio and
+        // Envoy Gateway cannot do
+        let sets_flag = text.lines().any(|l| !l.trim_start().starts_with('#') && l.contains("allow_on_headers_stop_iteration"));
+        assert!(!sets_flag, "{} sets allow_on_headers_stop_iteration", f.display());
+        // a module mounted from a ConfigMap must fit in one
+        if text.contains("configMap") && text.contains("wasm") {
+            assert!(wasm <= CONFIGMAP_LIMIT, "{} mounts the module from a ConfigMap, but it is {wasm} bytes (limit {CONFIGMAP_LIMIT})", f.display());
+        }
+    }
+    let ef = std::fs::read_to_string(repo_root().join("envoy/istio/envoyfilter.yaml")).unwrap();
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&ef).unwrap();
+    let code = &doc["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]["config"]["vm_config"]["code"];
+    assert!(code["remote"]["http_uri"]["uri"].as_str().is_some_and(|u| u.ends_with("/genai_tap.wasm")), "{code:?}");
+    assert!(code["remote"]["sha256"].as_str().is_some(), "the fetched module is pinned by sha256");
+    for f in ["envoy/istio/wasmplugin-sidecar.yaml", "envoy/istio/wasmplugin-egress-gateway.yaml"] {
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(repo_root().join(f)).unwrap()).unwrap();
+        let cfg = &doc["spec"]["pluginConfig"];
+        assert!(cfg["secrets"].is_null() && cfg["pii"].is_null(), "{f}: the guard runs at its defaults (secrets blocked in requests)");
+    }
 }

@@ -114,6 +114,22 @@ pub struct RawSecrets {
     pub disabled_rules: Vec<String>,
     #[serde(default)]
     pub custom: Vec<RawCustomSecret>,
+    /// The most request body bytes held back at once while the body streams (default 64 KiB,
+    /// at least 16 KiB).
+    pub request_hold_bytes: Option<usize>,
+    /// A request body that cannot be inspected or redacted in place (`br`, `zstd`, a gzip body
+    /// with PII to redact, a decode error): `block` or `pass`. Default: `block` where the
+    /// request's secrets mode is `block`, else `pass`.
+    pub uninspectable_request: Option<RawUninspectable>,
+}
+
+/// `secrets.uninspectable_request`: what happens to a request body the guard cannot inspect
+/// or redact in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawUninspectable {
+    Block,
+    Pass,
 }
 
 /// `secrets.custom[]`.

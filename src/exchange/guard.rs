@@ -5,10 +5,11 @@
 //! writes the one record of it (stats, span attributes, a warning line) that LLM and tool
 //! spans share.
 
-use super::verdict::{BodyVerdict, LocalReply, ResponseVerdict};
+use super::verdict::{BodyVerdict, LocalReply, RequestHead, ResponseVerdict};
 use crate::scan::{Direction, PiiMode, Policy};
 use crate::routes::RouteKind;
 use crate::plugin::Config;
+use crate::scan::request::{self, RequestGuard};
 use crate::scan::{self, StreamRedactor};
 use crate::stream_guard::ResponseGuard;
 use crate::span::{attr, AttrValue, Span};
@@ -21,10 +22,14 @@ const RESPONSE_WINDOW: usize = 1024;
 /// What the guard did and is doing in one call.
 #[derive(Debug)]
 pub(super) struct GuardState {
-    request: Policy,
     response: Policy,
-    /// The request is held until it is whole, because the guard may rewrite or refuse it.
-    pub hold_request: bool,
+    /// Guards the request body as it streams, until its end or a refusal. Headers never wait
+    /// for it: it holds back a bounded tail of the body instead.
+    request_guard: Option<RequestGuard>,
+    /// A body the guard could not inspect: the reason, and whether it was refused.
+    uninspectable: Option<(&'static str, bool)>,
+    /// The most bytes the request guard held at once.
+    pub request_state_bytes: usize,
     /// The response guard: by channel for LLM streams, whole for JSON answers, by line for
     /// tool responses.
     redactor: Option<ResponseGuard>,
@@ -38,15 +43,43 @@ pub(super) struct GuardState {
     redacted: Vec<String>,
 }
 
+/// The `rule` a request refused because its body could not be inspected is counted under.
+pub const UNINSPECTABLE_RULE: &str = "uninspectable-body";
+
+/// The JSON body of the local reply that refuses a body the guard cannot inspect.
+fn uninspectable_body(reason: &str) -> Vec<u8> {
+    serde_json::json!({
+        "error": {
+            "type": "uninspectable_body",
+            "reason": reason,
+            "message": format!("genai-tap refused this request: its body ({reason}) cannot be inspected for credentials. Send it uncompressed (or gzip without values to redact)."),
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
 impl GuardState {
-    /// The guard for a call on a `route_kind` route; a request that ends with its headers has
-    /// no body to hold.
-    pub fn new(cfg: &Config, route_kind: RouteKind, end_of_stream: bool) -> GuardState {
+    /// The guard for a call on a `route_kind` route. A request that ends with its headers, an
+    /// upgrade (a WebSocket, OpenAI Realtime) or a tunnel has no body to guard, and never
+    /// waits on one.
+    pub fn new(cfg: &Config, route_kind: RouteKind, head: RequestHead<'_>, end_of_stream: bool) -> GuardState {
         let request = cfg.guard.policy(Direction::Request, route_kind);
+        let tunnel = head.get(":method").is_some_and(|m| m.eq_ignore_ascii_case("CONNECT")) || head.get("upgrade").is_some();
+        let request_guard = (!request.is_off() && !end_of_stream && !tunnel).then(|| {
+            RequestGuard::new(request::Setup {
+                policy: request,
+                content_length: head.get("content-length").is_some(),
+                content_encoding: head.get("content-encoding"),
+                window: cfg.guard.request_hold_bytes,
+                block_uninspectable: cfg.guard.blocks_uninspectable(request),
+            })
+        });
         GuardState {
-            request,
             response: cfg.guard.policy(Direction::Response, route_kind),
-            hold_request: request.may_rewrite() && !end_of_stream,
+            request_guard,
+            uninspectable: None,
+            request_state_bytes: 0,
             redactor: None,
             rewrite_response: false,
             blocked: None,
@@ -56,30 +89,44 @@ impl GuardState {
         }
     }
 
-    /// Guards a whole request body under the request policy: what the host should do with it.
-    pub fn apply_to_request(&mut self, cfg: &Config, body: &[u8]) -> BodyVerdict {
-        self.hold_request = false;
-        if self.request.is_off() {
-            return BodyVerdict::Continue;
+    /// Whether request chunks must still be read for the guard.
+    pub fn reads_request(&self) -> bool {
+        self.request_guard.is_some()
+    }
+
+    /// Guards one request body chunk as it streams: what the host should do with it.
+    /// `overflowed`: the body outgrew `max_body_bytes`; a guard that only observes stops there,
+    /// while one that may block or redact scans on, whatever the size.
+    pub fn guard_request_chunk(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool, overflowed: bool) -> BodyVerdict {
+        if overflowed && self.request_guard.as_ref().is_some_and(RequestGuard::observes_only) {
+            self.request_guard = None;
         }
-        let g = scan::guard_body(&cfg.guard, self.request, body);
-        self.pii_found.extend(g.pii);
-        self.secrets_found.extend(g.secrets);
-        match g.outcome {
-            scan::Outcome::Unchanged => BodyVerdict::Continue,
-            scan::Outcome::Rewritten(new_body) => {
-                // only PII is rewritten: a secret under block mode blocks instead
-                if self.request.pii == PiiMode::Redact {
-                    self.redacted.extend(self.pii_found.iter().cloned());
-                }
-                BodyVerdict::Replace(new_body)
-            }
-            scan::Outcome::Blocked(rule) => {
+        let Some(g) = self.request_guard.as_mut() else { return BodyVerdict::Continue };
+        let verdict = g.push(&cfg.guard, chunk, end_of_stream);
+        self.pii_found.append(&mut g.pii);
+        self.secrets_found.append(&mut g.secrets);
+        self.redacted.append(&mut g.redacted);
+        self.request_state_bytes = g.peak_state_bytes();
+        if self.uninspectable.is_none() {
+            self.uninspectable = g.uninspectable.map(|r| (r, !matches!(verdict, request::Verdict::Forward(_))));
+        }
+        let out = match verdict {
+            request::Verdict::Forward(bytes) if bytes == chunk => BodyVerdict::Continue,
+            request::Verdict::Forward(bytes) => BodyVerdict::Replace(bytes),
+            request::Verdict::Block(request::Refusal::Secret(rule)) => {
                 let reply = LocalReply { status: cfg.guard.block_status, body: scan::block_body(&rule), content_type: "application/json" };
                 self.blocked = Some(rule);
                 BodyVerdict::LocalReply(reply)
             }
+            request::Verdict::Block(request::Refusal::Uninspectable(reason)) => {
+                self.blocked = Some(UNINSPECTABLE_RULE.to_owned());
+                BodyVerdict::LocalReply(LocalReply { status: 415, body: uninspectable_body(reason), content_type: "application/json" })
+            }
+        };
+        if end_of_stream || matches!(out, BodyVerdict::LocalReply(_)) {
+            self.request_guard = None;
         }
+        out
     }
 
     /// The response starts: scan it with the guard `make` builds, unless the policy is off or
@@ -122,6 +169,9 @@ impl GuardState {
     /// of the call carries.
     pub fn record(&self, what: &str, stats_out: &mut Vec<StatUpdate>, warnings: &mut Vec<String>) -> GuardAttrs {
         let mut attrs = GuardAttrs::default();
+        if let Some((reason, refused)) = self.uninspectable {
+            stats_out.push(StatUpdate::new(stats::GUARD_UNINSPECTABLE, &[("reason", reason), ("result", if refused { "blocked" } else { "passed" })], 1));
+        }
         if let Some(rule) = &self.blocked {
             attrs.blocked_rule = Some(rule.clone());
             stats_out.push(StatUpdate::new(stats::GUARD_BLOCKS, &[("rule", rule)], 1));

@@ -162,23 +162,13 @@ impl Exchange {
         self.observed_ref().is_some_and(|o| !o.request_body.overflowed())
     }
 
-    /// What the host does with a request body chunk of `size` bytes: read it, only count it,
-    /// or let Envoy buffer it because the request is held for the guard.
-    pub fn request_body_plan(&mut self, size: usize, end_of_stream: bool, now: u64) -> RequestBodyPlan {
-        let max = self.cfg.max_body_bytes;
-        let Some(o) = self.observed() else { return RequestBodyPlan::Count };
-        if o.request_body.overflowed() {
-            return RequestBodyPlan::Count;
+    /// What the host does with a request body chunk: read it (for the guard, or for the
+    /// copy that extraction reads at the end), or only count it.
+    pub fn request_body_plan(&self) -> RequestBodyPlan {
+        match self.observed_ref() {
+            Some(o) if o.guard.reads_request() || !o.request_body.overflowed() => RequestBodyPlan::Read,
+            _ => RequestBodyPlan::Count,
         }
-        if o.guard.hold_request && !end_of_stream {
-            // Envoy buffers a held body; it is read once, whole, at its end
-            if size > max {
-                self.handle_request_too_large(size, now);
-                return RequestBodyPlan::Count;
-            }
-            return RequestBodyPlan::Wait;
-        }
-        RequestBodyPlan::Read
     }
 
     /// The host should copy response body chunks in.
@@ -190,11 +180,6 @@ impl Exchange {
                     Call::Tool(t) => t.wants_response_body(),
                 }
         })
-    }
-
-    /// The request is being held whole for the guard.
-    pub fn holds_request(&self) -> bool {
-        self.observed_ref().is_some_and(|o| o.guard.hold_request)
     }
 
     /// Reads the request headers and classifies the exchange.
@@ -224,8 +209,7 @@ impl Exchange {
         if self.cfg.narrow_accept_encoding && matches!(call, Call::Llm(_)) && head.get("accept-encoding").is_some() {
             self.request_edits.push(HeaderEdit { name: "accept-encoding", value: Some("identity".into()) });
         }
-        let guard = GuardState::new(&self.cfg, route_kind, end_of_stream);
-        let hold = guard.hold_request;
+        let guard = GuardState::new(&self.cfg, route_kind, head, end_of_stream);
         self.state = State::Observed(Box::new(Observed {
             common,
             guard,
@@ -233,11 +217,9 @@ impl Exchange {
             deferred: Deferred::default(),
             call,
         }));
-        if hold {
-            HeadersVerdict::WaitForBody
-        } else {
-            HeadersVerdict::Continue
-        }
+        // never a hold: without `allow_on_headers_stop_iteration` (which Istio and Envoy
+        // Gateway cannot set) a paused request hangs; the guard holds back a tail of the body
+        HeadersVerdict::Continue
     }
 
     fn classify(&self, head: RequestHead<'_>, host: &str, path: &str) -> Target {
@@ -272,18 +254,8 @@ impl Exchange {
         std::mem::take(&mut self.request_edits)
     }
 
-    /// A held request grew past `max_body_bytes`: it leaves untouched and uninspected.
-    pub fn handle_request_too_large(&mut self, len: usize, _now: u64) {
-        let Some(o) = self.observed() else { return };
-        o.common.request_bytes = o.common.request_bytes.max(len as u64);
-        o.guard.hold_request = false;
-        o.request_body.overflow();
-        if let Call::Llm(l) = &mut o.call {
-            l.extraction.stop(NotParsed::TooLarge);
-        }
-    }
-
-    /// Reads one request body chunk.
+    /// Reads one request body chunk. The guard scans it as it streams and answers what leaves
+    /// in its place; the copy that extraction reads is of the bytes the client sent.
     pub fn handle_request_body(&mut self, chunk: &[u8], end_of_stream: bool, now: u64) -> BodyVerdict {
         let cfg = self.cfg.clone();
         let Some(o) = self.observed() else { return BodyVerdict::Continue };
@@ -292,29 +264,22 @@ impl Exchange {
             o.common.request_end_ns = Some(now);
         }
         o.request_body.push(chunk);
+        let verdict = o.guard.guard_request_chunk(&cfg, chunk, end_of_stream, o.request_body.overflowed());
         if !end_of_stream {
-            return if o.guard.hold_request { BodyVerdict::Buffer } else { BodyVerdict::Continue };
+            return verdict;
         }
-        o.guard.hold_request = false;
         if o.request_body.overflowed() {
             if let Call::Llm(l) = &mut o.call {
                 l.extraction.stop(NotParsed::TooLarge);
             }
-            return BodyVerdict::Continue;
+            return verdict;
         }
         let body = o.request_body.take();
         match &mut o.call {
-            Call::Llm(l) => {
-                let verdict = o.guard.apply_to_request(&cfg, &body);
-                l.handle_request(&cfg, &body);
-                verdict
-            }
-            Call::Tool(t) => {
-                let verdict = o.guard.apply_to_request(&cfg, &body);
-                t.handle_request(&body);
-                verdict
-            }
+            Call::Llm(l) => l.handle_request(&cfg, &body),
+            Call::Tool(t) => t.handle_request(&body),
         }
+        verdict
     }
 
     /// Counts request bytes the exchange did not ask to read, and notes the end.

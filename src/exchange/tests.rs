@@ -135,6 +135,165 @@ fn outcomes_follow_envoys_details() {
     assert_eq!(run(Some(503), true, "upstream_reset_before_response_started{connection_failure}"), (Some("errored".into()), Some("503".into())));
 }
 
+/// The request guard through the exchange: the streaming verdicts, chunk by chunk.
+mod request_guard {
+    use super::*;
+
+    include!("../../tests/data/guard_cases.rs");
+
+    /// Feeds `body` in `chunks` through a fresh exchange the way the host does; what the
+    /// upstream would get, and the status of a local reply.
+    fn through(c: &Rc<Config>, body: &[u8], cuts: &[usize], content_length: bool) -> (Vec<u8>, Option<u32>) {
+        let mut x = Exchange::new(c.clone(), ids());
+        let len = body.len().to_string();
+        let mut h = vec![(":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions")];
+        if content_length {
+            h.push(("content-length", len.as_str()));
+        }
+        let h = headers(&h);
+        assert_eq!(x.handle_request_headers(RequestHead { headers: &h }, false, 0), HeadersVerdict::Continue);
+        let mut out = Vec::new();
+        let mut at = 0;
+        let ends: Vec<usize> = cuts.iter().copied().chain([body.len()]).collect();
+        for (i, end) in ends.iter().enumerate() {
+            let chunk = &body[at..*end];
+            at = *end;
+            assert!(x.wants_request_body());
+            match x.handle_request_body(chunk, i + 1 == ends.len(), 1) {
+                BodyVerdict::Continue => out.extend_from_slice(chunk),
+                BodyVerdict::Replace(b) => out.extend(b),
+                BodyVerdict::LocalReply(r) => return (out, Some(r.status)),
+            }
+        }
+        (out, None)
+    }
+
+    #[test]
+    fn every_labelled_case_split_at_every_byte_through_the_exchange_matches_unsplit() {
+        let c = cfg(r#"{"pii":{"mode":"redact"}}"#);
+        let mut bodies: Vec<Vec<u8>> = secret_cases()
+            .iter()
+            .map(|(_, v)| serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": format!("use {v} now")}]}).to_string().into_bytes())
+            .collect();
+        for pii in ["mail jane@example.org", "ssn 123-45-6789", "card 4111-1111-1111-1111", "hello, nothing here"] {
+            bodies.push(serde_json::json!({"messages": [{"role": "user", "content": pii}]}).to_string().into_bytes());
+        }
+        for body in &bodies {
+            for content_length in [true, false] {
+                let want = through(&c, body, &[], content_length);
+                for i in 0..=body.len() {
+                    let got = through(&c, body, &[i], content_length);
+                    assert_eq!(got.1, want.1, "{}: split at {i}", String::from_utf8_lossy(body));
+                    if want.1.is_none() {
+                        assert_eq!(got.0, want.0, "{}: split at {i}", String::from_utf8_lossy(body));
+                    } else {
+                        assert!(body.starts_with(&got.0), "only a clean prefix leaves before a block");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mcp_and_tool_routes_get_the_same_streaming_guard() {
+        let c = cfg(r#"{"routes":[{"host":"tools.internal","path_prefix":"/mcp","kind":"mcp"},{"host":"tools.internal","kind":"tool","tool":"crm"}],"pii":{"mode":"redact"}}"#);
+        let secret = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"save","arguments":{"note":"key AKIAZ7QW4XJ2LBNM5K3P"}}}"#;
+        let pii = br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"save","arguments":{"note":"mail jane@example.org"}}}"#;
+        for path in ["/mcp", "/v1/contacts"] {
+            for split in [10, 60, 90] {
+                let run = |body: &[u8]| {
+                    let mut x = Exchange::new(c.clone(), ids());
+                    let len = body.len().to_string();
+                    let h = headers(&[(":method", "POST"), (":authority", "tools.internal"), (":path", path), ("content-length", &len)]);
+                    assert_eq!(x.handle_request_headers(RequestHead { headers: &h }, false, 0), HeadersVerdict::Continue);
+                    let mut out = Vec::new();
+                    for (chunk, end) in [(&body[..split], false), (&body[split..], true)] {
+                        match x.handle_request_body(chunk, end, 1) {
+                            BodyVerdict::Continue => out.extend_from_slice(chunk),
+                            BodyVerdict::Replace(b) => out.extend(b),
+                            BodyVerdict::LocalReply(r) => return (out, Some(r.status), x.finish(&EndInfo::default(), 2)),
+                        }
+                    }
+                    (out, None, x.finish(&EndInfo::default(), 2))
+                };
+                let (sent, status, done) = run(secret);
+                assert_eq!(status, Some(403), "{path} split at {split}");
+                assert!(sent.len() < 80 && secret.starts_with(&sent), "{path}: only a clean prefix left");
+                assert!(done.stats.iter().any(|s| s.metric == stats::GUARD_BLOCKS), "{path}");
+                let (sent, status, _) = run(pii);
+                assert_eq!(status, None);
+                assert_eq!(sent.len(), pii.len(), "{path}: content-length kept");
+                let v: serde_json::Value = serde_json::from_slice(&sent).unwrap();
+                assert_eq!(v["params"]["arguments"]["note"], "mail [REDACTED:EMAIL]", "{path} split at {split}");
+            }
+        }
+    }
+
+    #[test]
+    fn upgrades_tunnels_and_bodiless_requests_never_wait_on_the_guard() {
+        let c = cfg(r#"{"routes":[{"host":"api.openai.com","kind":"llm"}],"pii":{"mode":"redact"}}"#);
+        let cases: &[(&[(&str, &str)], bool)] = &[
+            (&[(":method", "GET"), (":path", "/v1/realtime?model=gpt-4o-realtime"), ("upgrade", "websocket"), ("connection", "upgrade")], false),
+            (&[(":method", "CONNECT")], false),
+            (&[(":method", "GET"), (":path", "/v1/models")], true),
+        ];
+        for (extra, end_of_stream) in cases {
+            let mut h = vec![(":authority", "api.openai.com")];
+            h.extend_from_slice(extra);
+            let h = headers(&h);
+            let mut x = Exchange::new(c.clone(), ids());
+            assert_eq!(x.handle_request_headers(RequestHead { headers: &h }, *end_of_stream, 0), HeadersVerdict::Continue);
+            // a WebSocket frame with what looks like a secret is not the guard's to judge
+            let frame = b"\x81\x20AKIAZ7QW4XJ2LBNM5K3P and jane@example.org";
+            if x.wants_request_body() {
+                assert_eq!(x.handle_request_body(frame, false, 1), BodyVerdict::Continue, "{extra:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_not_inspected_and_counted() {
+        let c = cfg(r#"{"max_body_bytes":1024,"secrets":{"mode":"observe"},"routes":[{"host":"*","kind":"llm"}]}"#);
+        let mut x = Exchange::new(c, ids());
+        let h = headers(&[(":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions")]);
+        x.handle_request_headers(RequestHead { headers: &h }, false, 0);
+        assert!(x.wants_request_body());
+        assert_eq!(x.handle_request_body(&[b' '; 700], false, 1), BodyVerdict::Continue);
+        assert_eq!(x.handle_request_body(&[b' '; 700], false, 2), BodyVerdict::Continue);
+        assert!(!x.wants_request_body(), "stops copying past the limit");
+        x.handle_request_bytes_unread(10, true, 3);
+        let done = x.finish(&EndInfo::default(), 4);
+        assert_eq!(done.spans[0].attr(attr::TAP_NOT_PARSED_REASON), Some(&AttrValue::from("too_large")));
+        assert_eq!(done.spans[0].attr(attr::TAP_REQUEST_BYTES), Some(&AttrValue::Int(1410)));
+    }
+
+    #[test]
+    fn outcomes_follow_envoys_details() {
+        let c = cfg(r#"{"routes":[{"host":"*","kind":"llm"}]}"#);
+        let run = |status: Option<u16>, ended: bool, details: &str| {
+            let mut x = Exchange::new(c.clone(), ids());
+            let h = headers(&[(":method", "POST"), (":authority", "a"), (":path", "/x")]);
+            x.handle_request_headers(RequestHead { headers: &h }, true, 0);
+            if let Some(s) = status {
+                x.handle_response_headers(s, &[], ended, 1);
+            }
+            // as the host does: the details are read only when they can matter
+            let needed = x.needs_end_details();
+            assert_eq!(needed, !(ended && status == Some(200)), "{status:?} {ended} {details}");
+            let done = x.finish(&EndInfo { code_details: needed.then(|| details.into()) }, 2);
+            let span = &done.spans[0];
+            (span.attr(attr::TAP_OUTCOME).cloned(), span.attr(attr::ERROR_TYPE).cloned())
+        };
+        assert_eq!(run(Some(200), true, "via_upstream"), (Some("completed".into()), None));
+        assert_eq!(run(Some(429), true, "via_upstream"), (Some("errored".into()), Some("429".into())));
+        assert_eq!(run(Some(504), true, "upstream_response_timeout"), (Some("timed_out".into()), Some("timeout".into())));
+        assert_eq!(run(Some(200), false, "upstream_reset_after_response_started{remote_reset}"), (Some("truncated".into()), Some("truncated".into())));
+        assert_eq!(run(Some(200), false, "downstream_remote_disconnect"), (Some("cancelled".into()), Some("cancelled".into())));
+        assert_eq!(run(None, false, "downstream_remote_disconnect"), (Some("cancelled".into()), Some("cancelled".into())));
+        assert_eq!(run(Some(503), true, "upstream_reset_before_response_started{connection_failure}"), (Some("errored".into()), Some("503".into())));
+    }
+}
+
 mod steps {
     use super::*;
 

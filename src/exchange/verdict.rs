@@ -20,11 +20,9 @@ impl<'a> RequestHead<'a> {
 /// What to do after the request headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeadersVerdict {
-    /// Let the headers go on.
+    /// Let the headers go on. The request guard never holds them: it holds back a bounded
+    /// tail of the body instead (see `scan::request`).
     Continue,
-    /// Hold the headers until the body has been read (the guard may rewrite or refuse it).
-    /// Needs `allow_on_headers_stop_iteration` in the filter configuration.
-    WaitForBody,
 }
 
 /// A change to request or response headers, applied by the host before they leave.
@@ -42,19 +40,18 @@ pub enum RequestBodyPlan {
     Read,
     /// Only count it: [`super::Exchange::handle_request_bytes_unread`].
     Count,
-    /// Let Envoy buffer it; the body is read whole at its end.
-    Wait,
 }
 
 /// What to do with a request body chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyVerdict {
     Continue,
-    /// Keep buffering; the whole body is decided at its end.
-    Buffer,
-    /// Replace the whole buffered body and set `content-length` to its length.
+    /// Forward these bytes in place of this chunk: the guard redacted, holds back a tail, or
+    /// releases what it held. Never changes the body's total length when the request declared
+    /// `content-length`.
     Replace(Vec<u8>),
-    /// Answer the client from here; nothing reaches the upstream.
+    /// Drop this chunk and answer the client from here; the upstream, which may have seen the
+    /// headers and a clean prefix of the body, is reset.
     LocalReply(LocalReply),
 }
 

@@ -44,17 +44,20 @@ impl Stream {
             self.in_flight(host, 1);
         }
         match verdict {
+            // never Pause on headers: without `allow_on_headers_stop_iteration` (which Istio and
+            // Envoy Gateway cannot set) a paused request hangs
             Verdict::Headers(HeadersVerdict::Continue) | Verdict::Nothing => Action::Continue,
-            Verdict::Headers(HeadersVerdict::WaitForBody) => Action::Pause,
             Verdict::RequestBody { size, verdict } => match verdict {
                 BodyVerdict::Continue => Action::Continue,
-                BodyVerdict::Buffer => Action::Pause,
-                BodyVerdict::Replace(body) => {
-                    host.replace_body(BodyOf::Request, size, &body);
-                    host.set_header(Headers::Request, "content-length", Some(&body.len().to_string()));
+                BodyVerdict::Replace(bytes) => {
+                    // drains this chunk and puts the released bytes in its place; the held tail
+                    // waits in the exchange and is prepended to the next chunk
+                    host.replace_body(BodyOf::Request, size, &bytes);
                     Action::Continue
                 }
                 BodyVerdict::LocalReply(reply) => {
+                    // the chunk holding the secret never leaves; Envoy resets the upstream
+                    host.replace_body(BodyOf::Request, size, &[]);
                     host.send_reply(reply.status, reply.content_type, &reply.body);
                     Action::Pause
                 }
@@ -84,8 +87,7 @@ impl Stream {
             return Action::Continue;
         }
         let now = host.now_ns();
-        let verdict = match self.exchange.request_body_plan(size, end_of_stream, now) {
-            RequestBodyPlan::Wait => return Action::Pause,
+        let verdict = match self.exchange.request_body_plan() {
             RequestBodyPlan::Count => {
                 self.exchange.handle_request_bytes_unread(size, end_of_stream, now);
                 return Action::Continue;

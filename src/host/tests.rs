@@ -85,10 +85,11 @@ fn a_secret_gets_the_local_reply_and_a_warning_without_the_secret() {
     let (mut root, mut host) = configured(COLLECTOR);
     let mut stream = root.stream(&mut host).expect("stream");
     host.request_headers = chat_headers();
-    assert_eq!(stream.on_request_headers(&mut host, false), Action::Pause, "held for the guard");
+    assert_eq!(stream.on_request_headers(&mut host, false), Action::Continue, "headers never wait for the guard");
     let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"key AKIAZ7QW4XJ2LBNM5K3P"}]}"#;
     host.request_chunk = body.to_vec();
     assert_eq!(stream.on_request_body(&mut host, body.len(), true), Action::Pause);
+    assert!(host.request_chunk.is_empty(), "the chunk holding the secret never leaves");
     assert_eq!(host.replies.len(), 1);
     assert_eq!(host.replies[0].0, 403);
     let reply = String::from_utf8_lossy(&host.replies[0].1).into_owned();

@@ -24,6 +24,7 @@
 
 mod pii;
 mod policy;
+pub mod request;
 mod rules;
 mod shape;
 

@@ -107,7 +107,14 @@ pub struct Guard {
     pub placeholder: Placeholder,
     pub pseudonym_salt: String,
     pub block_status: u32,
+    /// `secrets.request_hold_bytes`: the most request body bytes held back at once.
+    pub request_hold_bytes: usize,
+    /// `secrets.uninspectable_request`; `None`: block where the request's secrets are blocked.
+    pub uninspectable_request: Option<bool>,
 }
+
+/// The most `secrets.request_hold_bytes` may be: what one request may hold in the VM.
+const MAX_HOLD_BYTES: usize = 16 * 1024 * 1024;
 
 impl Default for Guard {
     fn default() -> Self {
@@ -120,6 +127,8 @@ impl Default for Guard {
                 placeholder: Placeholder::Label,
                 pseudonym_salt: String::new(),
                 block_status: 403,
+                request_hold_bytes: super::request::DEFAULT_WINDOW,
+                uninspectable_request: None,
             },
         }
     }
@@ -195,6 +204,11 @@ impl Guard {
         if !(400..=599).contains(&block_status) {
             return Err(Error::secrets("block_status", ErrorKind::NotAnErrorStatus));
         }
+        let request_hold_bytes = secrets.request_hold_bytes.unwrap_or(super::request::DEFAULT_WINDOW);
+        if !(super::request::MIN_WINDOW..=MAX_HOLD_BYTES).contains(&request_hold_bytes) {
+            return Err(Error::secrets("request_hold_bytes", ErrorKind::HoldBytes));
+        }
+        let uninspectable_request = secrets.uninspectable_request.map(|a| a == crate::config::guard::RawUninspectable::Block);
         let mut custom_pii = Vec::new();
         for (i, c) in pii.custom.into_iter().enumerate() {
             let name = c.name.trim().to_ascii_uppercase();
@@ -260,7 +274,13 @@ impl Guard {
                 DetectorError::TakenId { index } => Error::secrets(format!("custom[{index}].id"), ErrorKind::TakenId),
                 DetectorError::BuiltIn => Error::secrets("", ErrorKind::BuiltIn),
             })?;
-        Ok(Guard { policies, detectors, placeholder, pseudonym_salt: pii.pseudonym_salt, block_status })
+        Ok(Guard { policies, detectors, placeholder, pseudonym_salt: pii.pseudonym_salt, block_status, request_hold_bytes, uninspectable_request })
+    }
+
+    /// Whether a request body the guard cannot inspect or redact in place is refused under
+    /// the request policy `p`: as configured, else where the request's secrets are blocked.
+    pub fn blocks_uninspectable(&self, p: Policy) -> bool {
+        self.uninspectable_request.unwrap_or(p.secrets == SecretMode::Block)
     }
 
     /// The modes for one direction of one route kind.
@@ -322,6 +342,7 @@ enum ErrorKind {
     UnknownRule,
     TakenId,
     BuiltIn,
+    HoldBytes,
 }
 
 impl Error {
@@ -359,6 +380,11 @@ impl fmt::Display for Error {
             ErrorKind::UnknownRule => f.write_str("unknown rule; see the README for the rule ids"),
             ErrorKind::TakenId => f.write_str("is already a rule id"),
             ErrorKind::BuiltIn => f.write_str("the built-in rules do not compile"),
+            ErrorKind::HoldBytes => write!(
+                f,
+                "must be between {} and {MAX_HOLD_BYTES} (the longest built-in rule reaches 8 KiB past its keyword)",
+                super::request::MIN_WINDOW
+            ),
         }
     }
 }
@@ -458,6 +484,7 @@ mod tests {
             (r#"{"pii":{"kinds":["email","passport"]}}"#, Pii, "kinds[1]", "unknown kind"),
             (r#"{"pii":{"placeholder":"pseudonym"}}"#, Pii, "pseudonym_salt", "must be set"),
             (r#"{"secrets":{"block_status":200}}"#, Secrets, "block_status", "error status"),
+            (r#"{"secrets":{"request_hold_bytes":1024}}"#, Secrets, "request_hold_bytes", "between 16384"),
             (r#"{"secrets":{"disabled_rules":["no-such-rule"]}}"#, Secrets, "disabled_rules[0]", "unknown rule"),
             (r#"{"secrets":{"disabled_rules":["github-pat","nope"]}}"#, Secrets, "disabled_rules[1]", "unknown rule"),
             (r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z"}]}}"#, Secrets, "custom[0].pattern", "is not a valid regex"),

@@ -41,6 +41,12 @@ pub struct EnvoyConfig {
     pub route_timeout_ms: u64,
     /// Extra clusters (YAML list items, indented by 2).
     pub extra_clusters: String,
+    /// Sets `allow_on_headers_stop_iteration: true` on the filter. Off by default: Istio's
+    /// WasmPlugin and Envoy Gateway cannot set it, so the suite runs as users can.
+    pub allow_on_headers_stop_iteration: bool,
+    /// `failure_policy: FAIL_OPEN`, as the shipped configurations and Istio's
+    /// `failStrategy: FAIL_OPEN` render it.
+    pub fail_open: bool,
 }
 
 impl EnvoyConfig {
@@ -55,6 +61,8 @@ impl EnvoyConfig {
             plugin_config: plugin_config.to_owned(),
             route_timeout_ms: 15_000,
             extra_clusters: String::new(),
+            allow_on_headers_stop_iteration: false,
+            fail_open: false,
         }
     }
 
@@ -68,6 +76,13 @@ impl EnvoyConfig {
         let filter = match &self.wasm {
             Some(path) => {
                 let cfg: String = self.plugin_config.lines().map(|l| format!("                    {l}\n")).collect();
+                let mut flags = String::new();
+                if self.allow_on_headers_stop_iteration {
+                    flags.push_str("                allow_on_headers_stop_iteration: true\n");
+                }
+                if self.fail_open {
+                    flags.push_str("                failure_policy: FAIL_OPEN\n");
+                }
                 format!(
                     r#"          - name: genai_tap
             typed_config:
@@ -75,8 +90,7 @@ impl EnvoyConfig {
               config:
                 name: genai_tap
                 root_id: genai_tap
-                allow_on_headers_stop_iteration: true
-                vm_config:
+{flags}                vm_config:
                   vm_id: genai_tap
                   runtime: envoy.wasm.runtime.v8
                   code: {{local: {{filename: "{}"}}}}

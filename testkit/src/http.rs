@@ -158,7 +158,7 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-fn read_head<R: BufRead>(r: &mut R) -> Option<(String, Vec<(String, String)>)> {
+pub(crate) fn read_head<R: BufRead>(r: &mut R) -> Option<(String, Vec<(String, String)>)> {
     let mut first = String::new();
     loop {
         first.clear();
@@ -185,7 +185,7 @@ fn read_head<R: BufRead>(r: &mut R) -> Option<(String, Vec<(String, String)>)> {
     Some((first.trim_end().to_owned(), headers))
 }
 
-fn read_body<R: BufRead>(r: &mut R, headers: &[(String, String)]) -> Option<Vec<u8>> {
+pub(crate) fn read_body<R: BufRead>(r: &mut R, headers: &[(String, String)]) -> Option<Vec<u8>> {
     let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
     if get("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
         let mut body = Vec::new();
@@ -260,7 +260,7 @@ pub fn request(
 }
 
 /// A loopback connection as the test clients use it: no Nagle delay, a 20 s read timeout.
-fn connect(port: u16) -> std::io::Result<TcpStream> {
+pub(crate) fn connect(port: u16) -> std::io::Result<TcpStream> {
     let s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(20)))?;
     s.set_nodelay(true)?;
@@ -284,7 +284,7 @@ fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]
 }
 
 /// Reads one response; also says whether the connection may carry another request.
-fn read_response<R: BufRead>(r: &mut R, start: Instant, abort_after: Option<usize>) -> std::io::Result<(Response, bool)> {
+pub(crate) fn read_response<R: BufRead>(r: &mut R, start: Instant, abort_after: Option<usize>) -> std::io::Result<(Response, bool)> {
     let (line, headers) = read_head(r).ok_or_else(|| std::io::Error::other("no response head"))?;
     let status = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let mut body = Vec::new();

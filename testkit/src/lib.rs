@@ -4,11 +4,14 @@
 //!   `../shared/fixtures`, with knobs for chunking, delays, resets and gzip.
 //! - [`sink::OtlpSink`]: an OTLP/HTTP receiver that decodes with the real OTLP types
 //!   (`opentelemetry-proto`), protobuf and JSON, and can be made slow, failing or down.
+//! - [`recorder::Recorder`]: an upstream that keeps every byte it received, complete
+//!   requests or not, and a client that writes a body in spaced pieces.
 //! - [`envoy::Envoy`]: the pinned Envoy with the built module, on free loopback ports.
 //!
 //! Everything binds 127.0.0.1 and every wait is bounded.
 
 pub mod envoy;
 pub mod http;
+pub mod recorder;
 pub mod sink;
 pub mod upstream;

@@ -1,0 +1,799 @@
+//! The request guard that never holds headers: a request body scanned as it streams.
+//!
+//! This module owns deciding, chunk by chunk, which bytes of a request body may leave: the
+//! bytes that no match can still reach leave at once (redacted when the policy says so), and
+//! only a bounded tail waits in wasm memory for the next chunk. It also owns decoding `gzip` and
+//! `deflate` request bodies for scanning. It does not talk to the host, apply verdicts, or keep
+//! stats (that is `exchange` and `host`), and it reuses the detectors and placeholders of the
+//! parent module unchanged.
+//!
+//! # What is held, and why it is enough
+//!
+//! A chunk is appended to the held tail and the whole of it (plus [`CONTEXT`] bytes already
+//! released, for look-behind) is scanned. The cut, before which bytes leave, is the lowest of:
+//! - [`PII_HOLD`] bytes before the end, when PII is scanned (a PII value is shorter than that);
+//! - for every secret keyword whose rule window still reaches past the end, the first byte that
+//!   rule could match from (`before` the keyword); most rules look 128 to 512 bytes after their
+//!   keyword, `jwt` 8 KiB, so the hold is a few hundred bytes unless a keyword sits near the end;
+//! - the start of any finding the cut would split, and of an escape sequence it would split.
+//!
+//! Every finding that starts before the cut therefore ends well before the end of what has been
+//! seen, and is the same finding the whole body would give: it is final. Scanning costs the chunk
+//! plus the small tail, not a window per chunk. The hold never exceeds the configured window:
+//! a match longer than it (a custom rule without keywords, a giant e-mail address) may leave in
+//! part, which the window's minimum (16 KiB, past every built-in rule's reach) makes moot for
+//! built-in rules.
+//!
+//! # Redacting in place
+//!
+//! With `content-length` declared, a replaced value keeps its exact byte length: the placeholder
+//! is fitted (see [`fitted`]). Without it (chunked), placeholders are the same as the whole-body
+//! path's. JSON stays valid either way: whether the cut is inside a string literal is carried
+//! across chunks as lexer state, so a card written as a bare JSON number still becomes a quoted
+//! placeholder. Values hidden behind `\u` escapes are found in the decoded text and replaced in
+//! the original bytes, escapes and all.
+
+use super::{escape_in_progress, is_json, number_around, placeholder, Finding, Hint, Kind};
+use super::{Guard, PiiMode, Placeholder, Policy, SecretMode};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::Anchored;
+use miniz_oxide::inflate::stream::{inflate, InflateState};
+use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+
+/// Bytes held back for PII: longer than any built-in PII value (an e-mail address is at most
+/// 254 bytes, an IBAN with spaces 42).
+pub const PII_HOLD: usize = 512;
+/// Bytes already released kept for look-behind (a rule's `before`, `\b`, a preceding word).
+pub const CONTEXT: usize = 256;
+/// Rules that look further than this after their keyword are found by memmem in the tail.
+const LONG_REACH: usize = 1024;
+/// Hold for detectors without keywords (custom rules and kinds that run over the whole text).
+const UNKEYED_HOLD: usize = 1024;
+/// The smallest allowed window: past every built-in rule's reach (a `jwt` looks 8 KiB after its
+/// keyword), so only custom patterns can outgrow it.
+pub const MIN_WINDOW: usize = 16 * 1024;
+/// The default window.
+pub const DEFAULT_WINDOW: usize = 64 * 1024;
+/// An inflated request body larger than this is not scanned further (a zip bomb).
+pub const MAX_INFLATED: u64 = 64 * 1024 * 1024;
+/// A deflate symbol can reveal at most this many bytes not yet written out (a match's length).
+const DEFLATE_LOOKAHEAD: u64 = 258;
+/// Compressed input is fed in pieces of this size, so that what it releases follows closely.
+const INFLATE_PIECE: usize = 4096;
+
+/// Why a body could not be inspected or redacted in place (the stat's `reason` label).
+pub mod reason {
+    pub const BROTLI: &str = "br";
+    pub const ZSTD: &str = "zstd";
+    pub const UNKNOWN_ENCODING: &str = "unknown_encoding";
+    pub const DECODE_ERROR: &str = "decode_error";
+    pub const INFLATE_LIMIT: &str = "inflate_limit";
+    pub const COMPRESSED_REDACTION: &str = "compressed_redaction";
+}
+
+/// Why a request is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A secret under `block`: the rule id.
+    Secret(String),
+    /// The body cannot be inspected or redacted in place, and the setting says block.
+    Uninspectable(&'static str),
+}
+
+/// What to do with one chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Forward these bytes in place of the chunk (possibly none: they are all held).
+    Forward(Vec<u8>),
+    /// Never release what is held; refuse the request. Sticky.
+    Block(Refusal),
+}
+
+/// How a request body is guarded, fixed at its headers.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup<'a> {
+    pub policy: Policy,
+    /// The request declared `content-length`: a redacted body keeps exactly that length.
+    pub content_length: bool,
+    /// The `content-encoding` header, if any.
+    pub content_encoding: Option<&'a str>,
+    /// The most bytes held back.
+    pub window: usize,
+    /// Whether a body that cannot be inspected or redacted in place is refused.
+    pub block_uninspectable: bool,
+}
+
+/// Guards one request body as it streams. Feed every chunk to [`RequestGuard::push`], in order,
+/// with `end_of_stream` on the last; apply each verdict before the next chunk.
+#[derive(Debug)]
+pub struct RequestGuard {
+    policy: Policy,
+    fit: bool,
+    window: usize,
+    block_uninspectable: bool,
+    codec: Codec,
+    scanner: Scanner,
+    refused: Option<Refusal>,
+    /// The body could not be inspected and the setting said pass: bytes go through.
+    passing: bool,
+    /// Why the body could not be inspected, once (counted by the exchange).
+    pub uninspectable: Option<&'static str>,
+    /// Labels of findings, once per finding, and of the PII values replaced.
+    pub pii: Vec<String>,
+    pub secrets: Vec<String>,
+    pub redacted: Vec<String>,
+    peak_held: usize,
+}
+
+#[derive(Debug)]
+enum Codec {
+    Identity,
+    Inflate(Box<Inflater>),
+    Refused(&'static str),
+}
+
+impl RequestGuard {
+    pub fn new(setup: Setup<'_>) -> RequestGuard {
+        let codec = match setup.content_encoding.map(|e| e.trim().to_ascii_lowercase()) {
+            None => Codec::Identity,
+            Some(e) if e.is_empty() || e == "identity" => Codec::Identity,
+            Some(e) if e == "gzip" || e == "x-gzip" => Codec::Inflate(Box::new(Inflater::new(true))),
+            Some(e) if e == "deflate" => Codec::Inflate(Box::new(Inflater::new(false))),
+            Some(e) if e == "br" => Codec::Refused(reason::BROTLI),
+            Some(e) if e == "zstd" => Codec::Refused(reason::ZSTD),
+            Some(_) => Codec::Refused(reason::UNKNOWN_ENCODING),
+        };
+        RequestGuard {
+            policy: setup.policy,
+            fit: setup.content_length,
+            window: setup.window.max(MIN_WINDOW),
+            block_uninspectable: setup.block_uninspectable,
+            codec,
+            scanner: Scanner::default(),
+            refused: None,
+            passing: false,
+            uninspectable: None,
+            pii: Vec::new(),
+            secrets: Vec::new(),
+            redacted: Vec::new(),
+            peak_held: 0,
+        }
+    }
+
+    /// Only observes (counts findings): it never holds or changes a byte.
+    pub fn observes_only(&self) -> bool {
+        !self.policy.may_rewrite()
+    }
+
+    /// Bytes of body held back right now (the tail, the look-behind, compressed bytes).
+    pub fn held_bytes(&self) -> usize {
+        self.scanner.buf.len()
+            + match &self.codec {
+                Codec::Inflate(i) => i.held.len() + i.inner.buf.len(),
+                _ => 0,
+            }
+    }
+
+    /// The most bytes held back at once, and the decoder's state when there was one.
+    pub fn peak_state_bytes(&self) -> usize {
+        self.peak_held
+            + match &self.codec {
+                Codec::Inflate(_) => std::mem::size_of::<InflateState>(),
+                _ => 0,
+            }
+    }
+
+    /// Takes the next chunk of the body.
+    pub fn push(&mut self, guard: &Guard, chunk: &[u8], end_of_stream: bool) -> Verdict {
+        if let Some(r) = &self.refused {
+            return Verdict::Block(r.clone());
+        }
+        if self.passing {
+            return Verdict::Forward(chunk.to_vec());
+        }
+        let mut labels = Labels { pii: &mut self.pii, secrets: &mut self.secrets, redacted: &mut self.redacted };
+        let step = match &mut self.codec {
+            Codec::Identity => {
+                let mode = if self.policy.may_rewrite() { Mode::Write { fit: self.fit } } else { Mode::Detect };
+                match self.scanner.push(guard, self.policy, chunk, end_of_stream, mode, self.window, &mut labels) {
+                    // observing only: nothing waits, the scan sees the same bytes
+                    Step::Out(_) if mode == Mode::Detect => Step::Out(chunk.to_vec()),
+                    other => other,
+                }
+            }
+            Codec::Inflate(inf) => inf.push(guard, self.policy, chunk, end_of_stream, self.window, &mut labels),
+            Codec::Refused(why) => {
+                if chunk.is_empty() {
+                    Step::Out(Vec::new())
+                } else {
+                    Step::Uninspectable(why, chunk.to_vec())
+                }
+            }
+        };
+        self.peak_held = self.peak_held.max(self.held_bytes());
+        match step {
+            Step::Out(bytes) => Verdict::Forward(bytes),
+            Step::Secret(rule) => self.refuse(Refusal::Secret(rule)),
+            Step::Uninspectable(why, pending) => {
+                self.uninspectable = Some(why);
+                if self.block_uninspectable {
+                    self.refuse(Refusal::Uninspectable(why))
+                } else {
+                    self.passing = true;
+                    self.scanner.buf = Vec::new();
+                    self.codec = Codec::Identity;
+                    Verdict::Forward(pending)
+                }
+            }
+        }
+    }
+
+    fn refuse(&mut self, r: Refusal) -> Verdict {
+        self.refused = Some(r.clone());
+        self.scanner.buf = Vec::new();
+        self.codec = Codec::Identity;
+        Verdict::Block(r)
+    }
+}
+
+struct Labels<'a> {
+    pii: &'a mut Vec<String>,
+    secrets: &'a mut Vec<String>,
+    redacted: &'a mut Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Release bytes, redacted as the policy says.
+    Write { fit: bool },
+    /// Only find (and block); a value that should be redacted cannot be.
+    Detect,
+}
+
+#[derive(Debug)]
+enum Step {
+    Out(Vec<u8>),
+    Secret(String),
+    /// With the bytes that were waiting, to release if the setting says pass.
+    Uninspectable(&'static str, Vec<u8>),
+}
+
+/// JSON lexer state at the first held byte.
+#[derive(Debug, Default, Clone, Copy)]
+struct Lex {
+    in_string: bool,
+    escape: bool,
+}
+
+impl Lex {
+    /// The state after `t`; jumps between quotes and backslashes, so prose costs a memchr.
+    fn run(mut self, t: &[u8]) -> Lex {
+        let mut i = 0;
+        if self.escape {
+            self.escape = false;
+            i = 1;
+        }
+        while let Some(k) = t.get(i..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) {
+            let at = i + k;
+            match t.get(at) {
+                Some(b'\\') if self.in_string => {
+                    if at + 1 >= t.len() {
+                        self.escape = true;
+                        return self;
+                    }
+                    i = at + 2;
+                }
+                Some(b'"') => {
+                    self.in_string = !self.in_string;
+                    i = at + 1;
+                }
+                _ => i = at + 1,
+            }
+        }
+        self
+    }
+}
+
+/// The plain-text scanner: the held tail and what it needs to know about what has left.
+#[derive(Debug, Default)]
+struct Scanner {
+    /// Released bytes kept for look-behind (`buf[..ctx]`), then the held ones.
+    buf: Vec<u8>,
+    ctx: usize,
+    lex: Lex,
+    seen_string: bool,
+    /// Bytes released so far: everything before this offset of the body is final.
+    released: u64,
+}
+
+impl Scanner {
+    #[allow(clippy::too_many_arguments)]
+    fn push(&mut self, g: &Guard, policy: Policy, chunk: &[u8], eos: bool, mode: Mode, window: usize, labels: &mut Labels<'_>) -> Step {
+        self.buf.extend_from_slice(chunk);
+        let want_pii = policy.pii != PiiMode::Off;
+        let want_secrets = policy.secrets != SecretMode::Off;
+        let len = self.buf.len();
+        if !want_pii && !want_secrets {
+            return self.release(len, &[], mode, g);
+        }
+        // values hidden behind \u escapes are found in the decoded text, replaced in the original
+        let decoded = decode_with_map(&self.buf);
+        let (text, map) = match &decoded {
+            Some((t, m)) => (t.as_slice(), Some(m.as_slice())),
+            None => (self.buf.as_slice(), None),
+        };
+        let orig = |i: usize| map.map_or(i, |m| m.get(i).copied().unwrap_or(len));
+        let findings: Vec<Finding> = g
+            .detectors
+            .find(text, want_pii, want_secrets)
+            .into_iter()
+            .map(|f| Finding { start: orig(f.start), end: orig(f.end), kind: f.kind })
+            .collect();
+        let mut cut = len;
+        if !eos {
+            if want_pii {
+                cut = cut.min(len.saturating_sub(PII_HOLD));
+            }
+            if let Some(h) = open_windows(g, text, want_pii, want_secrets) {
+                cut = cut.min(orig(h));
+            }
+            let forced = len - cut > window;
+            if forced {
+                cut = len - window;
+            }
+            if let Some(f) = findings.iter().find(|f| f.start < cut && cut < f.end) {
+                // a complete finding is never split: wait for all of it, unless the window is full
+                cut = if forced { f.end } else { f.start };
+            }
+            // never split an escape sequence (`\u0040` is at most 6 bytes)
+            let lo = cut.saturating_sub(6).max(self.ctx);
+            if let Some(b) = self.buf.get(lo..cut).and_then(|s| memchr::memchr(b'\\', s)) {
+                cut = lo + b;
+                while cut > self.ctx && self.buf.get(cut - 1) == Some(&b'\\') {
+                    cut -= 1;
+                }
+            }
+        }
+        let cut = cut.max(self.ctx);
+        let mut replace = Vec::new();
+        let mut first_secret = None;
+        for f in findings.iter().filter(|f| f.end > self.ctx && f.start < cut) {
+            // a finding reaching back into released bytes (a match longer than the window):
+            // what is still here is covered
+            let f = Finding { start: f.start.max(self.ctx), ..*f };
+            let name = g.detectors.kind_name(f.kind).into_owned();
+            if f.kind.is_secret() {
+                labels.secrets.push(name.clone());
+                if policy.secrets == SecretMode::Block && first_secret.is_none() {
+                    first_secret = Some(name);
+                }
+            } else {
+                labels.pii.push(name.clone());
+                if policy.pii == PiiMode::Redact {
+                    labels.redacted.push(name);
+                    replace.push(f);
+                }
+            }
+        }
+        if let Some(rule) = first_secret {
+            return Step::Secret(rule);
+        }
+        if mode == Mode::Detect && !replace.is_empty() && policy.may_rewrite() {
+            let pending = self.buf.get(self.ctx..).unwrap_or_default().to_vec();
+            return Step::Uninspectable(reason::COMPRESSED_REDACTION, pending);
+        }
+        self.release(cut, &replace, mode, g)
+    }
+
+    /// Releases `buf[ctx..cut]` with `replace` redacted, and keeps the look-behind.
+    fn release(&mut self, cut: usize, replace: &[Finding], mode: Mode, g: &Guard) -> Step {
+        let part = self.buf.get(self.ctx..cut).unwrap_or_default();
+        let out = match mode {
+            Mode::Detect => Vec::new(),
+            Mode::Write { .. } if replace.is_empty() => part.to_vec(),
+            Mode::Write { fit } => self.redacted(g, cut, replace, fit),
+        };
+        self.seen_string |= memchr::memchr(b'"', part).is_some();
+        self.lex = self.lex.run(part);
+        self.released += part.len() as u64;
+        // keep the look-behind, from a character boundary (the detectors read UTF-8)
+        let mut keep_from = cut.saturating_sub(CONTEXT);
+        while keep_from < cut && self.buf.get(keep_from).is_some_and(|b| (0x80..0xc0).contains(b)) {
+            keep_from += 1;
+        }
+        self.buf.drain(..keep_from);
+        self.ctx = cut - keep_from;
+        Step::Out(out)
+    }
+
+    /// `buf[ctx..cut]` with `replace` (sorted, disjoint, inside it) replaced, JSON kept valid.
+    fn redacted(&self, g: &Guard, cut: usize, replace: &[Finding], fit: bool) -> Vec<u8> {
+        let t = self.buf.as_slice();
+        let strings = string_ranges_from(t, self.ctx, cut, self.lex);
+        let looks_json = self.seen_string || !strings.is_empty() || (self.released == 0 && cut == t.len() && is_json(t));
+        let mut out = Vec::with_capacity(cut - self.ctx);
+        let mut at = self.ctx;
+        for f in replace {
+            let mut start = f.start.max(at);
+            let end = f.end.min(cut);
+            while start < end && escape_in_progress(t, start) {
+                start += 1;
+            }
+            if start >= end {
+                continue;
+            }
+            let idx = strings.partition_point(|(s, _)| *s <= start);
+            let inside = idx > 0 && strings.get(idx - 1).is_some_and(|(_, e)| end <= *e);
+            let value = t.get(start..end).unwrap_or_default();
+            if inside || !looks_json {
+                out.extend_from_slice(t.get(at..start).unwrap_or_default());
+                let p = if fit { fitted(g, f.kind, value, end - start) } else { placeholder(g, t, &Finding { start, end, kind: f.kind }) };
+                out.extend_from_slice(p.as_bytes());
+                at = end;
+            } else {
+                // a number outside any string becomes a quoted placeholder, whole
+                let (s, e) = number_around(t, at, start, end);
+                let e = e.min(cut);
+                out.extend_from_slice(t.get(at..s).unwrap_or_default());
+                let p = if fit { fitted(g, f.kind, value, (e - s).saturating_sub(2)) } else { placeholder(g, t, &Finding { start, end, kind: f.kind }) };
+                out.push(b'"');
+                out.extend_from_slice(p.as_bytes());
+                out.push(b'"');
+                at = e;
+            }
+        }
+        out.extend_from_slice(t.get(at..cut).unwrap_or_default());
+        out
+    }
+}
+
+/// The insides of JSON string literals in `t[from..to]`, given the lexer state at `from`; a
+/// literal still open at `to` ends there.
+fn string_ranges_from(t: &[u8], from: usize, to: usize, lex: Lex) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut open = if lex.in_string { Some(from) } else { None };
+    let mut escape = lex.escape;
+    for (i, &b) in t.iter().enumerate().take(to).skip(from) {
+        if escape {
+            escape = false;
+            continue;
+        }
+        match (b, open) {
+            (b'\\', Some(_)) => escape = true,
+            (b'"', Some(s)) => {
+                out.push((s, i));
+                open = None;
+            }
+            (b'"', None) => open = Some(i + 1),
+            _ => {}
+        }
+    }
+    if let Some(s) = open {
+        out.push((s, to));
+    }
+    out
+}
+
+/// The earliest byte a match may still start from, for keywords whose rule window reaches past
+/// the end of `text`; `None` when nothing is open.
+fn open_windows(g: &Guard, text: &[u8], want_pii: bool, want_secrets: bool) -> Option<usize> {
+    let d = &g.detectors;
+    let len = text.len();
+    let mut hold: Option<usize> = None;
+    let mut keep = |at: usize| hold = Some(hold.map_or(at, |h| h.min(at)));
+    if (want_secrets && d.secrets.iter().any(|r| r.everywhere)) || (want_pii && d.custom_pii.iter().any(|c| c.keyword.is_none())) {
+        keep(len.saturating_sub(UNKEYED_HOLD));
+    }
+    let Some(dfa) = d.keywords.as_ref() else { return hold };
+    // a rule that reaches far (`jwt`: 8 KiB) would make the automaton rescan that much of every
+    // chunk: its exact keywords are looked for with memmem instead, which costs next to nothing
+    let far = |h: &Hint, exact: bool| matches!(h, Hint::Secret(r) if exact && d.secrets.get(*r as usize).is_some_and(|r| r.after > LONG_REACH));
+    if want_secrets {
+        for (hint, exact) in &d.keyword_hints {
+            let (Hint::Secret(r), Some(k)) = (hint, exact) else { continue };
+            let Some(rule) = d.secrets.get(*r as usize).filter(|r| r.after > LONG_REACH) else { continue };
+            let from = len.saturating_sub(rule.after + k.len());
+            if let Some(at) = text.get(from..).and_then(|t| memchr::memmem::find(t, k)) {
+                if from + at + k.len() + rule.after > len {
+                    keep((from + at).saturating_sub(rule.before + 1));
+                }
+            }
+        }
+    }
+    let reach = d
+        .keyword_hints
+        .iter()
+        .filter(|(h, e)| !far(h, e.is_some()))
+        .filter_map(|(h, _)| match h {
+            Hint::Secret(r) => d.secrets.get(*r as usize).map(|r| r.after),
+            Hint::Pii(_) => Some(256),
+        })
+        .max()
+        .unwrap_or(0);
+    let longest_keyword = (0..dfa.patterns_len()).map(|p| dfa.pattern_len(aho_corasick::PatternID::new_unchecked(p))).max().unwrap_or(0);
+    let from = len.saturating_sub(reach + longest_keyword + 1);
+    let Ok(mut sid) = dfa.start_state(Anchored::No) else { return hold };
+    for (i, &b) in text.iter().enumerate().skip(from) {
+        sid = dfa.next_state(Anchored::No, sid, b);
+        if !dfa.is_special(sid) || !dfa.is_match(sid) {
+            continue;
+        }
+        for k in 0..dfa.match_len(sid) {
+            let pid = dfa.match_pattern(sid, k);
+            let Some((hint, exact)) = d.keyword_hints.get(pid.as_usize()) else { continue };
+            if far(hint, exact.is_some()) {
+                continue;
+            }
+            let (start, end) = (i + 1 - dfa.pattern_len(pid), i + 1);
+            match *hint {
+                Hint::Secret(r) if want_secrets => {
+                    if let Some(rule) = d.secrets.get(r as usize) {
+                        if end + rule.after > len {
+                            keep(start.saturating_sub(rule.before + 1));
+                        }
+                    }
+                }
+                Hint::Pii(_) if want_pii && start + 256 > len => keep(start),
+                _ => {}
+            }
+        }
+    }
+    hold
+}
+
+/// The text with `\uXXXX` escapes of printable ASCII decoded (as `scan::decode_ascii_escapes`),
+/// and for each decoded byte (and one past the end) its offset in `t`. `None` without escapes.
+fn decode_with_map(t: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    let first = memchr::memmem::find(t, b"\\u")?;
+    let mut out = Vec::with_capacity(t.len());
+    let mut map = Vec::with_capacity(t.len() + 1);
+    // the bytes before the first `\u` cannot hold an escape that decodes, except through a
+    // backslash run, which the loop below handles from the run's start
+    let mut i = first;
+    while i > 0 && t.get(i - 1) == Some(&b'\\') {
+        i -= 1;
+    }
+    out.extend_from_slice(t.get(..i).unwrap_or_default());
+    map.extend(0..i);
+    let mut changed = false;
+    while i < t.len() {
+        if t.get(i) == Some(&b'\\') && i + 1 < t.len() {
+            if t.get(i + 1) == Some(&b'u') {
+                let v = t
+                    .get(i + 2..i + 6)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .filter(|h| h.starts_with("00"))
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                if let Some(v) = v.filter(|v| (0x20..0x7f).contains(v) && *v != b'"' && *v != b'\\') {
+                    out.push(v);
+                    map.push(i);
+                    i += 6;
+                    changed = true;
+                    continue;
+                }
+            }
+            out.extend_from_slice(t.get(i..i + 2).unwrap_or_default());
+            map.extend([i, i + 1]);
+            i += 2;
+            continue;
+        }
+        if let Some(&b) = t.get(i) {
+            out.push(b);
+        }
+        map.push(i);
+        i += 1;
+    }
+    map.push(t.len());
+    changed.then_some((out, map))
+}
+
+/// The short mark of a kind, for values shorter than their full placeholder.
+pub fn short_mark(k: Kind) -> &'static str {
+    match k {
+        Kind::Email => "[EMAIL]",
+        Kind::Phone => "[PHONE]",
+        Kind::Ssn => "[SSN]",
+        Kind::CreditCard => "[CARD]",
+        Kind::Iban => "[IBAN]",
+        Kind::Ipv4 | Kind::Ipv6 => "[IP]",
+        Kind::CustomPii(_) => "[PII]",
+        Kind::Secret(_) => "[SECRET]",
+    }
+}
+
+/// A placeholder of exactly `n` bytes, for a body whose `content-length` must not change: the
+/// configured placeholder when it fits, else the kind's [`short_mark`], padded with `*` before
+/// its closing bracket; `*` alone when even the mark does not fit.
+pub fn fitted(g: &Guard, k: Kind, value: &[u8], n: usize) -> String {
+    let full = placeholder(g, value, &Finding { start: 0, end: value.len(), kind: k });
+    let short = match g.placeholder {
+        Placeholder::Label | Placeholder::Pseudonym => short_mark(k),
+    };
+    for c in [full.as_str(), short] {
+        if c.len() <= n {
+            let (body, close) = c.split_at(c.len().saturating_sub(1));
+            return format!("{body}{}{close}", "*".repeat(n - c.len()));
+        }
+    }
+    "*".repeat(n)
+}
+
+/// A `gzip` or `deflate` body: decoded for the scanner, released compressed as the decoded text
+/// it stands for becomes final.
+struct Inflater {
+    state: Box<InflateState>,
+    /// gzip: the member header's bytes until it is complete.
+    header: Option<Vec<u8>>,
+    gzip: bool,
+    /// The deflate stream ended; what follows is the gzip trailer.
+    ended: bool,
+    /// The scanner has seen the end of the decoded text: every finding is final.
+    finalized: bool,
+    trailer: usize,
+    /// Compressed bytes not yet released, from absolute offset `held_from`.
+    held: Vec<u8>,
+    held_from: u64,
+    fed: u64,
+    decoded: u64,
+    /// (compressed bytes fed, decoded bytes out) after each piece.
+    checkpoints: std::collections::VecDeque<(u64, u64)>,
+    inner: Scanner,
+    out: Vec<u8>,
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater").field("held", &self.held.len()).field("decoded", &self.decoded).finish()
+    }
+}
+
+impl Inflater {
+    fn new(gzip: bool) -> Inflater {
+        Inflater {
+            state: InflateState::new_boxed(if gzip { DataFormat::Raw } else { DataFormat::ZLibIgnoreChecksum }),
+            header: gzip.then(Vec::new),
+            gzip,
+            ended: false,
+            finalized: false,
+            trailer: 0,
+            held: Vec::new(),
+            held_from: 0,
+            fed: 0,
+            decoded: 0,
+            checkpoints: std::collections::VecDeque::new(),
+            inner: Scanner::default(),
+            out: vec![0; 16 * 1024],
+        }
+    }
+
+    fn push(&mut self, g: &Guard, policy: Policy, chunk: &[u8], eos: bool, window: usize, labels: &mut Labels<'_>) -> Step {
+        self.held.extend_from_slice(chunk);
+        for piece in chunk.chunks(INFLATE_PIECE) {
+            if let Err(why) = self.feed(g, policy, piece, window, labels) {
+                return match why {
+                    Stop::Secret(rule) => Step::Secret(rule),
+                    Stop::Uninspectable(r) => Step::Uninspectable(r, std::mem::take(&mut self.held)),
+                };
+            }
+            self.fed += piece.len() as u64;
+            self.checkpoints.push_back((self.fed, self.decoded));
+        }
+        // the decoded text is complete at the end of the deflate stream (the body's end may
+        // come later, often as an empty chunk): its tail must be judged before any of the
+        // compressed bytes holding it leave. A truncated stream ends with the body: all that
+        // could be decoded was scanned, and the upstream gets the same broken body.
+        if (self.ended || eos) && !self.finalized {
+            self.finalized = true;
+            match self.inner.push(g, policy, &[], true, Mode::Detect, window, labels) {
+                Step::Out(_) => {}
+                Step::Secret(rule) => return Step::Secret(rule),
+                Step::Uninspectable(r, _) => return Step::Uninspectable(r, std::mem::take(&mut self.held)),
+            }
+        }
+        if eos || self.finalized {
+            self.held_from += self.held.len() as u64;
+            self.checkpoints.clear();
+            return Step::Out(std::mem::take(&mut self.held));
+        }
+        // release the compressed bytes whose decoded text is final
+        let safe = self.inner.released;
+        let mut upto = None;
+        while let Some(&(c, d)) = self.checkpoints.front() {
+            if d + DEFLATE_LOOKAHEAD > safe {
+                break;
+            }
+            upto = Some(c);
+            self.checkpoints.pop_front();
+        }
+        let Some(upto) = upto else { return Step::Out(Vec::new()) };
+        let n = usize::try_from(upto.saturating_sub(self.held_from)).unwrap_or(0).min(self.held.len());
+        self.held_from += n as u64;
+        Step::Out(self.held.drain(..n).collect())
+    }
+
+    fn feed(&mut self, g: &Guard, policy: Policy, piece: &[u8], window: usize, labels: &mut Labels<'_>) -> Result<(), Stop> {
+        let mut input: &[u8] = piece;
+        let header_rest;
+        if let Some(h) = self.header.as_mut() {
+            h.extend_from_slice(piece);
+            match gzip_header_len(h) {
+                Ok(None) => return Ok(()),
+                Ok(Some(n)) => {
+                    header_rest = h.split_off(n);
+                    self.header = None;
+                    input = &header_rest;
+                }
+                Err(()) => return Err(Stop::Uninspectable(reason::DECODE_ERROR)),
+            }
+        }
+        loop {
+            if self.ended {
+                // only the gzip trailer (crc32 and size) may follow the stream's end
+                self.trailer += input.len();
+                if !self.gzip && self.trailer > 0 || self.trailer > 8 {
+                    return Err(Stop::Uninspectable(reason::DECODE_ERROR));
+                }
+                return Ok(());
+            }
+            let r = inflate(&mut self.state, input, &mut self.out, MZFlush::None);
+            input = input.get(r.bytes_consumed..).unwrap_or_default();
+            if r.bytes_written > 0 {
+                self.decoded += r.bytes_written as u64;
+                if self.decoded > MAX_INFLATED {
+                    return Err(Stop::Uninspectable(reason::INFLATE_LIMIT));
+                }
+                let out = self.out.get(..r.bytes_written).unwrap_or_default().to_vec();
+                match self.inner.push(g, policy, &out, false, Mode::Detect, window, labels) {
+                    Step::Out(_) => {}
+                    Step::Secret(rule) => return Err(Stop::Secret(rule)),
+                    Step::Uninspectable(why, _) => return Err(Stop::Uninspectable(why)),
+                }
+            }
+            match r.status {
+                Ok(MZStatus::StreamEnd) => self.ended = true,
+                Ok(_) if r.bytes_consumed == 0 && r.bytes_written == 0 => return Ok(()),
+                Ok(_) => {}
+                // no progress possible without more input
+                Err(MZError::Buf) => return Ok(()),
+                Err(_) => return Err(Stop::Uninspectable(reason::DECODE_ERROR)),
+            }
+            if input.is_empty() && r.bytes_written < self.out.len() && !self.ended {
+                return Ok(());
+            }
+        }
+    }
+}
+
+enum Stop {
+    Secret(String),
+    Uninspectable(&'static str),
+}
+
+/// The length of a gzip member header (RFC 1952), `None` while incomplete.
+fn gzip_header_len(h: &[u8]) -> Result<Option<usize>, ()> {
+    let Some(fixed) = h.get(..10) else { return Ok(None) };
+    if fixed.first() != Some(&0x1f) || fixed.get(1) != Some(&0x8b) || fixed.get(2) != Some(&8) {
+        return Err(());
+    }
+    let flags = fixed.get(3).copied().unwrap_or(0);
+    let mut at = 10;
+    if flags & 4 != 0 {
+        let (Some(&a), Some(&b)) = (h.get(at), h.get(at + 1)) else { return Ok(None) };
+        at += 2 + usize::from(u16::from_le_bytes([a, b]));
+    }
+    for bit in [8u8, 16] {
+        if flags & bit != 0 {
+            match h.get(at..).and_then(|r| memchr::memchr(0, r)) {
+                Some(z) => at += z + 1,
+                None => return Ok(None),
+            }
+        }
+    }
+    if flags & 2 != 0 {
+        at += 2;
+    }
+    Ok((h.len() >= at).then_some(at))
+}
+
+#[cfg(test)]
+mod tests;
