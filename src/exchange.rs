@@ -226,6 +226,8 @@ pub struct Exchange {
     common: Option<Common>,
     kind: Kind,
     header_edits: Vec<HeaderEdit>,
+    /// Provider traffic passed through unread (batch, files, realtime): counted at the end.
+    unobserved: Option<&'static str>,
 }
 
 #[derive(Debug)]
@@ -372,7 +374,7 @@ impl BoundedBody {
 impl Exchange {
     /// `ids`: fresh random ids; the trace id is used only when the agent sent no trace context.
     pub fn new(cfg: Rc<Config>, ids: FreshIds) -> Exchange {
-        Exchange { cfg, ids, common: None, kind: Kind::New, header_edits: Vec::new() }
+        Exchange { cfg, ids, common: None, kind: Kind::New, header_edits: Vec::new(), unobserved: None }
     }
 
     /// True when this exchange is observed (it will produce a span).
@@ -480,6 +482,7 @@ impl Exchange {
         let Some((detected, route_kind)) = detected else {
             let Some((mcp, tool)) = tool_kind else {
                 self.kind = Kind::Passthrough;
+                self.unobserved = providers::unobserved_api(&host, path, head.headers);
                 return HeadersVerdict::Continue;
             };
             return self.start_tool(head, end_of_stream, now, &host, path, mcp, tool);
@@ -974,6 +977,12 @@ impl Exchange {
 
     /// Ends the exchange: returns its spans and stat updates. Call exactly once. Without shared
     /// data, session roll-ups are skipped; the host calls [`Exchange::finish_with_store`].
+    /// Passed through unread, but provider traffic worth counting (`unobserved_calls`): the
+    /// host must still call [`Exchange::finish`] for it.
+    pub fn is_unobserved_api(&self) -> bool {
+        self.unobserved.is_some()
+    }
+
     pub fn finish(&mut self, end: &EndInfo, now: u64) -> Finished {
         self.finish_with_store(end, now, &mut NoStore)
     }
@@ -981,6 +990,9 @@ impl Exchange {
     /// Ends the exchange, rolling the call up into its session and task in `store`.
     pub fn finish_with_store<S: crate::session::SharedData>(&mut self, end: &EndInfo, now: u64, store: &mut S) -> Finished {
         let mut out = Finished::default();
+        if let Some(api) = self.unobserved.take() {
+            out.stats.push(StatUpdate::new(stats::UNOBSERVED_CALLS, &[("api", api)], 1));
+        }
         let Some(common) = self.common.take() else { return out };
         match std::mem::replace(&mut self.kind, Kind::Passthrough) {
             Kind::Llm(l) => finish_llm(&self.cfg, common, *l, end, now, store, &mut out),
@@ -1601,6 +1613,19 @@ mod tests {
         assert!(x.poll_request_header_edits().is_empty());
         let done = x.finish(&EndInfo::default(), 5);
         assert!(done.spans.is_empty() && done.stats.is_empty());
+    }
+
+    #[test]
+    fn batch_and_realtime_traffic_passes_unread_and_is_counted_by_api() {
+        for (host, path, api) in [("api.openai.com", "/v1/batches", "openai_batches"), ("api.anthropic.com", "/v1/messages/batches", "anthropic_message_batches")] {
+            let mut x = Exchange::new(cfg("{}"), ids());
+            let h = headers(&[(":method", "POST"), (":authority", host), (":path", path)]);
+            assert_eq!(x.handle_request_headers(RequestHead { headers: &h }, false, 0), HeadersVerdict::Continue);
+            assert!(!x.is_observed() && x.is_unobserved_api(), "{path}");
+            let done = x.finish(&EndInfo::default(), 5);
+            assert!(done.spans.is_empty(), "{path}");
+            assert_eq!(done.stats, vec![StatUpdate::new(stats::UNOBSERVED_CALLS, &[("api", api)], 1)], "{path}");
+        }
     }
 
     #[test]

@@ -231,7 +231,7 @@ impl HttpContext for Stream {
     }
 
     fn on_log(&mut self) {
-        if self.exchange.is_observed() {
+        if self.exchange.is_observed() || self.exchange.is_unobserved_api() {
             self.finish();
         }
     }
