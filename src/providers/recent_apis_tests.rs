@@ -275,3 +275,25 @@ fn malformed_bodies_of_the_new_readers_are_errors_not_panics() {
     let mut r = ResponseReader::new(Api::BedrockInvoke);
     assert!(r.handle_json(br#"{"outputs":"not a list"}"#, &mut call).is_err());
 }
+
+#[test]
+fn every_new_recording_is_priced_by_the_default_table() {
+    let pricing = crate::config::operator::Pricing::compile(crate::config::operator::RawPricing::default()).unwrap();
+    for (name, ..) in PLAIN.iter().chain(STREAMED) {
+        let (d, call) = Fixture::load(name).run(&[]);
+        // as the exchange prices: the response's model, else the request's (Bedrock's path id)
+        let model = call.response_model.as_deref().or(call.request_model.as_deref()).unwrap_or("");
+        assert!(crate::cost::cost(&pricing, model, &call.usage, d.provider).is_some(), "{name}: {model} has no price");
+    }
+    let micro = |name: &str| {
+        let (d, call) = Fixture::load(name).run(&[]);
+        let model = call.response_model.clone().or(call.request_model.clone()).unwrap_or_default();
+        crate::cost::cost(&pricing, &model, &call.usage, d.provider).unwrap().micro_usd
+    };
+    // 17 billed input tokens at $2.50/M and 386 output at $10/M: 42.5 + 3860 micro-USD
+    assert_eq!(micro("cohere/chat"), 3903);
+    // 18 input at $0.28/M and 512 output at $0.42/M: 5.04 + 215.04
+    assert_eq!(micro("deepseek/reasoner"), 220);
+    // Bedrock Jamba mini: 12 at $0.2/M and 3 at $0.4/M
+    assert_eq!(micro("bedrock/invoke_jamba"), 4);
+}

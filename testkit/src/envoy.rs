@@ -41,6 +41,9 @@ pub struct EnvoyConfig {
     pub route_timeout_ms: u64,
     /// Extra clusters (YAML list items, indented by 2).
     pub extra_clusters: String,
+    /// Extra HTTP filters after genai-tap and before the router (YAML list items, indented
+    /// by 10, as in `envoy/demo.yaml`).
+    pub extra_http_filters: String,
 }
 
 impl EnvoyConfig {
@@ -55,6 +58,7 @@ impl EnvoyConfig {
             plugin_config: plugin_config.to_owned(),
             route_timeout_ms: 15_000,
             extra_clusters: String::new(),
+            extra_http_filters: String::new(),
         }
     }
 
@@ -111,7 +115,7 @@ static_resources:
               - match: {{prefix: "/"}}
                 route: {{cluster: upstream, timeout: {timeout}s}}
           http_filters:
-{filter}          - name: envoy.filters.http.router
+{filter}{extra_filters}          - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
   clusters:
@@ -134,6 +138,7 @@ static_resources:
             upstream = self.upstream_port,
             collector = self.collector_port,
             extra = self.extra_clusters,
+            extra_filters = self.extra_http_filters,
         )
     }
 }
