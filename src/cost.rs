@@ -771,7 +771,7 @@ mod tests {
     #[test]
     fn builtin_table_is_complete_and_dated() {
         let v: Value = serde_json::from_str(DEFAULT_TABLE_JSON).unwrap();
-        assert_eq!(v["list_date"], "2026-11");
+        assert_eq!(v["list_date"], "2026-12");
         assert!(v["source"]
             .as_str()
             .unwrap()
