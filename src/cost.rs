@@ -551,7 +551,7 @@ mod tests {
             ("gemini/stream_generate_content_thinking", false), // gemini-3.5-flash
             ("bedrock/converse_tool_use", true),                // mistral.devstral-2-123b
             ("ollama/chat", false),                             // llama3, local
-            ("openai_compatible/deepseek_chat_stream_usage", false),
+            ("openai_compatible/groq_chat", false),             // llama3-8b-8192 (deepseek-chat is priced since 2026-12)
         ] {
             let (model, usage, provider) = usage_of(fixture, adds);
             assert_eq!(
