@@ -53,11 +53,41 @@ fn e2e_every_provider_family_plain_and_streamed() {
     let sink = OtlpSink::start(0).unwrap();
     let cfg = EnvoyConfig::new(upstream.port(), sink.port, &EnvoyConfig::default_plugin_config(sink.port));
     let envoy = Envoy::start(&cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    check_table(&envoy, &sink, &|m, p, h, b| envoy.send(m, p, h, b));
+}
+
+/// The same table over HTTP/2 on both sides of genai-tap's Envoy: the client speaks h2c
+/// (curl, prior knowledge), and the upstream cluster speaks h2c to a relay Envoy (no filter)
+/// in front of the recording upstream, so genai-tap's Envoy has an HTTP/2 upstream.
+#[test]
+fn e2e_every_provider_family_over_h2c_downstream_and_upstream() {
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let mut relay_cfg = EnvoyConfig::new(upstream.port(), sink.port, "{}");
+    relay_cfg.wasm = None;
+    let relay = Envoy::start(&relay_cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    let mut cfg = EnvoyConfig::new(relay.listener_port, sink.port, &EnvoyConfig::default_plugin_config(sink.port));
+    cfg.upstream_http2 = true;
+    let envoy = Envoy::start(&cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    check_table(&envoy, &sink, &|m, p, h, b| {
+        let r = envoy.send_h2c(m, p, h, b);
+        assert_eq!(r.header("x-testkit-http-version"), Some("2"), "{p}: the client spoke HTTP/2");
+        r
+    });
+    // the relay was reached over HTTP/2 by genai-tap's Envoy
+    assert!(relay.stat("http.egress.downstream_cx_http2_total") >= 1, "{}", relay.log());
+}
+
+type Send<'a> = dyn Fn(&str, &str, &[(&str, &str)], &[u8]) -> genai_tap_testkit::http::Response + 'a;
+
+/// Every case of [`CASES`] through `envoy`, sent by `send`: the client gets the recording's
+/// bytes unchanged, and the span decoded at the sink carries the recording's values.
+fn check_table(envoy: &Envoy, sink: &OtlpSink, send: &Send<'_>) {
     for (i, (name, provider, operation, adds_cache)) in CASES.iter().enumerate() {
         let fx = Fixture::load(name).unwrap();
         let host = fx.upstream_host();
         let method = fx.json["request"]["method"].as_str().unwrap_or("POST");
-        let r = envoy.send(
+        let r = send(
             method,
             &fx.request_path(),
             &[("host", &host), ("content-type", "application/json"), ("x-fixture", name), ("x-chunk-bytes", "61")],
