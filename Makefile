@@ -23,6 +23,7 @@ deps: ## system packages the build and the tests use (needs root; skipped when p
 	@missing=""; \
 	command -v wasm-opt >/dev/null || missing="$$missing binaryen"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	curl --version 2>/dev/null | grep -q HTTP2 || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

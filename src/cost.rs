@@ -606,7 +606,7 @@ mod tests {
             ("gemini/stream_generate_content_thinking", false), // gemini-3.5-flash
             ("bedrock/converse_tool_use", true),                // mistral.devstral-2-123b
             ("ollama/chat", false),                             // llama3, local
-            ("openai_compatible/deepseek_chat_stream_usage", false),
+            ("openai_compatible/groq_chat", false),             // llama3-8b-8192 (deepseek-chat is priced since 2026-12)
         ] {
             let (model, usage, provider) = usage_of(fixture, adds);
             assert_eq!(
@@ -826,7 +826,7 @@ mod tests {
     #[test]
     fn builtin_table_is_complete_and_dated() {
         let v: Value = serde_json::from_str(DEFAULT_TABLE_JSON).unwrap();
-        assert_eq!(v["list_date"], "2026-11");
+        assert_eq!(v["list_date"], "2026-12");
         assert!(v["source"]
             .as_str()
             .unwrap()

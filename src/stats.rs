@@ -10,6 +10,14 @@
 //! metric (`genai_tap.provider.openai.model.gpt-4o.llm_calls`); the tag extractors in
 //! `envoy/stats_config.yaml` turn them into Prometheus labels
 //! (`genai_tap_llm_calls{provider="openai",model="gpt-4o"}`).
+//!
+//! Values keep their dots (`model.gpt-3.5-turbo-0125.`), so a Prometheus label reads the real
+//! model name. The extractors can still tell where a value ends because label keys always come
+//! in [`LABEL_ORDER`]: the regex of a key consumes the keys before it in that order, and a
+//! value ends where a later key or the metric name (which has no dot) begins. That holds as
+//! long as no dotted value has a segment that is itself a key or a metric name, so such a value
+//! (and any value with an empty segment) has its dots replaced, as before. [`tag_regex`] builds
+//! each extractor; `envoy/stats_config.yaml` and the other example configs carry its output.
 
 use std::collections::{HashMap, HashSet};
 
@@ -52,6 +60,7 @@ metrics! {
     GUARD_BLOCKS = "guard_blocks", Counter;
     GUARD_UNINSPECTABLE = "guard_uninspectable", Counter;
     BODIES_NOT_PARSED = "bodies_not_parsed", Counter;
+    UNOBSERVED_CALLS = "unobserved_calls", Counter;
     TASKS_OVER_BUDGET = "tasks_over_budget", Counter;
     EXPORT_SPANS_EXPORTED = "export_spans_exported", Counter;
     EXPORT_SPANS_DROPPED = "export_spans_dropped", Counter;
@@ -67,7 +76,7 @@ metrics! {
 /// Label keys, in the order they appear in a stat name.
 pub const LABEL_ORDER: &[&str] = &[
     "provider", "model", "operation", "route", "outcome", "type", "step", "tool", "kind", "authz",
-    "rule", "reason", "result",
+    "rule", "reason", "result", "api",
 ];
 
 /// The value a label takes once its key has `max_label_values` distinct values.
@@ -134,17 +143,43 @@ impl Namer {
     }
 }
 
-/// Makes a label value safe inside a dot-delimited stat name: every byte outside
-/// `[A-Za-z0-9_-]` becomes `_` (`gpt-4.1` gives `gpt-4_1`), empty becomes `none`, and values
-/// are cut at 64 bytes.
+/// Makes a label value safe inside a stat name: every byte outside `[A-Za-z0-9_.-]` becomes
+/// `_` (`arn:aws` gives `arn_aws`), empty becomes `none`, and values are cut at 64 bytes. Dots
+/// stay (`gpt-4.1`), unless they would make the name ambiguous to the tag extractors: a value
+/// with an empty segment (`a..b`, `.x`, `x.`) or with a segment that is a label key or a
+/// metric name (`x.type.y`) has every dot replaced by `_`.
 pub fn sanitize_label(raw: &str) -> String {
     if raw.is_empty() {
         return "none".to_owned();
     }
-    raw.bytes()
+    let mut out: String = raw
+        .bytes()
         .take(64)
-        .map(|b| if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' { b as char } else { '_' })
-        .collect()
+        .map(|b| if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.' { b as char } else { '_' })
+        .collect();
+    let ambiguous = out.contains('.')
+        && out.split('.').any(|seg| seg.is_empty() || LABEL_ORDER.contains(&seg) || ALL.iter().any(|m| m.name == seg));
+    if ambiguous {
+        out = out.replace('.', "_");
+    }
+    out
+}
+
+/// The Envoy `stats_tags` regex that extracts label `key` (one of [`LABEL_ORDER`]) from a
+/// stat name: the first group is removed from the name, the second is the value.
+pub fn tag_regex(key: &str) -> Option<String> {
+    let at = LABEL_ORDER.iter().position(|k| *k == key)?;
+    let mut re = String::from(r"^wasmcustom\.genai_tap\.");
+    for before in LABEL_ORDER.get(..at).unwrap_or_default() {
+        re.push_str(&format!(r"(?:{before}\.(?:.+?)\.)?"));
+    }
+    re.push_str(&format!(r"({key}\.(.+?)\.)(?:"));
+    let after = LABEL_ORDER.get(at + 1..).unwrap_or_default();
+    if !after.is_empty() {
+        re.push_str(&format!(r"(?:{})\.|", after.join("|")));
+    }
+    re.push_str(r"[^.]+$)");
+    Some(re)
 }
 
 #[cfg(test)]
@@ -155,7 +190,7 @@ mod tests {
     fn names_put_labels_in_order() {
         let mut n = Namer::new(10);
         let u = StatUpdate::new(LLM_TOKENS, &[("type", "input"), ("model", "gpt-4.1"), ("provider", "openai")], 5);
-        assert_eq!(n.name(&u), "genai_tap.provider.openai.model.gpt-4_1.type.input.llm_tokens");
+        assert_eq!(n.name(&u), "genai_tap.provider.openai.model.gpt-4.1.type.input.llm_tokens");
         let u = StatUpdate::new(EXPORT_QUEUE_DEPTH, &[], 1);
         assert_eq!(n.name(&u), "genai_tap.export_queue_depth");
     }
@@ -176,9 +211,77 @@ mod tests {
 
     #[test]
     fn sanitizes_hostile_values() {
-        assert_eq!(sanitize_label("arn:aws:bedrock/x.y"), "arn_aws_bedrock_x_y");
+        assert_eq!(sanitize_label("arn:aws:bedrock/x.y"), "arn_aws_bedrock_x.y");
+        assert_eq!(sanitize_label("gpt-3.5-turbo-0125"), "gpt-3.5-turbo-0125");
+        assert_eq!(sanitize_label("azure.ai.inference"), "azure.ai.inference");
+        // dots that would read as a label boundary go
+        assert_eq!(sanitize_label("x.type.y"), "x_type_y");
+        assert_eq!(sanitize_label("a.llm_calls"), "a_llm_calls");
+        assert_eq!(sanitize_label("a..b"), "a__b");
+        assert_eq!(sanitize_label("v1."), "v1_");
         assert_eq!(sanitize_label(""), "none");
         assert_eq!(sanitize_label(&"x".repeat(100)).len(), 64);
         assert_eq!(sanitize_label("é"), "__");
+    }
+
+    /// Envoy's extraction, as the README states it: each extractor runs on the whole name, its
+    /// first group is cut out, its second is the value.
+    fn extract(name: &str) -> (String, Vec<(String, String)>) {
+        let full = format!("wasmcustom.{name}");
+        let mut cut = Vec::new();
+        let mut tags = Vec::new();
+        for key in LABEL_ORDER {
+            let re = regex_lite::Regex::new(&tag_regex(key).unwrap()).unwrap();
+            if let Some(c) = re.captures(&full) {
+                let g = c.get(1).unwrap();
+                cut.push(g.start()..g.end());
+                tags.push(((*key).to_owned(), c[2].to_owned()));
+            }
+        }
+        let kept: String = full.char_indices().filter(|(i, _)| !cut.iter().any(|r| r.contains(i))).map(|(_, ch)| ch).collect();
+        (kept.trim_start_matches("wasmcustom.").replace('.', "_"), tags)
+    }
+
+    #[test]
+    fn tag_extraction_keeps_dotted_values_whole() {
+        let mut n = Namer::new(100);
+        type Case<'a> = (Metric, &'a [(&'static str, &'a str)]);
+        let cases: &[Case<'_>] = &[
+            (LLM_TOKENS, &[("provider", "openai"), ("model", "gpt-3.5-turbo-0125"), ("type", "input")]),
+            (LLM_CALLS, &[("provider", "azure.ai.inference"), ("model", "mistral.large.2411"), ("operation", "chat"), ("route", "llm"), ("outcome", "completed")]),
+            (LLM_COST_MICRO_USD, &[("provider", "gcp.vertex_ai"), ("model", "gemini-2.5-flash")]),
+            (TOOL_CALLS, &[("tool", "model"), ("kind", "mcp"), ("authz", "refused")]),
+            (TOOL_CALLS, &[("tool", "search.web"), ("kind", "http"), ("authz", "allowed")]),
+            (LLM_TTFC_MS, &[("provider", "x_ai"), ("model", "grok-4.1")]),
+            (UNOBSERVED_CALLS, &[("api", "openai_batches")]),
+            (BODIES_NOT_PARSED, &[("reason", "v1.2")]),
+            (LLM_TOKENS, &[("model", "x.type.y"), ("type", "output")]),
+            (EXPORT_QUEUE_DEPTH, &[]),
+        ];
+        for (metric, labels) in cases {
+            let name = n.name(&StatUpdate::new(*metric, labels, 1));
+            let (prom, tags) = extract(&name);
+            assert_eq!(prom, format!("genai_tap_{}", metric.name), "{name}");
+            let want: Vec<(String, String)> = LABEL_ORDER
+                .iter()
+                .filter_map(|k| labels.iter().find(|(l, _)| l == k).map(|(_, v)| ((*k).to_owned(), sanitize_label(v))))
+                .collect();
+            assert_eq!(tags, want, "{name}");
+        }
+    }
+
+    /// Every example config carries the extractors [`tag_regex`] builds, for every key.
+    #[test]
+    fn example_configs_carry_the_generated_extractors() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        for file in ["envoy/stats_config.yaml", "envoy/demo.yaml", "envoy/egress.yaml", "envoy/istio/stats-bootstrap.yaml"] {
+            let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+            for key in LABEL_ORDER {
+                let re = tag_regex(key).unwrap();
+                // YAML single-quoted in the Envoy configs, JSON-escaped in Istio's bootstrap
+                let json = serde_json::to_string(&re).unwrap();
+                assert!(text.contains(&format!("'{re}'")) || text.contains(&json), "{file}: tag {key} is not {re}");
+            }
+        }
     }
 }

@@ -65,7 +65,7 @@ fn e2e_plain_chat_gives_one_span_with_the_recorded_tokens_and_passes_bytes_untou
     assert_eq!(s.resource.get("service.name").and_then(|v| v.as_str()), Some("genai-tap"));
     // the stats moved, with labels
     let ok = rig.envoy.wait_until(Duration::from_secs(3), |e| {
-        e.prom("genai_tap_llm_tokens", &[("provider", "openai"), ("model", "gpt-3_5-turbo-0125"), ("type", "input")]) == 15.0
+        e.prom("genai_tap_llm_tokens", &[("provider", "openai"), ("model", "gpt-3.5-turbo-0125"), ("type", "input")]) == 15.0
     });
     assert!(ok, "{}", rig.envoy.admin("/stats/prometheus"));
     assert_eq!(rig.envoy.prom("genai_tap_llm_tokens", &[("type", "output")]), 19.0);

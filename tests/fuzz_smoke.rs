@@ -44,14 +44,16 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Bodies from every recording, plus the regression and corpus files of `target`.
 fn seeds(target: &str) -> Vec<Vec<u8>> {
-    let mut fixtures = Vec::new();
-    files_under(&fixtures_dir(), &mut fixtures);
     let mut out = Vec::new();
-    for path in fixtures.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
-        let name = path.strip_prefix(fixtures_dir()).ok().and_then(|p| p.to_str()).map(|s| s.trim_end_matches(".json").to_owned());
-        if let Some(fx) = name.and_then(|n| Fixture::load(&n).ok()) {
-            out.push(fx.request_body());
-            out.push(fx.response_body());
+    for dir in [fixtures_dir(), genai_tap_testkit::upstream::recordings_dir()] {
+        let mut fixtures = Vec::new();
+        files_under(&dir, &mut fixtures);
+        for path in fixtures.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+            let name = path.strip_prefix(&dir).ok().and_then(|p| p.to_str()).map(|s| s.trim_end_matches(".json").to_owned());
+            if let Some(fx) = name.and_then(|n| Fixture::load(&n).ok()) {
+                out.push(fx.request_body());
+                out.push(fx.response_body());
+            }
         }
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
@@ -162,7 +164,7 @@ fn smoke(target: &str, selectors: usize, check: fn(&[u8])) -> usize {
 }
 
 // The selector counts are the targets' own: framing picks one of 4 formats from byte 0 and a
-// cut from byte 1; providers one of 13 APIs from byte 0.
+// cut from byte 1; providers one of 15 APIs from byte 0.
 #[test]
 fn framing() {
     assert!(smoke("framing", 4, framing::check) > 1000);
@@ -170,7 +172,7 @@ fn framing() {
 
 #[test]
 fn providers() {
-    assert!(smoke("providers", 13, providers::check) > 1000);
+    assert!(smoke("providers", 15, providers::check) > 1000);
 }
 
 #[test]

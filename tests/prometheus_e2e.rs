@@ -1,6 +1,7 @@
 //! A real Prometheus (Debian's package, on loopback) scrapes the real Envoy, and PromQL returns
 //! the token totals that were sent, with labels from `envoy/stats_config.yaml`. Also the label
-//! cap: past `stats.max_label_values`, new models become `other`.
+//! cap: past `stats.max_label_values`, new models become `other`; and model labels keep their
+//! dots (`gpt-3.5-turbo-0125`).
 
 use genai_tap_testkit::envoy::{free_port, Envoy, EnvoyConfig, TempDir};
 use genai_tap_testkit::sink::OtlpSink;
@@ -68,6 +69,10 @@ fn e2e_prometheus_scrapes_envoy_and_promql_returns_the_tokens_sent() {
     // real labels, not names stuffed with values
     assert_eq!(query(prom_port, r#"sum(genai_tap_llm_tokens{provider="anthropic",type="output"})"#), Some(220.0));
     assert_eq!(query(prom_port, r#"sum(genai_tap_llm_calls{outcome="completed",operation="chat"})"#), Some(5.0));
+    // the real model name, dots and all: an operator's query for it finds the call
+    assert_eq!(query(prom_port, r#"sum(genai_tap_llm_calls{model="gpt-3.5-turbo-0125"})"#), Some(1.0));
+    assert_eq!(query(prom_port, r#"sum(genai_tap_llm_tokens{model="gpt-3.5-turbo-0125",type="input"})"#), Some(15.0));
+    assert_eq!(query(prom_port, r#"count(genai_tap_llm_calls{model=~".*_.*"})"#), None, "no value has a dot turned into _");
     // the cap: three model values, then "other" for the rest
     let models = query(prom_port, r#"count(count by (model) (genai_tap_llm_calls))"#);
     assert_eq!(models, Some(4.0), "three models and other");

@@ -29,6 +29,22 @@ const CASES: &[(&str, &str, &str, bool)] = &[
     ("openai_compatible/groq_chat_stream", "groq", "chat", false),
     ("openai_compatible/deepseek_chat_stream_usage", "deepseek", "chat", false),
     ("openai_compatible/mistral_chat", "mistral_ai", "chat", false),
+    // issue #19: recordings built in tests/data/providers
+    ("vertexai/anthropic_stream_raw_predict", "gcp.vertex_ai", "chat", true),
+    ("vertexai/openai_chat_completions", "gcp.vertex_ai", "chat", false),
+    ("azure_ai_inference/chat", "azure.ai.inference", "chat", false),
+    ("cohere/chat_stream_tool_call", "cohere", "chat", false),
+    ("cohere/chat", "cohere", "chat", false),
+    ("mistral/fim_completions", "mistral_ai", "text_completion", false),
+    ("mistral/magistral_stream_content_parts", "mistral_ai", "chat", false),
+    ("xai/chat_stream_reasoning", "x_ai", "chat", false),
+    ("deepseek/reasoner", "deepseek", "chat", false),
+    ("bedrock/invoke_cohere_command_r", "aws.bedrock", "chat", false),
+    ("bedrock/invoke_stream_jamba", "aws.bedrock", "chat", false),
+    ("bedrock/invoke_stream_deepseek_r1", "aws.bedrock", "text_completion", false),
+    ("bedrock/invoke_mistral_text", "aws.bedrock", "text_completion", false),
+    ("openai/responses_stream_builtin_tools", "openai", "chat", false),
+    ("openai/responses_background_get", "openai", "chat", false),
 ];
 
 #[test]
@@ -37,11 +53,42 @@ fn e2e_every_provider_family_plain_and_streamed() {
     let sink = OtlpSink::start(0).unwrap();
     let cfg = EnvoyConfig::new(upstream.port(), sink.port, &EnvoyConfig::default_plugin_config(sink.port));
     let envoy = Envoy::start(&cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    check_table(&envoy, &sink, &|m, p, h, b| envoy.send(m, p, h, b));
+}
+
+/// The same table over HTTP/2 on both sides of genai-tap's Envoy: the client speaks h2c
+/// (curl, prior knowledge), and the upstream cluster speaks h2c to a relay Envoy (no filter)
+/// in front of the recording upstream, so genai-tap's Envoy has an HTTP/2 upstream.
+#[test]
+fn e2e_every_provider_family_over_h2c_downstream_and_upstream() {
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let mut relay_cfg = EnvoyConfig::new(upstream.port(), sink.port, "{}");
+    relay_cfg.wasm = None;
+    let relay = Envoy::start(&relay_cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    let mut cfg = EnvoyConfig::new(relay.listener_port, sink.port, &EnvoyConfig::default_plugin_config(sink.port));
+    cfg.upstream_http2 = true;
+    let envoy = Envoy::start(&cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    check_table(&envoy, &sink, &|m, p, h, b| {
+        let r = envoy.send_h2c(m, p, h, b);
+        assert_eq!(r.header("x-testkit-http-version"), Some("2"), "{p}: the client spoke HTTP/2");
+        r
+    });
+    // the relay was reached over HTTP/2 by genai-tap's Envoy
+    assert!(relay.stat("http.egress.downstream_cx_http2_total") >= 1, "{}", relay.log());
+}
+
+type Send<'a> = dyn Fn(&str, &str, &[(&str, &str)], &[u8]) -> genai_tap_testkit::http::Response + 'a;
+
+/// Every case of [`CASES`] through `envoy`, sent by `send`: the client gets the recording's
+/// bytes unchanged, and the span decoded at the sink carries the recording's values.
+fn check_table(envoy: &Envoy, sink: &OtlpSink, send: &Send<'_>) {
     for (i, (name, provider, operation, adds_cache)) in CASES.iter().enumerate() {
         let fx = Fixture::load(name).unwrap();
         let host = fx.upstream_host();
-        let r = envoy.send(
-            "POST",
+        let method = fx.json["request"]["method"].as_str().unwrap_or("POST");
+        let r = send(
+            method,
             &fx.request_path(),
             &[("host", &host), ("content-type", "application/json"), ("x-fixture", name), ("x-chunk-bytes", "61")],
             &fx.request_body(),
@@ -92,4 +139,60 @@ fn e2e_provider_errors_are_errored_calls_with_the_providers_error_type() {
     assert_eq!(s.int("http.response.status_code"), Some(404));
     assert_eq!(s.status_code, 2);
     assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_llm_calls", &[("outcome", "errored")]) == 1.0));
+}
+
+/// The decompressor block of the example configs, after genai-tap: a gzip response reaches
+/// genai-tap plain (read, priced), and the client gets the plain body.
+#[test]
+fn e2e_the_example_decompressor_lets_genai_tap_read_compressed_responses() {
+    let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/envoy/demo.yaml")).unwrap();
+    let start = demo.find("          # BEGIN decompressor").expect("envoy/demo.yaml has the decompressor block");
+    let end = demo.find("          # END decompressor").unwrap();
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let mut cfg = EnvoyConfig::new(upstream.port(), sink.port, &EnvoyConfig::default_plugin_config(sink.port));
+    cfg.extra_http_filters = demo[start..end].to_owned();
+    let envoy = Envoy::start(&cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    for (i, name) in ["openai/chat_basic", "anthropic/messages_stream"].iter().enumerate() {
+        let fx = Fixture::load(name).unwrap();
+        let r = envoy.send(
+            "POST",
+            &fx.request_path(),
+            &[("host", &fx.upstream_host()), ("content-type", "application/json"), ("accept-encoding", "gzip"), ("x-fixture", name), ("x-gzip", "1")],
+            &fx.request_body(),
+        );
+        assert_eq!(r.status, 200, "{name}");
+        assert_eq!(r.body, fx.response_body(), "{name}: the client gets the plain body");
+        assert!(r.header("content-encoding").is_none(), "{name}");
+        let spans = sink.wait_for_spans(i + 1, Duration::from_secs(10));
+        let s = &spans[i];
+        let e = fx.expected();
+        assert_eq!(s.attr("genai_tap.parsed"), Some(&serde_json::json!(true)), "{name}: {:?}", s.str("genai_tap.not_parsed.reason"));
+        assert_eq!(s.str("gen_ai.response.model"), e["response_model"].as_str(), "{name}");
+        assert_eq!(s.int("gen_ai.usage.output_tokens"), e["output_tokens"].as_i64(), "{name}");
+    }
+    // the upstream saw compressed bodies: the decompression happened in Envoy
+    assert!(upstream.requests().iter().all(|r| r.header("x-gzip") == Some("1")));
+}
+
+/// Batch, file and realtime traffic passes untouched, with no span, and is counted by API.
+#[test]
+fn e2e_batch_and_file_traffic_is_counted_as_unobserved() {
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let cfg = EnvoyConfig::new(upstream.port(), sink.port, &EnvoyConfig::default_plugin_config(sink.port));
+    let envoy = Envoy::start(&cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    let body = br#"{"input_file_id":"file-abc","endpoint":"/v1/chat/completions","completion_window":"24h"}"#;
+    for (host, path) in [("api.openai.com", "/v1/batches"), ("api.openai.com", "/v1/files"), ("api.anthropic.com", "/v1/messages/batches")] {
+        let r = envoy.send("POST", path, &[("host", host), ("content-type", "application/json")], body);
+        assert!(r.status > 0, "{path}");
+    }
+    assert!(envoy.wait_until(Duration::from_secs(5), |e| e.prom("genai_tap_unobserved_calls", &[("api", "openai_batches")]) == 1.0));
+    assert_eq!(envoy.prom("genai_tap_unobserved_calls", &[("api", "openai_files")]), 1.0);
+    assert_eq!(envoy.prom("genai_tap_unobserved_calls", &[("api", "anthropic_message_batches")]), 1.0);
+    // passed through untouched: the upstream got the body as sent, and no span was made
+    let seen = upstream.requests();
+    assert!(seen.iter().filter(|r| r.path == "/v1/batches").all(|r| r.body == body));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(sink.spans().is_empty());
 }

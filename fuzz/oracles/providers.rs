@@ -8,7 +8,7 @@ use genai_tap::providers::{handle_request, Api, LlmCall, ResponseReader};
 const APIS: &[Api] = &[
     Api::OpenAiChat, Api::OpenAiResponses, Api::OpenAiCompletions, Api::OpenAiEmbeddings, Api::AnthropicMessages,
     Api::AnthropicComplete, Api::GeminiGenerate, Api::GeminiEmbed, Api::BedrockConverse, Api::BedrockInvoke,
-    Api::OllamaChat, Api::OllamaGenerate, Api::OllamaEmbed,
+    Api::OllamaChat, Api::OllamaGenerate, Api::OllamaEmbed, Api::CohereChat, Api::MistralFim,
 ];
 
 /// The property this target checks, for one input: panics when it does not hold.

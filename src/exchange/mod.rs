@@ -59,6 +59,7 @@ use crate::plugin::Config;
 use crate::framing::BoundedBody;
 use crate::providers::{self, Api, Detected, NotParsed, Operation, Provider};
 use crate::session::SharedData;
+use crate::stats::{self, StatUpdate};
 use crate::stream_guard::ResponseGuard;
 use crate::trace::FreshIds;
 use common::Common;
@@ -84,8 +85,9 @@ pub struct Exchange {
 enum State {
     /// Not classified yet (before the request headers).
     New,
-    /// Nothing to observe: every later call is a no-op.
-    Passthrough,
+    /// Nothing to observe: every later call is a no-op. Provider traffic that passes unread
+    /// (batches, files, realtime) names its API, to be counted at the end.
+    Passthrough { unobserved: Option<&'static str> },
     Observed(Box<Observed>),
 }
 
@@ -144,6 +146,12 @@ impl Exchange {
         matches!(self.state, State::Observed(_))
     }
 
+    /// Passed through unread, but provider traffic worth counting (`unobserved_calls`): the
+    /// host must still call [`Exchange::finish_with_store`] for it.
+    pub fn is_unobserved_api(&self) -> bool {
+        matches!(self.state, State::Passthrough { unobserved: Some(_) })
+    }
+
     /// Whether [`EndInfo::code_details`] can change how this exchange is classified: only an
     /// LLM call that did not end with a complete success response. The host skips reading the
     /// property otherwise, a host call saved on nearly every call.
@@ -192,7 +200,7 @@ impl Exchange {
         let path = head.get(":path").unwrap_or("/");
         let (route_kind, call) = match self.classify(head, &host, path) {
             Target::None => {
-                self.state = State::Passthrough;
+                self.state = State::Passthrough { unobserved: providers::unobserved_api(&host, path, head.headers) };
                 return HeadersVerdict::Continue;
             }
             Target::Llm(detected, route_kind) => (route_kind, Call::Llm(Llm::new(&self.cfg, detected, route_kind))),
@@ -387,7 +395,14 @@ impl Exchange {
     pub fn finish_with_store<S: SharedData>(&mut self, end: &EndInfo, now: u64, store: &mut S) -> Finished {
         let cfg = self.cfg.clone();
         let mut out = Finished::default();
-        let State::Observed(mut o) = std::mem::replace(&mut self.state, State::Passthrough) else { return out };
+        let mut o = match std::mem::replace(&mut self.state, State::Passthrough { unobserved: None }) {
+            State::Observed(o) => o,
+            State::Passthrough { unobserved: Some(api) } => {
+                out.stats.push(StatUpdate::new(stats::UNOBSERVED_CALLS, &[("api", api)], 1));
+                return out;
+            }
+            State::New | State::Passthrough { unobserved: None } => return out,
+        };
         o.run_deferred(&cfg);
         let Observed { common, guard, call, .. } = *o;
         match call {

@@ -50,6 +50,19 @@ fn unrelated_traffic_is_not_observed() {
 }
 
 #[test]
+fn batch_and_realtime_traffic_passes_unread_and_is_counted_by_api() {
+    for (host, path, api) in [("api.openai.com", "/v1/batches", "openai_batches"), ("api.anthropic.com", "/v1/messages/batches", "anthropic_message_batches")] {
+        let mut x = Exchange::new(cfg("{}"), ids());
+        let h = headers(&[(":method", "POST"), (":authority", host), (":path", path)]);
+        assert_eq!(x.handle_request_headers(RequestHead { headers: &h }, false, 0), HeadersVerdict::Continue);
+        assert!(!x.is_observed() && x.is_unobserved_api(), "{path}");
+        let done = x.finish(&EndInfo::default(), 5);
+        assert!(done.spans.is_empty(), "{path}");
+        assert_eq!(done.stats, vec![crate::stats::StatUpdate::new(stats::UNOBSERVED_CALLS, &[("api", api)], 1)], "{path}");
+    }
+}
+
+#[test]
 fn an_llm_route_with_an_unknown_shape_still_gets_a_span() {
     let c = cfg(r#"{"routes":[{"host":"llm.internal","kind":"llm","provider":"openai"}]}"#);
     let mut x = Exchange::new(c, ids());

@@ -136,7 +136,7 @@ impl Stream {
 
     /// The exchange is over (Envoy's access-log hook, the one that always comes).
     pub(crate) fn on_log(&mut self, host: &mut impl Host) {
-        if !self.exchange.is_observed() || self.finished {
+        if !(self.exchange.is_observed() || self.exchange.is_unobserved_api()) || self.finished {
             return;
         }
         self.finished = true;

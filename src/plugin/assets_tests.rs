@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The label keys, in the order they appear in stat names.
-const LABEL_KEYS: [&str; 13] = [
+const LABEL_KEYS: [&str; 14] = [
     "provider",
     "model",
     "operation",
@@ -27,6 +27,7 @@ const LABEL_KEYS: [&str; 13] = [
     "rule",
     "reason",
     "result",
+    "api",
 ];
 
 fn read(path: &str) -> String {
@@ -164,7 +165,7 @@ fn check_expr(
 #[test]
 fn stats_table_is_the_contract() {
     let c = contract();
-    assert_eq!(c.len(), 22, "{:?}", c.keys());
+    assert_eq!(c.len(), 23, "{:?}", c.keys());
     assert_eq!(c["stream_state_bytes"].kind, "histogram");
     assert_eq!(c["stream_state_bytes"].labels, ["provider"]);
     assert_eq!(

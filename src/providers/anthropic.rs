@@ -12,6 +12,9 @@ const MAX_ARGUMENT_BYTES: usize = 64 * 1024;
 
 pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     let p = path.split('?').next().unwrap_or(path).trim_end_matches('/');
+    if let Some(d) = detect_vertex(p) {
+        return Some(d);
+    }
     let anthropic_host = host == "api.anthropic.com";
     let api = if p.ends_with("/v1/messages") && (anthropic_host || p == "/v1/messages" || p.ends_with("/anthropic/v1/messages")) {
         Api::AnthropicMessages
@@ -22,6 +25,28 @@ pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     };
     let operation = if api == Api::AnthropicComplete { Operation::TextCompletion } else { Operation::Chat };
     Some(Detected { provider: Provider::Anthropic, api, operation, path_model: None, path_stream: false })
+}
+
+/// Claude on Vertex AI: `.../publishers/anthropic/models/{model}:rawPredict` (or
+/// `:streamRawPredict`) with Messages bodies; the model is in the path, not the body.
+fn detect_vertex(p: &str) -> Option<Detected> {
+    let (before, method) = p.rsplit_once(':')?;
+    let path_stream = match method {
+        "rawPredict" => false,
+        "streamRawPredict" => true,
+        _ => return None,
+    };
+    let (_, model) = before.split_once("/publishers/anthropic/models/")?;
+    if model.is_empty() || model.contains('/') {
+        return None;
+    }
+    Some(Detected {
+        provider: Provider::VertexAi,
+        api: Api::AnthropicMessages,
+        operation: Operation::Chat,
+        path_model: Some(model.to_owned()),
+        path_stream,
+    })
 }
 
 #[derive(Deserialize)]
@@ -267,7 +292,7 @@ impl StreamState {
         self.tools.sort_by_key(|t| t.index);
         for t in self.tools.drain(..) {
             let arguments = if t.arguments.is_empty() { "{}".to_owned() } else { t.arguments };
-            call.tool_calls.push(ToolCall { id: t.id, name: t.name, arguments });
+            call.tool_calls.push(ToolCall { id: t.id, name: t.name, arguments, ..Default::default() });
         }
     }
 
@@ -297,6 +322,7 @@ pub(crate) fn read_response_json(body: &[u8], call: &mut LlmCall) -> Result<(), 
                 id: b.id.unwrap_or_default(),
                 name: b.name.unwrap_or_default(),
                 arguments: b.input.map(|v| v.to_string()).unwrap_or_else(|| "{}".to_owned()),
+                ..Default::default()
             });
         }
     }

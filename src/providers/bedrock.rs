@@ -32,7 +32,7 @@ pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     let _ = host;
     let model = percent_decode(encoded);
     let operation = match (api, family_of_model(&model)) {
-        (Api::BedrockInvoke, Family::Titan | Family::Llama) => Operation::TextCompletion,
+        (Api::BedrockInvoke, Family::Titan | Family::Llama | Family::PromptOnly) => Operation::TextCompletion,
         _ => Operation::Chat,
     };
     Some(Detected { provider: Provider::Bedrock, api, operation, path_model: Some(model), path_stream: stream })
@@ -62,6 +62,9 @@ enum Family {
     Anthropic,
     Titan,
     Llama,
+    /// InvokeModel bodies that take a bare `prompt` (Mistral 7B, Mixtral and Large 24.02,
+    /// DeepSeek-R1, Cohere Command Text, AI21 Jurassic-2): text completions.
+    PromptOnly,
     Other,
 }
 
@@ -72,6 +75,11 @@ fn family_of_model(model: &str) -> Family {
         Family::Titan
     } else if model.contains("meta.llama") {
         Family::Llama
+    } else if ["mistral.mistral-7b", "mistral.mixtral", "mistral.mistral-large-2402", "mistral.mistral-small-2402", "deepseek.", "cohere.command-text", "cohere.command-light-text", "ai21.j2"]
+        .iter()
+        .any(|m| model.contains(m))
+    {
+        Family::PromptOnly
     } else {
         Family::Other
     }
@@ -109,9 +117,9 @@ struct TitanConfig {
     top_p: Option<f64>,
 }
 
-/// The keys of every InvokeModel request family we read.
+/// The keys of every InvokeModel request family we read. Most families write snake_case;
+/// Titan, Nova and Jurassic-2 write camelCase, named one by one.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct InvokeRequest {
     // Anthropic
     max_tokens: Option<i64>,
@@ -120,9 +128,23 @@ struct InvokeRequest {
     top_k: Option<f64>,
     // Llama
     max_gen_len: Option<i64>,
+    // Cohere
+    p: Option<f64>,
+    k: Option<f64>,
+    seed: Option<i64>,
+    #[serde(default)]
+    stop_sequences: Vec<String>,
+    // Mistral, DeepSeek and Jamba
+    stop: Option<serde_json::Value>,
+    n: Option<i64>,
+    // AI21 Jurassic-2
+    #[serde(rename = "maxTokens")]
+    j2_max_tokens: Option<i64>,
     // Titan
+    #[serde(rename = "textGenerationConfig")]
     text_generation_config: Option<TitanConfig>,
     // Nova
+    #[serde(rename = "inferenceConfig")]
     inference_config: Option<InferenceConfig>,
 }
 
@@ -149,11 +171,19 @@ pub(crate) fn handle_request(api: Api, body: &[u8], call: &mut LlmCall) -> Resul
             p.max_tokens = r
                 .max_tokens
                 .or(r.max_gen_len)
+                .or(r.j2_max_tokens)
                 .or(titan.as_ref().and_then(|t| t.max_token_count))
                 .or(nova.max_tokens);
             p.temperature = r.temperature.or(titan.as_ref().and_then(|t| t.temperature)).or(nova.temperature);
-            p.top_p = r.top_p.or(titan.as_ref().and_then(|t| t.top_p)).or(nova.top_p);
-            p.top_k = r.top_k;
+            p.top_p = r.top_p.or(r.p).or(titan.as_ref().and_then(|t| t.top_p)).or(nova.top_p);
+            p.top_k = r.top_k.or(r.k);
+            p.seed = r.seed;
+            p.choice_count = r.n.filter(|n| *n != 1);
+            p.stop_sequences = match r.stop {
+                Some(serde_json::Value::String(s)) => vec![s],
+                Some(serde_json::Value::Array(a)) => a.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+                _ => r.stop_sequences,
+            };
             // Anthropic's body also says whether its last message is a tool result
             let mut probe = LlmCall::default();
             if anthropic::handle_request(Api::AnthropicMessages, body, &mut probe).is_ok() {
@@ -280,6 +310,152 @@ struct InvocationMetrics {
     output: Option<u64>,
 }
 
+/// InvokeModel bodies of Mistral, DeepSeek, Cohere and AI21 (whole, or one stream chunk).
+/// Only some of them count tokens in the body; the others rely on the token-count headers
+/// (whole bodies) or the last chunk's invocation metrics (streams).
+#[derive(Deserialize, Default)]
+struct FamilyBody {
+    /// Mistral 7B, Mixtral, Large 24.02: `{"outputs": [{"text", "stop_reason"}]}`.
+    #[serde(default)]
+    outputs: Vec<FamilyChoice>,
+    /// DeepSeek-R1 (`text`), Mistral Large 24.07 and Jamba (`message`, `delta`).
+    #[serde(default)]
+    choices: Vec<FamilyChoice>,
+    /// Jamba and Mistral Large 24.07 (OpenAI-shaped).
+    usage: Option<OpenAiUsage>,
+    model: Option<String>,
+    id: Option<serde_json::Value>,
+    // Cohere Command R: the whole body, and the stream's `stream-end` event
+    response_id: Option<String>,
+    text: Option<String>,
+    finish_reason: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<CohereToolCall>,
+    event_type: Option<String>,
+    // Cohere Command (legacy): `{"generations": [{"text", "finish_reason"}]}`
+    #[serde(default)]
+    generations: Vec<FamilyChoice>,
+    // AI21 Jurassic-2: the tokens are lists, one entry a token. (Cohere Command echoes its
+    // prompt here as a string.)
+    prompt: Option<serde_json::Value>,
+    #[serde(default)]
+    completions: Vec<J2Completion>,
+    #[serde(rename = "amazon-bedrock-invocationMetrics")]
+    metrics: Option<InvocationMetrics>,
+}
+
+#[derive(Deserialize, Default)]
+struct FamilyChoice {
+    index: Option<u64>,
+    text: Option<String>,
+    message: Option<serde_json::Value>,
+    delta: Option<serde_json::Value>,
+    finish_reason: Option<String>,
+    stop_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OpenAiUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct CohereToolCall {
+    name: Option<String>,
+    parameters: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct J2Completion {
+    data: Option<J2Data>,
+    #[serde(rename = "finishReason")]
+    finish_reason: Option<J2Reason>,
+}
+
+#[derive(Deserialize)]
+struct J2Data {
+    text: Option<String>,
+    #[serde(default)]
+    tokens: Vec<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct J2Reason {
+    reason: Option<String>,
+}
+
+/// The keys that tell a [`FamilyBody`] from Titan's, Llama's, Nova's and Claude's.
+fn is_family_body(v: &serde_json::Value) -> bool {
+    ["outputs", "choices", "generations", "completions", "response_id", "event_type", "is_finished"]
+        .iter()
+        .any(|k| v.get(k).is_some())
+}
+
+/// Reads a [`FamilyBody`]. Returns whether it carried generated text.
+fn apply_family(r: FamilyBody, call: &mut LlmCall, stream: bool) -> bool {
+    if let Some(m) = r.model.filter(|m| !m.is_empty()) {
+        call.response_model.get_or_insert(m);
+    }
+    let id = r.response_id.or(r.id.and_then(|v| v.as_str().map(str::to_owned)));
+    if let Some(id) = id.filter(|s| !s.is_empty()) {
+        call.response_id.get_or_insert(id);
+    }
+    if let Some(u) = &r.usage {
+        call.usage.input = u.prompt_tokens.or(call.usage.input);
+        call.usage.output = u.completion_tokens.or(call.usage.output);
+    }
+    if let Some(tokens) = r.prompt.as_ref().and_then(|p| p["tokens"].as_array()) {
+        call.usage.input = Some(tokens.len() as u64);
+    }
+    if !r.completions.is_empty() {
+        let out: usize = r.completions.iter().filter_map(|c| c.data.as_ref()).map(|d| d.tokens.len()).sum();
+        call.usage.output = Some(out as u64);
+    }
+    if let Some(m) = r.metrics {
+        call.usage.input = m.input.or(call.usage.input);
+        call.usage.output = m.output.or(call.usage.output);
+        call.stream_complete = true;
+    }
+    let non_empty = |t: &Option<String>| t.as_deref().is_some_and(|t| !t.is_empty());
+    let mut content = non_empty(&r.text) && r.event_type.as_deref() != Some("stream-end");
+    // finish reasons, by choice index; a stream's chunks say them once, at the end
+    let mut reasons: Vec<(u64, String)> = Vec::new();
+    let lists = [r.outputs, r.choices, r.generations];
+    for list in lists {
+        for (pos, c) in list.into_iter().enumerate() {
+            content |= non_empty(&c.text)
+                || c.delta.as_ref().is_some_and(|d| d["content"].as_str().is_some_and(|t| !t.is_empty()))
+                || (stream && c.message.as_ref().is_some_and(|m| m["content"].as_str().is_some_and(|t| !t.is_empty())));
+            if let Some(reason) = c.finish_reason.or(c.stop_reason) {
+                reasons.push((c.index.unwrap_or(pos as u64), reason));
+            }
+        }
+    }
+    for c in &r.completions {
+        content |= c.data.as_ref().is_some_and(|d| non_empty(&d.text));
+        if let Some(reason) = c.finish_reason.as_ref().and_then(|f| f.reason.clone()) {
+            reasons.push((reasons.len() as u64, reason));
+        }
+    }
+    if let Some(reason) = r.finish_reason {
+        reasons.push((0, reason));
+    }
+    if !reasons.is_empty() {
+        reasons.sort_by_key(|(i, _)| *i);
+        call.finish_reasons = reasons.into_iter().map(|(_, r)| r).collect();
+    }
+    for t in r.tool_calls {
+        call.tool_calls.push(ToolCall {
+            id: String::new(),
+            name: t.name.unwrap_or_default(),
+            arguments: t.parameters.map(|v| v.to_string()).unwrap_or_else(|| "{}".to_owned()),
+            ..Default::default()
+        });
+    }
+    content
+}
+
 fn apply_converse(r: ConverseResponse, call: &mut LlmCall) {
     if let Some(reason) = r.stop_reason {
         call.finish_reasons = vec![reason];
@@ -293,6 +469,7 @@ fn apply_converse(r: ConverseResponse, call: &mut LlmCall) {
                 id: t.tool_use_id.unwrap_or_default(),
                 name: t.name.unwrap_or_default(),
                 arguments: t.input.map(|v| v.to_string()).unwrap_or_else(|| "{}".to_owned()),
+                ..Default::default()
             });
         }
     }
@@ -456,6 +633,10 @@ impl StreamState {
             }
             return Ok(facts);
         }
+        if is_family_body(&v) {
+            let r: FamilyBody = serde_json::from_value(v).map_err(|_| ExtractError::Malformed("chunk is not a known model event"))?;
+            return Ok(FrameFacts { content: apply_family(r, call, true) });
+        }
         let t: TextResponse = serde_json::from_value(v).map_err(|_| ExtractError::Malformed("chunk is not a known model event"))?;
         Ok(FrameFacts { content: apply_text(t, call) })
     }
@@ -464,6 +645,11 @@ impl StreamState {
         let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
         if api == Api::BedrockInvoke && v.get("type").is_some() {
             return anthropic::read_response_json(body, call);
+        }
+        if is_family_body(&v) {
+            let r: FamilyBody = serde_json::from_value(v).map_err(|_| ExtractError::Malformed("response is not a known model body"))?;
+            apply_family(r, call, false);
+            return Ok(());
         }
         if v.get("output").is_some() || v.get("stopReason").is_some() || v.get("usage").is_some() {
             let r: ConverseResponse = serde_json::from_value(v).map_err(|_| ExtractError::Malformed("response is not a Converse body"))?;
@@ -487,7 +673,7 @@ impl StreamState {
         self.tools.sort_by_key(|t| t.index);
         for t in self.tools.drain(..) {
             let arguments = if t.arguments.is_empty() { "{}".to_owned() } else { t.arguments };
-            call.tool_calls.push(ToolCall { id: t.id, name: t.name, arguments });
+            call.tool_calls.push(ToolCall { id: t.id, name: t.name, arguments, ..Default::default() });
         }
     }
 

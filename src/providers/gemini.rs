@@ -179,6 +179,7 @@ fn apply(r: Response<'_>, call: &mut LlmCall) -> FrameFacts {
                     id: fc.id.unwrap_or_default(),
                     name: fc.name.unwrap_or_default(),
                     arguments: fc.args.map(|a| a.to_string()).unwrap_or_else(|| "{}".to_owned()),
+                    ..Default::default()
                 });
             }
         }

@@ -21,6 +21,12 @@ pub enum Provider {
     Groq,
     MistralAi,
     DeepSeek,
+    XAi,
+    Perplexity,
+    Cohere,
+    /// Azure AI Foundry's model inference API (`/models/chat/completions?api-version=...`) and
+    /// its serverless endpoints: not Azure OpenAI, whose paths name a deployment.
+    AzureAiInference,
     /// Another server that speaks the OpenAI API (vLLM, LiteLLM, LM Studio, a gateway...).
     OpenAiCompatible,
     Unknown,
@@ -40,6 +46,10 @@ impl Provider {
             Provider::Groq => "groq",
             Provider::MistralAi => "mistral_ai",
             Provider::DeepSeek => "deepseek",
+            Provider::XAi => "x_ai",
+            Provider::Perplexity => "perplexity",
+            Provider::Cohere => "cohere",
+            Provider::AzureAiInference => "azure.ai.inference",
             Provider::OpenAiCompatible => "openai_compatible",
             Provider::Unknown => "unknown",
         }
@@ -58,6 +68,10 @@ impl Provider {
             "groq" => Provider::Groq,
             "mistral_ai" | "mistral" => Provider::MistralAi,
             "deepseek" => Provider::DeepSeek,
+            "x_ai" | "xai" => Provider::XAi,
+            "perplexity" => Provider::Perplexity,
+            "cohere" => Provider::Cohere,
+            "azure.ai.inference" | "azure_ai_inference" => Provider::AzureAiInference,
             "openai_compatible" | "vllm" => Provider::OpenAiCompatible,
             _ => return None,
         })
@@ -94,6 +108,9 @@ pub enum Api {
     OpenAiResponses,
     OpenAiCompletions,
     OpenAiEmbeddings,
+    /// Mistral's fill-in-the-middle completions (`/v1/fim/completions`): a prompt and a suffix
+    /// in, a chat-completion-shaped body out.
+    MistralFim,
     AnthropicMessages,
     AnthropicComplete,
     GeminiGenerate,
@@ -103,6 +120,8 @@ pub enum Api {
     OllamaChat,
     OllamaGenerate,
     OllamaEmbed,
+    /// Cohere's v2 Chat API (`/v2/chat`).
+    CohereChat,
     Unknown,
 }
 
@@ -131,7 +150,7 @@ pub struct Usage {
     pub reasoning: Option<u64>,
 }
 
-/// A tool call that the model asked for.
+/// A tool call that the model asked for, or that the provider ran on its side.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ToolCall {
     pub id: String,
@@ -139,6 +158,31 @@ pub struct ToolCall {
     /// The arguments as the model sent them (JSON text, reassembled from stream deltas).
     /// Never exported unless sanitised by the guard and the configuration asks.
     pub arguments: String,
+    pub tool_type: ToolType,
+}
+
+/// Who runs a tool, in the conventions' `gen_ai.tool.type` terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum ToolType {
+    /// The client runs it (`function_call`, `tool_use`, and OpenAI's `computer_call`, whose
+    /// actions the client performs).
+    #[default]
+    Function,
+    /// The provider runs it against something outside the model (`web_search_call`,
+    /// `code_interpreter_call`, `mcp_call`).
+    Extension,
+    /// The provider reads a data store for it (`file_search_call`).
+    Datastore,
+}
+
+impl ToolType {
+    pub fn semconv_name(self) -> &'static str {
+        match self {
+            ToolType::Function => "function",
+            ToolType::Extension => "extension",
+            ToolType::Datastore => "datastore",
+        }
+    }
 }
 
 /// Request parameters worth recording (`gen_ai.request.*`).
@@ -195,9 +239,13 @@ mod anthropic;
 mod bedrock;
 mod extraction;
 pub(crate) use bedrock::base64_decode;
+mod cohere;
 mod gemini;
 mod ollama;
 mod openai;
+mod unobserved;
+
+pub use unobserved::unobserved_api;
 
 pub use crate::framing::StreamFormat;
 pub use extraction::{Extraction, Limits, NotParsed, Timing};
@@ -208,6 +256,7 @@ pub fn detect(host: &str, path: &str) -> Option<Detected> {
     bedrock::detect(host, path)
         .or_else(|| gemini::detect(host, path))
         .or_else(|| anthropic::detect(host, path))
+        .or_else(|| cohere::detect(host, path))
         .or_else(|| ollama::detect(host, path))
         .or_else(|| openai::detect(host, path))
 }
@@ -221,6 +270,7 @@ pub fn handle_request(api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), E
         Family::Gemini => gemini::handle_request(api, body, call),
         Family::Bedrock => bedrock::handle_request(api, body, call),
         Family::Ollama => ollama::handle_request(api, body, call),
+        Family::Cohere => cohere::handle_request(api, body, call),
         Family::None => Ok(()),
     }
 }
@@ -260,14 +310,18 @@ enum Family {
     Gemini,
     Bedrock,
     Ollama,
+    Cohere,
     None,
 }
 
 fn family(api: Api) -> Family {
     match api {
-        Api::OpenAiChat | Api::OpenAiResponses | Api::OpenAiCompletions | Api::OpenAiEmbeddings => {
-            Family::OpenAi
-        }
+        Api::OpenAiChat
+        | Api::OpenAiResponses
+        | Api::OpenAiCompletions
+        | Api::OpenAiEmbeddings
+        | Api::MistralFim => Family::OpenAi,
+        Api::CohereChat => Family::Cohere,
         Api::AnthropicMessages | Api::AnthropicComplete => Family::Anthropic,
         Api::GeminiGenerate | Api::GeminiEmbed => Family::Gemini,
         Api::BedrockConverse | Api::BedrockInvoke => Family::Bedrock,
@@ -291,6 +345,7 @@ enum ReaderState {
     Gemini(gemini::StreamState),
     Bedrock(bedrock::StreamState),
     Ollama(ollama::StreamState),
+    Cohere(cohere::StreamState),
     None,
 }
 
@@ -302,6 +357,7 @@ impl ResponseReader {
             Family::Gemini => ReaderState::Gemini(Default::default()),
             Family::Bedrock => ReaderState::Bedrock(Default::default()),
             Family::Ollama => ReaderState::Ollama(Default::default()),
+            Family::Cohere => ReaderState::Cohere(Default::default()),
             Family::None => ReaderState::None,
         };
         ResponseReader { api, state }
@@ -320,6 +376,7 @@ impl ResponseReader {
             ReaderState::Gemini(s) => s.handle_frame(api, frame, call),
             ReaderState::Bedrock(s) => s.handle_frame(api, frame, call),
             ReaderState::Ollama(s) => s.handle_frame(api, frame, call),
+            ReaderState::Cohere(s) => s.handle_frame(api, frame, call),
             ReaderState::None => Ok(FrameFacts::default()),
         }
     }
@@ -333,6 +390,7 @@ impl ResponseReader {
             ReaderState::Gemini(s) => s.handle_json(api, body, call),
             ReaderState::Bedrock(s) => s.handle_json(api, body, call),
             ReaderState::Ollama(s) => s.handle_json(api, body, call),
+            ReaderState::Cohere(s) => s.handle_json(api, body, call),
             ReaderState::None => Ok(()),
         }
     }
@@ -345,6 +403,7 @@ impl ResponseReader {
             ReaderState::Gemini(s) => s.finish(call),
             ReaderState::Bedrock(s) => s.finish(call),
             ReaderState::Ollama(s) => s.finish(call),
+            ReaderState::Cohere(s) => s.finish(call),
             ReaderState::None => {}
         }
     }
@@ -357,6 +416,7 @@ impl ResponseReader {
             ReaderState::Gemini(s) => s.state_bytes(),
             ReaderState::Bedrock(s) => s.state_bytes(),
             ReaderState::Ollama(s) => s.state_bytes(),
+            ReaderState::Cohere(s) => s.state_bytes(),
             ReaderState::None => 0,
         }
     }
@@ -364,3 +424,6 @@ impl ResponseReader {
 
 #[cfg(test)]
 pub(crate) mod testutil;
+
+#[cfg(test)]
+mod recent_apis_tests;

@@ -120,6 +120,7 @@ fn apply(c: Chunk<'_>, call: &mut LlmCall) -> FrameFacts {
                 id: String::new(),
                 name: f.as_ref().and_then(|f| f.name.clone()).unwrap_or_default(),
                 arguments: f.and_then(|f| f.arguments).map(|a| a.to_string()).unwrap_or_else(|| "{}".to_owned()),
+                ..Default::default()
             });
         }
     }

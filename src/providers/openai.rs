@@ -14,33 +14,80 @@ use serde::Deserialize;
 const MAX_ARGUMENT_BYTES: usize = 64 * 1024;
 
 pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
-    let path_only = path.split('?').next().unwrap_or(path);
-    // Azure: /openai/deployments/{deployment}/{operation}
+    let (path_only, query) = path.split_once('?').unwrap_or((path, ""));
+    // Azure OpenAI: /openai/deployments/{deployment}/{operation}
     if let Some(rest) = path_only.strip_prefix("/openai/deployments/") {
         let (deployment, op) = rest.split_once('/')?;
         let api = api_from_suffix(op)?;
         return Some(detected(Provider::AzureOpenAi, api, Some(deployment.to_owned())));
     }
+    // Azure AI Foundry's model inference API: /models/{operation}?api-version=...; the path
+    // alone is too common a word to claim without the query or an Azure host.
+    if let Some(op) = path_only.strip_prefix("/models/") {
+        if has_param(query, "api-version") || is_azure_inference_host(host) || host.ends_with(".services.ai.azure.com") {
+            let api = api_from_suffix(op)?;
+            return Some(detected(Provider::AzureAiInference, api, None));
+        }
+    }
+    // Vertex AI's OpenAI-compatible endpoint:
+    // /v1/projects/{p}/locations/{l}/endpoints/openapi/chat/completions
+    if path_only.contains("/projects/") {
+        if let Some((_, op)) = path_only.split_once("/endpoints/openapi/") {
+            return Some(detected(Provider::VertexAi, api_from_suffix(op)?, None));
+        }
+    }
+    // Mistral on Vertex AI: .../publishers/mistralai/models/{model}:rawPredict, chat bodies
+    if let Some((before, method)) = path_only.rsplit_once(':') {
+        if let Some((_, model)) = before.split_once("/publishers/mistralai/models/") {
+            // Codestral's FIM bodies answer in the same chat shape, so one reader serves both
+            if !matches!(method, "rawPredict" | "streamRawPredict") || model.is_empty() || model.contains('/') {
+                return None;
+            }
+            let mut d = detected(Provider::VertexAi, Api::OpenAiChat, Some(model.to_owned()));
+            d.path_stream = method == "streamRawPredict";
+            return Some(d);
+        }
+    }
+    let p = path_only.trim_end_matches('/');
+    if p.ends_with("/v1/fim/completions") || p == "/fim/completions" {
+        return Some(detected(provider_by_host(host), Api::MistralFim, None));
+    }
     let api = api_from_path(path_only)?;
-    let provider = if host == "api.openai.com" {
-        Provider::OpenAi
-    } else if host.ends_with(".openai.azure.com") || host.ends_with(".services.ai.azure.com") {
-        Provider::AzureOpenAi
-    } else if host == "api.groq.com" {
-        Provider::Groq
-    } else if host == "api.mistral.ai" {
-        Provider::MistralAi
-    } else if host == "api.deepseek.com" {
-        Provider::DeepSeek
-    } else {
-        Provider::OpenAiCompatible
-    };
-    Some(detected(provider, api, None))
+    Some(detected(provider_by_host(host), api, None))
+}
+
+/// Providers that speak the OpenAI protocol on their own hosts, named as the conventions'
+/// registry names them; any other host is `openai_compatible`.
+fn provider_by_host(host: &str) -> Provider {
+    match host {
+        "api.openai.com" => Provider::OpenAi,
+        "api.groq.com" => Provider::Groq,
+        "api.mistral.ai" | "codestral.mistral.ai" => Provider::MistralAi,
+        "api.deepseek.com" => Provider::DeepSeek,
+        "api.x.ai" => Provider::XAi,
+        "api.perplexity.ai" => Provider::Perplexity,
+        "api.cohere.ai" | "api.cohere.com" => Provider::Cohere,
+        "generativelanguage.googleapis.com" => Provider::Gemini,
+        h if h.ends_with(".openai.azure.com") || h.ends_with(".services.ai.azure.com") => Provider::AzureOpenAi,
+        h if is_azure_inference_host(h) => Provider::AzureAiInference,
+        h if h == "aiplatform.googleapis.com" || h.ends_with("-aiplatform.googleapis.com") => Provider::VertexAi,
+        _ => Provider::OpenAiCompatible,
+    }
+}
+
+/// Azure AI serverless and managed model endpoints (`{name}.{region}.models.ai.azure.com`,
+/// `{name}.inference.ai.azure.com`).
+fn is_azure_inference_host(host: &str) -> bool {
+    host.ends_with(".models.ai.azure.com") || host.ends_with(".inference.ai.azure.com")
+}
+
+fn has_param(query: &str, name: &str) -> bool {
+    query.split('&').any(|kv| kv.split('=').next() == Some(name))
 }
 
 fn detected(provider: Provider, api: Api, path_model: Option<String>) -> Detected {
     let operation = match api {
-        Api::OpenAiCompletions => Operation::TextCompletion,
+        Api::OpenAiCompletions | Api::MistralFim => Operation::TextCompletion,
         Api::OpenAiEmbeddings => Operation::Embeddings,
         _ => Operation::Chat,
     };
@@ -58,29 +105,42 @@ fn api_from_suffix(op: &str) -> Option<Api> {
 }
 
 /// `/v1/chat/completions`, `/openai/v1/chat/completions` (Groq), `/beta/chat/completions`
-/// (DeepSeek), `/v1beta/openai/chat/completions`...: the operation is the path's tail.
+/// (DeepSeek), `/v1beta/openai/chat/completions`, `/compatibility/v1/...` (Cohere)...: the
+/// operation is the path's tail. `/v1/responses/{id}` reads a (background) response back.
 fn api_from_path(path: &str) -> Option<Api> {
     let p = path.trim_end_matches('/');
-    let tails: [(&str, Api); 4] = [
+    let tails: [(&str, Api); 5] = [
         ("/chat/completions", Api::OpenAiChat),
+        ("/agents/completions", Api::OpenAiChat),
         ("/completions", Api::OpenAiCompletions),
         ("/embeddings", Api::OpenAiEmbeddings),
         ("/responses", Api::OpenAiResponses),
     ];
     for (tail, api) in tails {
         if let Some(prefix) = p.strip_suffix(tail) {
-            // the prefix must look like an API root, not an arbitrary resource path
-            let ok = prefix.is_empty()
-                || prefix.ends_with("/v1")
-                || prefix.ends_with("/beta")
-                || prefix.ends_with("/openai")
-                || prefix.ends_with("/v1beta/openai");
-            if ok {
+            if api_root(prefix) {
                 return Some(api);
             }
         }
     }
+    // GET /v1/responses/{id}: one id segment, not `/input_items` or `/cancel` under it
+    if let Some((prefix, id)) = p.rsplit_once('/') {
+        if let Some(root) = prefix.strip_suffix("/responses") {
+            if api_root(root) && id.starts_with("resp_") {
+                return Some(Api::OpenAiResponses);
+            }
+        }
+    }
     None
+}
+
+/// The prefix must look like an API root, not an arbitrary resource path.
+fn api_root(prefix: &str) -> bool {
+    prefix.is_empty()
+        || prefix.ends_with("/v1")
+        || prefix.ends_with("/beta")
+        || prefix.ends_with("/openai")
+        || prefix.ends_with("/v1beta/openai")
 }
 
 #[derive(Deserialize)]
@@ -92,6 +152,8 @@ struct Request {
     temperature: Option<f64>,
     top_p: Option<f64>,
     seed: Option<i64>,
+    /// Mistral's name for the seed.
+    random_seed: Option<i64>,
     n: Option<i64>,
     frequency_penalty: Option<f64>,
     presence_penalty: Option<f64>,
@@ -109,6 +171,10 @@ struct RoleOnly {
 }
 
 pub(crate) fn handle_request(api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
+    if body.trim_ascii().is_empty() {
+        // GET /v1/responses/{id} has no body: nothing to read, and nothing wrong
+        return Ok(());
+    }
     let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("request is not JSON"))?;
     if r.model.is_some() {
         call.request_model = r.model;
@@ -117,7 +183,7 @@ pub(crate) fn handle_request(api: Api, body: &[u8], call: &mut LlmCall) -> Resul
     p.max_tokens = r.max_tokens.or(r.max_completion_tokens).or(r.max_output_tokens);
     p.temperature = r.temperature;
     p.top_p = r.top_p;
-    p.seed = r.seed;
+    p.seed = r.seed.or(r.random_seed);
     p.choice_count = r.n.filter(|n| *n != 1);
     p.frequency_penalty = r.frequency_penalty;
     p.presence_penalty = r.presence_penalty;
@@ -232,29 +298,87 @@ struct DeltaToolCall {
     function: Option<Function>,
 }
 
+/// Any JSON value, reduced to whether it carries generated content: a non-empty string, a
+/// non-empty list (of content parts, thinking blocks...), or an object. Content fields take
+/// this instead of a string because providers send lists of parts there (reasoning models'
+/// thinking blocks), and a shape we do not expect must not cost the call its usage.
+#[derive(Debug, Default, Clone, Copy)]
+struct Carries(bool);
+
+impl<'de> Deserialize<'de> for Carries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Carries, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Carries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Carries, E> {
+                Ok(Carries(!v.is_empty()))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Carries, E> {
+                Ok(Carries(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Carries, E> {
+                Ok(Carries(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Carries, E> {
+                Ok(Carries(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Carries, E> {
+                Ok(Carries(false))
+            }
+            fn visit_unit<E>(self) -> Result<Carries, E> {
+                Ok(Carries(false))
+            }
+            fn visit_none<E>(self) -> Result<Carries, E> {
+                Ok(Carries(false))
+            }
+            fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Carries, D2::Error> {
+                Carries::deserialize(d)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Carries, A::Error> {
+                let mut any = false;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    any = true;
+                }
+                Ok(Carries(any))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Carries, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Carries(true))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 #[derive(Deserialize)]
-struct Delta<'a> {
-    #[serde(borrow)]
-    content: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    refusal: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    reasoning_content: Option<std::borrow::Cow<'a, str>>,
+struct Delta {
+    #[serde(default)]
+    content: Carries,
+    #[serde(default)]
+    refusal: Carries,
+    /// DeepSeek's and xAI's reasoning text.
+    #[serde(default)]
+    reasoning_content: Carries,
+    /// OpenRouter's, Groq's and vLLM's name for it.
+    #[serde(default)]
+    reasoning: Carries,
     #[serde(default)]
     tool_calls: Option<Vec<DeltaToolCall>>,
     function_call: Option<Function>,
 }
 
 #[derive(Deserialize)]
-struct Choice<'a> {
+struct Choice {
     index: Option<usize>,
     finish_reason: Option<String>,
     message: Option<Message>,
-    #[serde(borrow)]
-    delta: Option<Delta<'a>>,
+    delta: Option<Delta>,
     /// Legacy completions.
-    #[serde(borrow)]
-    text: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    text: Carries,
 }
 
 #[derive(Deserialize)]
@@ -264,23 +388,94 @@ struct XGroq {
 
 /// A chat completion, a chunk of one, a legacy completion or an embeddings response.
 #[derive(Deserialize)]
-struct Completion<'a> {
+struct Completion {
     id: Option<String>,
     model: Option<String>,
-    #[serde(borrow, default)]
-    choices: Vec<Choice<'a>>,
+    #[serde(default)]
+    choices: Vec<Choice>,
+    usage: Option<Usage>,
+    x_groq: Option<XGroq>,
+    error: Option<ErrorBody>,
+}
+
+/// What every completion and chunk says the same way, whatever its choices hold.
+#[derive(Deserialize)]
+struct Skeleton {
+    id: Option<String>,
+    model: Option<String>,
+    #[serde(default)]
+    choices: Vec<SkeletonChoice>,
     usage: Option<Usage>,
     x_groq: Option<XGroq>,
     error: Option<ErrorBody>,
 }
 
 #[derive(Deserialize)]
+struct SkeletonChoice {
+    index: Option<usize>,
+    finish_reason: Option<String>,
+}
+
+impl Skeleton {
+    fn apply(&self, call: &mut LlmCall) {
+        if let Some(e) = &self.error {
+            call.error_type = e.name();
+        }
+        if call.response_id.is_none() {
+            call.response_id = self.id.clone().filter(|s| !s.is_empty());
+        }
+        if call.response_model.is_none() {
+            call.response_model = self.model.clone().filter(|s| !s.is_empty());
+        }
+        if let Some(u) = &self.usage {
+            u.apply(call);
+        }
+        if let Some(u) = self.x_groq.as_ref().and_then(|x| x.usage.as_ref()) {
+            u.apply(call);
+        }
+    }
+}
+
+#[derive(Deserialize)]
 struct OutputItem {
     #[serde(rename = "type")]
     kind: Option<String>,
+    id: Option<String>,
     call_id: Option<String>,
     name: Option<String>,
     arguments: Option<String>,
+    /// `custom_tool_call`'s free-form input.
+    input: Option<String>,
+    /// `web_search_call` and `computer_call`: what the tool was asked to do.
+    action: Option<serde_json::Value>,
+    /// `file_search_call`.
+    queries: Option<serde_json::Value>,
+    /// `code_interpreter_call`.
+    code: Option<String>,
+}
+
+impl OutputItem {
+    /// The item as a tool call, if it is one: `function_call` and `custom_tool_call` as the
+    /// client's functions, and the built-in tools under their own names and types.
+    fn into_tool_call(self) -> Option<ToolCall> {
+        use super::ToolType::{Datastore, Extension, Function};
+        let json = |v: Option<serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_default();
+        let (name, tool_type, arguments) = match self.kind.as_deref()? {
+            "function_call" => (self.name.unwrap_or_default(), Function, self.arguments.unwrap_or_default()),
+            "custom_tool_call" => (self.name.unwrap_or_default(), Function, self.input.unwrap_or_default()),
+            "computer_call" => ("computer".to_owned(), Function, json(self.action)),
+            "local_shell_call" => ("local_shell".to_owned(), Function, json(self.action)),
+            "mcp_call" => (self.name.unwrap_or_default(), Extension, self.arguments.unwrap_or_default()),
+            "web_search_call" => ("web_search".to_owned(), Extension, json(self.action)),
+            "code_interpreter_call" => ("code_interpreter".to_owned(), Extension, self.code.unwrap_or_default()),
+            "image_generation_call" => ("image_generation".to_owned(), Extension, String::new()),
+            "file_search_call" => ("file_search".to_owned(), Datastore, json(self.queries)),
+            _ => return None,
+        };
+        // the client answers a call by its call_id; built-in calls have only an item id
+        let id = self.call_id.or(self.id).unwrap_or_default();
+        Some(ToolCall { id, name, arguments, tool_type })
+    }
 }
 
 /// A Responses API response object.
@@ -339,7 +534,10 @@ impl StreamState {
         if api == Api::OpenAiResponses {
             return self.response_event(trimmed, call);
         }
-        let c: Completion<'_> = serde_json::from_slice(trimmed).map_err(|_| ExtractError::Malformed("stream chunk is not JSON"))?;
+        let c: Completion = match serde_json::from_slice(trimmed) {
+            Ok(c) => c,
+            Err(_) => return self.skeleton_chunk(trimmed, call),
+        };
         apply_common(&c, call);
         let mut content = false;
         for (pos, choice) in c.choices.iter().enumerate() {
@@ -350,12 +548,11 @@ impl StreamState {
                     None => self.finish.push((idx, r.clone())),
                 }
             }
-            if choice.text.as_deref().is_some_and(|t| !t.is_empty()) {
+            if choice.text.0 {
                 content = true;
             }
             let Some(delta) = &choice.delta else { continue };
-            let non_empty = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().is_some_and(|s| !s.is_empty());
-            if non_empty(&delta.content) || non_empty(&delta.refusal) || non_empty(&delta.reasoning_content) {
+            if delta.content.0 || delta.refusal.0 || delta.reasoning_content.0 || delta.reasoning.0 {
                 content = true;
             }
             for (tpos, t) in delta.tool_calls.iter().flatten().enumerate() {
@@ -370,6 +567,24 @@ impl StreamState {
             }
         }
         Ok(FrameFacts { content })
+    }
+
+    /// A chunk whose choices hold a shape we do not know (a tool call or message of a new
+    /// form): keep what every chunk says the same way (ids, usage, error, finish reasons) and
+    /// count the chunk as content, rather than lose the call's usage over one field.
+    fn skeleton_chunk(&mut self, data: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
+        let c: Skeleton = serde_json::from_slice(data).map_err(|_| ExtractError::Malformed("stream chunk is not JSON"))?;
+        c.apply(call);
+        for (pos, choice) in c.choices.iter().enumerate() {
+            if let Some(r) = &choice.finish_reason {
+                let idx = choice.index.unwrap_or(pos);
+                match self.finish.iter_mut().find(|(i, _)| *i == idx) {
+                    Some(slot) => slot.1 = r.clone(),
+                    None => self.finish.push((idx, r.clone())),
+                }
+            }
+        }
+        Ok(FrameFacts { content: !c.choices.is_empty() })
     }
 
     fn tool_delta(&mut self, choice: usize, index: usize, id: Option<&str>, name: Option<&str>, arguments: Option<&str>) {
@@ -423,7 +638,15 @@ impl StreamState {
             apply_response(r, call);
             return Ok(());
         }
-        let c: Completion<'_> = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+        let c: Completion = match serde_json::from_slice(body) {
+            Ok(c) => c,
+            Err(_) => {
+                let c: Skeleton = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+                c.apply(call);
+                call.finish_reasons.extend(c.choices.into_iter().filter_map(|ch| ch.finish_reason));
+                return Ok(());
+            }
+        };
         apply_common(&c, call);
         for choice in &c.choices {
             if let Some(r) = &choice.finish_reason {
@@ -436,6 +659,7 @@ impl StreamState {
                     id: t.id.clone().unwrap_or_default(),
                     name: f.and_then(|f| f.name.clone()).unwrap_or_default(),
                     arguments: f.and_then(|f| f.arguments.clone()).unwrap_or_default(),
+                    ..Default::default()
                 });
             }
             if let Some(f) = &m.function_call {
@@ -443,6 +667,7 @@ impl StreamState {
                     id: String::new(),
                     name: f.name.clone().unwrap_or_default(),
                     arguments: f.arguments.clone().unwrap_or_default(),
+                    ..Default::default()
                 });
             }
         }
@@ -456,7 +681,7 @@ impl StreamState {
         }
         self.tools.sort_by_key(|t| (t.choice, t.index));
         for t in self.tools.drain(..) {
-            call.tool_calls.push(ToolCall { id: t.id, name: t.name, arguments: t.arguments });
+            call.tool_calls.push(ToolCall { id: t.id, name: t.name, arguments: t.arguments, ..Default::default() });
         }
     }
 
@@ -469,7 +694,7 @@ impl StreamState {
 
 /// What a completion, a chunk of one, or an error body say the same way: the error, the ids,
 /// and usage (Groq puts it under `x_groq`).
-fn apply_common(c: &Completion<'_>, call: &mut LlmCall) {
+fn apply_common(c: &Completion, call: &mut LlmCall) {
     if let Some(e) = &c.error {
         call.error_type = e.name();
     }
@@ -482,7 +707,7 @@ fn apply_common(c: &Completion<'_>, call: &mut LlmCall) {
     }
 }
 
-fn take_ids(c: &Completion<'_>, call: &mut LlmCall) {
+fn take_ids(c: &Completion, call: &mut LlmCall) {
     if call.response_id.is_none() {
         call.response_id = c.id.clone().filter(|s| !s.is_empty());
     }
@@ -509,15 +734,7 @@ fn apply_response(r: Response, call: &mut LlmCall) {
             call.finish_reasons = vec![status];
         }
     }
-    for item in r.output {
-        if item.kind.as_deref() == Some("function_call") {
-            call.tool_calls.push(ToolCall {
-                id: item.call_id.unwrap_or_default(),
-                name: item.name.unwrap_or_default(),
-                arguments: item.arguments.unwrap_or_default(),
-            });
-        }
-    }
+    call.tool_calls.extend(r.output.into_iter().filter_map(OutputItem::into_tool_call));
 }
 
 #[cfg(test)]

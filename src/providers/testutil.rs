@@ -10,8 +10,15 @@ pub(crate) struct Fixture {
 }
 
 impl Fixture {
+    /// Loads `tests/data/providers/{name}.json` (the recordings built here) or else the shared
+    /// fixture of that name.
     pub fn load(name: &str) -> Fixture {
-        let path = format!("{}/../shared/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let own = format!("{}/tests/data/providers/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let path = if std::path::Path::new(&own).exists() {
+            own
+        } else {
+            format!("{}/../shared/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"))
+        };
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         Fixture { name: name.to_owned(), json: serde_json::from_str(&text).unwrap() }
     }
@@ -189,6 +196,7 @@ mod property {
         CACHE.get_or_init(|| {
             STREAMED_FIXTURES
                 .iter()
+                .chain(super::super::recent_apis_tests::STREAMED_RECORDINGS)
                 .map(|n| {
                     let fx = Fixture::load(n);
                     let whole = fx.run(&[]).1;
@@ -203,8 +211,8 @@ mod property {
         #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
         /// Any set of cut points gives the same call as the whole body, for every stream.
         #[test]
-        fn random_multi_splits_give_identical_results(which in 0usize..33, cuts in proptest::collection::vec(0.0f64..1.0, 0..24)) {
-            let (fx, whole, len) = &loaded()[which % STREAMED_FIXTURES.len()];
+        fn random_multi_splits_give_identical_results(which in 0usize..64, cuts in proptest::collection::vec(0.0f64..1.0, 0..24)) {
+            let (fx, whole, len) = &loaded()[which % loaded().len()];
             let mut points: Vec<usize> = cuts.iter().map(|c| ((*c * *len as f64) as usize).min(*len)).collect();
             points.sort_unstable();
             points.dedup();

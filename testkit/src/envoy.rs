@@ -47,6 +47,11 @@ pub struct EnvoyConfig {
     /// `failure_policy: FAIL_OPEN`, as the shipped configurations and Istio's
     /// `failStrategy: FAIL_OPEN` render it.
     pub fail_open: bool,
+    /// Extra HTTP filters after genai-tap and before the router (YAML list items, indented
+    /// by 10, as in `envoy/demo.yaml`).
+    pub extra_http_filters: String,
+    /// Speak HTTP/2 (h2c, prior knowledge) to the upstream cluster instead of HTTP/1.1.
+    pub upstream_http2: bool,
 }
 
 impl EnvoyConfig {
@@ -63,6 +68,8 @@ impl EnvoyConfig {
             extra_clusters: String::new(),
             allow_on_headers_stop_iteration: false,
             fail_open: false,
+            extra_http_filters: String::new(),
+            upstream_http2: false,
         }
     }
 
@@ -125,14 +132,14 @@ static_resources:
               - match: {{prefix: "/"}}
                 route: {{cluster: upstream, timeout: {timeout}s}}
           http_filters:
-{filter}          - name: envoy.filters.http.router
+{filter}{extra_filters}          - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
   clusters:
   - name: upstream
     type: STATIC
     connect_timeout: 1s
-    load_assignment:
+{upstream_protocol}    load_assignment:
       cluster_name: upstream
       endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}}}]}}]
   - name: otel_collector
@@ -148,6 +155,12 @@ static_resources:
             upstream = self.upstream_port,
             collector = self.collector_port,
             extra = self.extra_clusters,
+            extra_filters = self.extra_http_filters,
+            upstream_protocol = if self.upstream_http2 {
+                "    typed_extension_protocol_options:\n      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:\n        \"@type\": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions\n        explicit_http_config: {http2_protocol_options: {}}\n"
+            } else {
+                ""
+            },
         )
     }
 }
@@ -264,6 +277,12 @@ impl Envoy {
     }
 
     /// Sends a request through the listener.
+    /// Sends one request over HTTP/2 without TLS (h2c, prior knowledge), with curl (Debian's
+    /// `curl`, built with nghttp2; `make deps`). Status 0 and the error as the body on failure.
+    pub fn send_h2c(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> crate::http::Response {
+        crate::http::request_h2c(self.listener_port, method, path, headers, body)
+    }
+
     pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> crate::http::Response {
         crate::http::request(self.listener_port, method, path, headers, body, None).unwrap_or_else(|e| crate::http::Response {
             status: 0,

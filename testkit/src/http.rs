@@ -394,3 +394,56 @@ impl Conn {
         Ok(resp)
     }
 }
+
+/// One request over h2c (HTTP/2 with prior knowledge, no TLS) to 127.0.0.1:`port`, sent by
+/// `curl --http2-prior-knowledge`: the testkit's own client speaks only HTTP/1.1, and curl's
+/// nghttp2 is a real HTTP/2 stack (framing, HPACK, flow control). The response's headers are
+/// those of the final response; `first_byte` is not measured. Status 0 on any failure.
+pub fn request_h2c(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    let started = std::time::Instant::now();
+    let fail = |e: String| Response { status: 0, headers: Vec::new(), body: e.into_bytes(), first_byte: None, total: started.elapsed(), complete: false };
+    let dir = std::env::temp_dir().join(format!("genai-tap-h2c-{}-{}", std::process::id(), NEXT_H2C.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail(e.to_string());
+    }
+    let (req_path, out_path, hdr_path) = (dir.join("req"), dir.join("out"), dir.join("hdr"));
+    if let Err(e) = std::fs::write(&req_path, body) {
+        return fail(e.to_string());
+    }
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["--silent", "--show-error", "--http2-prior-knowledge", "--max-time", "30", "-X", method])
+        .arg("--output").arg(&out_path)
+        .arg("--dump-header").arg(&hdr_path)
+        .args(["--write-out", "%{http_code} %{http_version}"]);
+    for (k, v) in headers {
+        // curl's own Host becomes :authority over HTTP/2
+        cmd.arg("-H").arg(format!("{k}: {v}"));
+    }
+    if !body.is_empty() {
+        cmd.arg("--data-binary").arg(format!("@{}", req_path.display()));
+    }
+    cmd.arg(format!("http://127.0.0.1:{port}{path}"));
+    let out = match cmd.output() {
+        Ok(o) => o,
+        Err(e) => return fail(format!("curl: {e} (make deps installs it)")),
+    };
+    let write_out = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut parts = write_out.split_whitespace();
+    let status: u16 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let version = parts.next().unwrap_or("");
+    let body = std::fs::read(&out_path).unwrap_or_default();
+    let mut headers: Vec<(String, String)> = std::fs::read_to_string(&hdr_path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())))
+        .filter(|(k, _)| !k.is_empty())
+        .collect();
+    headers.push(("x-testkit-http-version".to_owned(), version.to_owned()));
+    let _ = std::fs::remove_dir_all(&dir);
+    if status == 0 {
+        return fail(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Response { status, headers, body, first_byte: None, total: started.elapsed(), complete: out.status.success() }
+}
+
+static NEXT_H2C: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

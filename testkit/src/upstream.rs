@@ -53,9 +53,16 @@ pub struct Fixture {
     pub json: serde_json::Value,
 }
 
+/// The recordings built in this repository (`tests/data/providers`), tried before the shared
+/// fixtures of the same name.
+pub fn recordings_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/providers")
+}
+
 impl Fixture {
     pub fn load(name: &str) -> std::io::Result<Fixture> {
-        let path = fixtures_dir().join(format!("{name}.json"));
+        let own = recordings_dir().join(format!("{name}.json"));
+        let path = if own.exists() { own } else { fixtures_dir().join(format!("{name}.json")) };
         let text = std::fs::read_to_string(&path)?;
         let json = serde_json::from_str(&text).map_err(std::io::Error::other)?;
         Ok(Fixture { json })
