@@ -61,6 +61,9 @@ pub struct RawPii {
     pub pseudonym_salt: String,
     #[serde(default)]
     pub custom: Vec<RawCustomPii>,
+    /// IP ranges (CIDRs, or `private`) whose addresses are not PII.
+    #[serde(default)]
+    pub ignore_ip_ranges: Vec<String>,
 }
 
 /// How a redacted value is written.
@@ -270,8 +273,10 @@ impl Guard {
                 k
             }
         };
+        let ignored_ips = crate::scan::IpRanges::parse(&pii.ignore_ip_ranges).map_err(|(i, msg)| ConfigError::new(format!("pii.ignore_ip_ranges[{i}]"), msg))?;
         let detectors = Detectors::compile(kinds, custom_pii, custom_secrets, &secrets.disabled_rules, secrets.allowlist, allow_patterns)
-            .map_err(|(field, msg)| ConfigError::new(field, msg))?;
+            .map_err(|(field, msg)| ConfigError::new(field, msg))?
+            .with_ignored_ips(ignored_ips);
         Ok(Guard { policies, detectors, placeholder: pii.placeholder, pseudonym_salt: pii.pseudonym_salt, block_status })
     }
 
