@@ -370,7 +370,7 @@ for text in ["order 123456789 shipped", "invoice 987654321", "tracking number 12
 
 # ---------------------------------------------------------------- telemetry (redact_all only)
 for _ in range(30):
-    tok = f(R.choice([24, 32, 40, 48]))
+    tok = f(R.choice([32, 40, 48, 64]))
     add("telemetry", "secret", ["high-entropy-string"], "text", f"the agent used {tok} to call the tool", tok)
 for _ in range(10):
     tok = f(40, B64)
@@ -381,7 +381,8 @@ for v in ["4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "sha256:9f86d0
           "123e4567-e89b-12d3-a456-426614174000", "/home/agent/projects/genai-tap/src/scan/mod.rs", "https://api.openai.com/v1/chat/completions",
           "internationalization", "getUserAccountSettingsForTenant", "application/vnd.openai+json", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
           "9fceb02d0ae598e95dc970b74767f19372d61af8", "The quick brown fox jumps over the lazy dog", "projects/my-project/locations/us-central1/models/gemini-1.5-pro",
-          "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-v2", "file-" + f(24), "batch_" + f(24), "asst_" + f(24), "thread_" + f(24)]:
+          "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-v2", "file-" + f(24), "batch_" + f(24), "asst_" + f(24), "thread_" + f(24),
+          "hNcEarPuMNa3qtsP7MHt4As", f(23, URLSAFE), f(28), "call_3JNWJ9wdfRsmkhKWql4HqJhR"]:
     add("telemetry", "secret", [], "text", f"span saw {v} here", v)
 
 out = Path(__file__).resolve().parent.parent / "tests" / "data" / "detectors.jsonl"

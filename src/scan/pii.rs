@@ -382,7 +382,8 @@ pub(super) fn numbers(t: &[u8], kinds: PiiKinds, ranges: &IpRanges, out: &mut Ve
         }
         // the token may glue several values ("415 555 2671 4111 1111 1111 1111"), or a value
         // and a number before it: try its runs of digit groups, longest first, left to right
-        if tok.n_groups >= 2 {
+        // (a part has at least 9 digits, so a token with fewer than 10 has no part to try)
+        if tok.n_groups >= 2 && tok.n_digits >= 10 {
             let g = &tok.groups[..tok.n_groups];
             let mut a = 0;
             while a < g.len() {
@@ -392,6 +393,11 @@ pub(super) fn numbers(t: &[u8], kinds: PiiKinds, ranges: &IpRanges, out: &mut Ve
                         continue;
                     }
                     let (s, e) = (g[a].0 as usize, g[b - 1].1 as usize);
+                    // groups are runs of ASCII digits: their lengths are their digit counts
+                    let digits: u32 = g[a..b].iter().map(|(x, y)| y - x).sum();
+                    if !(9..=19).contains(&digits) {
+                        continue;
+                    }
                     let Some(sub) = number_tokens(&t[s..e]).next() else { continue };
                     if sub.start != 0 || sub.end != e - s || sub.n_digits < 9 || sub.n_digits > 19 {
                         continue;

@@ -15,11 +15,7 @@ pub(super) fn plausible(id: &str, value: &str, before: &str, after: &str) -> boo
     match id {
         "private-key" => return pem_has_material(after),
         "gcp-service-account" => return true,
-        "github-pat" | "github-oauth" | "github-app-token" | "github-refresh-token" | "npm-access-token" => {
-            if !base62_crc32_ok(value) {
-                return false;
-            }
-        }
+        "github-pat" | "github-oauth" | "github-app-token" | "github-refresh-token" | "npm-access-token" if !base62_crc32_ok(value) => return false,
         "curl-auth-user" => {
             // `-u` is a flag of many tools (`docker run -u 1000:1000`, `git push -u`)
             let line_start = before.rfind('\n').map_or(0, |i| i + 1);
