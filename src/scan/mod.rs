@@ -99,6 +99,8 @@ struct SecretRule {
     min_entropy: f32,
     /// No keywords: the regex runs over the whole text.
     everywhere: bool,
+    /// A built-in rule, which gets `validate`'s second looks (a configured one is taken as written).
+    builtin: bool,
 }
 
 /// Which rule or custom kind an Aho-Corasick pattern belongs to.
@@ -191,7 +193,7 @@ impl Detectors {
                 keywords.push(((*k).to_owned(), Hint::Secret(idx), !r.nocase));
             }
             let shape = shape::Shape::parse(r.pattern);
-            secrets.push(SecretRule { id: r.id.to_owned(), regex, shape, before: r.before, after: r.after, min_entropy: r.min_entropy, everywhere: false });
+            secrets.push(SecretRule { id: r.id.to_owned(), regex, shape, before: r.before, after: r.after, min_entropy: r.min_entropy, everywhere: false, builtin: true });
         }
         for (i, c) in custom_secrets.into_iter().enumerate() {
             if secrets.iter().any(|s| s.id == c.id) {
@@ -201,7 +203,7 @@ impl Detectors {
             for k in &c.keywords {
                 keywords.push((k.clone(), Hint::Secret(idx), true));
             }
-            secrets.push(SecretRule { id: c.id, everywhere: c.keywords.is_empty(), regex: c.regex, shape: None, before: 64, after: 512, min_entropy: c.min_entropy });
+            secrets.push(SecretRule { id: c.id, everywhere: c.keywords.is_empty(), regex: c.regex, shape: None, before: 64, after: 512, min_entropy: c.min_entropy, builtin: false });
         }
         let entropy_rule = Some(secrets.len() as u16);
         secrets.push(SecretRule {
@@ -212,6 +214,7 @@ impl Detectors {
             after: 0,
             min_entropy: 0.0,
             everywhere: false,
+            builtin: false,
         });
         for (i, c) in custom_pii.iter().enumerate() {
             if let Some(k) = &c.keyword {
@@ -384,10 +387,12 @@ impl Detectors {
         if self.allow.iter().any(|a| value.contains(a.as_str())) || self.allow_patterns.iter().any(|p| p.is_match(value)) {
             return;
         }
-        let before = &text[floor_char(text, start.saturating_sub(512))..start];
-        let after = &text[end..floor_char(text, (end + 1024).min(text.len()))];
-        if !validate::plausible(&r.id, value, before, after) {
-            return;
+        if r.builtin {
+            let before = &text[floor_char(text, start.saturating_sub(512))..start];
+            let after = &text[end..floor_char(text, (end + 1024).min(text.len()))];
+            if !validate::plausible(&r.id, value, before, after) {
+                return;
+            }
         }
         if r.id == "private-key" {
             // cover the key, not just its header, when the END line is near

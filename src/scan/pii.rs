@@ -184,9 +184,6 @@ struct NumberToken {
     digits: Inline<20>,
     /// Digits as `9` and the separators, in order (for shape checks); a Unicode space is ` `.
     shape: Inline<40>,
-    /// Byte ranges of the first 12 digit groups: a part of the token may be the value.
-    groups: [(u32, u32); 12],
-    n_groups: usize,
 }
 
 /// Up to `N` bytes on the stack: every run of digits in a body is a token, and a heap
@@ -250,45 +247,27 @@ fn number_tokens(t: &[u8]) -> impl Iterator<Item = NumberToken> + '_ {
                 continue;
             }
             let start = i;
-            let mut tok = NumberToken { start, end: start, n_digits: 0, digits: Inline::new(), shape: Inline::new(), groups: [(0, 0); 12], n_groups: 0 };
+            let mut tok = NumberToken { start, end: start, n_digits: 0, digits: Inline::new(), shape: Inline::new() };
             let mut last_digit_end = i;
-            let mut in_group = false;
             while i < t.len() {
                 let c = t[i];
                 if c.is_ascii_digit() {
-                    if !in_group {
-                        if let Some(g) = tok.groups.get_mut(tok.n_groups) {
-                            *g = (i as u32, i as u32);
-                        }
-                        in_group = true;
-                    }
                     tok.n_digits += 1;
                     tok.digits.push(c - b'0');
                     tok.shape.push(b'9');
                     i += 1;
                     last_digit_end = i;
-                    if let Some(g) = tok.groups.get_mut(tok.n_groups) {
-                        g.1 = i as u32;
-                    }
                     continue;
                 }
                 let sep_len = if matches!(c, b' ' | b'-' | b'.' | b'(' | b')' | b'+') { 1 } else { unicode_space(t, i) };
                 let sep = if sep_len > 1 { b' ' } else { c };
                 if sep_len > 0 && t.get(i + sep_len).is_some_and(|n| n.is_ascii_digit() || *n == b'(' || *n == b' ') && tok.shape.last() != Some(&sep) {
-                    if in_group {
-                        tok.n_groups += 1;
-                        in_group = false;
-                    }
                     tok.shape.push(sep);
                     i += sep_len;
                 } else {
                     break;
                 }
             }
-            if in_group {
-                tok.n_groups += 1;
-            }
-            tok.n_groups = tok.n_groups.min(tok.groups.len());
             // a closing parenthesis may follow the last digit group: "(415) 555"
             tok.end = last_digit_end;
             if tok.end == start {
@@ -383,8 +362,24 @@ pub(super) fn numbers(t: &[u8], kinds: PiiKinds, ranges: &IpRanges, out: &mut Ve
         // the token may glue several values ("415 555 2671 4111 1111 1111 1111"), or a value
         // and a number before it: try its runs of digit groups, longest first, left to right
         // (a part has at least 9 digits, so a token with fewer than 10 has no part to try)
-        if tok.n_groups >= 2 && tok.n_digits >= 10 {
-            let g = &tok.groups[..tok.n_groups];
+        if tok.n_digits >= 10 {
+            // the byte ranges of its first 12 digit groups, found again only on this rare path
+            let mut groups = [(0u32, 0u32); 12];
+            let mut n_groups = 0;
+            let mut i = tok.start;
+            while i < tok.end && n_groups < groups.len() {
+                if t[i].is_ascii_digit() {
+                    let s = i;
+                    while i < tok.end && t[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    groups[n_groups] = (s as u32, i as u32);
+                    n_groups += 1;
+                } else {
+                    i += 1;
+                }
+            }
+            let g = &groups[..n_groups];
             let mut a = 0;
             while a < g.len() {
                 let mut found = false;
