@@ -132,7 +132,7 @@ pub(crate) const RULES: &[Rule] = &[
         before: 32, after: 400, min_entropy: 0.0 },
     // `curl -H "Authorization: Bearer <token>"` (and Token, Basic)
     Rule { id: "curl-auth-header", keywords: &["authorization:"], nocase: true,
-        pattern: r#"(?i)(?:-H|--header)[= ]?\s*\\?["']?authorization:\s*(?:bearer|token|basic|apikey)\s+([A-Za-z0-9._~+/=-]{12,512})"#,
+        pattern: r#"(?i)(?:-H|--header)[= ]?\s*\\*["']?authorization:\s*(?:bearer|token|basic|apikey)\s+([A-Za-z0-9._~+/=-]{12,512})"#,
         before: 24, after: 600, min_entropy: 2.5 },
     // `curl -u user:password` (and --user, -U/--proxy-user)
     Rule { id: "curl-auth-user", keywords: &["-u ", "--user", "-U ", "--proxy-user"], nocase: false,
