@@ -1,13 +1,14 @@
 //! The guard's scanning speed and accuracy, natively: `cargo run --release --example scan_bench`.
 //! Prints one JSON line: MB/s on clean prose and on text dense with candidates (every detector
-//! on), and precision and recall over the labelled cases that the unit tests use.
+//! on), precision and recall by tier over the labelled set that the unit tests and the fuzz
+//! smoke read (`tests/data/detectors.jsonl`), and how many redactions produced invalid JSON.
 
 use genai_tap::scan::{PiiMode, Policy, SecretMode};
 use genai_tap::plugin::Config;
 use genai_tap::scan;
 use std::time::Instant;
 
-include!("../tests/data/guard_cases.rs");
+include!("../tests/data/detector_cases.rs");
 
 fn mbps(guard: &genai_tap::scan::Guard, text: &[u8]) -> f64 {
     let policy = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
@@ -27,7 +28,7 @@ fn main() {
         at 14:00, and ask finance about order 2024-000123. ";
     let clean: String = prose.repeat(8 * 1024 * 1024 / prose.len());
     let dense_unit = "contact jane.doe@example.com or 415-555-2671; key AKIAIOSFODNN7EXAMPLE; card 4111 1111 1111 1111; \
-        host 10.1.2.3; token ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5 and password = \"S3cr3t!Passw0rd#2024\". ";
+        host 10.1.2.3; token 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 and password = \"S3cr3t!Passw0rd#2024\". ";
     let dense: String = dense_unit.repeat(2 * 1024 * 1024 / dense_unit.len());
     let clean_mbps = mbps(&guard, clean.as_bytes());
     let dense_mbps = mbps(&guard, dense.as_bytes());
@@ -38,30 +39,62 @@ fn main() {
     }
     let per_100k_us = t.elapsed().as_secs_f64() * 1e6 / 100.0;
 
-    // precision and recall over labelled cases: every secret case and PII case is a positive,
-    // every hard negative a negative
-    let positives: Vec<String> = secret_cases()
-        .into_iter()
-        .map(|(_, v)| v)
-        .chain(["jane.doe@example.com", "(415) 555-2671", "+44 20 7946 0958", "123-45-6789", "4111 1111 1111 1111", "378282246310005", "GB82 WEST 1234 5698 7654 32", "192.168.10.254", "2001:db8:85a3::8a2e:370:7334"].map(String::from))
-        .collect();
-    let negatives = [
-        "123e4567-e89b-12d3-a456-426614174000", "9fceb02d0ae598e95dc970b74767f19372d61af8", "aGVsbG8gd29ybGQgdGhpcyBpcyBiYXNlNjQ=",
-        "4111 1111 1111 1112", "000-12-3456", "666-12-3456", "123-00-4567", "v10.0.0.1", "2026-11-24T21:45:56Z", "order 2024-000123",
-        "sk- is a prefix", "12:30:45.123", "4155552671",
-    ];
+    // precision and recall over the labelled set (tests/data/detectors.jsonl), by tier and
+    // class: a positive counts when every kind it names is found, a negative when nothing is;
+    // and every case, as a JSON body, must stay valid JSON whatever is redacted
     let everything = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
-    let hit = |s: &str| {
-        let g = scan::guard_body(&guard, everything, format!("{{\"t\":\"x {s} y\"}}").as_bytes());
-        !(g.pii.is_empty() && g.secrets.is_empty())
-    };
-    let tp = positives.iter().filter(|p| hit(p)).count();
-    let fp = negatives.iter().filter(|n| hit(n)).count();
-    let precision = tp as f64 / (tp + fp).max(1) as f64;
-    let recall = tp as f64 / positives.len() as f64;
+    let mut tiers: std::collections::BTreeMap<String, [usize; 4]> = Default::default();
+    let mut invalid_json = 0usize;
+    let cases = detector_cases();
+    for c in &cases {
+        let found: Vec<String> = if c.tier == "telemetry" {
+            let out = scan::redact_all(&guard, c.text.as_bytes());
+            let gone = !String::from_utf8_lossy(&out).contains(&c.value);
+            if out != c.text.as_bytes() { vec![if gone { "high-entropy-string".into() } else { "other".into() }] } else { vec![] }
+        } else {
+            let g = scan::guard_body(&guard, everything, c.text.as_bytes());
+            g.pii.into_iter().chain(g.secrets).collect()
+        };
+        let e = tiers.entry(format!("{}_{}", c.tier, c.class)).or_default();
+        match (c.kinds.is_empty(), found.is_empty()) {
+            (true, true) => e[3] += 1,
+            (true, false) => e[2] += 1,
+            (false, _) if c.kinds.iter().all(|k| found.contains(k)) => e[0] += 1,
+            (false, _) => e[1] += 1,
+        }
+        let body = serde_json::json!({"messages": [{"role": "user", "content": c.text}]}).to_string();
+        let mut bodies = vec![body];
+        if c.context.starts_with("json") {
+            bodies.push(c.text.clone());
+        }
+        for b in &bodies {
+            let full = Policy { pii: PiiMode::Redact, secrets: SecretMode::Block };
+            for p in [everything, full] {
+                if let scan::Outcome::Rewritten(out) = scan::guard_body(&guard, p, b.as_bytes()).outcome {
+                    invalid_json += usize::from(serde_json::from_slice::<serde_json::Value>(&out).is_err());
+                }
+            }
+            invalid_json += usize::from(serde_json::from_slice::<serde_json::Value>(&scan::redact_all(&guard, b.as_bytes())).is_err());
+        }
+    }
+    let mut per_tier = String::new();
+    let (mut core_tp, mut core_fp, mut core_fn) = (0, 0, 0);
+    for (name, [tp, fnn, fp, tn]) in &tiers {
+        let precision = *tp as f64 / (*tp + *fp).max(1) as f64;
+        let recall = *tp as f64 / (*tp + *fnn).max(1) as f64;
+        eprintln!("{name:>18}: precision {precision:.4} recall {recall:.4} (tp {tp} fn {fnn} fp {fp} tn {tn})");
+        per_tier.push_str(&format!(",\"{name}\":{{\"precision\":{precision:.4},\"recall\":{recall:.4},\"cases\":{}}}", tp + fnn + fp + tn));
+        if name.starts_with("core_") {
+            core_tp += tp;
+            core_fp += fp;
+            core_fn += fnn;
+        }
+    }
+    let precision = core_tp as f64 / (core_tp + core_fp).max(1) as f64;
+    let recall = core_tp as f64 / (core_tp + core_fn).max(1) as f64;
+    eprintln!("{:>18}: {invalid_json}", "invalid JSON");
     println!(
-        "{{\"clean_mbps\":{clean_mbps:.1},\"dense_mbps\":{dense_mbps:.1},\"guard_100k_prompt_us\":{per_100k_us:.1},\"precision\":{precision:.3},\"recall\":{recall:.3},\"positives\":{},\"negatives\":{}}}",
-        positives.len(),
-        negatives.len()
+        "{{\"clean_mbps\":{clean_mbps:.1},\"dense_mbps\":{dense_mbps:.1},\"guard_100k_prompt_us\":{per_100k_us:.1},\"precision\":{precision:.4},\"recall\":{recall:.4},\"cases\":{},\"invalid_json\":{invalid_json}{per_tier}}}",
+        cases.len()
     );
 }

@@ -20,6 +20,8 @@ mod providers;
 #[path = "../fuzz/oracles/redactor.rs"]
 mod redactor;
 
+include!("data/detector_cases.rs");
+
 use genai_tap_testkit::upstream::{fixtures_dir, Fixture};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -65,6 +67,15 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
         let step = (files.len() / 500).max(1);
         out.extend(files.iter().step_by(step).filter_map(|f| std::fs::read(f).ok()));
     }
+    if target == "redactor" {
+        // the guard's labelled set: every case as a chat body, and the JSON ones as they are
+        for c in detector_cases() {
+            out.push(serde_json::json!({"messages": [{"role": "user", "content": c.text}]}).to_string().into_bytes());
+            if c.context.starts_with("json") {
+                out.push(c.text.into_bytes());
+            }
+        }
+    }
     out.retain(|s| !s.is_empty());
     assert!(out.len() > 100, "{target}: only {} seeds; are the fixtures at {:?}?", out.len(), fixtures_dir());
     out
@@ -89,7 +100,8 @@ impl Rng {
 const TOKENS: &[&[u8]] = &[
     b"\"", b"\\", b"\\u00", b"\\ud83d", b"{", b"}", b"[", b"]", b":", b",", b"\n", b"\r\n", b"\n\n", b"data: ",
     b"event: ", b"data: [DONE]\n\n", b"null", b"true", b"-1", b"1e999", b"18446744073709551616", b"\xff", b"\x00\x00\x00",
-    b"@example.com", b"4111 1111 1111 1111", b"AKIAIOSFODNN7EXAMPLE", b"\"content\":", b"\"usage\":{", b"\"jsonrpc\":\"2.0\"",
+    b"@example.com", b"4111 1111 1111 1111", b"AKIAIOSFODNN7EXAMPLE", b"\\u00e9", b"\\u0040", b"\xc2\xa0", b"%40",
+    b"postgres://u:", b"hvs.", b"-----BEGIN PRIVATE KEY-----", b"\"content\":", b"\"usage\":{", b"\"jsonrpc\":\"2.0\"",
 ];
 
 fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {

@@ -102,7 +102,8 @@ fn e2e_the_block_status_is_configurable_and_a_secret_in_a_response_is_redacted()
     assert!(upstream.requests().is_empty());
 
     // a response's headers are gone by the time its body shows a secret: block redacts it
-    let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+    // a GitHub token whose CRC32 checksum holds (a wrong one is refused as a look-alike)
+    let token = gh_token("ghp", 80);
     let stream = sse_saying(&format!("your token is {token} ok"));
     let r = send_answered_by(&envoy, &stream, 11);
     assert_eq!(r.status, 200);
@@ -126,7 +127,7 @@ fn e2e_pii_is_redacted_in_requests_and_the_json_stays_valid() {
     let body = serde_json::json!({
         "model": "gpt-4o",
         "messages": [
-            {"role": "user", "content": "Email jane.doe@example.com, SSN 123-45-6789, from 10.20.30.40"},
+            {"role": "user", "content": "Email jane.doe@example.com, SSN 536-22-4187, from 10.20.30.40"},
             {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "send", "arguments": args}}]}
         ]
     })
@@ -180,4 +181,86 @@ fn e2e_a_streamed_response_is_redacted_across_chunk_boundaries() {
     let s = &sink.wait_for_spans(1, Duration::from_secs(10))[0];
     assert_eq!(s.int("gen_ai.usage.output_tokens"), Some(9), "extraction still reads the original stream");
     assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_guard_redactions", &[("kind", "phone")]) == 1.0));
+}
+
+/// Issue #16's held-out leak: a Vault token, a GitLab runner token, an AWS secret key and
+/// connection-string passwords. Blocked in requests by default; and with secrets only observed
+/// and `content.capture` on, the captured prompt reaches the bucket without any of them (an AWS
+/// secret key with no keyword near it is caught by the high-entropy last line).
+#[test]
+fn e2e_new_secret_families_are_blocked_and_never_reach_the_capture_bucket() {
+    let aws_secret = fill(40, B64, 71);
+    let families: Vec<(&str, String, String)> = vec![
+        ("vault-service-token", format!("hvs.{}", fill(91, AN, 72)), String::new()),
+        ("vault-batch-token", format!("hvb.{}", fill(140, AN, 73)), String::new()),
+        ("gitlab-runner-authentication-token", format!("glrt-{}", fill(20, AN, 74)), String::new()),
+        ("aws-secret-access-key", format!("AWS_SECRET_ACCESS_KEY={aws_secret}"), aws_secret.clone()),
+        ("connection-string-password", format!("postgres://app:{}@db.internal.example:5432/orders", fill(18, AN, 75)), String::new()),
+        ("connection-string-password", format!("redis://default:{}@cache.example.com:6379", fill(22, AN, 76)), String::new()),
+        ("connection-string-password", format!("mongodb+srv://svc:{}@cluster0.ab1cd.mongodb.net/app", fill(16, AN, 77)), String::new()),
+        ("heroku-api-key-v2", format!("HRKU-AA{}", fill(58, AN, 78)), String::new()),
+    ];
+    // the credential itself: what must never be seen, whatever else is
+    let secret_of = |rule: &str, value: &str, explicit: &str| if explicit.is_empty() { secret_part(rule, value) } else { explicit.to_owned() };
+
+    // default modes: blocked, and nothing reaches the upstream
+    let (upstream, _sink, envoy) = start("");
+    for (rule, value, _) in &families {
+        let r = envoy.send("POST", "/v1/chat/completions", &[("host", "api.openai.com"), ("content-type", "application/json")], &chat(&format!("connect with {value} please")));
+        assert_eq!(r.status, 403, "{rule}: {}", r.text());
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["error"]["rule"], *rule, "{rule}");
+    }
+    assert!(upstream.requests().is_empty());
+    drop(envoy);
+
+    // observed on the wire, captured for the bucket: redacted there, by rule or by entropy
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let bucket = OtlpSink::start(0).unwrap();
+    let cfg = format!(
+        r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{sink}","flush_interval_ms":50}},
+            "secrets":{{"request":"observe"}},
+            "content":{{"capture":{{"enabled":true,"cluster":"capture","authority":"127.0.0.1:{cap}","bucket":"content-30d","sample_rate":1.0}}}}}}"#,
+        sink = sink.port,
+        cap = bucket.port
+    );
+    let mut ec = EnvoyConfig::new(upstream.port(), sink.port, &cfg);
+    ec.extra_clusters = format!(
+        "  - name: capture\n    type: STATIC\n    load_assignment:\n      cluster_name: capture\n      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {}}}}}}}}}]}}]\n",
+        bucket.port
+    );
+    let envoy = Envoy::start(&ec).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    // the AWS key a second time, bare: no rule knows it, the last line does
+    let bare = fill(40, B64, 79);
+    let mut prompts: Vec<String> = families.iter().map(|(_, v, _)| format!("connect with {v} please")).collect();
+    prompts.push(format!("the key is {bare} ok"));
+    for p in &prompts {
+        let r = envoy.send(
+            "POST",
+            "/v1/chat/completions",
+            &[("host", "api.openai.com"), ("content-type", "application/json"), ("x-fixture", "openai/chat_basic")],
+            &chat(p),
+        );
+        assert_eq!(r.status, 200, "{p}: {}", r.text());
+    }
+    assert_eq!(upstream.requests().len(), prompts.len(), "observe lets them through");
+    let logs = bucket.wait_for_logs(2 * prompts.len(), Duration::from_secs(15));
+    let captured: Vec<&str> = logs.iter().filter(|l| l.event_name == "genai_tap.content.prompt").map(|l| l.body.as_str()).collect();
+    assert_eq!(captured.len(), prompts.len(), "{logs:#?}");
+    let mut needles: Vec<(String, String)> = families.iter().map(|(r, v, e)| (r.to_string(), secret_of(r, v, e))).collect();
+    needles.push(("high-entropy-string".into(), bare.clone()));
+    for (rule, needle) in &needles {
+        assert!(needle.len() >= 12, "{rule}: {needle}");
+        assert!(captured.iter().any(|b| b.contains("[REDACTED:SECRET]")), "{captured:?}");
+        for body in &captured {
+            assert!(!body.contains(needle.as_str()), "{rule} reached the capture bucket: {body}");
+        }
+        for raw in bucket.received().iter().chain(sink.received().iter()) {
+            assert!(!raw.raw.windows(needle.len()).any(|w| w == needle.as_bytes()), "{rule} leaked into an OTLP payload");
+        }
+        assert!(!envoy.log().contains(needle.as_str()), "{rule} leaked into Envoy's log");
+    }
+    // every prompt kept its readable words: the capture is redacted, not emptied
+    assert!(captured.iter().all(|b| b.contains("connect with") || b.contains("the key is")), "{captured:?}");
 }

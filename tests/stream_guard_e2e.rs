@@ -109,7 +109,7 @@ fn sdk_read(kind: &str, envoy: &Envoy, stream: &str) -> serde_json::Value {
 }
 
 /// Values written the way models write them: a few characters per event.
-const TEXT: &[&str] = &["Sure. Mail ", "jane", ".doe", "@", "example", ".com", " or call +1 ", "415", " 555 ", "2671", "; the key is ", "ghp_R8kQ2vX7", "mN4pL9sT1wY6zB3cD5fG0hJ2aE7u", " and card 4111", " 1111 1111 ", "1111", " today. Done."];
+const TEXT: &[&str] = &["Sure. Mail ", "jane", ".doe", "@", "example", ".com", " or call +1 ", "415", " 555 ", "2671", "; the key is ", "ghp_R8kQ2vX7", "mN4pL9sT1wY6zB3cD5fG0h3I7rJA", " and card 4111", " 1111 1111 ", "1111", " today. Done."];
 const WANT: &str = "Sure. Mail jane[REDACTED:EMAIL] or call [REDACTED:PHONE]; the key is [REDACTED:SECRET] and card [REDACTED:CREDIT_CARD] today. Done.";
 const ARGS: &[&str] = &["{\"to\": \"jan", "e.doe@exa", "mple.com\", \"card\": 4111", "111111111111}"];
 

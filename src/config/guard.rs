@@ -79,6 +79,9 @@ pub struct RawPii {
     pub pseudonym_salt: String,
     #[serde(default)]
     pub custom: Vec<RawCustomPii>,
+    /// IP ranges (CIDRs, or `private`) whose addresses are not PII.
+    #[serde(default)]
+    pub ignore_ip_ranges: Vec<String>,
 }
 
 /// `pii.custom[]`.

@@ -188,7 +188,7 @@ mod request_guard {
             .iter()
             .map(|(_, v)| serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": format!("use {v} now")}]}).to_string().into_bytes())
             .collect();
-        for pii in ["mail jane@example.org", "ssn 123-45-6789", "card 4111-1111-1111-1111", "hello, nothing here"] {
+        for pii in ["mail jane@example.org", "ssn 536-22-8741", "card 4111-1111-1111-1111", "hello, nothing here"] {
             bodies.push(serde_json::json!({"messages": [{"role": "user", "content": pii}]}).to_string().into_bytes());
         }
         for body in &bodies {
@@ -376,7 +376,7 @@ mod tools {
     #[test]
     fn redactions_and_secret_hits_on_a_tool_call_are_counted_in_both_directions() {
         let c = format!(r#"{{{ROUTE},"pii":{{"mode":"redact"}},"secrets":{{"request":"observe","response":"observe"}}}}"#);
-        let token = format!("ghp_{}", "aB3dE5fG7hJ9kL1mN2pQ4rS6tU8vW0xY2zA4");
+        let token = format!("ghp_{}", "aB3dE5fG7hJ9kL1mN2pQ4rS6tU8vW00snvpY");
         let (done, req, resp) = tool_call(
             &c,
             200,

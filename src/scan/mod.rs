@@ -22,12 +22,17 @@
 //! JSON number) becomes a quoted placeholder. Values hidden behind `\u` escapes are found by
 //! first decoding the escapes of printable ASCII, which yields the same JSON value.
 
+mod entropy;
+mod ipranges;
 mod pii;
 mod policy;
 pub mod request;
 mod rules;
 mod shape;
+mod tlds;
+mod validate;
 
+pub use ipranges::IpRanges;
 pub use pii::PiiKinds;
 pub use policy::{Block, Direction, Error, Guard, PiiMode, Placeholder, Policy, SecretMode};
 
@@ -97,6 +102,8 @@ struct SecretRule {
     min_entropy: f32,
     /// No keywords: the regex runs over the whole text.
     everywhere: bool,
+    /// A built-in rule, which gets `validate`'s second looks (a configured one is taken as written).
+    builtin: bool,
 }
 
 /// Which rule or custom kind an Aho-Corasick pattern belongs to.
@@ -118,7 +125,14 @@ pub struct Detectors {
     keyword_hints: Vec<(Hint, Option<Box<[u8]>>)>,
     allow: Vec<String>,
     allow_patterns: Vec<Regex>,
+    /// IP ranges whose addresses are not PII (`pii.ignore_ip_ranges`).
+    ip_ranges: IpRanges,
+    /// The index of the telemetry-only high-entropy rule (no keywords: never run on the wire).
+    entropy_rule: Option<u16>,
 }
+
+/// The id of the telemetry-only catch-all: a token-like run random enough to be a credential.
+pub const HIGH_ENTROPY_RULE: &str = "high-entropy-string";
 
 /// One automaton for all keywords, so that clean text costs one pass: case-insensitive,
 /// because some rules' keywords are; an exact keyword is compared again at each hit.
@@ -147,7 +161,15 @@ impl Detectors {
             keyword_hints: Vec::new(),
             allow: Vec::new(),
             allow_patterns: Vec::new(),
+            ip_ranges: IpRanges::default(),
+            entropy_rule: None,
         }
+    }
+
+    /// The same detectors, with addresses in `ranges` no longer reported as PII.
+    pub fn with_ignored_ips(mut self, ranges: IpRanges) -> Detectors {
+        self.ip_ranges = ranges;
+        self
     }
 
     /// Builds the detectors. Errors name the offending entry by its index.
@@ -174,7 +196,7 @@ impl Detectors {
                 keywords.push(((*k).to_owned(), Hint::Secret(idx), !r.nocase));
             }
             let shape = shape::Shape::parse(r.pattern);
-            secrets.push(SecretRule { id: r.id.to_owned(), regex, shape, before: r.before, after: r.after, min_entropy: r.min_entropy, everywhere: false });
+            secrets.push(SecretRule { id: r.id.to_owned(), regex, shape, before: r.before, after: r.after, min_entropy: r.min_entropy, everywhere: false, builtin: true });
         }
         for (i, c) in custom_secrets.into_iter().enumerate() {
             if secrets.iter().any(|s| s.id == c.id) {
@@ -184,8 +206,19 @@ impl Detectors {
             for k in &c.keywords {
                 keywords.push((k.clone(), Hint::Secret(idx), true));
             }
-            secrets.push(SecretRule { id: c.id, everywhere: c.keywords.is_empty(), regex: c.regex, shape: None, before: 64, after: 512, min_entropy: c.min_entropy });
+            secrets.push(SecretRule { id: c.id, everywhere: c.keywords.is_empty(), regex: c.regex, shape: None, before: 64, after: 512, min_entropy: c.min_entropy, builtin: false });
         }
+        let entropy_rule = Some(secrets.len() as u16);
+        secrets.push(SecretRule {
+            id: HIGH_ENTROPY_RULE.to_owned(),
+            regex: Regex::new(r"[A-Za-z0-9+/=_.~-]{20,}").map_err(|_| DetectorError::BuiltIn)?,
+            shape: None,
+            before: 0,
+            after: 0,
+            min_entropy: 0.0,
+            everywhere: false,
+            builtin: false,
+        });
         for (i, c) in custom_pii.iter().enumerate() {
             if let Some(k) = &c.keyword {
                 keywords.push((k.clone(), Hint::Pii(i as u16), true));
@@ -200,6 +233,8 @@ impl Detectors {
             keyword_hints,
             allow,
             allow_patterns,
+            ip_ranges: IpRanges::default(),
+            entropy_rule,
         })
     }
 
@@ -236,10 +271,10 @@ impl Detectors {
                 pii::emails(text, &mut out);
             }
             if self.pii.ipv6 {
-                pii::ipv6(text, &mut out);
+                pii::ipv6(text, &self.ip_ranges, &mut out);
             }
             if self.pii.phone || self.pii.ssn || self.pii.credit_card || self.pii.ipv4 {
-                pii::numbers(text, self.pii, &mut out);
+                pii::numbers(text, self.pii, &self.ip_ranges, &mut out);
             }
             if self.pii.iban {
                 pii::ibans(text, &mut out);
@@ -304,6 +339,22 @@ impl Detectors {
         out
     }
 
+    /// Every finding, plus the telemetry-only last line: token-like runs random enough to be
+    /// a credential of a vendor no rule knows. For strings bound for the trace store, never
+    /// for the wire (a false positive there would block a request).
+    pub fn find_for_telemetry(&self, text: &[u8]) -> Vec<Finding> {
+        let mut out = self.find(text, true, true);
+        let Some(rule) = self.entropy_rule else { return out };
+        let mut runs = Vec::new();
+        entropy::runs(text, &mut runs);
+        if runs.is_empty() {
+            return out;
+        }
+        out.extend(runs.into_iter().map(|(start, end)| Finding { start, end, kind: Kind::Secret(rule) }));
+        normalize(&mut out);
+        out
+    }
+
     fn secret_at(&self, text: &str, rule: u16, hit_start: usize, hit_end: usize, out: &mut Vec<Finding>) {
         let Some(r) = self.secrets.get(rule as usize) else { return };
         let from = floor_char(text, hit_start.saturating_sub(r.before + 1));
@@ -338,6 +389,13 @@ impl Detectors {
         }
         if self.allow.iter().any(|a| value.contains(a.as_str())) || self.allow_patterns.iter().any(|p| p.is_match(value)) {
             return;
+        }
+        if r.builtin {
+            let before = &text[floor_char(text, start.saturating_sub(512))..start];
+            let after = &text[end..floor_char(text, (end + 1024).min(text.len()))];
+            if !validate::plausible(&r.id, value, before, after) {
+                return;
+            }
         }
         if r.id == "private-key" {
             // cover the key, not just its header, when the END line is near
@@ -489,15 +547,13 @@ pub fn redact(guard: &Guard, text: &[u8], findings: &[Finding]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     let mut at = 0;
     for f in findings {
-        let mut start = f.start.max(at);
-        // never start inside an escape sequence (`\n` followed by a token)
-        while start < f.end && escape_in_progress(text, start) {
-            start += 1;
-        }
-        if start >= f.end {
+        // never start or end inside an escape sequence (`\n` followed by a token)
+        let (start, end) = align_to_escapes(text, f.start.max(at), f.end.min(text.len()));
+        if start >= end {
             continue;
         }
-        let p = placeholder(guard, text, &Finding { start, end: f.end, kind: f.kind });
+        let f = &Finding { start, end, kind: f.kind };
+        let p = placeholder(guard, text, f);
         // the ranges are sorted and disjoint: the candidate is the last one starting at or before
         let idx = strings.partition_point(|(s, _)| *s <= start);
         let inside = idx > 0 && strings.get(idx - 1).is_some_and(|(_, e)| f.end <= *e);
@@ -577,23 +633,42 @@ fn string_ranges(t: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
-/// Decodes `\uXXXX` escapes of printable ASCII (except `"` and `\`) inside JSON strings.
-/// `None` when there are none: the common case costs one `memmem` pass.
+/// Decodes `\uXXXX` escapes inside JSON strings to UTF-8 (surrogate pairs included), except
+/// `"`, `\` and control characters, which must stay escaped: the result is the same JSON value,
+/// and a value hidden behind escapes (`jos\u00e9\u0040example.com`, Python's `json.dumps` of
+/// any non-ASCII letter) is visible to the detectors and is never cut in the middle of an
+/// escape. `None` when there are none: the common case costs one `memmem` pass.
 pub(crate) fn decode_ascii_escapes(t: &[u8]) -> Option<Vec<u8>> {
     memchr::memmem::find(t, b"\\u")?;
+    let hex4 = |i: usize| -> Option<u32> {
+        let h = t.get(i..i + 4)?;
+        if !h.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
+    };
     let mut out = Vec::with_capacity(t.len());
     let mut i = 0;
     let mut changed = false;
     while i < t.len() {
         if t[i] == b'\\' && i + 1 < t.len() {
             if t[i + 1] == b'u' {
-                if let Some(v) = t.get(i + 2..i + 6).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok().filter(|_| h.starts_with("00"))) {
-                    if (0x20..0x7f).contains(&v) && v != b'"' && v != b'\\' {
-                        out.push(v);
-                        i += 6;
-                        changed = true;
-                        continue;
+                let decoded = hex4(i + 2).and_then(|v| match v {
+                    0xD800..=0xDBFF => {
+                        // a high surrogate counts only with its low half right after it
+                        let lo = (t.get(i + 6..i + 8) == Some(b"\\u")).then(|| hex4(i + 8)).flatten().filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
+                        char::from_u32(0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00)).map(|c| (c, 12))
                     }
+                    0xDC00..=0xDFFF => None,
+                    v if v < 0x20 || v == 0x22 || v == 0x5C || v == 0x7F => None,
+                    v => char::from_u32(v).map(|c| (c, 6)),
+                });
+                if let Some((c, len)) = decoded {
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    i += len;
+                    changed = true;
+                    continue;
                 }
             }
             out.extend_from_slice(&t[i..i + 2]);
@@ -606,11 +681,37 @@ pub(crate) fn decode_ascii_escapes(t: &[u8]) -> Option<Vec<u8>> {
     changed.then_some(out)
 }
 
+/// Moves `start..end` so that it neither starts nor ends inside an escape sequence (`\n`,
+/// `\u000a`): cutting one leaves a stray backslash or `\u` with no digits, which is not JSON.
+/// The start moves forward past the escape (a control character is not part of a value), the
+/// end forward to the escape's end (a secret is never left in part).
+pub(crate) fn align_to_escapes(t: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    // the escape that holds byte `i` after its backslash, if any: where it ends
+    let escape_end = |i: usize| -> Option<usize> {
+        (i.saturating_sub(5)..i).rev().find_map(|b| {
+            if t.get(b) != Some(&b'\\') || escape_in_progress(t, b) {
+                return None;
+            }
+            let len = if t.get(b + 1) == Some(&b'u') && t.get(b + 2..b + 6).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) { 6 } else { 2 };
+            (i < b + len).then_some(b + len)
+        })
+    };
+    if let Some(e) = escape_end(start) {
+        start = e;
+    }
+    if end > start {
+        if let Some(e) = escape_end(end) {
+            end = e.min(t.len());
+        }
+    }
+    (start, end.max(start))
+}
+
 /// Every PII value and secret in `body` replaced: content bound for the capture bucket.
 pub fn redact_all(guard: &Guard, body: &[u8]) -> Vec<u8> {
     let normalized = decode_ascii_escapes(body);
     let text: &[u8] = normalized.as_deref().unwrap_or(body);
-    let findings = guard.detectors.find(text, true, true);
+    let findings = guard.detectors.find_for_telemetry(text);
     if findings.is_empty() {
         return text.to_vec();
     }
@@ -624,7 +725,7 @@ pub fn sanitize_for_telemetry<'a>(guard: &Guard, s: &'a str) -> Cow<'a, str> {
     if s.len() < 6 {
         return Cow::Borrowed(s);
     }
-    let findings = guard.detectors.find(s.as_bytes(), true, true);
+    let findings = guard.detectors.find_for_telemetry(s.as_bytes());
     if findings.is_empty() {
         return Cow::Borrowed(s);
     }

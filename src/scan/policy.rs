@@ -274,6 +274,8 @@ impl Guard {
                 DetectorError::TakenId { index } => Error::secrets(format!("custom[{index}].id"), ErrorKind::TakenId),
                 DetectorError::BuiltIn => Error::secrets("", ErrorKind::BuiltIn),
             })?;
+        let ignored_ips = super::IpRanges::parse(&pii.ignore_ip_ranges).map_err(|(i, why)| Error::pii(format!("ignore_ip_ranges[{i}]"), ErrorKind::IpRange(why)))?;
+        let detectors = detectors.with_ignored_ips(ignored_ips);
         Ok(Guard { policies, detectors, placeholder, pseudonym_salt: pii.pseudonym_salt, block_status, request_hold_bytes, uninspectable_request })
     }
 
@@ -343,6 +345,8 @@ enum ErrorKind {
     TakenId,
     BuiltIn,
     HoldBytes,
+    /// Why an IP range did not parse; the message never quotes the entry.
+    IpRange(String),
 }
 
 impl Error {
@@ -380,6 +384,7 @@ impl fmt::Display for Error {
             ErrorKind::UnknownRule => f.write_str("unknown rule; see the README for the rule ids"),
             ErrorKind::TakenId => f.write_str("is already a rule id"),
             ErrorKind::BuiltIn => f.write_str("the built-in rules do not compile"),
+            ErrorKind::IpRange(why) => f.write_str(why),
             ErrorKind::HoldBytes => write!(
                 f,
                 "must be between {} and {MAX_HOLD_BYTES} (the longest built-in rule reaches 8 KiB past its keyword)",

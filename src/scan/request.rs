@@ -33,7 +33,7 @@
 //! placeholder. Values hidden behind `\u` escapes are found in the decoded text and replaced in
 //! the original bytes, escapes and all.
 
-use super::{escape_in_progress, is_json, number_around, placeholder, Finding, Hint, Kind};
+use super::{align_to_escapes, is_json, number_around, placeholder, Finding, Hint, Kind};
 use super::{Guard, PiiMode, Placeholder, Policy, SecretMode};
 use aho_corasick::automaton::Automaton;
 use aho_corasick::Anchored;
@@ -345,8 +345,8 @@ impl Scanner {
                 // a complete finding is never split: wait for all of it, unless the window is full
                 cut = if forced { f.end } else { f.start };
             }
-            // never split an escape sequence (`\u0040` is at most 6 bytes)
-            let lo = cut.saturating_sub(6).max(self.ctx);
+            // never split an escape sequence (`\u0040` is 6 bytes, a surrogate pair 12)
+            let lo = cut.saturating_sub(12).max(self.ctx);
             if let Some(b) = self.buf.get(lo..cut).and_then(|s| memchr::memchr(b'\\', s)) {
                 cut = lo + b;
                 while cut > self.ctx && self.buf.get(cut - 1) == Some(&b'\\') {
@@ -414,11 +414,9 @@ impl Scanner {
         let mut out = Vec::with_capacity(cut - self.ctx);
         let mut at = self.ctx;
         for f in replace {
-            let mut start = f.start.max(at);
-            let end = f.end.min(cut);
-            while start < end && escape_in_progress(t, start) {
-                start += 1;
-            }
+            // never start or end inside an escape (`\n`, `\u00e9`): cutting one is not JSON
+            let (start, end) = align_to_escapes(t, f.start.max(at), f.end.min(cut));
+            let end = end.min(cut);
             if start >= end {
                 continue;
             }
@@ -541,10 +539,19 @@ fn open_windows(g: &Guard, text: &[u8], want_pii: bool, want_secrets: bool) -> O
     hold
 }
 
-/// The text with `\uXXXX` escapes of printable ASCII decoded (as `scan::decode_ascii_escapes`),
-/// and for each decoded byte (and one past the end) its offset in `t`. `None` without escapes.
+/// The text with its `\uXXXX` escapes decoded as `scan::decode_ascii_escapes` decodes them
+/// (to UTF-8, surrogate pairs included; `"`, `\` and control characters stay escaped), and for
+/// each decoded byte (and one past the end) its offset in `t`: every byte of a decoded
+/// character maps to its escape's backslash. `None` without escapes.
 fn decode_with_map(t: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
     let first = memchr::memmem::find(t, b"\\u")?;
+    let hex4 = |i: usize| -> Option<u32> {
+        let h = t.get(i..i + 4)?;
+        if !h.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
+    };
     let mut out = Vec::with_capacity(t.len());
     let mut map = Vec::with_capacity(t.len() + 1);
     // the bytes before the first `\u` cannot hold an escape that decodes, except through a
@@ -559,15 +566,22 @@ fn decode_with_map(t: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
     while i < t.len() {
         if t.get(i) == Some(&b'\\') && i + 1 < t.len() {
             if t.get(i + 1) == Some(&b'u') {
-                let v = t
-                    .get(i + 2..i + 6)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .filter(|h| h.starts_with("00"))
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                if let Some(v) = v.filter(|v| (0x20..0x7f).contains(v) && *v != b'"' && *v != b'\\') {
-                    out.push(v);
-                    map.push(i);
-                    i += 6;
+                let decoded = hex4(i + 2).and_then(|v| match v {
+                    0xD800..=0xDBFF => {
+                        // a high surrogate counts only with its low half right after it
+                        let lo = (t.get(i + 6..i + 8) == Some(b"\\u")).then(|| hex4(i + 8)).flatten().filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
+                        char::from_u32(0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00)).map(|c| (c, 12))
+                    }
+                    0xDC00..=0xDFFF => None,
+                    v if v < 0x20 || v == 0x22 || v == 0x5C || v == 0x7F => None,
+                    v => char::from_u32(v).map(|c| (c, 6)),
+                });
+                if let Some((c, len)) = decoded {
+                    let mut buf = [0u8; 4];
+                    let bytes = c.encode_utf8(&mut buf).as_bytes();
+                    out.extend_from_slice(bytes);
+                    map.extend(std::iter::repeat(i).take(bytes.len()));
+                    i += len;
                     changed = true;
                     continue;
                 }

@@ -458,13 +458,28 @@ mod tests {
     }
 
     include!("../../tests/data/guard_cases.rs");
+    include!("../../tests/data/detector_cases.rs");
+
+    /// Each rule's positive values: the shared secret cases and the labelled set's core ones.
+    fn values_of(rule: Option<&str>) -> Vec<String> {
+        static LABELLED: std::sync::OnceLock<Vec<DetectorCase>> = std::sync::OnceLock::new();
+        let labelled = LABELLED.get_or_init(detector_cases);
+        let mut out: Vec<String> = secret_cases().into_iter().filter(|(id, _)| Some(*id) == rule).map(|(_, v)| v).collect();
+        let mut seen = std::collections::HashSet::new();
+        for c in labelled.iter().filter(|c| c.tier == "core" && c.context == "text" && c.kinds.iter().any(|k| Some(k.as_str()) == rule)) {
+            if seen.insert(c.value.clone()) {
+                out.push(c.value.clone());
+            }
+        }
+        out
+    }
 
     /// Windows made of what the rule's pattern is made of, and of its labelled cases whole,
     /// cut and damaged, so that matches and near misses are common.
     fn window_for(pattern: &str, picks: &[u8]) -> String {
         let mut pieces: Vec<String> = Vec::new();
         let rule = crate::scan::rules::RULES.iter().find(|r| r.pattern == pattern).map(|r| r.id);
-        for (_, value) in secret_cases().into_iter().filter(|(id, _)| Some(*id) == rule) {
+        for value in values_of(rule) {
             let mid = value.len() / 2;
             pieces.push(value[..value.len() - 1].to_owned());
             pieces.push(format!("{}-{}", &value[..mid], &value[mid + 1..]));

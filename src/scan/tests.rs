@@ -24,7 +24,9 @@ fn block() -> Policy {
 fn there_are_at_least_40_rule_families_and_each_has_a_case() {
     let ids: std::collections::HashSet<&str> = rules::RULES.iter().map(|r| r.id).collect();
     assert!(ids.len() >= 40, "{}", ids.len());
-    let cased: std::collections::HashSet<&str> = secret_cases().iter().map(|(id, _)| *id).collect();
+    let labelled = detector_cases();
+    let cased: std::collections::HashSet<&str> =
+        secret_cases().iter().map(|(id, _)| *id).chain(labelled.iter().flat_map(|c| c.kinds.iter().map(String::as_str))).collect();
     for id in &ids {
         assert!(cased.contains(id), "no labelled case for rule {id}");
     }
@@ -83,12 +85,12 @@ fn streams_split_at_every_byte_give_the_same_redaction() {
     let mut cases: Vec<(String, String)> = secret_cases().into_iter().filter(|(r, _)| *r != "private-key").map(|(r, v)| (r.to_owned(), v)).collect();
     cases.push(("email".into(), "jane.doe@example.com".into()));
     cases.push(("credit_card".into(), "4111-1111-1111-1111".into()));
-    cases.push(("ssn".into(), "123-45-6789".into()));
+    cases.push(("ssn".into(), "536-22-4187".into()));
     cases.push(("phone".into(), "+1 (415) 555-2671".into()));
     cases.push(("phone_intl".into(), "+44 20 7946 0958".into()));
     cases.push(("iban".into(), "GB82 WEST 1234 5698 7654 32".into()));
     cases.push(("ipv4".into(), "10.1.2.3".into()));
-    cases.push(("ipv6".into(), "2001:db8::1:2".into()));
+    cases.push(("ipv6".into(), "2a01:4f8:c17::1:2".into()));
     for (rule, value) in cases {
         let event = serde_json::json!({"choices": [{"delta": {"content": format!("x {value} y")}}]}).to_string();
         let stream = format!("data: {event}\n\ndata: [DONE]\n\n");
@@ -123,9 +125,9 @@ fn pii_in_json_escapes_nesting_and_numbers() {
         (r#"{"content":"mail john\u0040example.com now"}"#, r#"{"content":"mail [REDACTED:EMAIL] now"}"#),
         (r#"{"arguments":"{\"email\":\"a.b@corp.io\",\"n\":2}"}"#, r#"{"arguments":"{\"email\":\"[REDACTED:EMAIL]\",\"n\":2}"}"#),
         (r#"{"card":4111111111111111,"ok":true}"#, r#"{"card":"[REDACTED:CREDIT_CARD]","ok":true}"#),
-        (r#"{"t":"line one\nSSN 123-45-6789"}"#, r#"{"t":"line one\nSSN [REDACTED:SSN]"}"#),
+        (r#"{"t":"line one\nSSN 536-22-4187"}"#, r#"{"t":"line one\nSSN [REDACTED:SSN]"}"#),
         (r#"{"t":"x\njane@example.org"}"#, r#"{"t":"x\n[REDACTED:EMAIL]"}"#),
-        (r#"{"ip":"10.1.2.3","v6":"2001:db8::1:2"}"#, r#"{"ip":"[REDACTED:IPV4]","v6":"[REDACTED:IPV6]"}"#),
+        (r#"{"ip":"10.1.2.3","v6":"2a01:4f8:c17::1:2"}"#, r#"{"ip":"[REDACTED:IPV4]","v6":"[REDACTED:IPV6]"}"#),
         (r#"{"iban":"GB82 WEST 1234 5698 7654 32"}"#, r#"{"iban":"[REDACTED:IBAN]"}"#),
         (r#"{"p":"+1 (415) 555-2671"}"#, r#"{"p":"[REDACTED:PHONE]"}"#),
     ];
@@ -268,4 +270,89 @@ fn a_finding_in_part_of_a_json_number_replaces_the_whole_number() {
     // in text that is not JSON, the placeholder goes in bare
     let r = guard_body(&g, redact_all, b"call 415-555-2671 now");
     assert!(matches!(&r.outcome, Outcome::Rewritten(out) if out == b"call [REDACTED:PHONE] now"), "{:?}", r.outcome);
+}
+
+// ------------------------------------------------------------------ the labelled set (#16)
+
+include!("../../tests/data/detector_cases.rs");
+
+/// What the guard finds in a case: kind names and rule ids. Telemetry cases are judged on
+/// `redact_all`'s output: their value must be gone (a positive) or the text untouched.
+fn judge(g: &Guard, c: &DetectorCase) -> Vec<String> {
+    if c.tier == "telemetry" {
+        let out = redact_all(g, c.text.as_bytes());
+        let changed = out != c.text.as_bytes();
+        let gone = !String::from_utf8_lossy(&out).contains(&c.value);
+        return if gone && changed { vec!["high-entropy-string".into()] } else if changed { vec!["other".into()] } else { vec![] };
+    }
+    let everything = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
+    let r = guard_body(g, everything, c.text.as_bytes());
+    r.pii.into_iter().chain(r.secrets).collect()
+}
+
+#[test]
+fn the_labelled_set_meets_its_targets() {
+    let g = guard();
+    let cases = detector_cases();
+    assert!(cases.len() >= 1000, "{}", cases.len());
+    // (tier, class) -> (tp, fn, fp, tn), and the failures to show
+    let mut m: std::collections::BTreeMap<(String, String), [usize; 4]> = Default::default();
+    let mut misses = Vec::new();
+    for c in &cases {
+        let found = judge(&g, c);
+        let e = m.entry((c.tier.clone(), c.class.clone())).or_default();
+        if c.kinds.is_empty() {
+            if found.is_empty() { e[3] += 1 } else { e[2] += 1; misses.push(format!("FP {} {:?}: {:?} in {:?}", c.tier, found, c.value, c.text)) }
+        } else if c.kinds.iter().all(|k| found.contains(k)) {
+            e[0] += 1;
+        } else {
+            e[1] += 1;
+            misses.push(format!("FN {} want {:?} got {:?}: {:?}", c.tier, c.kinds, found, c.text));
+        }
+    }
+    let mut report = String::new();
+    let mut ok = true;
+    for ((tier, class), [tp, fnn, fp, _]) in &m {
+        let precision = *tp as f64 / (*tp + *fp).max(1) as f64;
+        let recall = *tp as f64 / (*tp + *fnn).max(1) as f64;
+        report.push_str(&format!("{tier} {class}: precision {precision:.3} recall {recall:.3}\n"));
+        ok &= match tier.as_str() {
+            "core" => precision >= 0.99 && recall >= 0.99,
+            "extended" => recall >= 0.90,
+            _ => recall >= 0.90 && precision >= 0.90,
+        };
+    }
+    assert!(ok, "{report}{}", misses.join("\n"));
+}
+
+#[test]
+fn every_labelled_secret_is_gone_from_telemetry_and_every_case_keeps_json_valid() {
+    let g = guard();
+    let everything = Policy { pii: PiiMode::Redact, secrets: SecretMode::Block };
+    let pii_only = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
+    for c in detector_cases() {
+        // the text as a JSON string value, and the JSON bodies as they are
+        let wrapped = serde_json::json!({"messages": [{"role": "user", "content": c.text}]}).to_string();
+        let ascii = wrapped.chars().map(|ch| if ch.is_ascii() { ch.to_string() } else { let mut b = [0u16; 2]; ch.encode_utf16(&mut b).iter().map(|u| format!("\\u{u:04x}")).collect() }).collect::<String>();
+        let mut bodies = vec![wrapped, ascii];
+        if c.context.starts_with("json") {
+            bodies.push(c.text.clone());
+        }
+        for body in &bodies {
+            for policy in [everything, pii_only] {
+                if let Outcome::Rewritten(out) = guard_body(&g, policy, body.as_bytes()).outcome {
+                    assert!(serde_json::from_slice::<serde_json::Value>(&out).is_ok(), "invalid JSON from {body}: {}", String::from_utf8_lossy(&out));
+                }
+            }
+            let out = redact_all(&g, body.as_bytes());
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_else(|e| panic!("redact_all: {e}: {body} -> {}", String::from_utf8_lossy(&out)));
+            if c.class == "secret" && !c.kinds.is_empty() {
+                assert!(!v.to_string().contains(&c.value), "{:?} leaks into telemetry: {}", c.kinds, String::from_utf8_lossy(&out));
+            }
+        }
+        if c.class == "secret" && !c.kinds.is_empty() {
+            let s = sanitize_for_telemetry(&g, &c.text);
+            assert!(!s.contains(&c.value), "{:?}: sanitize_for_telemetry leaks: {s}", c.kinds);
+        }
+    }
 }

@@ -14,6 +14,26 @@ fn fill(n: usize, charset: &str, seed: u64) -> String {
         })
         .collect()
 }
+/// A GitHub-format token (`ghp_`, `npm_`...): 30 random base62 characters, then their CRC32
+/// in base62 as the last 6, as GitHub's format has it (a wrong checksum is not a token).
+fn gh_token(prefix: &str, seed: u64) -> String {
+    let body = fill(30, AN, seed);
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in body.as_bytes() {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    let mut n = !crc;
+    let digits = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut check = [b'0'; 6];
+    for slot in check.iter_mut().rev() {
+        *slot = digits[(n % 62) as usize];
+        n /= 62;
+    }
+    format!("{prefix}_{body}{}", String::from_utf8_lossy(&check))
+}
 const AN: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const HEX: &str = "0123456789abcdef";
 const UP: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -26,12 +46,12 @@ pub fn secret_cases() -> Vec<(&'static str, String)> {
     vec![
         ("aws-access-key-id", "AKIAIOSFODNN7EXAMPLE".into()),
         ("aws-secret-access-key", format!("aws_secret_access_key = \"{}\"", fill(40, B64, 1))),
-        ("github-pat", format!("ghp_{}", fill(36, AN, 2))),
+        ("github-pat", gh_token("ghp", 2)),
         ("github-fine-grained-pat", format!("github_pat_{}", fill(82, AN, 3))),
-        ("github-oauth", format!("gho_{}", fill(36, AN, 4))),
-        ("github-app-token", format!("ghs_{}", fill(36, AN, 5))),
-        ("github-app-token", format!("ghu_{}", fill(36, AN, 57))),
-        ("github-refresh-token", format!("ghr_{}", fill(36, AN, 6))),
+        ("github-oauth", gh_token("gho", 4)),
+        ("github-app-token", gh_token("ghs", 5)),
+        ("github-app-token", gh_token("ghu", 57)),
+        ("github-refresh-token", gh_token("ghr", 6)),
         ("gitlab-pat", format!("glpat-{}", fill(20, AN, 7))),
         ("gitlab-pipeline-trigger-token", format!("glptt-{}", fill(40, HEX, 8))),
         ("gitlab-runner-registration-token", format!("GR1348941{}", fill(20, AN, 9))),
@@ -52,7 +72,7 @@ pub fn secret_cases() -> Vec<(&'static str, String)> {
         ("azure-storage-connection-string", format!("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={}==", fill(86, B64, 22))),
         ("azure-ad-client-secret", format!("xYz7Q~{}", fill(34, AN, 23))),
         ("jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U".into()),
-        ("npm-access-token", format!("npm_{}", fill(36, AN, 24))),
+        ("npm-access-token", gh_token("npm", 24)),
         ("pypi-upload-token", format!("pypi-AgEIcHlwaS5vcmc{}", fill(60, AN, 25))),
         ("huggingface-access-token", format!("hf_{}", fill(34, LETTERS, 26))),
         ("twilio-api-key", format!("SK{}", fill(32, HEX, 27))),
@@ -80,6 +100,17 @@ pub fn secret_cases() -> Vec<(&'static str, String)> {
         ("sentry-org-token", format!("sntrys_eyJpYXQiO{}", fill(60, AN, 53))),
         ("groq-api-key", format!("gsk_{}", fill(52, AN, 54))),
         ("xai-api-key", format!("xai-{}", fill(80, AN, 55))),
+        ("gitlab-runner-authentication-token", format!("glrt-{}", fill(20, AN, 60))),
+        ("vault-service-token", format!("hvs.{}", fill(91, AN, 61))),
+        ("vault-batch-token", format!("hvb.{}", fill(140, AN, 62))),
+        ("heroku-api-key-v2", format!("HRKU-AA{}", fill(58, AN, 63))),
+        ("perplexity-api-key", format!("pplx-{}", fill(48, AN, 64))),
+        ("openrouter-api-key", format!("sk-or-v1-{}", fill(64, HEX, 65))),
+        ("connection-string-password", format!("postgres://app:{}@db.internal.example:5432/orders", fill(20, AN, 66))),
+        ("connection-string-password", format!("mongodb+srv://svc:{}@cluster0.ab1cd.mongodb.net/app", fill(16, AN, 67))),
+        ("connection-string-password", format!("redis://default:{}@cache.example.com:6379/0", fill(24, AN, 68))),
+        ("curl-auth-header", format!("curl -H 'Authorization: Bearer {}' https://api.vendor.example/v1", fill(40, AN, 69))),
+        ("curl-auth-user", format!("curl -u deploy:{} https://ci.example.org/api", fill(16, AN, 70))),
         ("generic-password", "password = \"S3cr3t!Passw0rd#2024\"".into()),
         ("generic-api-key", "api_key: \"Zx8Qp2Lm9Vt4Rw7Yk3Hs\"".into()),
     ]
@@ -90,6 +121,9 @@ pub fn secret_cases() -> Vec<(&'static str, String)> {
 #[allow(dead_code)] // included where only the cases are needed too
 pub fn secret_part(rule: &str, value: &str) -> String {
     match rule {
+        "connection-string-password" => value.split_once("://").and_then(|(_, r)| r.split_once(':')).and_then(|(_, r)| r.split_once('@')).map(|(p, _)| p.to_owned()).unwrap_or_default(),
+        "curl-auth-header" => value.split_whitespace().nth(4).unwrap_or_default().trim_end_matches('\'').to_owned(),
+        "curl-auth-user" => value.split_whitespace().nth(2).and_then(|u| u.split_once(':')).map(|(_, p)| p.to_owned()).unwrap_or_default(),
         "aws-secret-access-key" | "generic-password" | "generic-api-key" | "datadog-access-token" => {
             value.rsplit(['=', ':', ' ']).next().unwrap().trim_matches('"').to_owned()
         }

@@ -79,9 +79,9 @@ fn pii_cases() -> Vec<(&'static str, &'static str)> {
         (r#"{"content":"mail john\u0040example.com now"}"#, r#"{"content":"mail [REDACTED:EMAIL] now"}"#),
         (r#"{"arguments":"{\"email\":\"a.b@corp.io\",\"n\":2}"}"#, r#"{"arguments":"{\"email\":\"[REDACTED:EMAIL]\",\"n\":2}"}"#),
         (r#"{"card":4111111111111111,"ok":true}"#, r#"{"card":"[REDACTED:CREDIT_CARD]","ok":true}"#),
-        (r#"{"t":"line one\nSSN 123-45-6789"}"#, r#"{"t":"line one\nSSN [REDACTED:SSN]"}"#),
+        (r#"{"t":"line one\nSSN 536-22-8741"}"#, r#"{"t":"line one\nSSN [REDACTED:SSN]"}"#),
         (r#"{"t":"x\njane@example.org"}"#, r#"{"t":"x\n[REDACTED:EMAIL]"}"#),
-        (r#"{"ip":"10.1.2.3","v6":"2001:db8::1:2"}"#, r#"{"ip":"[REDACTED:IPV4]","v6":"[REDACTED:IPV6]"}"#),
+        (r#"{"ip":"10.1.2.3","v6":"2a03:2880:f12f::1:2"}"#, r#"{"ip":"[REDACTED:IPV4]","v6":"[REDACTED:IPV6]"}"#),
         (r#"{"iban":"GB82 WEST 1234 5698 7654 32"}"#, r#"{"iban":"[REDACTED:IBAN]"}"#),
         (r#"{"p":"+1 (415) 555-2671"}"#, r#"{"p":"[REDACTED:PHONE]"}"#),
         ("4111111111111111", "\"[REDACTED:CREDIT_CARD]\""),
@@ -112,7 +112,7 @@ fn with_content_length_pii_keeps_the_exact_length_and_the_json_stays_valid() {
         if input.starts_with('{') || input.starts_with('4') {
             serde_json::from_str::<serde_json::Value>(&out).unwrap_or_else(|e| panic!("{input} -> {out}: {e}"));
         }
-        for value in ["john", "a.b@corp.io", "4111111111111111", "123-45-6789", "jane@example.org", "10.1.2.3", "GB82", "555-2671"] {
+        for value in ["john", "a.b@corp.io", "4111111111111111", "536-22-8741", "jane@example.org", "10.1.2.3", "GB82", "555-2671"] {
             assert!(!out.contains(value), "{input} -> {out}");
         }
         split_everywhere(&g, setup(EVERYTHING, true), input.as_bytes(), &want, input);
@@ -231,7 +231,7 @@ fn gzip_and_deflate_bodies_are_scanned_and_pass_untouched_or_blocked() {
     let (out, refused) = run(&g, gz(EVERYTHING), &clean.chunks(1000).collect::<Vec<_>>());
     assert_eq!(refused, None);
     assert!(out == clean, "a clean gzip body leaves as it came");
-    let secret = gzip(&big_chat(300_000, " ghp_0123456789abcdefghijABCDEFGHIJ012345 end"));
+    let secret = gzip(&big_chat(300_000, " 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 end"));
     for size in [1, 7, 1000, 100_000] {
         // the body's end comes as an empty chunk after the deflate stream's end, as Envoy often
         // delivers it: the compressed tail must still wait for the scan of its text
@@ -294,5 +294,41 @@ fn the_lexer_state_is_the_same_however_the_text_is_cut() {
     for i in 0..=t.len() {
         let split = Lex::default().run(&t[..i]).run(&t[i..]);
         assert_eq!((split.in_string, split.escape), (whole.in_string, whole.escape), "cut at {i}");
+    }
+}
+
+/// Issue #16's corrupted request, on the streaming path: an email written as `\u` escapes of
+/// non-ASCII letters (as Python's `json.dumps` writes it) is redacted whole, at every split,
+/// and the upstream gets valid JSON of the declared length.
+#[test]
+fn escaped_non_ascii_values_are_redacted_whole_and_the_json_stays_valid_at_every_split() {
+    let guard = crate::plugin::Config::from_json(br#"{"pii":{"mode":"redact"}}"#).unwrap().guard;
+    let body = br#"{"messages":[{"role":"user","content":"write to jos\u00e9.m\u00fcller@exampl\u00e9.com or \ud83d\ude00 jane\u0040example.com"}]}"#;
+    serde_json::from_slice::<serde_json::Value>(body).unwrap();
+    for content_length in [false, true] {
+        for cut in 0..=body.len() {
+            let setup = Setup { policy: Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe }, content_length, content_encoding: None, window: 65_536, block_uninspectable: false };
+            let mut g = RequestGuard::new(setup);
+            let mut out = Vec::new();
+            for (chunk, end) in [(&body[..cut], cut == body.len()), (&body[cut..], true)] {
+                if chunk.is_empty() && !end {
+                    continue;
+                }
+                match g.push(&guard, chunk, end) {
+                    Verdict::Forward(b) => out.extend(b),
+                    v => panic!("split at {cut}: {v:?}"),
+                }
+                if end {
+                    break;
+                }
+            }
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_else(|e| panic!("split at {cut}: {e}: {}", String::from_utf8_lossy(&out)));
+            let text = v["messages"][0]["content"].as_str().unwrap().to_owned();
+            assert!(!text.contains("example.com") && !text.contains("exampl\u{e9}.com") && !text.contains("jane"), "split at {cut}: {text}");
+            assert!(text.contains('\u{1F600}'), "split at {cut}: the emoji is not PII: {text}");
+            if content_length {
+                assert_eq!(out.len(), body.len(), "split at {cut}");
+            }
+        }
     }
 }
