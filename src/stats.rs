@@ -1,6 +1,6 @@
 //! Stats: the names and labels of every metric genai-tap emits, and the bound on labels.
 //!
-//! This module owns the stats contract (documented in the README; never renamed) and the
+//! This module owns the stats contract (documented in docs/telemetry.md; never renamed) and the
 //! cardinality cap: each label key keeps at most `stats.max_label_values` distinct values per
 //! VM, and later values become `other`, so a flood of model names cannot grow Envoy's memory.
 //! It does not talk to the host: `host` defines and updates the metrics that [`StatUpdate`]s
@@ -224,7 +224,7 @@ mod tests {
         assert_eq!(sanitize_label("é"), "__");
     }
 
-    /// Envoy's extraction, as the README states it: each extractor runs on the whole name, its
+    /// Envoy's extraction, as docs/telemetry.md states it: each extractor runs on the whole name, its
     /// first group is cut out, its second is the value.
     fn extract(name: &str) -> (String, Vec<(String, String)>) {
         let full = format!("wasmcustom.{name}");

@@ -1,7 +1,7 @@
 //! Configuration as written: the plugin's JSON, parsed strictly into raw types.
 //!
 //! This module owns the public configuration contract (every key and default is documented
-//! in the README and never renamed) and [`ConfigError`], whose messages never echo a value.
+//! in docs/configuration.md and never renamed) and [`ConfigError`], whose messages never echo a value.
 //! It is a leaf: it imports nothing else of this crate. It does not check values or build
 //! what the hot path runs; each domain compiles its own block (`scan::Guard::compile`,
 //! `cost::PriceTable::compile`, `session::Limits::compile`, `routes::Routes::compile`) and
@@ -24,7 +24,7 @@ pub mod tools;
 
 pub use error::ConfigError;
 
-/// The configuration as written. See the README for every key.
+/// The configuration as written. See docs/configuration.md for every key.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {

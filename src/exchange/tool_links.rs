@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 const SLOTS: u64 = 4096;
 
 /// The most bytes one slot's value holds: tag, trace id, span id and time (40), and a call id
-/// cut at 128. With [`SLOTS`], what the README's shared-data bound adds for tool links.
+/// cut at 128. With [`SLOTS`], what the documented shared-data bound (docs/operators.md) adds for tool links.
 const MAX_SLOT_BYTES: usize = 40 + 128;
 
 fn slot(session: &str, tool: &str) -> ([u8; 8], String) {

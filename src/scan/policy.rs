@@ -381,7 +381,7 @@ impl fmt::Display for Error {
             ErrorKind::UnknownPiiKind => {
                 f.write_str("unknown kind; expected email, phone, ssn, credit_card, iban, ipv4 or ipv6")
             }
-            ErrorKind::UnknownRule => f.write_str("unknown rule; see the README for the rule ids"),
+            ErrorKind::UnknownRule => f.write_str("unknown rule; see docs/guard.md for the rule ids"),
             ErrorKind::TakenId => f.write_str("is already a rule id"),
             ErrorKind::BuiltIn => f.write_str("the built-in rules do not compile"),
             ErrorKind::IpRange(why) => f.write_str(why),
@@ -512,7 +512,7 @@ mod tests {
         let raw: RawSecrets = serde_json::from_str(r#"{"disabled_rules":["x"]}"#).unwrap();
         let e = Guard::compile(RawPii::default(), raw).unwrap_err();
         assert_eq!((e.block(), e.field()), (Block::Secrets, "disabled_rules[0]"));
-        assert_eq!(e.to_string(), "unknown rule; see the README for the rule ids");
+        assert_eq!(e.to_string(), "unknown rule; see docs/guard.md for the rule ids");
         let raw: RawPii = serde_json::from_str(r#"{"kinds":["email","ssn","x"]}"#).unwrap();
         let e = Guard::compile(raw, RawSecrets::default()).unwrap_err();
         assert_eq!((e.block(), e.field()), (Block::Pii, "kinds[2]"));
