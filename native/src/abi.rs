@@ -70,6 +70,14 @@ const LOG_WARN: u32 = 3;
 extern "C" {
     fn envoy_dynamic_module_callback_http_get_headers_size(filter: EnvoyPtr, kind: u32) -> usize;
     fn envoy_dynamic_module_callback_http_get_headers(filter: EnvoyPtr, kind: u32, out: *mut EnvoyHttpHeader) -> bool;
+    fn envoy_dynamic_module_callback_http_get_header(
+        filter: EnvoyPtr,
+        kind: u32,
+        key: ModuleBuffer,
+        out: *mut EnvoyBuffer,
+        index: usize,
+        total: *mut usize,
+    ) -> bool;
     fn envoy_dynamic_module_callback_http_get_body_chunks_size(filter: EnvoyPtr, kind: u32) -> usize;
     fn envoy_dynamic_module_callback_http_get_body_chunks(filter: EnvoyPtr, kind: u32, out: *mut EnvoyBuffer) -> bool;
     fn envoy_dynamic_module_callback_http_filter_config_scheduler_new(config: EnvoyPtr) -> EnvoyPtr;
@@ -143,6 +151,22 @@ impl Stream {
             return Vec::new();
         }
         views.iter().map(|h| (text(h.key_ptr, h.key_length), text(h.value_ptr, h.value_length))).collect()
+    }
+
+    /// The first value of one header, read by name without touching the rest of the map.
+    pub fn header(&self, side: Side, name: &str) -> Option<String> {
+        let kind = match side {
+            Side::Request => REQUEST_HEADER,
+            Side::Response => RESPONSE_HEADER,
+        };
+        let mut out = EnvoyBuffer { ptr: std::ptr::null(), length: 0 };
+        let mut total = 0usize;
+        // SAFETY: self.0 is the current hook's filter pointer; `out` and `total` are valid for
+        // writes, and `name` outlives the call.
+        let found = unsafe {
+            envoy_dynamic_module_callback_http_get_header(self.0, kind, ModuleBuffer::of(name.as_bytes()), &mut out, 0, &mut total)
+        };
+        (found && !out.ptr.is_null()).then(|| text(out.ptr, out.length))
     }
 
     /// Lends the slices of the body chunk that arrived with this callback to `f`, in order.

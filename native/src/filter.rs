@@ -208,6 +208,10 @@ impl Filter {
 
     pub fn request_headers(&mut self, stream: &Stream, end_of_stream: bool) {
         let Some(ex) = self.exchange.as_mut() else { return };
+        // "not mine" from the few headers classification reads, as the wasm host does
+        if ex.handle_request_probe(|name| stream.header(Side::Request, name)) {
+            return;
+        }
         let headers = stream.headers(Side::Request);
         let verdict = ex.handle_request_headers(RequestHead { headers: &headers }, end_of_stream, now_ns());
         // header edits (traceparent injection, accept-encoding) are not applied by the spike
