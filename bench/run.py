@@ -490,7 +490,10 @@ def write_report(r, rss, scan, tap_size, noop_size, lite, native_size=0):
         rows.append(f"| throughput, {label} chat (req/s, median (min-max) of {RUNS}) | " + " | ".join(spread(r[v][f"rps_{size}"]) for v in V) + " |")
         rows.append("| ... as a share of bare Envoy | " + " | ".join(f"{med(r[v][f'rps_{size}'])/bare:.0%}" for v in V) + " |")
         for q in ["p50", "p99"]:
-            base = r["bare"][f"lat_{size}"][f"{q}_ms"] if r["bare"][f"lat_{size}"] else float("nan")
+            if r["bare"][f"lat_{size}"] is None:
+                rows.append(f"| {q} at 1,000 req/s, {label} (ms) | saturated (capacity {bare:,.0f} req/s) | " + " | ".join("-" for _ in V[1:]) + " |")
+                continue
+            base = r["bare"][f"lat_{size}"][f"{q}_ms"]
             def cell(v):
                 if r[v][f"lat_{size}"] is None:
                     return f"saturated (capacity {med(r[v][f'rps_{size}']):,.0f} req/s)"
