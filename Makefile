@@ -14,7 +14,7 @@ WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrappin
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help build envoy tools run test test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak soak llm-sdk
+.PHONY: help build envoy tools run test test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak llm-sdk native
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -118,6 +118,13 @@ dist/noop.wasm: bench/noop/src/lib.rs bench/noop/Cargo.toml
 	cd bench/noop && cargo build --release --target $(TARGET)
 	@mkdir -p dist && cp bench/noop/target/$(TARGET)/release/genai_tap_noop.wasm $@
 
+native: dist/libgenai_tap.so ## spike: the core as an Envoy dynamic module (native filter), for make bench
+
+dist/libgenai_tap.so: $(SRC) $(shell find native/src -name '*.rs') native/Cargo.toml
+	cargo build --release -p genai-tap-native
+	@mkdir -p dist && cp target/release/libgenai_tap_native.so $@
+	@ls -l $@ | awk '{print "built " $$9 ": " $$5 " bytes"}'
+
 litellm: $(TOOLS)/litellm-venv/.ok ## LiteLLM's proxy, the comparison in make bench, in .tools/litellm-venv
 
 $(TOOLS)/litellm-venv/.ok: bench/requirements-litellm.txt
@@ -125,7 +132,7 @@ $(TOOLS)/litellm-venv/.ok: bench/requirements-litellm.txt
 	$(TOOLS)/litellm-venv/bin/pip install --quiet -r bench/requirements-litellm.txt
 	@touch $@
 
-bench: build envoy noop litellm ## throughput, latency and CPU against bare Envoy and a no-op module; writes BENCHMARKS.md
+bench: build envoy noop native litellm ## throughput, latency and CPU against bare Envoy and a no-op module; writes BENCHMARKS.md
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { [ "$$(id -u)" = 0 ] && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
 	cargo build --release -p genai-tap-testkit --bins

@@ -110,6 +110,8 @@ http {{
     # the same 5,000 events at 2 MB/s, as a provider paces them: the first chunk is a few events
     location ~ ^/paced/(sse5000)/v1/chat/completions$ {{ default_type text/event-stream; error_page 405 =200 $uri; alias {www}/$1;
       sendfile off; output_buffers 1 4k; postpone_output 0; limit_rate 2m; }}
+    # traffic genai-tap does not observe: a non-LLM path on the same host-wide route, the same 2 KB answer
+    location = /unobserved/v1/files {{ default_type application/json; error_page 405 =200 $uri; alias {www}/chat2k; }}
     location = /v1/traces {{ return 200; }}
   }}
 }}"""
@@ -165,7 +167,20 @@ litellm_settings: {{telemetry: false, drop_params: true}}
 
 def envoy_yaml(listen, admin, upstream, wasm, plugin):
     filt = ""
-    if wasm:
+    if wasm and wasm.endswith(".so"):
+        # the native spike: an Envoy dynamic module, found as lib<name>.so on
+        # ENVOY_DYNAMIC_MODULES_SEARCH_PATH (set by Envoy() below), same plugin JSON
+        value = plugin.replace("'", "''")
+        filt = f"""          - name: genai_tap
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
+              dynamic_module_config: {{name: genai_tap}}
+              filter_name: genai_tap
+              filter_config:
+                "@type": type.googleapis.com/google.protobuf.StringValue
+                value: '{value}'
+"""
+    elif wasm:
         cfg = "\n".join("                    " + l for l in plugin.splitlines())
         filt = f"""          - name: genai_tap
             typed_config:
@@ -217,9 +232,12 @@ class Envoy:
         path = os.path.join(tmp, f"envoy-{name}.yaml")
         open(path, "w").write(envoy_yaml(self.listen, self.admin, upstream, wasm, plugin))
         self.log = open(os.path.join(tmp, f"envoy-{name}.log"), "w")
+        env = dict(os.environ)
+        if wasm and wasm.endswith(".so"):
+            env["ENVOY_DYNAMIC_MODULES_SEARCH_PATH"] = os.path.dirname(wasm)
         self.p = subprocess.Popen(["taskset", "-c", "0", ENVOY, "-c", path, "--concurrency", "1",
                                    "--use-dynamic-base-id", "-l", "error"], stdout=self.log, stderr=self.log,
-                                  start_new_session=True)
+                                  start_new_session=True, env=env)
         procs.append(self.p)
         if not wait_ready(self.admin):
             raise SystemExit(f"envoy {name} did not start; see {self.log.name}")
@@ -353,7 +371,9 @@ def main():
         collector = '"collector":{"cluster":"otel_collector","authority":"127.0.0.1","path":"/v1/traces","flush_interval_ms":1000}'
         observe = "{" + collector + ',"pii":{"mode":"off"},"secrets":{"mode":"off"}}'
         guard = "{" + collector + ',"pii":{"mode":"redact"},"secrets":{"mode":"block"}}'
-        variants = [("bare", None, ""), ("noop", noop, "{}"), ("observe", tap, observe), ("guard", tap, guard)]
+        native = os.path.join(ROOT, "dist/libgenai_tap.so")
+        variants = [("bare", None, ""), ("noop", noop, "{}"), ("observe", tap, observe), ("guard", tap, guard),
+                    ("native", native, observe)]
         prompts = {}
         for kind, make in [("clean", request_body), ("dense", dense_request_body)]:
             prompts[kind] = os.path.join(tmp, f"prompt100k-{kind}.json"); open(prompts[kind], "w").write(make(100 * 1024))
@@ -390,6 +410,13 @@ def main():
                     r["vm_memory_first"] = e.vm_memory()
                 # past its capacity a server only queues, and the latency would measure the queue
                 r[f"lat_{size}"] = paced(e.listen, path, bodies[size], 1000, SECONDS) if med(runs) >= 1000 * 1.1 else None
+            # unobserved traffic: a non-LLM path on the host-wide route, the same 2 KB each way
+            cpu0 = e.cpu_seconds(); reqs = 0; runs = []
+            for _ in range(RUNS):
+                rps, total, _ = wrk(tmp, e.listen, "/unobserved/v1/files", bodies[2048], SECONDS)
+                runs.append(rps); reqs += total
+            r["rps_unobserved"] = runs
+            r["cpu_us_unobserved"] = (e.cpu_seconds() - cpu0) * 1e6 / max(reqs, 1)
             for events, path in [(200, "/sse200/v1/chat/completions"), (5000, "/sse5000/v1/chat/completions"),
                                  ("5000_paced", "/paced/sse5000/v1/chat/completions")]:
                 time.sleep(1.5)  # one stats flush, so the histogram holds every earlier stream
@@ -419,7 +446,7 @@ def main():
         scan = subprocess.run(["cargo", "run", "-q", "--release", "--example", "scan_bench"], cwd=ROOT,
                               capture_output=True, text=True, timeout=600).stdout.strip().splitlines()
         scan = json.loads(scan[-1]) if scan else {}
-        write_report(results, rss, scan, os.path.getsize(tap), os.path.getsize(noop), lite)
+        write_report(results, rss, scan, os.path.getsize(tap), os.path.getsize(noop), lite, os.path.getsize(native))
     finally:
         stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -433,57 +460,76 @@ def spread(x):
     return f"{med(x):,.0f} ({min(x):,.0f}-{max(x):,.0f})"
 
 
-def why_missed(r):
-    """The arithmetic behind the throughput targets, from this run's own numbers: Envoy with
-    --concurrency 1 is bound by its one core, so throughput is the inverse of CPU per call."""
-    noop, bare = r["noop"]["cpu_us_2048"], r["bare"]["cpu_us_2048"]
-    allowed = noop / (noop + 25)
-    over_for_85 = noop / 0.85 - noop
-    bare128 = r["bare"]["cpu_us_131072"]
-    budget = bare128 / 0.60 - bare128
-    guard_added = r["guard"]["cpu_us_131072"] - r["observe"]["cpu_us_131072"]
-    need = 2 * 128 * 1024 / budget  # bytes per us is MB/s
-    measured = 2 * 128 * 1024 / guard_added
-    observe_over = r["observe"]["cpu_us_2048"] - noop
-    return ["Why the throughput targets are missed:", "",
-            f"- Observe mode, 2 KB: Envoy on one core is bound by CPU per call, so throughput is its inverse. "
-            f"The no-op module costs {noop:.0f} us per call here, so the CPU target (at most 25 us over it) allows "
-            f"as little as {allowed:.0%} of the no-op's throughput, and 85% of it would need at most {over_for_85:.0f} us "
-            f"over the no-op. Of the {observe_over:.0f} us genai-tap adds, about 6 us is the sans-I/O core's own work "
-            f"(parse, span, OTLP encoding: `cargo run --release --example exchange_bench`); the rest is the proxy-wasm "
-            f"calls that any filter reading headers and bodies makes. The CPU and p99 targets are met; the two share "
-            f"targets contradict the CPU one on this box.",
-            f"- Full guard, 128 KB: the guard scans the 128 KB request and the 128 KB response, {guard_added:.0f} us "
-            f"per call over observe. Keeping 60% of bare Envoy ({bare128:.0f} us per call) leaves {budget:.0f} us per call for "
-            f"the no-op floor, observe's work and the scan together, so the scan alone would have to run faster than "
-            f"{need:,.0f} MB/s, {need / measured:.0f} times the {measured:.0f} MB/s it runs at here (the guard's own "
-            f"target is 200 MB/s). Redacting and blocking on 128 KB bodies is a "
-            f"throughput cost an operator chooses per route and direction (`pii.request`, `pii.response`, ...), "
-            f"and it is the reason those switches exist."]
+def ratio_targets(r, mbps):
+    """Issue #20's targets, all in one unit: CPU per call as a multiple of bare Envoy's CPU per call
+    measured in the same run (Envoy on one core is bound by CPU, so throughput is its inverse).
+    Each line carries its arithmetic, so that a reader can check it. Returns (target, arithmetic, verdict)."""
+    bare, noop, obs = (r[v]["cpu_us_2048"] for v in ["bare", "noop", "observe"])
+    ub, un, uo = (r[v]["cpu_us_unobserved"] for v in ["bare", "noop", "observe"])
+    out = []
+    allowed = un + 0.03 * ub
+    out.append(("unobserved traffic: CPU per call <= no-op + 0.03x bare",
+                f"{uo:.1f} us vs {un:.1f} + 0.03 x {ub:.1f} = {allowed:.1f} us (added over the no-op: {(uo - un) / ub:.3f}x bare)",
+                "PASS" if uo <= allowed else "MISS"))
+    added = obs - noop
+    out.append(("observe mode (2 KB): added CPU over the no-op <= 0.35x bare",
+                f"({obs:.1f} - {noop:.1f}) / {bare:.1f} = {added / bare:.2f}x bare ({added:.1f} us; the target allows {0.35 * bare:.1f} us)",
+                "PASS" if added <= 0.35 * bare else "MISS"))
+    for kind, floor in [("clean", 500), ("dense", 120)]:
+        added_g = r["guard"][f"prompt_cpu_us_{kind}"] - r["observe"][f"prompt_cpu_us_{kind}"]
+        out.append((f"guard speed inside Envoy, {kind} text: >= {floor} MB/s",
+                    f"100 KB / ({r['guard'][f'prompt_cpu_us_{kind}']:.0f} - {r['observe'][f'prompt_cpu_us_{kind}']:.0f} us) = {mbps[kind]:.0f} MB/s",
+                    "PASS" if mbps[kind] >= floor else "MISS"))
+    lat_o, lat_n = r["observe"]["lat_2048"], r["noop"]["lat_2048"]
+    if lat_o and lat_n:
+        p99 = lat_o["p99_ms"] - lat_n["p99_ms"]
+        out.append(("added p99 at 1,000 req/s (2 KB): <= 0.2 ms over the no-op",
+                    f"{lat_o['p99_ms']:.2f} - {lat_n['p99_ms']:.2f} = {p99:.2f} ms", "PASS" if p99 <= 0.2 else "MISS"))
+    else:
+        out.append(("added p99 at 1,000 req/s (2 KB): <= 0.2 ms over the no-op", "saturated below 1,100 req/s: not measured", "MISS"))
+    g128, o128, b128 = (r[v]["cpu_us_131072"] for v in ["guard", "observe", "bare"])
+    out.append(("full guard on 128 KB bodies: CPU per call as a multiple of observe's (reported, no target)",
+                f"{g128:.0f} / {o128:.0f} = {g128 / o128:.1f}x observe ({g128 / b128:.1f}x bare)", "REPORT"))
+    if "native" in r:
+        nat = r["native"]["cpu_us_2048"]
+        out.append(("native spike (dynamic module), observe mode (2 KB): added CPU over bare <= 0.15x bare",
+                    f"({nat:.1f} - {bare:.1f}) / {bare:.1f} = {(nat - bare) / bare:.2f}x bare "
+                    f"(the wasm build: {(obs - bare) / bare:.2f}x bare)",
+                    "PASS" if nat - bare <= 0.15 * bare else "MISS"))
+        nu = r["native"]["cpu_us_unobserved"]
+        out.append(("native spike, unobserved traffic: added CPU over bare (reported)",
+                    f"({nu:.1f} - {ub:.1f}) / {ub:.1f} = {(nu - ub) / ub:.3f}x bare (the no-op wasm module: {(un - ub) / ub:.3f}x)", "REPORT"))
+    return out
 
 
-def write_report(r, rss, scan, tap_size, noop_size, lite):
+def write_report(r, rss, scan, tap_size, noop_size, lite, native_size=0):
     def verdict(ok):
         return "PASS" if ok else "MISS"
+    V = ["bare", "noop", "observe", "guard", "native"]
     rows = []
     for size, label in [(2048, "2 KB"), (128 * 1024, "128 KB")]:
-        bare, noop, obs, grd = (med(r[v][f"rps_{size}"]) for v in ["bare", "noop", "observe", "guard"])
-        rows.append(f"| throughput, {label} chat (req/s, median (min-max) of {RUNS}) | {spread(r['bare'][f'rps_{size}'])} | "
-                    f"{spread(r['noop'][f'rps_{size}'])} | {spread(r['observe'][f'rps_{size}'])} | {spread(r['guard'][f'rps_{size}'])} |")
-        rows.append(f"| ... as a share of bare Envoy | 100% | {noop/bare:.0%} | {obs/bare:.0%} | {grd/bare:.0%} |")
+        bare = med(r["bare"][f"rps_{size}"])
+        rows.append(f"| throughput, {label} chat (req/s, median (min-max) of {RUNS}) | " + " | ".join(spread(r[v][f"rps_{size}"]) for v in V) + " |")
+        rows.append("| ... as a share of bare Envoy | " + " | ".join(f"{med(r[v][f'rps_{size}'])/bare:.0%}" for v in V) + " |")
         for q in ["p50", "p99"]:
+            if r["bare"][f"lat_{size}"] is None:
+                rows.append(f"| {q} at 1,000 req/s, {label} (ms) | saturated (capacity {bare:,.0f} req/s) | " + " | ".join("-" for _ in V[1:]) + " |")
+                continue
             base = r["bare"][f"lat_{size}"][f"{q}_ms"]
             def cell(v):
                 if r[v][f"lat_{size}"] is None:
                     return f"saturated (capacity {med(r[v][f'rps_{size}']):,.0f} req/s)"
                 return f"{r[v][f'lat_{size}'][f'{q}_ms']:.2f} (+{r[v][f'lat_{size}'][f'{q}_ms'] - base:.2f})"
-            cells = " | ".join(cell(v) for v in ["noop", "observe", "guard"])
+            cells = " | ".join(cell(v) for v in V[1:])
             rows.append(f"| {q} at 1,000 req/s, {label} (ms, added over bare) | {base:.2f} | {cells} |")
-        cpu = " | ".join(f"{r[v][f'cpu_us_{size}']:.0f}" for v in ["bare", "noop", "observe", "guard"])
-        rows.append(f"| Envoy CPU per call, {label} (us) | {cpu} |")
+        rows.append(f"| Envoy CPU per call, {label} (us) | " + " | ".join(f"{r[v][f'cpu_us_{size}']:.1f}" for v in V) + " |")
+    ub = med(r["bare"]["rps_unobserved"])
+    rows.append(f"| throughput, unobserved traffic (a non-LLM path on the same route, 2 KB each way; req/s) | " + " | ".join(spread(r[v]["rps_unobserved"]) for v in V) + " |")
+    rows.append("| ... as a share of bare Envoy | " + " | ".join(f"{med(r[v]['rps_unobserved'])/ub:.0%}" for v in V) + " |")
+    rows.append("| Envoy CPU per call, unobserved traffic (us) | " + " | ".join(f"{r[v]['cpu_us_unobserved']:.1f}" for v in V) + " |")
     for ev, label in [(200, "SSE stream of 200 events, one burst"), (5000, "SSE stream of 5,000 events, one burst"),
                       ("5000_paced", "SSE stream of 5,000 events paced at 2 MB/s")]:
-        cells = " | ".join(f"{r[v][f'sse_{ev}'][0]:.2f} / {r[v][f'sse_{ev}'][1]:.2f}" for v in ["bare", "noop", "observe", "guard"])
+        cells = " | ".join(f"{r[v][f'sse_{ev}'][0]:.2f} / {r[v][f'sse_{ev}'][1]:.2f}" for v in V)
         rows.append(f"| {label}: first byte / total (ms, median) | {cells} |")
     # issue #15: what the stream guard (by channel, `guard` column) adds over `observe` on the
     # same 5,000-event stream; `pii`/`secrets` redact/block apply to responses in `guard`
@@ -491,10 +537,10 @@ def write_report(r, rss, scan, tap_size, noop_size, lite):
         g, o = r["guard"][f"sse_{ev}"], r["observe"][f"sse_{ev}"]
         rows.append(f"| stream guard, 5,000-event SSE stream {label}: added time to first chunk / added total (ms, median, guard - observe) | - | - | - | {g[0] - o[0]:+.2f} / {g[1] - o[1]:+.2f} |")
     rows.append("| SSE state held per stream, 200 / 5,000 / 5,000 paced events (bytes, mean of `stream_state_bytes`) | - | - | " + " | ".join(
-        " / ".join("-" if r[v][f"sse_state_{ev}"] is None else f"{r[v][f'sse_state_{ev}']:,.0f}" for ev in [200, 5000, "5000_paced"]) for v in ["observe", "guard"]) + " |")
-    rows.append(f"| Envoy RSS before / after the runs (MiB) | " + " | ".join(f"{rss[v][0]/1024:.0f} / {rss[v][1]/1024:.0f}" for v in ["bare", "noop", "observe", "guard"]) + " |")
+        " / ".join("-" if r[v][f"sse_state_{ev}"] is None else f"{r[v][f'sse_state_{ev}']:,.0f}" for ev in [200, 5000, "5000_paced"]) for v in ["observe", "guard"]) + " | - |")
+    rows.append(f"| Envoy RSS before / after the runs (MiB) | " + " | ".join(f"{rss[v][0]/1024:.0f} / {rss[v][1]/1024:.0f}" for v in V) + " |")
     rows.append("| wasm VMs' memory (`vm_memory_bytes`) after the 2 KB runs / at the end (MiB) | - | - | " + " | ".join(
-        f"{r[v]['vm_memory_first']/2**20:.1f} / {r[v]['vm_memory']/2**20:.1f}" for v in ["observe", "guard"]) + " |")
+        f"{r[v]['vm_memory_first']/2**20:.1f} / {r[v]['vm_memory']/2**20:.1f}" for v in ["observe", "guard"]) + " | - |")
 
     # the guard in Envoy: the CPU it adds over observe on a 100 KB prompt is its scan
     guard_rows = []
@@ -518,26 +564,16 @@ def write_report(r, rss, scan, tap_size, noop_size, lite):
     guard_rows.append(f"| 8 MiB prompt, bytes the request guard held per call (mean `stream_state_bytes`) | - | - | - | "
                       f"{'-' if held is None else f'{held:,.0f} bytes'} |")
 
-    b2, n2, o2 = (med(r[v]["rps_2048"]) for v in ["bare", "noop", "observe"])
-    g128, b128 = med(r["guard"]["rps_131072"]), med(r["bare"]["rps_131072"])
-    cpu_over = r["observe"]["cpu_us_2048"] - r["noop"]["cpu_us_2048"]
-    p99_added = r["observe"]["lat_2048"]["p99_ms"] - r["noop"]["lat_2048"]["p99_ms"]
     # what a client feels: a stream paced like a provider's, and a short one in one burst; a long
     # burst's first chunk carries hundreds of KB that are parsed before it is forwarded (see below)
     ttfc_added = max(r[v][ev][0] - r["bare"][ev][0] for v in ["observe", "guard"] for ev in ["sse_200", "sse_5000_paced"])
     states = [r[v][f"sse_state_{ev}"] for v in ["observe", "guard"] for ev in [200, 5000, "5000_paced"]]
     state_max = None if None in states else max(states)
+    ratios = ratio_targets(r, mbps)
     targets = [
-        ("observe mode: >= 70% of bare Envoy's throughput (2 KB)", f"{o2/b2:.0%}", o2 / b2 >= 0.70),
-        ("observe mode: >= 85% of the no-op module's throughput (2 KB)", f"{o2/n2:.0%}", o2 / n2 >= 0.85),
-        ("observe mode: <= 25 us CPU per call over the no-op (2 KB)", f"{cpu_over:.0f} us", cpu_over <= 25),
-        ("observe mode: <= 0.3 ms added p99 at 1,000 req/s over the no-op (2 KB)", f"{p99_added:.2f} ms", p99_added <= 0.3),
-        ("full guard: >= 60% of bare Envoy on 128 KB bodies", f"{g128/b128:.0%}", g128 / b128 >= 0.60),
         ("streams: added time to first byte < 1 ms (200-event burst and paced 5,000, observe and guard)", f"{ttfc_added:.2f} ms", ttfc_added < 1.0),
         ("streams: state per stream < 64 KB whatever the length", f"{state_max:,.0f} bytes at most" if state_max is not None else "not reported",
          state_max is not None and state_max < 64 * 1024),
-        ("guard in Envoy: >= 200 MB/s on clean text (100 KB prompt)", f"{mbps['clean']:.0f} MB/s", mbps["clean"] >= 200),
-        ("guard in Envoy: >= 50 MB/s on text dense with candidates (100 KB prompt)", f"{mbps['dense']:.0f} MB/s", mbps["dense"] >= 50),
         ("wasm VM memory flat after 100,000 calls (observe)", f"{r['observe']['vm_memory_first']/2**20:.1f} -> {r['observe']['vm_memory']/2**20:.1f} MiB after {r['observe']['calls_2048'] + r['observe']['calls_131072']:,} calls",
          r["observe"]["vm_memory"] <= r["observe"]["vm_memory_first"] + 2**20),
     ]
@@ -559,13 +595,22 @@ def write_report(r, rss, scan, tap_size, noop_size, lite):
                         f"{bound}{ratio:.0f}x ({hop_ratio:.0f}x counting a new Envoy hop as well)", ratio >= 50))
     else:
         targets.append(("against LiteLLM: >= 50x less added median latency (2 KB)", "LiteLLM did not start (make litellm)", False))
+    bare_us = r["bare"]["cpu_us_2048"]
     text = ["# genai-tap benchmarks", "",
             f"Generated by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}{' (quick run)' if QUICK else ''}: "
             "Envoy 1.40 with `--concurrency 1` on core 0, load on core 1, nginx upstream serving canned responses "
             "built from the recordings, all on loopback. *observe* is genai-tap with the guard off on the wire; "
-            "*guard* is PII redact and secrets block on requests and responses. Compare ratios within one run.", "",
-            "| measure | bare Envoy | no-op wasm | genai-tap observe | genai-tap guard |", "|---|---|---|---|---|", *rows, "",
-            f"Module size: genai-tap {tap_size:,} bytes, the no-op module {noop_size:,} bytes.", "",
+            "*guard* is PII redact and secrets block on requests and responses; *native* is the dynamic-module spike "
+            "(`native/`, `dist/libgenai_tap.so`) in observe mode with the same configuration. Compare ratios within one run.", "",
+            "## Targets, in one unit", "",
+            f"CPU per call as a multiple of bare Envoy's CPU per call in this run ({bare_us:.1f} us for the 2 KB chat). "
+            "Envoy on one core is bound by CPU, so throughput is the inverse of CPU per call and these ratios hold from one box to another.", "",
+            "| target | arithmetic | |", "|---|---|---|",
+            *[f"| {t} | {m} | {v} |" for t, m, v in ratios], "",
+            "## Measurements", "",
+            "| measure | bare Envoy | no-op wasm | genai-tap observe | genai-tap guard | native observe (dynamic module) |",
+            "|---|---|---|---|---|---|", *rows, "",
+            f"Module size: genai-tap {tap_size:,} bytes, the no-op module {noop_size:,} bytes, the native spike {native_size:,} bytes.", "",
             "The guard inside Envoy: Envoy CPU per call with a 100 KB prompt and a 2 KB answer; what the guard "
             "adds over observe is its scan of the prompt (PII redact, secrets block), and the added p50 is at 100 req/s.", "",
             "| prompt | observe CPU (us) | guard CPU (us) | guard MB/s in Envoy | guard's added p50 (ms) |", "|---|---|---|---|---|",
@@ -574,9 +619,10 @@ def write_report(r, rss, scan, tap_size, noop_size, lite):
             *(["Against LiteLLM's proxy (`litellm[proxy]`, one worker on Envoy's core, its price map loaded locally), "
                f"2 KB chat, paced at {LITELLM_RATE} req/s, in front of the same nginx:", "",
                "| path | p50 ms (added) | p99 ms | throughput (req/s) |", "|---|---|---|---|", *lite_rows, ""] if lite_rows else []),
-            "| target | measured | |", "|---|---|---|",
+            "| other target | measured | |", "|---|---|---|",
             *[f"| {t} | {m} | {verdict(ok)} |" for t, m, ok in targets], "",
-            *why_missed(r), "",
+            "The native spike observes only (no stats, sessions, header edits or guard); what a full second host "
+            "would need is in `docs/native.md`.", "",
             "SSE streams come from nginx in 4 KB writes; genai-tap reads a response chunk after forwarding it "
             "(unless the guard rewrites responses), so for a stream paced like a provider's the added first byte is "
             "the filter's callback, not its parse. When an upstream bursts, Envoy reads hundreds of KB as one chunk; "

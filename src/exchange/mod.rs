@@ -198,9 +198,9 @@ impl Exchange {
         let authority = head.get(":authority").or_else(|| head.get("host")).unwrap_or("");
         let host = common::host_of(authority);
         let path = head.get(":path").unwrap_or("/");
-        let (route_kind, call) = match self.classify(head, &host, path) {
+        let (route_kind, call) = match self.classify(&host, path, || crate::tools::mcp::looks_like_mcp(head.headers)) {
             Target::None => {
-                self.state = State::Passthrough { unobserved: providers::unobserved_api(&host, path, head.headers) };
+                self.state = State::Passthrough { unobserved: providers::unobserved_api(&host, path, &|n| head.get(n).map(str::to_owned)) };
                 return HeadersVerdict::Continue;
             }
             Target::Llm(detected, route_kind) => (route_kind, Call::Llm(Llm::new(&self.cfg, detected, route_kind))),
@@ -230,7 +230,29 @@ impl Exchange {
         HeadersVerdict::Continue
     }
 
-    fn classify(&self, head: RequestHead<'_>, host: &str, path: &str) -> Target {
+    /// Decides "not mine" from the few request headers classification reads, each fetched by
+    /// name through `get` and only when needed: `:authority` (or `host`) and `:path`, then the
+    /// MCP headers. `true`: the exchange is now passthrough (as [`Exchange::handle_request_headers`]
+    /// would have made it) and the host need not read the whole header map. `false`: nothing
+    /// changed; call `handle_request_headers` with every header.
+    pub fn handle_request_probe(&mut self, get: impl Fn(&str) -> Option<String>) -> bool {
+        if !matches!(self.state, State::New) {
+            return false;
+        }
+        let authority = get(":authority").or_else(|| get("host")).unwrap_or_default();
+        let host = common::host_of(&authority);
+        let path = get(":path").unwrap_or_else(|| "/".to_owned());
+        let mcp = || crate::tools::mcp::HEADERS.iter().any(|h| get(h).is_some());
+        if matches!(self.classify(&host, &path, mcp), Target::None) {
+            self.state = State::Passthrough { unobserved: providers::unobserved_api(&host, &path, &get) };
+            return true;
+        }
+        false
+    }
+
+    /// `mcp`: whether the request carries MCP's headers, asked only when the route and the path
+    /// leave it open.
+    fn classify(&self, host: &str, path: &str, mcp: impl FnOnce() -> bool) -> Target {
         match self.cfg.routes.find(host, path) {
             Some(r) if r.kind == RouteKind::Llm => {
                 let mut d = providers::detect(host, path).unwrap_or(Detected {
@@ -248,7 +270,7 @@ impl Exchange {
             Some(r) => Target::Tool { mcp: r.kind == RouteKind::Mcp, name: r.tool.clone() },
             None => match providers::detect(host, path) {
                 Some(d) => Target::Llm(d, RouteKind::Llm),
-                None if crate::tools::mcp::looks_like_mcp(head.headers) || path.split('?').next().is_some_and(|p| p.ends_with("/mcp")) => {
+                None if path.split('?').next().is_some_and(|p| p.ends_with("/mcp")) || mcp() => {
                     Target::Tool { mcp: true, name: None }
                 }
                 None => Target::None,

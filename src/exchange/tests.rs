@@ -420,3 +420,46 @@ mod tools {
         assert!(!edits.iter().any(|e| e.name == "accept-encoding"), "{edits:?}");
     }
 }
+
+#[test]
+fn the_header_probe_decides_exactly_what_the_full_classification_decides() {
+    let routes = r#"{"routes":[{"host":"llm.internal","kind":"llm"},{"host":"tools.internal","path_prefix":"/api","kind":"tool","tool":"search"}]}"#;
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        ("{}", &[(":authority", "api.openai.com"), (":path", "/v1/chat/completions")]),
+        ("{}", &[(":authority", "api.openai.com"), (":path", "/v1/files")]),
+        ("{}", &[(":authority", "example.com"), (":path", "/index.html")]),
+        ("{}", &[("host", "api.anthropic.com"), (":path", "/v1/messages")]),
+        ("{}", &[(":authority", "tools.internal"), (":path", "/rpc"), ("mcp-session-id", "s")]),
+        ("{}", &[(":authority", "tools.internal"), (":path", "/rpc"), ("mcp-protocol-version", "2025-06-18")]),
+        ("{}", &[(":authority", "tools.internal"), (":path", "/svc/mcp?x=1")]),
+        ("{}", &[(":authority", "tools.internal"), (":path", "/rpc")]),
+        (routes, &[(":authority", "llm.internal:8443"), (":path", "/generate")]),
+        (routes, &[(":authority", "tools.internal"), (":path", "/api/q")]),
+        (routes, &[(":authority", "tools.internal"), (":path", "/other")]),
+        ("{}", &[]),
+    ];
+    for (config, pairs) in cases {
+        let c = cfg(config);
+        let mut h = headers(pairs);
+        h.push((":method".into(), "POST".into()));
+        h.push(("x-unrelated".into(), "1".into()));
+        let mut full = Exchange::new(c.clone(), ids());
+        full.handle_request_headers(RequestHead { headers: &h }, false, 0);
+        let mut probed = Exchange::new(c, ids());
+        let asked = std::cell::RefCell::new(Vec::new());
+        let passthrough = probed.handle_request_probe(|name| {
+            asked.borrow_mut().push(name.to_owned());
+            h.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        });
+        assert_eq!(passthrough, !full.is_observed(), "{config} {pairs:?}");
+        // the probe never changes an exchange it does not pass through
+        assert_eq!(probed.is_observed(), false, "{pairs:?}");
+        assert!(asked.borrow().iter().all(|n| [":authority", "host", ":path", "mcp-protocol-version", "mcp-session-id", "upgrade", "anthropic-version"].contains(&n.as_str())), "{:?}", asked.borrow());
+        // and counts unobserved provider traffic as the full path does
+        assert_eq!(probed.is_unobserved_api(), full.is_unobserved_api(), "{pairs:?}");
+        if !passthrough {
+            probed.handle_request_headers(RequestHead { headers: &h }, false, 0);
+            assert!(probed.is_observed(), "{pairs:?}");
+        }
+    }
+}

@@ -34,6 +34,9 @@ pub(crate) struct FakeHost {
     pub tick_ms: Option<u64>,
     pub random_calls: usize,
     pub memory: i64,
+    /// Header names read one by one (`get_map_value`), and whole-map reads, of the request.
+    pub request_header_reads: std::cell::RefCell<Vec<String>>,
+    pub request_map_reads: std::cell::Cell<usize>,
 }
 
 impl FakeHost {
@@ -72,9 +75,15 @@ impl Host for FakeHost {
         self.logs.push((level, message.to_owned()));
     }
     fn headers(&self, map: Headers) -> Vec<(String, String)> {
+        if map == Headers::Request {
+            self.request_map_reads.set(self.request_map_reads.get() + 1);
+        }
         self.map(map).clone()
     }
     fn header(&self, map: Headers, name: &str) -> Option<String> {
+        if map == Headers::Request {
+            self.request_header_reads.borrow_mut().push(name.to_owned());
+        }
         self.map(map).iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
     fn set_header(&mut self, map: Headers, name: &str, value: Option<&str>) {

@@ -76,6 +76,11 @@ impl Stream {
     }
 
     pub(crate) fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
+        // "not mine" is decided from the few headers classification reads (get_map_value),
+        // so traffic genai-tap does not observe never pays for the whole header map
+        if self.exchange.handle_request_probe(|name| host.header(Headers::Request, name)) {
+            return Action::Continue;
+        }
         let headers = host.headers(Headers::Request);
         let now = host.now_ns();
         let verdict = self.exchange.handle_request_headers(RequestHead { headers: &headers }, end_of_stream, now);

@@ -238,3 +238,34 @@ fn a_collector_answer_settles_the_batch_and_is_counted() {
     root.call_response(&mut host, 99, 0);
     assert_eq!(host.metric("genai_tap.export_spans_exported"), Some(1));
 }
+
+#[test]
+fn traffic_that_is_not_observed_is_decided_from_a_few_headers_without_the_whole_map() {
+    let (mut root, mut host) = configured(COLLECTOR);
+    // a non-LLM path on the provider's host, with many headers the decision does not need
+    host.request_headers = headers(&[(":method", "GET"), (":authority", "api.openai.com"), (":path", "/v1/files"),
+        ("user-agent", "agent/1.0"), ("accept", "*/*"), ("x-request-id", "r-1"), ("cookie", "a=b")]);
+    let mut stream = root.stream(&mut host).expect("configured");
+    assert_eq!(stream.on_request_headers(&mut host, true), Action::Continue);
+    assert_eq!(host.request_map_reads.get(), 0, "the whole map was read for unobserved traffic");
+    assert_eq!(*host.request_header_reads.borrow(), vec![":authority", ":path", "mcp-protocol-version", "mcp-session-id", "anthropic-version"]);
+    stream.on_log(&mut host);
+    host.now += 200 * MS;
+    root.tick(&mut host);
+    assert!(exported_spans(&host).is_empty());
+
+    // an LLM call is decided after two reads, then the map is read once as before
+    host.request_header_reads.borrow_mut().clear();
+    let mut stream = root.stream(&mut host).expect("configured");
+    host.request_headers = chat_headers();
+    stream.on_request_headers(&mut host, false);
+    assert_eq!(*host.request_header_reads.borrow(), vec![":authority", ":path"]);
+    assert_eq!(host.request_map_reads.get(), 1);
+
+    // MCP by its header alone is still observed: the probe asks for it before giving up
+    host.request_header_reads.borrow_mut().clear();
+    let mut stream = root.stream(&mut host).expect("configured");
+    host.request_headers = headers(&[(":method", "POST"), (":authority", "tools.internal"), (":path", "/rpc"), ("mcp-session-id", "s-1")]);
+    stream.on_request_headers(&mut host, false);
+    assert_eq!(host.request_map_reads.get(), 2, "an MCP call reads the whole map");
+}

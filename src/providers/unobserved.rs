@@ -7,13 +7,13 @@
 //! is not reading (`unobserved_calls{api=...}`). It decides nothing about the exchange.
 
 /// The API of a request that genai-tap recognises as provider traffic it does not read, or
-/// `None`. `host` is lowercase without a port; `path` has its query; `headers` are the
-/// request's, with lowercase names. The values are public (a stat label) and never change.
-pub fn unobserved_api(host: &str, path: &str, headers: &[(String, String)]) -> Option<&'static str> {
+/// `None`. `host` is lowercase without a port; `path` has its query; `header` reads one
+/// request header by its lowercase name, and is asked only when the path leaves the answer
+/// open. The values are public (a stat label) and never change.
+pub fn unobserved_api(host: &str, path: &str, header: &dyn Fn(&str) -> Option<String>) -> Option<&'static str> {
     let p = path.split('?').next().unwrap_or(path).trim_end_matches('/');
-    let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let websocket = header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let anthropic = host == "api.anthropic.com" || header("anthropic-version").is_some();
+    let websocket = || header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let anthropic = || host == "api.anthropic.com" || header("anthropic-version").is_some();
     let gemini = host == "generativelanguage.googleapis.com";
     let azure = host.ends_with(".openai.azure.com") || host.ends_with(".services.ai.azure.com");
 
@@ -37,12 +37,12 @@ pub fn unobserved_api(host: &str, path: &str, headers: &[(String, String)]) -> O
         return Some(family.pick("openai_batches", "azure_openai_batches"));
     }
     if has_root(p, "/files") || has_root(p, "/uploads") {
-        if anthropic {
+        if anthropic() {
             return Some("anthropic_files");
         }
         return Some(family.pick("openai_files", "azure_openai_files"));
     }
-    if has_root(p, "/realtime") || (websocket && p.ends_with("/realtime")) {
+    if has_root(p, "/realtime") || (websocket() && p.ends_with("/realtime")) {
         return Some(family.pick("openai_realtime", "azure_openai_realtime"));
     }
     None
@@ -119,7 +119,8 @@ mod tests {
             ("example.com", "/realtime", &none, None),
         ];
         for (host, path, headers, want) in cases {
-            assert_eq!(unobserved_api(host, path, headers), *want, "{host}{path}");
+            let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+            assert_eq!(unobserved_api(host, path, &get), *want, "{host}{path}");
         }
     }
 
@@ -134,7 +135,7 @@ mod tests {
             ("api.cohere.com", "/v2/chat"),
         ] {
             assert!(crate::providers::detect(host, path).is_some(), "{host}{path}");
-            assert_eq!(unobserved_api(host, path, &[]), None, "{host}{path}");
+            assert_eq!(unobserved_api(host, path, &|_| None), None, "{host}{path}");
         }
     }
 }

@@ -11,8 +11,11 @@ use serde_json::value::RawValue;
 
 /// Whether the request headers say MCP, before any body is read.
 pub fn looks_like_mcp(headers: &[(String, String)]) -> bool {
-    headers.iter().any(|(k, _)| k == "mcp-protocol-version" || k == "mcp-session-id")
+    headers.iter().any(|(k, _)| HEADERS.contains(&k.as_str()))
 }
+
+/// The request headers that mark a call as MCP's streamable HTTP transport.
+pub const HEADERS: [&str; 2] = ["mcp-protocol-version", "mcp-session-id"];
 
 /// One JSON-RPC request or notification.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
