@@ -56,6 +56,7 @@ pub mod scan;
 pub mod session;
 pub mod span;
 pub mod stats;
+pub mod task;
 pub mod tools;
 pub mod trace;
 

@@ -52,6 +52,8 @@ metrics! {
     GUARD_BLOCKS = "guard_blocks", Counter;
     BODIES_NOT_PARSED = "bodies_not_parsed", Counter;
     TASKS_OVER_BUDGET = "tasks_over_budget", Counter;
+    TASKS = "tasks", Counter;
+    TASKS_FIRST_PASS = "tasks_first_pass", Counter;
     EXPORT_SPANS_EXPORTED = "export_spans_exported", Counter;
     EXPORT_SPANS_DROPPED = "export_spans_dropped", Counter;
     EXPORT_REQUESTS = "export_requests", Counter;
