@@ -299,7 +299,8 @@ fn the_end_header_emits_the_record_with_the_call_and_the_tick_flags_a_runaway_ta
     host.now += 1500 * MS;
     root.tick(&mut host);
     assert_eq!(host.metric("genai_tap.tasks_over_budget"), None, "1.5x is within 2x");
-    host.now += 600 * MS;
+    // the tick looks at tasks once a second
+    host.now += 1000 * MS;
     root.tick(&mut host);
     assert_eq!(host.metric("genai_tap.tasks_over_budget"), Some(1), "flagged while it still runs");
     host.now += 1200 * MS;
