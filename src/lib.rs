@@ -57,6 +57,7 @@ pub mod session;
 pub mod span;
 pub mod stats;
 pub mod task;
+pub mod tier;
 pub mod tools;
 pub mod trace;
 

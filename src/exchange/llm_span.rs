@@ -157,6 +157,9 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
     let call = &mut x.call;
     span.set(attr::GEN_AI_OPERATION_NAME, f.operation);
     span.set(attr::GEN_AI_PROVIDER_NAME, f.provider);
+    if cfg.gen_ai_system {
+        span.set(attr::GEN_AI_SYSTEM, f.provider);
+    }
     if !f.request_model.is_empty() {
         span.set(attr::GEN_AI_REQUEST_MODEL, f.request_model.as_str());
     }
@@ -192,6 +195,7 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
     }
     common.set_http_attributes(&mut span);
     span.set(attr::TAP_ROUTE_KIND, llm.route_kind.as_str());
+    span.set(attr::TAP_MODEL_TIER, cfg.tiers.tier(&cfg.pricing, &f.model_label, x.detected.provider));
 
     // timing
     if let (true, Some(ttfc)) = (f.streaming, f.ttfc_ns) {

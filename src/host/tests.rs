@@ -73,6 +73,8 @@ fn a_clean_call_is_read_without_delay_exported_on_the_tick_and_counted() {
     assert_eq!(spans[0].name, "chat gpt-4o");
     assert_eq!(attr(&spans[0], "gen_ai.response.model"), Some(&Value::StringValue("gpt-4o-2024-08-06".into())));
     assert_eq!(attr(&spans[0], "gen_ai.usage.output_tokens"), Some(&Value::IntValue(2)));
+    assert_eq!(attr(&spans[0], "genai_tap.model.tier"), Some(&Value::StringValue("frontier".into())));
+    assert_eq!(attr(&spans[0], "gen_ai.system"), None, "the compatibility name is off by default");
     assert_eq!(host.metric("genai_tap.provider.openai.model.gpt-4o-2024-08-06.operation.chat.route.llm.outcome.completed.llm_calls"), Some(1));
     assert_eq!(host.metric("genai_tap.calls_in_flight"), Some(0), "up then down");
     assert_eq!(host.metric("genai_tap.vm_memory_bytes"), Some(1 << 20));
@@ -244,7 +246,7 @@ fn str_attr<'a>(span: &'a opentelemetry_proto::tonic::trace::v1::Span, key: &str
     }
 }
 
-const TASKS: &str = r#"{"collector":{"cluster":"otel","authority":"c","flush_interval_ms":100},"sessions":{"task_idle_timeout_ms":5000}}"#;
+const TASKS: &str = r#"{"collector":{"cluster":"otel","authority":"c","flush_interval_ms":100},"sessions":{"task_idle_timeout_ms":5000},"compat":{"gen_ai_system":true},"model_tiers":{"gpt-4o*":"mid"}}"#;
 
 #[test]
 fn an_idle_task_is_ended_on_the_tick_once_whichever_worker_looks() {
@@ -314,6 +316,13 @@ fn the_end_header_emits_the_record_with_the_call_and_the_tick_flags_a_runaway_ta
     let t = &tasks[0];
     assert_eq!(str_attr(t, "genai_tap.task.outcome"), "surfaced");
     assert_eq!(str_attr(t, "genai_tap.task.end_reason"), "header");
+    let calls: Vec<_> = exported_spans(&host).into_iter().filter(|s| s.name == "chat gpt-4o").collect();
+    assert_eq!(calls.len(), 2);
+    for c in &calls {
+        assert_eq!(str_attr(c, "gen_ai.system"), "openai", "compat on");
+        assert_eq!(str_attr(c, "gen_ai.provider.name"), "openai");
+        assert_eq!(str_attr(c, "genai_tap.model.tier"), "mid", "the configured map wins");
+    }
     assert_eq!(int_attr(t, "gen_ai.usage.input_tokens"), 15);
     assert_eq!(attr(t, "genai_tap.task.over_budget"), Some(&opentelemetry_proto::tonic::common::v1::any_value::Value::BoolValue(true)));
     assert_eq!(host.metric("genai_tap.outcome.surfaced.tasks"), Some(1));
