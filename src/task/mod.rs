@@ -62,6 +62,7 @@ const SURFACED: u8 = 1;
 const LAST_ERRORED: u8 = 2;
 const OVER_BUDGET: u8 = 4;
 const ANY_ERRORED: u8 = 8;
+const LAST_SURFACED: u8 = 16;
 
 /// Where a task stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -179,8 +180,9 @@ impl Reader<'_> {
 impl TaskRecord {
     /// The outcome by the chapter's four values: `completed`, `surfaced`, `errored`,
     /// `timed_out` (spelled as the call outcomes are). An end header may declare one of the
-    /// first three; otherwise a task ended by header takes its last call's outcome, and a
-    /// task that only stopped calling is `timed_out`: the proxy never learned it was done.
+    /// first three; otherwise a task takes its last LLM call's outcome, except that a task
+    /// that stopped calling without a surface is `timed_out`: the proxy never learned it was
+    /// done (a surfaced task is waiting for a person, and says so).
     pub fn outcome(&self) -> &'static str {
         match self.declared.as_str() {
             "completed" => return "completed",
@@ -189,6 +191,7 @@ impl TaskRecord {
             _ => {}
         }
         match self.state {
+            State::EndedIdle if self.flags & LAST_SURFACED != 0 => "surfaced",
             State::EndedIdle => "timed_out",
             _ if self.flags & LAST_ERRORED != 0 => "errored",
             _ if self.flags & SURFACED != 0 => "surfaced",
@@ -384,7 +387,10 @@ pub fn apply_call(cfg: &Limits, key: &SlotKey, prev: Option<&[u8]>, d: &CallDelt
             None => rec.unpriced_calls = rec.unpriced_calls.saturating_add(1),
         }
         let errored = matches!(d.outcome, "errored" | "blocked" | "timed_out" | "cancelled");
-        rec.flags = (rec.flags & !LAST_ERRORED) | if errored { LAST_ERRORED | ANY_ERRORED } else { 0 };
+        rec.flags = (rec.flags & !(LAST_ERRORED | LAST_SURFACED)) | if errored { LAST_ERRORED | ANY_ERRORED } else { 0 };
+        if d.outcome == "surfaced" {
+            rec.flags |= LAST_SURFACED;
+        }
     } else {
         rec.tool_calls = rec.tool_calls.saturating_add(1);
         if matches!(d.outcome, "errored" | "blocked") {

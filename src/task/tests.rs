@@ -137,9 +137,14 @@ fn an_idle_task_is_ended_by_exactly_one_worker() {
     assert_eq!(check_slot(&mut s, &cfg, 60_000, slot, now).unwrap(), Check::Forget, "the loser learns it was emitted");
     let Check::Changed { record, ended: true, newly_over_budget: false } = a else { panic!("{a:?}") };
     assert_eq!(record.state, State::EndedIdle);
-    assert_eq!((record.outcome(), record.end_ms), ("timed_out", T0 + 500), "ends at its last activity");
+    assert_eq!((record.outcome(), record.end_ms), ("surfaced", T0 + 500), "a surfaced task waits for a person; it ends at its last activity");
     assert_eq!(record.surface_reason, "needs_approval");
     assert!(!record.first_pass());
+    // a task that just stops calling, without a surface, timed out
+    let mut s2 = Shared::default();
+    let (key, _) = record_call(&mut s2, &cfg, &llm("t-quiet", T0, 1, 1, 0, 0, Some(1), "completed", "m"), T0).unwrap();
+    let Check::Changed { record, ended: true, .. } = check_slot(&mut s2, &cfg, 60_000, key.slot(), T0 + 60_500).unwrap() else { panic!() };
+    assert_eq!(record.outcome(), "timed_out");
     // a surfaced task that declared its end keeps the reason on the record
     let mut s = Shared::default();
     let mut d2 = d.clone();
