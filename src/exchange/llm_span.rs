@@ -35,6 +35,8 @@ struct Facts {
     end_ns: u64,
     /// Time to first chunk, from the end of the request.
     ttfc_ns: Option<u64>,
+    /// `genai_tap.model.tier`.
+    tier: String,
 }
 
 impl Facts {
@@ -71,6 +73,7 @@ impl Facts {
             usage,
             end_ns: common.end_ns(now),
             ttfc_ns: first_chunk.map(|t| t.saturating_sub(request_end)),
+            tier: cfg.tiers.tier(&cfg.pricing, &model, x.detected.provider).to_owned(),
         }
     }
 
@@ -195,7 +198,7 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
     }
     common.set_http_attributes(&mut span);
     span.set(attr::TAP_ROUTE_KIND, llm.route_kind.as_str());
-    span.set(attr::TAP_MODEL_TIER, cfg.tiers.tier(&cfg.pricing, &f.model_label, x.detected.provider));
+    span.set(attr::TAP_MODEL_TIER, f.tier.as_str());
 
     // timing
     if let (true, Some(ttfc)) = (f.streaming, f.ttfc_ns) {
@@ -314,6 +317,19 @@ fn push_stats(f: &Facts, llm: &Llm, common: &Common, s: &mut Vec<StatUpdate>) {
         Some(_) => {}
         None if f.has_usage() => s.push(StatUpdate::new(stats::LLM_UNPRICED_CALLS, &[("provider", provider), ("model", model)], 1)),
         None => {}
+    }
+    // cohorts: calls by spec and agent version, for pre/post-change comparisons
+    let idf = &common.identity;
+    let mut cohort = vec![("outcome", f.outcome.as_str())];
+    if let Some(v) = idf.spec_version.as_deref() {
+        cohort.push(("spec_version", v));
+    }
+    if let Some(v) = idf.agent_version.as_deref() {
+        cohort.push(("agent_version", v));
+    }
+    s.push(StatUpdate::new(stats::COHORT_CALLS, &cohort, 1));
+    if let Some(c) = f.cost.as_ref().filter(|c| c.micro_usd > 0) {
+        s.push(StatUpdate::new(stats::TIER_COST_MICRO_USD, &[("tier", f.tier.as_str())], i64::try_from(c.micro_usd).unwrap_or(i64::MAX)));
     }
     if let Some(np) = llm.extraction.not_parsed() {
         s.push(StatUpdate::new(stats::BODIES_NOT_PARSED, &[("reason", np.as_str())], 1));

@@ -282,7 +282,7 @@ fn an_idle_task_is_ended_on_the_tick_once_whichever_worker_looks() {
     let rec: Vec<_> = logs.iter().filter(|l| l.event_name == "genai_tap.task.record").collect();
     assert_eq!(rec.len(), 1);
     assert_eq!(rec[0].span_id, t.span_id);
-    assert_eq!(host.metric("genai_tap.outcome.timed_out.tasks"), Some(1));
+    assert_eq!(host.metric("genai_tap.outcome.timed_out.spec_version.spec-3.tasks"), Some(1));
     // the other worker, later, learns from the slot that the task was emitted
     host2.shared = host.shared.clone();
     host2.now = host.now + 1000 * MS;
@@ -290,7 +290,7 @@ fn an_idle_task_is_ended_on_the_tick_once_whichever_worker_looks() {
     host2.now += 200 * MS;
     root2.tick(&mut host2);
     assert!(exported_spans(&host2).iter().all(|s| s.name != "invoke_agent"));
-    assert_eq!(host2.metric("genai_tap.outcome.timed_out.tasks"), None);
+    assert_eq!(host2.metric("genai_tap.outcome.timed_out.spec_version.spec-3.tasks"), None);
 }
 
 #[test]
@@ -325,7 +325,7 @@ fn the_end_header_emits_the_record_with_the_call_and_the_tick_flags_a_runaway_ta
     }
     assert_eq!(int_attr(t, "gen_ai.usage.input_tokens"), 15);
     assert_eq!(attr(t, "genai_tap.task.over_budget"), Some(&opentelemetry_proto::tonic::common::v1::any_value::Value::BoolValue(true)));
-    assert_eq!(host.metric("genai_tap.outcome.surfaced.tasks"), Some(1));
+    assert_eq!(host.metric("genai_tap.outcome.surfaced.spec_version.spec-3.tasks"), Some(1));
     // nothing is left to watch: a later idle check emits nothing more
     host.now += 60_000 * MS;
     root.tick(&mut host);

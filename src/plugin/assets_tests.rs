@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The label keys, in the order they appear in stat names.
-const LABEL_KEYS: [&str; 13] = [
+const LABEL_KEYS: [&str; 16] = [
     "provider",
     "model",
     "operation",
@@ -27,6 +27,9 @@ const LABEL_KEYS: [&str; 13] = [
     "rule",
     "reason",
     "result",
+    "spec_version",
+    "agent_version",
+    "tier",
 ];
 
 fn read(path: &str) -> String {
@@ -164,7 +167,7 @@ fn check_expr(
 #[test]
 fn stats_table_is_the_contract() {
     let c = contract();
-    assert_eq!(c.len(), 24, "{:?}", c.keys());
+    assert_eq!(c.len(), 26, "{:?}", c.keys());
     assert_eq!(c["stream_state_bytes"].kind, "histogram");
     assert_eq!(c["stream_state_bytes"].labels, ["provider"]);
     assert_eq!(

@@ -603,10 +603,19 @@ pub fn log_record(span: &Span) -> LogRecord {
 }
 
 /// The stat updates of an ended task.
+/// The cohort labels (`spec_version`, `agent_version`) are there only when the task's calls
+/// carried the headers, and are capped like every label.
 pub fn stats(rec: &TaskRecord, out: &mut Vec<StatUpdate>) {
-    out.push(StatUpdate::new(stats::TASKS, &[("outcome", rec.outcome())], 1));
+    let mut labels = vec![("outcome", rec.outcome())];
+    if !rec.spec_version.is_empty() {
+        labels.push(("spec_version", rec.spec_version.as_str()));
+    }
+    if !rec.agent_version.is_empty() {
+        labels.push(("agent_version", rec.agent_version.as_str()));
+    }
+    out.push(StatUpdate::new(stats::TASKS, &labels, 1));
     if rec.first_pass() {
-        out.push(StatUpdate::new(stats::TASKS_FIRST_PASS, &[], 1));
+        out.push(StatUpdate::new(stats::TASKS_FIRST_PASS, &labels[1..], 1));
     }
 }
 
