@@ -134,3 +134,58 @@ fn e2e_an_agent_session_leaves_one_record_per_task_with_correct_totals() {
     // every span carries a model tier
     assert!(calls.iter().all(|c| c.str("genai_tap.model.tier").is_some()));
 }
+
+/// Two proxies (egress gateway replicas, two workers each) share one task: each emits its own
+/// part, marked partial and with its own identity, and the parts add up to the whole.
+#[test]
+fn e2e_two_proxies_sharing_a_task_emit_parts_that_add_up() {
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let cfg = format!(
+        r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{}","flush_interval_ms":50}},"sessions":{{"task_idle_timeout_ms":2000}}}}"#,
+        sink.port
+    );
+    let start = |node: &str| {
+        let c = EnvoyConfig::new(upstream.port(), sink.port, &cfg);
+        let yaml = format!("node: {{id: {node}, cluster: egress}}\n{}", c.render());
+        Envoy::start_yaml(&yaml, c.listener_port, c.admin_port, &["--concurrency", "2"]).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log))
+    };
+    let (a, b) = (start("proxy-a"), start("proxy-b"));
+    let t = [("x-agent-task-id", "shared-1"), ("x-agent-spec-version", "s-1")];
+    let mut end = t.to_vec();
+    end.push(("x-agent-task-end", "completed"));
+    send(&a, "openai/chat_basic", &t);
+    send(&b, "openai/chat_prompt_caching_hit", &t);
+    send(&b, "openai/chat_basic", &t);
+    send(&a, "openai/chat_reasoning_detailed_usage", &end);
+    // A's part ends with the header; B's part idles out
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while task_spans(&sink).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500)); // and no third part arrives
+    let parts = task_spans(&sink);
+    assert_eq!(parts.len(), 2, "one part per proxy");
+    let calls: Vec<SpanRecord> = sink.spans().into_iter().filter(|s| s.name != "invoke_agent").collect();
+    assert_eq!(calls.len(), 4);
+    // which proxy wrote which part: A saw chat_basic and the ending call, B the other two
+    let part = |r: &str| parts.iter().find(|p| p.str("genai_tap.task.end_reason") == Some(r)).unwrap_or_else(|| panic!("{r}: {parts:?}"));
+    let (pa, pb) = (part("header"), part("idle"));
+    assert_eq!((pa.int("genai_tap.task.llm_calls"), pa.int("gen_ai.usage.input_tokens")), (Some(2), Some(15 + 12)));
+    assert_eq!((pb.int("genai_tap.task.llm_calls"), pb.int("gen_ai.usage.input_tokens")), (Some(2), Some(1149 + 15)));
+    for p in &parts {
+        assert_eq!(p.attr("genai_tap.task.partial"), Some(&serde_json::json!(true)));
+        assert_eq!(p.str("genai_tap.task.id"), Some("shared-1"));
+    }
+    // the merge: sums, never averages
+    let sum = |spans: &[SpanRecord], key: &str| spans.iter().map(|s| s.int(key).unwrap_or(0)).sum::<i64>();
+    assert_eq!(sum(&parts, "genai_tap.task.llm_calls"), 4);
+    assert_eq!(sum(&parts, "gen_ai.usage.input_tokens"), sum(&calls, "gen_ai.usage.input_tokens"));
+    assert_eq!(sum(&parts, "gen_ai.usage.input_tokens"), 15 + 1149 + 15 + 12);
+    assert_eq!(sum(&parts, "gen_ai.usage.output_tokens"), sum(&calls, "gen_ai.usage.output_tokens"));
+    let cost = |spans: &[SpanRecord]| spans.iter().map(|s| f64_attr(s, "genai_tap.cost.usd")).sum::<f64>();
+    assert!((cost(&parts) - cost(&calls)).abs() < 1e-6);
+    // each proxy counts its own part
+    assert!(a.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_tasks", &[]) == 1.0));
+    assert!(b.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_tasks", &[]) == 1.0));
+}
