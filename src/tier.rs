@@ -43,7 +43,7 @@ impl Tiers {
                 None => t.exact.push((pattern, tier)),
             }
         }
-        t.prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        t.prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         Ok(t)
     }
 

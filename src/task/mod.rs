@@ -453,7 +453,7 @@ pub enum Check {
     /// Nothing live is there any more (absent, ended, unreadable): stop watching the slot.
     Forget,
     /// This write changed the task: it `ended` (emit it) and/or was `newly_over_budget`.
-    Changed { record: TaskRecord, ended: bool, newly_over_budget: bool },
+    Changed { record: Box<TaskRecord>, ended: bool, newly_over_budget: bool },
 }
 
 /// The tick's look at a task slot: ends a task idle past `idle_timeout_ms`, and flags one that
@@ -476,7 +476,7 @@ pub fn apply_check(cfg: &Limits, idle_timeout_ms: u64, prev: Option<&[u8]>, now_
         rec.state = State::EndedIdle;
         rec.end_ms = rec.last_seen_ms;
     }
-    (Some(rec.encode()), Check::Changed { record: rec, ended, newly_over_budget })
+    (Some(rec.encode()), Check::Changed { record: Box::new(rec), ended, newly_over_budget })
 }
 
 /// Adds a finished call to its task in shared data.
