@@ -60,6 +60,8 @@ pub mod stream_guard;
 pub mod session;
 pub mod span;
 pub mod stats;
+pub mod task;
+pub mod tier;
 pub mod tools;
 pub mod trace;
 

@@ -1,9 +1,9 @@
 //! Per-session and per-task roll-ups, kept in proxy-wasm shared data across workers.
 //!
 //! This module owns the record formats, the slot design that bounds them, and the pure update
-//! functions ([`apply_call`], [`apply_task`]). It does not touch proxy-wasm: the host gives it
+//! function [`apply_call`]. It does not touch proxy-wasm: the host gives it
 //! a [`SharedData`] (five lines over `get_shared_data` / `set_shared_data`) and calls
-//! [`record_call`] or [`record_task`], which run the compare-and-swap loop. It never reads a
+//! [`record_call`], which runs the compare-and-swap loop. It never reads a
 //! clock; `now_ms` (Unix milliseconds) is an argument.
 //!
 //! # Slots: bounded by construction
@@ -22,8 +22,8 @@
 //!   `m` slots about `n²/2m` collide, so size `max_sessions` at ten times the sessions live
 //!   within one `idle_ttl_ms` or more.
 //!
-//! Tasks work the same way in `max_tasks` slots keyed `genai_tap.task.<slot>`; a task record
-//! holds its start time (the first call seen for it), which the budget check reads.
+//! Tasks work the same way in `max_tasks` slots keyed `genai_tap.task.<slot>`; the task
+//! record, its end and its budget flag are `task`'s (`src/task.rs`).
 //!
 //! # Concurrency
 //!
@@ -38,7 +38,7 @@
 //! Session, 75 + 8·n bytes: `'S'`, tag[8], first_seen_ms, last_seen_ms, calls, tasks,
 //! input_tokens, output_tokens, cost_micro_usd, unpriced_calls (u64 each), n (u16), then n
 //! task tags[8], oldest first, n ≤ `max_tasks_per_session`.
-//! Task, 41 bytes: `'T'`, tag[8], start_ms, last_seen_ms, calls, budget_ms (0 = none).
+//! Task: see `task` (at most `task::MAX_RECORD_LEN` bytes).
 
 use crate::config::sessions::RawSessions;
 use core::fmt;
@@ -48,9 +48,7 @@ use sha2::{Digest, Sha256};
 pub const MAX_CAS_ATTEMPTS: usize = 8;
 
 const SESSION_MAGIC: u8 = b'S';
-const TASK_MAGIC: u8 = b'T';
 const SESSION_HEADER_LEN: usize = 1 + 8 + 8 * 8 + 2;
-const TASK_LEN: usize = 1 + 8 + 4 * 8;
 
 /// The shared-data store, as the host sees it.
 pub trait SharedData {
@@ -86,6 +84,10 @@ pub struct Limits {
     pub max_sessions: u32,
     pub max_tasks: u32,
     pub max_tasks_per_session: u16,
+    /// Emit task records when tasks end.
+    pub task_records: bool,
+    /// A task idle this long is over (checked on the tick).
+    pub task_idle_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -96,6 +98,8 @@ impl Default for Limits {
             max_sessions: 10_000,
             max_tasks: 10_000,
             max_tasks_per_session: 32,
+            task_records: true,
+            task_idle_timeout_ms: 5 * 60 * 1000,
         }
     }
 }
@@ -119,12 +123,18 @@ impl Limits {
         let max_sessions = bounded("max_sessions", raw.max_sessions, 1_000_000)?;
         let max_tasks = bounded("max_tasks", raw.max_tasks, 1_000_000)?;
         let per_session = bounded("max_tasks_per_session", raw.max_tasks_per_session, 1024)?;
+        // a task must end (and be emitted) before its slot may be taken over as idle
+        if !(1000..=raw.idle_ttl_ms).contains(&raw.task_idle_timeout_ms) {
+            return Err(Error { field: "task_idle_timeout_ms", min: 1000, max: raw.idle_ttl_ms });
+        }
         Ok(Limits {
             enabled: raw.enabled,
             idle_ttl_ms: raw.idle_ttl_ms,
             max_sessions: u32::try_from(max_sessions).unwrap_or(u32::MAX),
             max_tasks: u32::try_from(max_tasks).unwrap_or(u32::MAX),
             max_tasks_per_session: u16::try_from(per_session).unwrap_or(u16::MAX),
+            task_records: raw.task_records,
+            task_idle_timeout_ms: raw.task_idle_timeout_ms,
         })
     }
 
@@ -162,6 +172,7 @@ impl std::error::Error for Error {}
 pub struct SlotKey {
     key: String,
     tag: [u8; 8],
+    slot: u32,
 }
 
 impl SlotKey {
@@ -172,6 +183,7 @@ impl SlotKey {
         SlotKey {
             key: format!("genai_tap.session.{slot}"),
             tag,
+            slot: u32::try_from(slot).unwrap_or(u32::MAX),
         }
     }
 
@@ -182,7 +194,27 @@ impl SlotKey {
         SlotKey {
             key: format!("genai_tap.task.{slot}"),
             tag,
+            slot: u32::try_from(slot).unwrap_or(u32::MAX),
         }
+    }
+
+    /// A task slot by its index, for the tick that watches it (the tag is not known).
+    pub fn task_slot(slot: u32) -> SlotKey {
+        SlotKey {
+            key: format!("genai_tap.task.{slot}"),
+            tag: [0; 8],
+            slot,
+        }
+    }
+
+    /// The tag that tells this id apart from others hashed to the same slot.
+    pub fn tag(&self) -> [u8; 8] {
+        self.tag
+    }
+
+    /// The slot's index.
+    pub fn slot(&self) -> u32 {
+        self.slot
     }
 
     /// The shared-data key to read and write.
@@ -405,116 +437,6 @@ pub fn read_session(
         .then_some(rec.totals)
 }
 
-/// The result of [`apply_task`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskUpdate {
-    /// The new record, to store under the slot's key.
-    pub bytes: Vec<u8>,
-    /// When the task's first call was seen.
-    pub start_ms: u64,
-    /// How long the task has been running at this call.
-    pub elapsed_ms: u64,
-    /// The declared budget: this call's header, else the first one the task declared.
-    pub budget_ms: Option<u64>,
-    /// The task has run past twice its declared budget (`tasks_over_budget`).
-    pub over_budget: bool,
-    pub replaced: Replaced,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct TaskRecord {
-    tag: [u8; 8],
-    start_ms: u64,
-    last_seen_ms: u64,
-    calls: u64,
-    budget_ms: u64,
-}
-
-impl TaskRecord {
-    fn decode(bytes: &[u8]) -> Option<TaskRecord> {
-        if bytes.len() != TASK_LEN || bytes.first() != Some(&TASK_MAGIC) {
-            return None;
-        }
-        Some(TaskRecord {
-            tag: read_tag(bytes, 1)?,
-            start_ms: read_u64(bytes, 9)?,
-            last_seen_ms: read_u64(bytes, 17)?,
-            calls: read_u64(bytes, 25)?,
-            budget_ms: read_u64(bytes, 33)?,
-        })
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(TASK_LEN);
-        out.push(TASK_MAGIC);
-        out.extend_from_slice(&self.tag);
-        for v in [self.start_ms, self.last_seen_ms, self.calls, self.budget_ms] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out
-    }
-}
-
-/// True when a task that has run `elapsed_ms` is past twice its budget.
-pub fn over_budget(elapsed_ms: u64, budget_ms: u64) -> bool {
-    budget_ms > 0 && elapsed_ms > budget_ms.saturating_mul(2)
-}
-
-/// Records a call for the task in `key`'s slot (call it when the request arrives) and says
-/// whether the task is over budget. `budget_ms` is this call's budget header, if any.
-pub fn apply_task(
-    cfg: &Limits,
-    key: &SlotKey,
-    prev: Option<&[u8]>,
-    budget_ms: Option<u64>,
-    now_ms: u64,
-) -> TaskUpdate {
-    let fresh = TaskRecord {
-        tag: key.tag,
-        start_ms: now_ms,
-        last_seen_ms: now_ms,
-        calls: 0,
-        budget_ms: 0,
-    };
-    let (mut rec, replaced) = match prev.filter(|b| !b.is_empty()) {
-        None => (fresh, Replaced::Nothing),
-        Some(bytes) => match TaskRecord::decode(bytes) {
-            None => (fresh, Replaced::Unreadable),
-            Some(r) if idle(r.last_seen_ms, now_ms, cfg.idle_ttl_ms) => (fresh, Replaced::Expired),
-            Some(r) if r.tag != key.tag => (fresh, Replaced::Evicted),
-            Some(r) => (r, Replaced::Continued),
-        },
-    };
-    rec.last_seen_ms = rec.last_seen_ms.max(now_ms);
-    rec.calls = rec.calls.saturating_add(1);
-    if rec.budget_ms == 0 {
-        rec.budget_ms = budget_ms.unwrap_or(0);
-    }
-    let budget = budget_ms.or((rec.budget_ms > 0).then_some(rec.budget_ms));
-    let elapsed_ms = now_ms.saturating_sub(rec.start_ms);
-    TaskUpdate {
-        bytes: rec.encode(),
-        start_ms: rec.start_ms,
-        elapsed_ms,
-        budget_ms: budget,
-        over_budget: budget.is_some_and(|b| over_budget(elapsed_ms, b)),
-        replaced,
-    }
-}
-
-/// How long the task in `key`'s slot has been running, without recording a call. `None` if
-/// the slot holds another task, an idle one, or nothing.
-pub fn task_elapsed_ms(
-    cfg: &Limits,
-    key: &SlotKey,
-    bytes: Option<&[u8]>,
-    now_ms: u64,
-) -> Option<u64> {
-    let rec = TaskRecord::decode(bytes?)?;
-    (rec.tag == key.tag && !idle(rec.last_seen_ms, now_ms, cfg.idle_ttl_ms))
-        .then(|| now_ms.saturating_sub(rec.start_ms))
-}
-
 /// Read-modify-write of one key with compare-and-swap, retried on a lost race.
 pub fn update<S: SharedData, T>(
     store: &mut S,
@@ -548,25 +470,10 @@ pub fn record_call<S: SharedData>(
     })
 }
 
-/// Records a call's arrival for its task in shared data; says whether it is over budget.
-pub fn record_task<S: SharedData>(
-    store: &mut S,
-    cfg: &Limits,
-    task_id: &str,
-    budget_ms: Option<u64>,
-    now_ms: u64,
-) -> Result<TaskUpdate, UpdateError> {
-    let key = SlotKey::task(cfg, task_id);
-    update(store, key.shared_data_key(), |prev| {
-        let u = apply_task(cfg, &key, prev, budget_ms, now_ms);
-        (u.bytes.clone(), u)
-    })
-}
-
 /// The most value bytes the roll-ups can occupy in shared data with this configuration.
 pub fn max_shared_bytes(cfg: &Limits) -> u64 {
     let session = (SESSION_HEADER_LEN + 8 * usize::from(cfg.max_tasks_per_session)) as u64;
-    u64::from(cfg.max_sessions) * session + u64::from(cfg.max_tasks) * TASK_LEN as u64
+    u64::from(cfg.max_sessions) * session + u64::from(cfg.max_tasks) * crate::task::MAX_RECORD_LEN as u64
 }
 
 #[cfg(test)]
@@ -617,6 +524,8 @@ mod tests {
             max_sessions: 10_000,
             max_tasks: 10_000,
             max_tasks_per_session: 4,
+            task_records: true,
+            task_idle_timeout_ms: 60_000,
         }
     }
 
@@ -867,63 +776,16 @@ mod tests {
         }
         let mut s = Broken(0);
         assert_eq!(
-            record_task(&mut s, &cfg(), "t", None, T0),
+            record_call(&mut s, &cfg(), "s", &call(1, 1, Some(1), None), T0),
             Err(UpdateError::Host)
         );
         assert_eq!(s.0, 1);
     }
 
     #[test]
-    fn task_budget_on_a_virtual_clock() {
-        let cfg = cfg();
-        let mut store = FakeShared::default();
-        // (ms after start, budget header, elapsed, budget, over)
-        let steps = [
-            (0, Some(1000), 0, Some(1000), false),
-            (1500, None, 1500, Some(1000), false),
-            (2000, None, 2000, Some(1000), false), // exactly 2x is not past it
-            (2001, None, 2001, Some(1000), true),
-            (2500, Some(5000), 2500, Some(5000), false), // a larger declared budget on this call
-            (12_000, None, 12_000, Some(1000), true),    // the first declared budget is kept
-        ];
-        for (dt, header, elapsed, budget, over) in steps {
-            let u = record_task(&mut store, &cfg, "task-1", header, T0 + dt).unwrap();
-            assert_eq!(
-                (u.elapsed_ms, u.budget_ms, u.over_budget, u.start_ms),
-                (elapsed, budget, over, T0),
-                "t+{dt}"
-            );
-        }
-        let key = SlotKey::task(&cfg, "task-1");
-        let bytes = store.map[key.shared_data_key()].0.clone();
-        assert_eq!(
-            task_elapsed_ms(&cfg, &key, Some(&bytes), T0 + 20_000),
-            Some(20_000)
-        );
-        assert_eq!(
-            task_elapsed_ms(&cfg, &SlotKey::task(&cfg, "task-2"), Some(&bytes), T0),
-            None
-        );
-        // no budget ever declared: never over
-        let u = record_task(&mut store, &cfg, "free", None, T0).unwrap();
-        let u2 = record_task(&mut store, &cfg, "free", None, T0 + 10 * 3_600_000 / 10).unwrap();
-        assert!(!u.over_budget && !u2.over_budget && u2.budget_ms.is_none());
-        // a task idle past the ttl starts again
-        let later = T0 + 12_000 + cfg.idle_ttl_ms;
-        let u = record_task(&mut store, &cfg, "task-1", None, later).unwrap();
-        assert_eq!(
-            (u.start_ms, u.elapsed_ms, u.replaced, u.budget_ms),
-            (later, 0, Replaced::Expired, None)
-        );
-    }
-
-    #[test]
     fn a_clock_that_steps_back_does_not_underflow() {
         let cfg = cfg();
         let mut store = FakeShared::default();
-        record_task(&mut store, &cfg, "t", Some(10), T0).unwrap();
-        let u = record_task(&mut store, &cfg, "t", None, T0 - 5).unwrap();
-        assert_eq!((u.elapsed_ms, u.over_budget), (0, false));
         let s = record_call(&mut store, &cfg, "s", &call(1, 1, Some(1), None), T0).unwrap();
         let s2 = record_call(&mut store, &cfg, "s", &call(1, 1, Some(1), None), T0 - 5).unwrap();
         assert_eq!(s2.totals.last_seen_ms, s.totals.last_seen_ms);
@@ -939,7 +801,8 @@ mod tests {
         let mut wrong_magic = good.clone();
         wrong_magic[0] = b'X';
         bad.push(wrong_magic);
-        bad.push(apply_task(&cfg, &SlotKey::task(&cfg, "t"), None, None, T0).bytes);
+        let task = crate::task::CallDelta { task_id: "t", ..Default::default() };
+        bad.push(crate::task::apply_call(&cfg, &SlotKey::task(&cfg, "t"), None, &task, T0).record.encode());
         let mut longer = good.clone();
         longer.push(0);
         bad.push(longer);
@@ -964,9 +827,10 @@ mod tests {
     #[test]
     fn memory_bound() {
         let c = Limits::compile(RawSessions::default()).unwrap();
-        // 10000 × (75 + 8 × 32) + 10000 × 41
-        assert_eq!(max_shared_bytes(&c), 10_000 * 331 + 10_000 * 41);
-        assert_eq!(c.max_shared_bytes(), 3_720_000);
+        // 10000 × (75 + 8 × 32) + 10000 × 822 (a task record at its largest)
+        assert_eq!(crate::task::MAX_RECORD_LEN, 822);
+        assert_eq!(max_shared_bytes(&c), 10_000 * 331 + 10_000 * 822);
+        assert_eq!(c.max_shared_bytes(), 11_530_000);
     }
 
     #[test]
@@ -992,9 +856,6 @@ mod tests {
             let key = SlotKey::session(&cfg, "s");
             let u = apply_call(&cfg, &key, Some(&bytes), &call(u64::MAX, u64::MAX, Some(u64::MAX), Some("t")), now);
             proptest::prop_assert!(SessionRecord::decode(&u.bytes).is_some());
-            let t = apply_task(&cfg, &SlotKey::task(&cfg, "t"), Some(&bytes), Some(u64::MAX), now);
-            proptest::prop_assert!(TaskRecord::decode(&t.bytes).is_some());
-            let _ = task_elapsed_ms(&cfg, &key, Some(&bytes), now);
             let _ = read_session(&cfg, &key, Some(&bytes), now);
         }
     }

@@ -196,6 +196,10 @@ pub mod attr {
     pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
     pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
     pub const GEN_AI_OUTPUT_TYPE: &str = "gen_ai.output.type";
+    pub const GEN_AI_AGENT_VERSION: &str = "gen_ai.agent.version";
+    /// Deprecated by semconv v1.37 for `gen_ai.provider.name`; emitted only with
+    /// `compat.gen_ai_system`, for backends that still read it.
+    pub const GEN_AI_SYSTEM: &str = "gen_ai.system";
 
     // MCP (registry: mcp.md)
     pub const MCP_METHOD_NAME: &str = "mcp.method.name";
@@ -265,4 +269,18 @@ pub mod attr {
     pub const TAP_SPEC_GAP_REASON: &str = "genai_tap.spec_gap.reason";
     pub const TAP_CONTENT_TRUNCATED: &str = "genai_tap.content.truncated";
     pub const TAP_CONTENT_PART: &str = "genai_tap.content.part";
+    pub const TAP_MODEL_TIER: &str = "genai_tap.model.tier";
+    // the task record (`task`)
+    pub const TAP_TASK_OUTCOME: &str = "genai_tap.task.outcome";
+    pub const TAP_TASK_END_REASON: &str = "genai_tap.task.end_reason";
+    pub const TAP_TASK_START_MS: &str = "genai_tap.task.start_ms";
+    pub const TAP_TASK_END_MS: &str = "genai_tap.task.end_ms";
+    pub const TAP_TASK_DURATION_MS: &str = "genai_tap.task.duration_ms";
+    pub const TAP_TASK_LLM_CALLS: &str = "genai_tap.task.llm_calls";
+    pub const TAP_TASK_TOOL_CALLS: &str = "genai_tap.task.tool_calls";
+    pub const TAP_TASK_UNPRICED_CALLS: &str = "genai_tap.task.unpriced_calls";
+    pub const TAP_TASK_OVER_BUDGET: &str = "genai_tap.task.over_budget";
+    pub const TAP_TASK_FIRST_PASS: &str = "genai_tap.task.first_pass";
+    pub const TAP_TASK_PARTIAL: &str = "genai_tap.task.partial";
+    pub const TAP_TASK_MODELS: &str = "genai_tap.task.models";
 }

@@ -62,6 +62,10 @@ metrics! {
     BODIES_NOT_PARSED = "bodies_not_parsed", Counter;
     UNOBSERVED_CALLS = "unobserved_calls", Counter;
     TASKS_OVER_BUDGET = "tasks_over_budget", Counter;
+    TASKS = "tasks", Counter;
+    TASKS_FIRST_PASS = "tasks_first_pass", Counter;
+    COHORT_CALLS = "cohort_calls", Counter;
+    TIER_COST_MICRO_USD = "tier_cost_micro_usd", Counter;
     EXPORT_SPANS_EXPORTED = "export_spans_exported", Counter;
     EXPORT_SPANS_DROPPED = "export_spans_dropped", Counter;
     EXPORT_REQUESTS = "export_requests", Counter;
@@ -76,7 +80,7 @@ metrics! {
 /// Label keys, in the order they appear in a stat name.
 pub const LABEL_ORDER: &[&str] = &[
     "provider", "model", "operation", "route", "outcome", "type", "step", "tool", "kind", "authz",
-    "rule", "reason", "result", "api",
+    "rule", "reason", "result", "api", "spec_version", "agent_version", "tier",
 ];
 
 /// The value a label takes once its key has `max_label_values` distinct values.

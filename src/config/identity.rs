@@ -22,6 +22,11 @@ pub struct RawIdentity {
     pub agent_version_header: String,
     #[serde(default = "default_task_budget_header")]
     pub task_budget_header: String,
+    /// Present on a task's last call: the task ends with it. Its value may declare the
+    /// outcome (`completed`, `surfaced`, `errored`); any other value ends the task with the
+    /// outcome of its last call.
+    #[serde(default = "default_task_end_header")]
+    pub task_end_header: String,
     /// Record a salted hash of the user id. Off by default because it needs a salt; with it
     /// off, the user id is not recorded at all (a raw user id is never exported).
     #[serde(default)]
@@ -40,6 +45,7 @@ impl Default for RawIdentity {
             spec_version_header: default_spec_version_header(),
             agent_version_header: default_agent_version_header(),
             task_budget_header: default_task_budget_header(),
+            task_end_header: default_task_end_header(),
             hash_user_id: false,
             user_id_salt: String::new(),
         }
@@ -63,4 +69,7 @@ fn default_agent_version_header() -> String {
 }
 fn default_task_budget_header() -> String {
     "x-agent-task-budget-ms".to_owned()
+}
+fn default_task_end_header() -> String {
+    "x-agent-task-end".to_owned()
 }

@@ -60,6 +60,22 @@ pub struct RawConfig {
     pub stats: stats::RawStats,
     #[serde(default)]
     pub spec_gap: RawSpecGap,
+    /// A model name, or a prefix ending in `*`, to its tier (`frontier`, `mid`, `small`...).
+    /// Models not named here take their tier from their list input price.
+    #[serde(default)]
+    pub model_tiers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub compat: RawCompat,
+}
+
+/// `compat`: attribute names that older backends read, beside the current ones.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCompat {
+    /// Also emit `gen_ai.system` (replaced by `gen_ai.provider.name` in semconv v1.37) on LLM
+    /// spans, with the same value. Off by default.
+    #[serde(default)]
+    pub gen_ai_system: bool,
 }
 
 /// `spec_gap`: candidate spec-gap entries as OTLP log records on the collector.

@@ -26,6 +26,14 @@ pub struct RawSessions {
     /// forgotten (a forgotten task seen again is counted again).
     #[serde(default = "default_max_tasks_per_session")]
     pub max_tasks_per_session: u64,
+    /// Emit a task record (an `invoke_agent` span and a `genai_tap.task.record` log record)
+    /// when a task ends.
+    #[serde(default = "super::yes")]
+    pub task_records: bool,
+    /// A task with no call for this long, and no end header, is over (`timed_out`). Checked on
+    /// the tick; at most `idle_ttl_ms`.
+    #[serde(default = "default_task_idle_timeout_ms")]
+    pub task_idle_timeout_ms: u64,
 }
 
 impl Default for RawSessions {
@@ -36,6 +44,8 @@ impl Default for RawSessions {
             max_sessions: default_max_sessions(),
             max_tasks: default_max_tasks(),
             max_tasks_per_session: default_max_tasks_per_session(),
+            task_records: true,
+            task_idle_timeout_ms: default_task_idle_timeout_ms(),
         }
     }
 }
@@ -51,4 +61,7 @@ fn default_max_tasks() -> u64 {
 }
 fn default_max_tasks_per_session() -> u64 {
     32
+}
+fn default_task_idle_timeout_ms() -> u64 {
+    5 * 60 * 1000
 }

@@ -37,6 +37,8 @@ pub(super) struct Identity {
     pub spec_version: Option<String>,
     pub agent_version: Option<String>,
     pub task_budget_ms: Option<u64>,
+    /// The end header's value (present, even empty: the task ends with this call).
+    pub task_end: Option<String>,
 }
 
 impl Common {
@@ -79,6 +81,7 @@ impl Common {
                 spec_version: get(&id.spec_version_header),
                 agent_version: get(&id.agent_version_header),
                 task_budget_ms: head.get(&id.task_budget_header).and_then(crate::plugin::identity::Identity::parse_task_budget_ms),
+                task_end: head.get(&id.task_end_header).map(|v| crate::plugin::tools::cut(v.trim(), 64).to_owned()),
             },
             status: None,
             request_bytes: 0,

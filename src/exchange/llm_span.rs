@@ -7,6 +7,7 @@ use super::llm::Llm;
 use super::logs;
 use super::outcome::{self, Outcome};
 use super::sanitize::sanitize_span;
+use super::task_link;
 use super::tool_links;
 use super::verdict::{EndInfo, Finished};
 use crate::plugin::Config;
@@ -34,6 +35,8 @@ struct Facts {
     end_ns: u64,
     /// Time to first chunk, from the end of the request.
     ttfc_ns: Option<u64>,
+    /// `genai_tap.model.tier`.
+    tier: String,
 }
 
 impl Facts {
@@ -70,6 +73,7 @@ impl Facts {
             usage,
             end_ns: common.end_ns(now),
             ttfc_ns: first_chunk.map(|t| t.saturating_sub(request_end)),
+            tier: cfg.tiers.tier(&cfg.pricing, &model, x.detected.provider).to_owned(),
         }
     }
 
@@ -85,17 +89,22 @@ struct Rollup {
     session: Option<SessionTotals>,
 }
 
-fn roll_up<S: SharedData>(cfg: &Config, common: &Common, facts: &Facts, store: &mut S) -> Rollup {
+fn roll_up<S: SharedData>(cfg: &Config, common: &Common, facts: &Facts, store: &mut S, fin: &mut Finished) -> Rollup {
     let mut out = Rollup::default();
     if !cfg.sessions.enabled {
         return out;
     }
     let idf = &common.identity;
-    if let Some(task) = &idf.task_id {
-        if let Ok(t) = crate::session::record_task(store, &cfg.sessions, task, idf.task_budget_ms, common.start_ns / 1_000_000) {
-            out.over_budget = t.over_budget;
-        }
-    }
+    let call = task_link::CallFacts {
+        llm: true,
+        end_ns: facts.end_ns,
+        usage: Some(&facts.usage),
+        cost_micro_usd: facts.cost.as_ref().map(|c| c.micro_usd),
+        outcome: facts.outcome.as_str(),
+        surface_reason: facts.surface_reason.as_deref(),
+        model: Some(facts.model_label.as_str()).filter(|m| !m.is_empty()),
+    };
+    out.over_budget = task_link::write(cfg, common, &call, store, fin).over_budget;
     if let Some(sid) = &idf.session_id {
         let delta = crate::session::CallDelta {
             input_tokens: facts.usage.input.unwrap_or(0),
@@ -113,7 +122,7 @@ fn roll_up<S: SharedData>(cfg: &Config, common: &Common, facts: &Facts, store: &
 /// Ends an LLM call: its span, stats, log records and warning lines go into `out`.
 pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardState, mut llm: Llm, end: &EndInfo, now: u64, store: &mut S, out: &mut Finished) {
     let facts = Facts::gather(cfg, &common, guard.blocked.is_some(), &llm, end, now);
-    let rollup = roll_up(cfg, &common, &facts, store);
+    let rollup = roll_up(cfg, &common, &facts, store, out);
     let mut span = build_span(cfg, &common, &mut llm, &facts, &rollup);
     // remember the tools asked for, so their spans can link back here
     if let (true, Some(sid)) = (cfg.sessions.enabled, &common.identity.session_id) {
@@ -126,7 +135,7 @@ pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardSt
     // defence in depth: no string from the wire leaves in telemetry without the guard's
     // detectors (genai-tap's own constants and hex digests cannot carry anything)
     sanitize_span(cfg, &mut span);
-    push_stats(&facts, &llm, &rollup, &common, &mut out.stats);
+    push_stats(&facts, &llm, &common, &mut out.stats);
     let notable = matches!(facts.outcome, Outcome::Surfaced | Outcome::Blocked | Outcome::Errored);
     let gap = if notable || rollup.over_budget {
         let (kind, reason) = match facts.outcome {
@@ -151,6 +160,9 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
     let call = &mut x.call;
     span.set(attr::GEN_AI_OPERATION_NAME, f.operation);
     span.set(attr::GEN_AI_PROVIDER_NAME, f.provider);
+    if cfg.gen_ai_system {
+        span.set(attr::GEN_AI_SYSTEM, f.provider);
+    }
     if !f.request_model.is_empty() {
         span.set(attr::GEN_AI_REQUEST_MODEL, f.request_model.as_str());
     }
@@ -186,6 +198,7 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
     }
     common.set_http_attributes(&mut span);
     span.set(attr::TAP_ROUTE_KIND, llm.route_kind.as_str());
+    span.set(attr::TAP_MODEL_TIER, f.tier.as_str());
 
     // timing
     if let (true, Some(ttfc)) = (f.streaming, f.ttfc_ns) {
@@ -265,7 +278,7 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
     span
 }
 
-fn push_stats(f: &Facts, llm: &Llm, rollup: &Rollup, common: &Common, s: &mut Vec<StatUpdate>) {
+fn push_stats(f: &Facts, llm: &Llm, common: &Common, s: &mut Vec<StatUpdate>) {
     let (provider, operation, model) = (f.provider, f.operation, f.model_label.as_str());
     let route = llm.route_kind.as_str();
     s.push(StatUpdate::new(
@@ -305,8 +318,18 @@ fn push_stats(f: &Facts, llm: &Llm, rollup: &Rollup, common: &Common, s: &mut Ve
         None if f.has_usage() => s.push(StatUpdate::new(stats::LLM_UNPRICED_CALLS, &[("provider", provider), ("model", model)], 1)),
         None => {}
     }
-    if rollup.over_budget {
-        s.push(StatUpdate::new(stats::TASKS_OVER_BUDGET, &[], 1));
+    // cohorts: calls by spec and agent version, for pre/post-change comparisons
+    let idf = &common.identity;
+    let mut cohort = vec![("outcome", f.outcome.as_str())];
+    if let Some(v) = idf.spec_version.as_deref() {
+        cohort.push(("spec_version", v));
+    }
+    if let Some(v) = idf.agent_version.as_deref() {
+        cohort.push(("agent_version", v));
+    }
+    s.push(StatUpdate::new(stats::COHORT_CALLS, &cohort, 1));
+    if let Some(c) = f.cost.as_ref().filter(|c| c.micro_usd > 0) {
+        s.push(StatUpdate::new(stats::TIER_COST_MICRO_USD, &[("tier", f.tier.as_str())], i64::try_from(c.micro_usd).unwrap_or(i64::MAX)));
     }
     if let Some(np) = llm.extraction.not_parsed() {
         s.push(StatUpdate::new(stats::BODIES_NOT_PARSED, &[("reason", np.as_str())], 1));

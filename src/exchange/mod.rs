@@ -44,6 +44,7 @@ mod llm_span;
 mod logs;
 mod outcome;
 mod sanitize;
+mod task_link;
 mod tool;
 mod tool_links;
 mod verdict;
@@ -52,6 +53,7 @@ mod verdict;
 mod tests;
 
 pub use outcome::Outcome;
+pub use task_link::emit_task;
 pub use verdict::{BodyVerdict, EndInfo, Finished, HeaderEdit, HeadersVerdict, LocalReply, LogOut, LogSink, RequestBodyPlan, RequestHead, ResponseVerdict};
 
 use crate::routes::RouteKind;

@@ -198,5 +198,9 @@ pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardSt
             out.logs.push(logs::spec_gap(span, &common, Gap { kind: "refused", reason }));
         }
     }
+    // the task counts the tool call (once per exchange, however many JSON-RPC requests)
+    let outcome = if guard.blocked.is_some() { "blocked" } else if spans.iter().any(|s| s.status == StatusCode::Error) { "errored" } else { "completed" };
+    let call = super::task_link::CallFacts { llm: false, end_ns, usage: None, cost_micro_usd: None, outcome, surface_reason: None, model: None };
+    super::task_link::write(cfg, &common, &call, store, out);
     out.spans.extend(spans);
 }

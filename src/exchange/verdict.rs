@@ -86,6 +86,8 @@ pub enum LogSink {
     SpecGap,
     /// Redacted content, to `content.capture`'s cluster.
     Capture,
+    /// `genai_tap.task.record` records, to `collector.logs_path`.
+    Task,
 }
 
 /// One log record and its destination.
@@ -104,4 +106,6 @@ pub struct Finished {
     pub warnings: Vec<String>,
     /// OTLP log records, each for one destination.
     pub logs: Vec<LogOut>,
+    /// The task slot this call wrote to, still live: the host's tick watches it for the end.
+    pub task_slot: Option<u32>,
 }

@@ -6,11 +6,60 @@
 
 use super::stream::Stream;
 use super::vm::{Channel, Vm};
-use super::{BodyOf, Headers, Host, Level};
+use super::{BodyOf, Headers, Host, Level, SharedStore};
+use crate::exchange::{emit_task, Finished};
+use crate::session::UpdateError;
+use crate::stats::{self, StatUpdate};
 use crate::plugin::Config;
 use crate::span::{AttrValue, Resource};
 use std::cell::RefCell;
 use std::rc::Rc;
+
+/// How often a worker looks at the task slots it watches: often enough for the budget alert
+/// to be on time, rarely enough that thousands of live tasks cost little.
+const TASK_CHECK_NS: u64 = 1_000_000_000;
+
+/// Checks every task slot this worker watches: an idle task ends (the worker whose CAS ends it
+/// emits its record), a task past twice its budget is flagged while it still runs.
+fn check_tasks(cfg: &Config, vm: &mut Vm, host: &mut impl Host, now: u64) {
+    use crate::task::Check;
+    let mut out = Finished::default();
+    let slots: Vec<u32> = vm.watched_tasks.iter().copied().collect();
+    for slot in slots {
+        let check = crate::task::check_slot(&mut SharedStore(host), &cfg.sessions, cfg.sessions.task_idle_timeout_ms, slot, now / 1_000_000);
+        match check {
+            Ok(Check::Live) | Err(UpdateError::Contended) => {}
+            Ok(Check::Forget) | Err(UpdateError::Host) => {
+                vm.watched_tasks.remove(&slot);
+            }
+            Ok(Check::Changed { record, ended, newly_over_budget }) => {
+                if newly_over_budget {
+                    out.stats.push(StatUpdate::new(stats::TASKS_OVER_BUDGET, &[], 1));
+                }
+                if ended {
+                    vm.watched_tasks.remove(&slot);
+                    if cfg.sessions.task_records {
+                        let ids = vm.random_ids(host);
+                        let mut span_id = [0u8; 8];
+                        let mut trace = [0u8; 16];
+                        span_id.copy_from_slice(&ids[16..24]);
+                        trace.copy_from_slice(&ids[..16]);
+                        span_id[7] |= 1;
+                        trace[15] |= 1;
+                        emit_task(&record, span_id, trace, &mut out);
+                    }
+                }
+            }
+        }
+    }
+    vm.record(host, &out.stats);
+    for span in &out.spans {
+        vm.enqueue_span(span, now);
+    }
+    for log in &out.logs {
+        vm.enqueue_log(log, now);
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct Root {
@@ -75,11 +124,18 @@ impl Root {
         true
     }
 
-    /// Time passes: export what is ready, and report this VM's memory.
+    /// Time passes: end idle tasks and flag runaway ones, export what is ready, and report
+    /// this VM's memory.
     pub(crate) fn tick(&mut self, host: &mut impl Host) {
         let Some(vm) = &self.vm else { return };
         let mut vm = vm.borrow_mut();
         let (now, memory) = (host.now_ns(), host.memory_bytes());
+        if let Some(cfg) = &self.config {
+            if cfg.sessions.enabled && now.saturating_sub(vm.tasks_checked_ns) >= TASK_CHECK_NS {
+                vm.tasks_checked_ns = now;
+                check_tasks(cfg, &mut vm, host, now);
+            }
+        }
         vm.pump(host, now);
         vm.report_memory(host, memory);
     }

@@ -163,6 +163,9 @@ impl Stream {
         for log in &done.logs {
             vm.enqueue_log(log, now);
         }
+        if let Some(slot) = done.task_slot {
+            vm.watched_tasks.insert(slot);
+        }
         drop(vm);
         if self.counted_in_flight {
             self.counted_in_flight = false;

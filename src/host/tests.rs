@@ -26,7 +26,7 @@ fn chat_headers() -> Vec<(String, String)> {
 fn exported_spans(host: &FakeHost) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
     host.dispatched
         .iter()
-        .filter(|(c, _, _)| c == "otel")
+        .filter(|(c, h, _)| c == "otel" && !h.iter().any(|(k, v)| k == ":path" && v == "/v1/logs"))
         .flat_map(|(_, _, body)| ExportTraceServiceRequest::decode(body.as_slice()).expect("OTLP protobuf").resource_spans)
         .flat_map(|r| r.scope_spans)
         .flat_map(|s| s.spans)
@@ -73,6 +73,8 @@ fn a_clean_call_is_read_without_delay_exported_on_the_tick_and_counted() {
     assert_eq!(spans[0].name, "chat gpt-4o");
     assert_eq!(attr(&spans[0], "gen_ai.response.model"), Some(&Value::StringValue("gpt-4o-2024-08-06".into())));
     assert_eq!(attr(&spans[0], "gen_ai.usage.output_tokens"), Some(&Value::IntValue(2)));
+    assert_eq!(attr(&spans[0], "genai_tap.model.tier"), Some(&Value::StringValue("frontier".into())));
+    assert_eq!(attr(&spans[0], "gen_ai.system"), None, "the compatibility name is off by default");
     assert_eq!(host.metric("genai_tap.provider.openai.model.gpt-4o-2024-08-06.operation.chat.route.llm.outcome.completed.llm_calls"), Some(1));
     assert_eq!(host.metric("genai_tap.calls_in_flight"), Some(0), "up then down");
     assert_eq!(host.metric("genai_tap.vm_memory_bytes"), Some(1 << 20));
@@ -268,4 +270,141 @@ fn traffic_that_is_not_observed_is_decided_from_a_few_headers_without_the_whole_
     host.request_headers = headers(&[(":method", "POST"), (":authority", "tools.internal"), (":path", "/rpc"), ("mcp-session-id", "s-1")]);
     stream.on_request_headers(&mut host, false);
     assert_eq!(host.request_map_reads.get(), 2, "an MCP call reads the whole map");
+
+/// The log records in every logs export the root dispatched.
+fn exported_logs(host: &FakeHost) -> Vec<opentelemetry_proto::tonic::logs::v1::LogRecord> {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    host.dispatched
+        .iter()
+        .filter(|(c, h, _)| c == "otel" && h.iter().any(|(k, v)| k == ":path" && v == "/v1/logs"))
+        .flat_map(|(_, _, body)| ExportLogsServiceRequest::decode(body.as_slice()).expect("OTLP protobuf").resource_logs)
+        .flat_map(|r| r.scope_logs)
+        .flat_map(|s| s.log_records)
+        .collect()
+}
+
+/// One chat call of `task` through a stream: `input`/`output` tokens, extra request headers.
+fn task_call(root: &Root, host: &mut FakeHost, task: &str, extra: &[(&str, &str)], input: u64, output: u64) {
+    let mut stream = root.stream(host).expect("stream");
+    host.request_headers = chat_headers();
+    host.request_headers.push(("x-agent-task-id".into(), task.into()));
+    host.request_headers.push(("x-agent-spec-version".into(), "spec-3".into()));
+    for (k, v) in extra {
+        host.request_headers.push((k.to_string(), v.to_string()));
+    }
+    stream.on_request_headers(host, false);
+    host.request_chunk = br#"{"model":"gpt-4o","messages":[]}"#.to_vec();
+    let n = host.request_chunk.len();
+    stream.on_request_body(host, n, true);
+    host.now += 10 * MS;
+    host.response_headers = headers(&[(":status", "200"), ("content-type", "application/json")]);
+    stream.on_response_headers(host, false);
+    let answer = format!(r#"{{"id":"c","model":"gpt-4o-2024-08-06","choices":[{{"index":0,"finish_reason":"stop","message":{{"role":"assistant","content":"ok"}}}}],"usage":{{"prompt_tokens":{input},"completion_tokens":{output}}}}}"#);
+    host.response_chunk = answer.clone().into_bytes();
+    stream.on_response_body(host, answer.len(), true);
+    stream.on_log(host);
+}
+
+fn int_attr(span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> i64 {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    match attr(span, key) {
+        Some(Value::IntValue(v)) => *v,
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
+fn str_attr<'a>(span: &'a opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> &'a str {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    match attr(span, key) {
+        Some(Value::StringValue(v)) => v,
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
+const TASKS: &str = r#"{"collector":{"cluster":"otel","authority":"c","flush_interval_ms":100},"sessions":{"task_idle_timeout_ms":5000},"compat":{"gen_ai_system":true},"model_tiers":{"gpt-4o*":"mid"}}"#;
+
+#[test]
+fn an_idle_task_is_ended_on_the_tick_once_whichever_worker_looks() {
+    let (mut root, mut host) = configured(TASKS);
+    // a second worker: its own root, the same shared data
+    let (mut root2, mut host2) = configured(TASKS);
+    task_call(&root, &mut host, "task-idle", &[], 100, 20);
+    host2.shared = host.shared.clone();
+    host2.now = host.now;
+    task_call(&root2, &mut host2, "task-idle", &[], 50, 5);
+    host.shared = host2.shared.clone();
+    // both workers watch the slot; before the timeout neither ends it
+    host.now += 4000 * MS;
+    root.tick(&mut host);
+    host.now += 200 * MS;
+    root.tick(&mut host);
+    assert!(exported_spans(&host).iter().all(|s| s.name != "invoke_agent"), "not idle yet");
+    host.now += 2000 * MS;
+    root.tick(&mut host);
+    host.now += 200 * MS;
+    root.tick(&mut host);
+    let tasks: Vec<_> = exported_spans(&host).into_iter().filter(|s| s.name == "invoke_agent").collect();
+    assert_eq!(tasks.len(), 1);
+    let t = &tasks[0];
+    assert_eq!(t.kind, 1, "INTERNAL");
+    assert_eq!(str_attr(t, "gen_ai.operation.name"), "invoke_agent");
+    assert_eq!(str_attr(t, "genai_tap.task.outcome"), "timed_out");
+    assert_eq!(str_attr(t, "genai_tap.task.end_reason"), "idle");
+    assert_eq!(str_attr(t, "genai_tap.spec.version"), "spec-3");
+    assert_eq!((int_attr(t, "genai_tap.task.llm_calls"), int_attr(t, "gen_ai.usage.input_tokens"), int_attr(t, "gen_ai.usage.output_tokens")), (2, 150, 25));
+    assert_eq!(t.links.len(), 2, "linked to both call spans");
+    let logs = exported_logs(&host);
+    let rec: Vec<_> = logs.iter().filter(|l| l.event_name == "genai_tap.task.record").collect();
+    assert_eq!(rec.len(), 1);
+    assert_eq!(rec[0].span_id, t.span_id);
+    assert_eq!(host.metric("genai_tap.outcome.timed_out.spec_version.spec-3.tasks"), Some(1));
+    // the other worker, later, learns from the slot that the task was emitted
+    host2.shared = host.shared.clone();
+    host2.now = host.now + 1000 * MS;
+    root2.tick(&mut host2);
+    host2.now += 200 * MS;
+    root2.tick(&mut host2);
+    assert!(exported_spans(&host2).iter().all(|s| s.name != "invoke_agent"));
+    assert_eq!(host2.metric("genai_tap.outcome.timed_out.spec_version.spec-3.tasks"), None);
+}
+
+#[test]
+fn the_end_header_emits_the_record_with_the_call_and_the_tick_flags_a_runaway_task() {
+    let (mut root, mut host) = configured(TASKS);
+    task_call(&root, &mut host, "task-b", &[("x-agent-task-budget-ms", "1000")], 10, 1);
+    // a long call is running, no call arrives: the tick flags the task on time
+    host.now += 1500 * MS;
+    root.tick(&mut host);
+    assert_eq!(host.metric("genai_tap.tasks_over_budget"), None, "1.5x is within 2x");
+    // the tick looks at tasks once a second
+    host.now += 1000 * MS;
+    root.tick(&mut host);
+    assert_eq!(host.metric("genai_tap.tasks_over_budget"), Some(1), "flagged while it still runs");
+    host.now += 1200 * MS;
+    root.tick(&mut host);
+    task_call(&root, &mut host, "task-b", &[("x-agent-task-end", "surfaced")], 5, 2);
+    assert_eq!(host.metric("genai_tap.tasks_over_budget"), Some(1), "counted once per task");
+    host.now += 200 * MS;
+    root.tick(&mut host);
+    let tasks: Vec<_> = exported_spans(&host).into_iter().filter(|s| s.name == "invoke_agent").collect();
+    assert_eq!(tasks.len(), 1);
+    let t = &tasks[0];
+    assert_eq!(str_attr(t, "genai_tap.task.outcome"), "surfaced");
+    assert_eq!(str_attr(t, "genai_tap.task.end_reason"), "header");
+    let calls: Vec<_> = exported_spans(&host).into_iter().filter(|s| s.name == "chat gpt-4o").collect();
+    assert_eq!(calls.len(), 2);
+    for c in &calls {
+        assert_eq!(str_attr(c, "gen_ai.system"), "openai", "compat on");
+        assert_eq!(str_attr(c, "gen_ai.provider.name"), "openai");
+        assert_eq!(str_attr(c, "genai_tap.model.tier"), "mid", "the configured map wins");
+    }
+    assert_eq!(int_attr(t, "gen_ai.usage.input_tokens"), 15);
+    assert_eq!(attr(t, "genai_tap.task.over_budget"), Some(&opentelemetry_proto::tonic::common::v1::any_value::Value::BoolValue(true)));
+    assert_eq!(host.metric("genai_tap.outcome.surfaced.spec_version.spec-3.tasks"), Some(1));
+    // nothing is left to watch: a later idle check emits nothing more
+    host.now += 60_000 * MS;
+    root.tick(&mut host);
+    host.now += 200 * MS;
+    root.tick(&mut host);
+    assert_eq!(exported_spans(&host).into_iter().filter(|s| s.name == "invoke_agent").count(), 1);
 }

@@ -28,6 +28,11 @@ pub(crate) struct Vm {
     pub(crate) in_flight: HashMap<u32, (usize, u64)>,
     /// Random bytes for new ids, fetched 64 calls' worth at a time: one host call, not one per call.
     random: RandomPool,
+    /// Task slots this worker wrote to and that were live then: the tick checks them for an
+    /// idle end and the budget. Slot indices, so at most `sessions.max_tasks` by construction.
+    pub(crate) watched_tasks: std::collections::BTreeSet<u32>,
+    /// When the watched tasks were last checked (ns).
+    pub(crate) tasks_checked_ns: u64,
 }
 
 thread_local! {
@@ -44,6 +49,8 @@ impl Vm {
             exporters: Vec::new(),
             in_flight: HashMap::new(),
             random: RandomPool::default(),
+            watched_tasks: Default::default(),
+            tasks_checked_ns: 0,
         };
         vm.exporters = Vm::build(cfg, resource, host);
         vm
@@ -65,7 +72,8 @@ impl Vm {
     /// that workers do not retry in lockstep.
     pub(crate) fn build(cfg: &Config, resource: Resource, host: &mut impl Host) -> Vec<(Channel, Exporter, String)> {
         let mut out = vec![(Channel::Traces, Exporter::new(&cfg.collector, resource.clone()), cfg.collector.cluster.clone())];
-        if cfg.spec_gap {
+        // spec-gap candidates and task records share the collector's logs endpoint
+        if cfg.spec_gap || (cfg.sessions.enabled && cfg.sessions.task_records) {
             let c = cfg.collector.for_logs();
             out.push((Channel::SpecGap, Exporter::for_signal(&c, resource.clone(), Signal::Logs), c.cluster.clone()));
         }
@@ -88,7 +96,7 @@ impl Vm {
 
     pub(crate) fn enqueue_log(&mut self, log: &LogOut, now: u64) {
         let want = match log.sink {
-            LogSink::SpecGap => Channel::SpecGap,
+            LogSink::SpecGap | LogSink::Task => Channel::SpecGap,
             LogSink::Capture => Channel::Capture,
         };
         if let Some((_, e, _)) = self.exporters.iter_mut().find(|(c, _, _)| *c == want) {

@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The label keys, in the order they appear in stat names.
-const LABEL_KEYS: [&str; 14] = [
+const LABEL_KEYS: [&str; 17] = [
     "provider",
     "model",
     "operation",
@@ -28,6 +28,9 @@ const LABEL_KEYS: [&str; 14] = [
     "reason",
     "result",
     "api",
+    "spec_version",
+    "agent_version",
+    "tier",
 ];
 
 fn read(path: &str) -> String {
@@ -165,7 +168,7 @@ fn check_expr(
 #[test]
 fn stats_table_is_the_contract() {
     let c = contract();
-    assert_eq!(c.len(), 23, "{:?}", c.keys());
+    assert_eq!(c.len(), 27, "{:?}", c.keys());
     assert_eq!(c["stream_state_bytes"].kind, "histogram");
     assert_eq!(c["stream_state_bytes"].labels, ["provider"]);
     assert_eq!(

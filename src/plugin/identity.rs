@@ -16,6 +16,7 @@ pub struct Identity {
     pub spec_version_header: String,
     pub agent_version_header: String,
     pub task_budget_header: String,
+    pub task_end_header: String,
     /// `Some(salt)` when user ids are hashed; `None` when they are not recorded.
     user_id_salt: Option<String>,
 }
@@ -30,6 +31,7 @@ impl Default for Identity {
             spec_version_header: "x-agent-spec-version".to_owned(),
             agent_version_header: "x-agent-version".to_owned(),
             task_budget_header: "x-agent-task-budget-ms".to_owned(),
+            task_end_header: "x-agent-task-end".to_owned(),
             user_id_salt: None,
         })
     }
@@ -71,6 +73,7 @@ impl Identity {
             spec_version_header: header("spec_version_header", raw.spec_version_header)?,
             agent_version_header: header("agent_version_header", raw.agent_version_header)?,
             task_budget_header: header("task_budget_header", raw.task_budget_header)?,
+            task_end_header: header("task_end_header", raw.task_end_header)?,
             user_id_salt,
         })
     }

@@ -41,6 +41,9 @@ pub struct Config {
     pub pricing: PriceTable,
     pub stats: StatsConfig,
     pub spec_gap: bool,
+    pub tiers: crate::tier::Tiers,
+    /// `compat.gen_ai_system`.
+    pub gen_ai_system: bool,
 }
 
 impl Config {
@@ -96,6 +99,8 @@ impl Config {
             pricing,
             stats: StatsConfig::compile(raw.stats)?,
             spec_gap: raw.spec_gap.enabled,
+            tiers: crate::tier::Tiers::compile(raw.model_tiers)?,
+            gen_ai_system: raw.compat.gen_ai_system,
         })
     }
 }
