@@ -270,6 +270,7 @@ fn traffic_that_is_not_observed_is_decided_from_a_few_headers_without_the_whole_
     host.request_headers = headers(&[(":method", "POST"), (":authority", "tools.internal"), (":path", "/rpc"), ("mcp-session-id", "s-1")]);
     stream.on_request_headers(&mut host, false);
     assert_eq!(host.request_map_reads.get(), 2, "an MCP call reads the whole map");
+}
 
 /// The log records in every logs export the root dispatched.
 fn exported_logs(host: &FakeHost) -> Vec<opentelemetry_proto::tonic::logs::v1::LogRecord> {

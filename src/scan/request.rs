@@ -92,6 +92,7 @@ pub enum Verdict {
 /// How a request body is guarded, fixed at its headers.
 #[derive(Debug, Clone, Copy)]
 pub struct Setup<'a> {
+    /// The request direction's modes for this route kind.
     pub policy: Policy,
     /// The request declared `content-length`: a redacted body keeps exactly that length.
     pub content_length: bool,
@@ -118,9 +119,11 @@ pub struct RequestGuard {
     passing: bool,
     /// Why the body could not be inspected, once (counted by the exchange).
     pub uninspectable: Option<&'static str>,
-    /// Labels of findings, once per finding, and of the PII values replaced.
+    /// Labels of PII findings, once per finding (drained by the exchange).
     pub pii: Vec<String>,
+    /// Rule ids of secret findings, once per finding.
     pub secrets: Vec<String>,
+    /// Labels of the PII values replaced.
     pub redacted: Vec<String>,
     peak_held: usize,
 }
@@ -133,6 +136,7 @@ enum Codec {
 }
 
 impl RequestGuard {
+    /// A guard for one request body, as `setup` says.
     pub fn new(setup: Setup<'_>) -> RequestGuard {
         let codec = match setup.content_encoding.map(|e| e.trim().to_ascii_lowercase()) {
             None => Codec::Identity,
