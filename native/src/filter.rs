@@ -226,7 +226,7 @@ impl Filter {
         let now = now_ns();
         stream.with_body(Side::Request, |slices| {
             let size: usize = slices.iter().map(|s| s.len()).sum();
-            match ex.request_body_plan(size, end_of_stream, now) {
+            match ex.request_body_plan() {
                 RequestBodyPlan::Read => {
                     if slices.is_empty() {
                         check(ex.handle_request_body(&[], end_of_stream, now) == genai_tap::exchange::BodyVerdict::Continue);
@@ -237,7 +237,6 @@ impl Filter {
                     }
                 }
                 RequestBodyPlan::Count => ex.handle_request_bytes_unread(size, end_of_stream, now),
-                RequestBodyPlan::Wait => unapplied(),
             }
         });
     }
