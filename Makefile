@@ -82,7 +82,7 @@ $(TOOLS)/sdk-venv/.ok: tests/python/requirements-sdk.txt
 	$(TOOLS)/sdk-venv/bin/pip install --quiet -r tests/python/requirements-sdk.txt
 	@touch $@
 
-test: deps build envoy tools phoenix mcp-sdk llm-sdk ## the whole suite
+test: deps build envoy tools phoenix mcp-sdk llm-sdk native ## the whole suite
 	cargo test --workspace --no-fail-fast
 	$(MAKE) --no-print-directory test-rules
 	python3 scripts/test_oci.py

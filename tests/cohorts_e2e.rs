@@ -80,7 +80,7 @@ fn e2e_two_spec_versions_compared_by_promql() {
     // per-tier cost adds up to the cost by model: gpt-3.5-turbo ($0.50/M input) is mid,
     // gpt-4o-mini ($0.15/M) small
     let cost = |m: &str| query(prom_port, &format!(r#"sum(genai_tap_llm_cost_micro_usd{{model=~"{m}.*"}})"#)).expect("cost");
-    let (mid, small) = (cost("gpt-3_5"), cost("gpt-4o-mini"));
+    let (mid, small) = (cost("gpt-3.5"), cost("gpt-4o-mini"));
     assert!(mid > 0.0 && small > 0.0);
     assert_eq!(query(prom_port, r#"sum(genai_tap_tier_cost_micro_usd{tier="mid"})"#), Some(mid));
     assert_eq!(query(prom_port, r#"sum(genai_tap_tier_cost_micro_usd{tier="small"})"#), Some(small));

@@ -136,7 +136,7 @@ fn e2e_plain_http_tools_side_effects_refusals_and_the_link_to_the_llm_span() {
     assert_eq!(inv.str("genai_tap.tool.authorization"), Some("refused"));
     assert_eq!(inv.str("genai_tap.tool.side_effect"), Some("DELETE inventory.internal /items/{id}"));
     assert_eq!(inv.str("error.type"), Some("403"));
-    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_tool_calls", &[("tool", "inventory_internal"), ("authz", "refused")]) == 1.0), "{}", envoy.admin("/stats/prometheus"));
+    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_tool_calls", &[("tool", "inventory.internal"), ("authz", "refused")]) == 1.0), "{}", envoy.admin("/stats/prometheus"));
 }
 
 #[test]
