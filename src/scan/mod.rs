@@ -640,30 +640,13 @@ fn string_ranges(t: &[u8]) -> Vec<(usize, usize)> {
 /// escape. `None` when there are none: the common case costs one `memmem` pass.
 pub(crate) fn decode_ascii_escapes(t: &[u8]) -> Option<Vec<u8>> {
     memchr::memmem::find(t, b"\\u")?;
-    let hex4 = |i: usize| -> Option<u32> {
-        let h = t.get(i..i + 4)?;
-        if !h.iter().all(u8::is_ascii_hexdigit) {
-            return None;
-        }
-        u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
-    };
     let mut out = Vec::with_capacity(t.len());
     let mut i = 0;
     let mut changed = false;
     while i < t.len() {
         if t[i] == b'\\' && i + 1 < t.len() {
             if t[i + 1] == b'u' {
-                let decoded = hex4(i + 2).and_then(|v| match v {
-                    0xD800..=0xDBFF => {
-                        // a high surrogate counts only with its low half right after it
-                        let lo = (t.get(i + 6..i + 8) == Some(b"\\u")).then(|| hex4(i + 8)).flatten().filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
-                        char::from_u32(0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00)).map(|c| (c, 12))
-                    }
-                    0xDC00..=0xDFFF => None,
-                    v if v < 0x20 || v == 0x22 || v == 0x5C || v == 0x7F => None,
-                    v => char::from_u32(v).map(|c| (c, 6)),
-                });
-                if let Some((c, len)) = decoded {
+                if let Some((c, len)) = decode_escape(t, i) {
                     let mut buf = [0u8; 4];
                     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                     i += len;
@@ -679,6 +662,32 @@ pub(crate) fn decode_ascii_escapes(t: &[u8]) -> Option<Vec<u8>> {
         i += 1;
     }
     changed.then_some(out)
+}
+
+/// The character the `\uXXXX` escape at `t[i..]` stands for, and the escape's length (12 for
+/// a surrogate pair), when it may be decoded without changing the JSON value: never `"`, `\`
+/// or a control character, and never half a surrogate pair.
+pub(crate) fn decode_escape(t: &[u8], i: usize) -> Option<(char, usize)> {
+    let hex4 = |i: usize| -> Option<u32> {
+        let h = t.get(i..i + 4)?;
+        if !h.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
+    };
+    if t.get(i..i + 2) != Some(b"\\u") {
+        return None;
+    }
+    match hex4(i + 2)? {
+        v @ 0xD800..=0xDBFF => {
+            // a high surrogate counts only with its low half right after it
+            let lo = (t.get(i + 6..i + 8) == Some(b"\\u")).then(|| hex4(i + 8)).flatten().filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
+            char::from_u32(0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00)).map(|c| (c, 12))
+        }
+        0xDC00..=0xDFFF => None,
+        v if v < 0x20 || v == 0x22 || v == 0x5C || v == 0x7F => None,
+        v => char::from_u32(v).map(|c| (c, 6)),
+    }
 }
 
 /// Moves `start..end` so that it neither starts nor ends inside an escape sequence (`\n`,

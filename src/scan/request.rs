@@ -549,13 +549,6 @@ fn open_windows(g: &Guard, text: &[u8], want_pii: bool, want_secrets: bool) -> O
 /// character maps to its escape's backslash. `None` without escapes.
 fn decode_with_map(t: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
     let first = memchr::memmem::find(t, b"\\u")?;
-    let hex4 = |i: usize| -> Option<u32> {
-        let h = t.get(i..i + 4)?;
-        if !h.iter().all(u8::is_ascii_hexdigit) {
-            return None;
-        }
-        u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
-    };
     let mut out = Vec::with_capacity(t.len());
     let mut map = Vec::with_capacity(t.len() + 1);
     // the bytes before the first `\u` cannot hold an escape that decodes, except through a
@@ -570,17 +563,7 @@ fn decode_with_map(t: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
     while i < t.len() {
         if t.get(i) == Some(&b'\\') && i + 1 < t.len() {
             if t.get(i + 1) == Some(&b'u') {
-                let decoded = hex4(i + 2).and_then(|v| match v {
-                    0xD800..=0xDBFF => {
-                        // a high surrogate counts only with its low half right after it
-                        let lo = (t.get(i + 6..i + 8) == Some(b"\\u")).then(|| hex4(i + 8)).flatten().filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
-                        char::from_u32(0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00)).map(|c| (c, 12))
-                    }
-                    0xDC00..=0xDFFF => None,
-                    v if v < 0x20 || v == 0x22 || v == 0x5C || v == 0x7F => None,
-                    v => char::from_u32(v).map(|c| (c, 6)),
-                });
-                if let Some((c, len)) = decoded {
+                if let Some((c, len)) = super::decode_escape(t, i) {
                     let mut buf = [0u8; 4];
                     let bytes = c.encode_utf8(&mut buf).as_bytes();
                     out.extend_from_slice(bytes);
