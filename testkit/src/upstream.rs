@@ -147,7 +147,7 @@ fn split_events(body: &[u8], content_type: &str) -> Vec<Vec<u8>> {
         } else {
             b"\n\n"
         }
-    } else if ct.contains("ndjson") {
+    } else if ct.contains("ndjson") || ct.contains("stream+json") {
         b"\n"
     } else if ct.contains("amazon.eventstream") {
         return split_eventstream(body);
