@@ -216,7 +216,7 @@ fn e2e_h2_streams_reset_by_the_client_are_cancelled_calls_and_leak_nothing() {
 /// the trailers callback); see docs/guard.md.
 #[test]
 fn e2e_h2_upstream_trailers_pass_through_intact() {
-    let rig = rig_with(r#","pii":{"request":"redact"},"secrets":{"mode":"block"}"#);
+    let rig = rig_with(r#","pii":{"request":"redact"},"secrets":{"request":"block"}"#);
     for (i, name) in ["openai/chat_basic", "openai/chat_stream_include_usage"].iter().enumerate() {
         let fx = Fixture::load(name).unwrap();
         let r = post(
