@@ -17,11 +17,10 @@
 //! We report the billed units, so that tokens times the list price is the bill, and fall back
 //! to `tokens` when a body has no billed units. Responses do not name the model.
 
+use super::open_tools::OpenTools;
 use super::{Api, Detected, ExtractError, FrameFacts, LlmCall, Operation, Provider, ToolCall};
 use crate::framing::{Frame, StreamFormat};
 use serde::Deserialize;
-
-const MAX_ARGUMENT_BYTES: usize = 64 * 1024;
 
 pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     let p = path.split('?').next().unwrap_or(path).trim_end_matches('/');
@@ -160,9 +159,10 @@ struct ResponseV1 {
     message: Option<serde_json::Value>,
 }
 
-/// A v1 tool call: the arguments are a JSON object, not a string.
+/// A v1 tool call: the arguments are a JSON object, not a string. Also what Bedrock's
+/// InvokeModel returns for Command R, which is Cohere's v1 body.
 #[derive(Deserialize)]
-struct ToolCallV1 {
+pub(crate) struct ToolCallV1 {
     name: Option<String>,
     parameters: Option<serde_json::Value>,
 }
@@ -198,7 +198,7 @@ impl ResponseV1 {
     }
 }
 
-fn push_v1_tool_calls(calls: Vec<ToolCallV1>, call: &mut LlmCall) {
+pub(crate) fn push_v1_tool_calls(calls: Vec<ToolCallV1>, call: &mut LlmCall) {
     for t in calls {
         call.tool_calls.push(ToolCall {
             id: String::new(),
@@ -229,16 +229,8 @@ struct EventDelta {
 }
 
 #[derive(Debug, Default)]
-struct OpenTool {
-    index: u64,
-    id: String,
-    name: String,
-    arguments: String,
-}
-
-#[derive(Debug, Default)]
 pub(crate) struct StreamState {
-    tools: Vec<OpenTool>,
+    tools: OpenTools,
 }
 
 impl StreamState {
@@ -272,9 +264,8 @@ impl StreamState {
             }
             "tool-call-start" | "tool-call-delta" => {
                 content = true;
-                let index = e.index.unwrap_or(self.tools.len() as u64);
                 let t = &message["tool_calls"];
-                self.tool_delta(index, t["id"].as_str(), t["function"]["name"].as_str(), t["function"]["arguments"].as_str());
+                self.tools.delta(e.index, t["id"].as_str(), t["function"]["name"].as_str(), t["function"]["arguments"].as_str());
             }
             "message-end" => {
                 call.stream_complete = true;
@@ -290,28 +281,6 @@ impl StreamState {
             _ => {}
         }
         Ok(FrameFacts { content })
-    }
-
-    fn tool_delta(&mut self, index: u64, id: Option<&str>, name: Option<&str>, arguments: Option<&str>) {
-        let slot = match self.tools.iter().position(|o| o.index == index) {
-            Some(i) => &mut self.tools[i],
-            None => {
-                self.tools.push(OpenTool { index, ..Default::default() });
-                let last = self.tools.len() - 1;
-                &mut self.tools[last]
-            }
-        };
-        if let Some(id) = id.filter(|s| !s.is_empty()) {
-            slot.id = id.to_owned();
-        }
-        if let Some(name) = name.filter(|s| !s.is_empty()) {
-            slot.name = name.to_owned();
-        }
-        if let Some(a) = arguments {
-            if slot.arguments.len() + a.len() <= MAX_ARGUMENT_BYTES {
-                slot.arguments.push_str(a);
-            }
-        }
     }
 
     pub(crate) fn handle_json(&mut self, api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
@@ -352,15 +321,11 @@ impl StreamState {
     }
 
     pub(crate) fn finish(&mut self, call: &mut LlmCall) {
-        self.tools.sort_by_key(|t| t.index);
-        for t in self.tools.drain(..) {
-            call.tool_calls.push(ToolCall { id: t.id, name: t.name, arguments: t.arguments, ..Default::default() });
-        }
+        self.tools.finish(call);
     }
 
     pub(crate) fn state_bytes(&self) -> usize {
-        self.tools.iter().map(|t| t.id.capacity() + t.name.capacity() + t.arguments.capacity()).sum::<usize>()
-            + self.tools.capacity() * std::mem::size_of::<OpenTool>()
+        self.tools.state_bytes()
     }
 }
 

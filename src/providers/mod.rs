@@ -246,6 +246,7 @@ pub(crate) use bedrock::base64_decode;
 mod cohere;
 mod gemini;
 mod ollama;
+mod open_tools;
 mod openai;
 mod unobserved;
 
