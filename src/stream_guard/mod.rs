@@ -709,7 +709,7 @@ impl WholeGuard {
 }
 
 /// The response guard of one exchange, whatever the body: a stream followed by channel, a
-/// JSON answer held whole, or (tool responses) the line redactor.
+/// JSON answer held whole, or (a body that is neither, of a tool) the line redactor.
 #[derive(Debug)]
 pub enum ResponseGuard {
     Stream(StreamGuard),
@@ -724,6 +724,26 @@ impl ResponseGuard {
             Some(f) => ResponseGuard::Stream(StreamGuard::new(f, max_frame_bytes)),
             None => ResponseGuard::Whole(WholeGuard::new(max_body_bytes)),
         }
+    }
+
+    /// The guard for a tool's response, by its `content-type`: a JSON body (MCP's JSON
+    /// response, a plain HTTP tool's answer) held whole and redacted like an LLM's answer; an
+    /// SSE or NDJSON stream (MCP's streamable HTTP) redacted per event, each event's JSON
+    /// decoded and written again; anything else through the line redactor.
+    pub fn for_tool(content_type: &str, max_frame_bytes: usize, max_body_bytes: usize) -> ResponseGuard {
+        let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let stream = match ct.as_str() {
+            "text/event-stream" => Some(StreamFormat::Sse),
+            "application/x-ndjson" | "application/jsonl" | "application/json-seq" => Some(StreamFormat::Ndjson),
+            _ => None,
+        };
+        if let Some(f) = stream {
+            return ResponseGuard::Stream(StreamGuard::new(f, max_frame_bytes));
+        }
+        if ct == "application/json" || ct.ends_with("+json") {
+            return ResponseGuard::Whole(WholeGuard::new(max_body_bytes));
+        }
+        ResponseGuard::Lines(StreamRedactor::new(1024))
     }
 
     /// Takes a chunk; returns the bytes to forward in its place (all of them at the end).

@@ -712,3 +712,93 @@ fn whole_text_events_in_other_formats_carry_no_value() {
         }
     }
 }
+
+/// The recorded MCP exchanges (both protocol generations): (content-type, response body).
+fn mcp_responses() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for file in ["wire_streamable_http_legacy_2025-11-25.jsonl", "wire_streamable_http_modern_2026-07-28.jsonl"] {
+        let path = format!("{}/../shared/fixtures/mcp/{file}", env!("CARGO_MANIFEST_DIR"));
+        for line in std::fs::read_to_string(path).unwrap().lines() {
+            let ex: serde_json::Value = serde_json::from_str(line).unwrap();
+            let body = ex["response_body"].as_str().unwrap_or("");
+            if !body.is_empty() {
+                out.push((ex["response_headers"]["content-type"].as_str().unwrap_or("").to_owned(), body.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+fn run_tool(ct: &str, body: &[u8], step: usize) -> Vec<u8> {
+    let (g, p) = (guard(), policy());
+    let mut r = ResponseGuard::for_tool(ct, 1 << 20, 1 << 20);
+    let mut out = Vec::new();
+    let chunks: Vec<&[u8]> = body.chunks(step.max(1)).collect();
+    for (i, c) in chunks.iter().enumerate() {
+        out.extend(r.push(g, p, c, i + 1 == chunks.len(), 0));
+    }
+    out
+}
+
+/// The JSON-RPC messages of a tool response (one JSON body, or SSE events' data).
+fn tool_messages(ct: &str, body: &[u8]) -> Vec<serde_json::Value> {
+    if ct.starts_with("text/event-stream") {
+        sse_docs(body)
+    } else {
+        vec![serde_json::from_slice(body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))]
+    }
+}
+
+#[test]
+fn mcp_tool_responses_are_redacted_json_aware_in_json_and_sse() {
+    let (mut redacted, mut identical) = (0, 0);
+    for (ct, body) in mcp_responses() {
+        let out = run_tool(&ct, body.as_bytes(), body.len());
+        // fed one byte at a time: the same bytes
+        assert_eq!(run_tool(&ct, body.as_bytes(), 1), out, "{ct}");
+        if !body.contains("jane.doe@example.com") && !body.contains("AKIAIOSFODNN7EXAMPLE") {
+            assert_eq!(out, body.as_bytes(), "{ct}: a clean response passes byte-identical");
+            identical += 1;
+            continue;
+        }
+        let text = String::from_utf8(out.clone()).unwrap();
+        for v in ["jane.doe@example.com", "+1-415-555-0132", "4111 1111 1111 1111", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"] {
+            assert!(!text.contains(v), "{ct}: {v} in {text}");
+        }
+        // every message is still JSON-RPC, and the tool's text (itself JSON) still parses
+        let (before, after) = (tool_messages(&ct, body.as_bytes()), tool_messages(&ct, &out));
+        assert_eq!(before.len(), after.len());
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!((&a["jsonrpc"], &a["id"], &a["result"]["isError"]), (&b["jsonrpc"], &b["id"], &b["result"]["isError"]));
+            let t = a["result"]["content"][0]["text"].as_str().unwrap();
+            if let Ok(inner) = serde_json::from_str::<serde_json::Value>(b["result"]["content"][0]["text"].as_str().unwrap()) {
+                let got: serde_json::Value = serde_json::from_str(t).unwrap_or_else(|e| panic!("{e}: {t}"));
+                assert_eq!(got["email"], "[REDACTED:EMAIL]");
+                assert_eq!(got["card"], "[REDACTED:CREDIT_CARD]");
+                assert_eq!(got["name"], inner["name"]);
+            } else {
+                assert!(t.contains("aws_access_key_id=[REDACTED:SECRET]"), "{t}");
+            }
+        }
+        if ct.starts_with("text/event-stream") {
+            assert!(text.starts_with("event: message\r\ndata: {") || text.starts_with("event: message\ndata: {"), "{text}");
+            assert!(text.ends_with("\n\n") || text.ends_with("\r\n\r\n"), "{text:?}");
+        }
+        redacted += 1;
+    }
+    assert_eq!((redacted, identical), (4, 8));
+}
+
+#[test]
+fn tool_json_with_escaped_values_and_other_bodies() {
+    // a plain HTTP tool's JSON, `\u`-escaped as Python's json.dumps writes non-ASCII
+    let body = br#"{"owner":"Jos\u00e9","mail":"jose\u0040example.com","n":1}"#;
+    let out = run_tool("application/json; charset=utf-8", body, 3);
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v, serde_json::json!({"owner": "José", "mail": "[REDACTED:EMAIL]", "n": 1}));
+    // NDJSON: each line on its own
+    let nd = b"{\"a\":\"mail jane.doe@example.com\"}\n{\"b\":\"ok\"}\n";
+    assert_eq!(run_tool("application/x-ndjson", nd, 5), b"{\"a\":\"mail [REDACTED:EMAIL]\"}\n{\"b\":\"ok\"}\n".to_vec());
+    // anything else: the line redactor, as before
+    assert_eq!(run_tool("text/plain", b"mail jane.doe@example.com\n", 4), b"mail [REDACTED:EMAIL]\n".to_vec());
+}
