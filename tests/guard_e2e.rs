@@ -270,9 +270,11 @@ fn jsonrpc_messages(ct: &str, body: &str) -> Vec<serde_json::Value> {
     if !ct.starts_with("text/event-stream") {
         return vec![serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))];
     }
-    // SSE framing: events end with a blank line; each `data:` line is one JSON-RPC message
-    assert!(body.ends_with("\n\n"), "{body:?}");
-    body.split("\n\n")
+    // SSE framing: events end with a blank line (CRLF or LF); each `data:` line is one
+    // JSON-RPC message
+    assert!(body.ends_with("\r\n\r\n") || body.ends_with("\n\n"), "{body:?}");
+    body.replace("\r\n", "\n")
+        .split("\n\n")
         .filter(|e| !e.trim().is_empty())
         .map(|e| {
             let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or_else(|| panic!("{e:?}"));
