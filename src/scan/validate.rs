@@ -141,7 +141,7 @@ pub(super) fn crc32(data: &[u8]) -> u32 {
 pub(super) fn is_placeholder(value: &str) -> bool {
     let v = value.trim_matches(|c| c == '"' || c == '\'');
     let lower = v.to_ascii_lowercase();
-    if v.contains("${") || v.contains("{{") || v.starts_with('<') || v.starts_with('$') || v.starts_with('%') {
+    if v.contains("${") || v.contains("{{") || is_template_variable(v) {
         return true;
     }
     if matches!(
@@ -171,6 +171,26 @@ pub(super) fn is_placeholder(value: &str) -> bool {
     // `abcdefgh...`, `0123456789...`: ascending by one for most of the tail
     let steps = tail.windows(2).filter(|w| w[1] == w[0].wrapping_add(1)).count();
     steps + 4 >= tail.len() && tail.len() >= 8
+}
+
+/// A whole value that names a variable rather than holding one: `$NAME`, `%NAME%`, `%(name)s`,
+/// `<your-token>`. Only the whole shape counts: a password that merely starts with `$` or `%`
+/// (`%W8VgYrdDg`) is a password.
+fn is_template_variable(v: &str) -> bool {
+    let ident = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if let Some(name) = v.strip_prefix('$') {
+        return ident(name) && !name.starts_with(|c: char| c.is_ascii_digit());
+    }
+    if let Some(inner) = v.strip_prefix('%').and_then(|r| r.strip_suffix('%')) {
+        return ident(inner);
+    }
+    if let Some(inner) = v.strip_prefix("%(").and_then(|r| r.strip_suffix(")s")) {
+        return ident(inner);
+    }
+    if let Some(inner) = v.strip_prefix('<').and_then(|r| r.strip_suffix('>')) {
+        return !inner.is_empty() && !inner.contains(['<', '>']);
+    }
+    false
 }
 
 /// A PEM block has key material after its header: base64 lines (after `Proc-Type`-style
@@ -244,10 +264,10 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        for p in ["XXXXXXXXXXXXXXXXXXXX", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "sk_live_000000000000000000000000", "${DB_PASSWORD}", "YOUR_API_TOKEN", "abcdefghijklmnopqrstuvwxyz", "AKIA0123456789ABCDEF", "********", "password"] {
+        for p in ["XXXXXXXXXXXXXXXXXXXX", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "sk_live_000000000000000000000000", "${DB_PASSWORD}", "YOUR_API_TOKEN", "abcdefghijklmnopqrstuvwxyz", "AKIA0123456789ABCDEF", "********", "password", "$DB_PASSWORD", "%DB_PASSWORD%", "%(password)s", "<your-token>"] {
             assert!(is_placeholder(p), "{p}");
         }
-        for real in ["S3cr3t!Passw0rd#2024", "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5", "AKIAIOSFODNN7EXAMPLE", "hunter2", "Zx8Qp2Lm9Vt4Rw7Yk3Hs"] {
+        for real in ["S3cr3t!Passw0rd#2024", "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5", "AKIAIOSFODNN7EXAMPLE", "hunter2", "Zx8Qp2Lm9Vt4Rw7Yk3Hs", "%W8VgYrdDg", "$ecretPa55!", "$2b$12$Zx8Qp2Lm9Vt4Rw7Yk3", "<Zx8Qp2Lm9"] {
             assert!(!is_placeholder(real), "{real}");
         }
     }
