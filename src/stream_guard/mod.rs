@@ -591,6 +591,10 @@ pub struct WholeGuard {
     body: Vec<u8>,
     limit: usize,
     lines: Option<StreamRedactor>,
+    /// Where the body's top-level JSON object or array ends: once it closes, the answer is
+    /// whole and leaves with that chunk, whether or not the chunk says `end_of_stream` (a filter
+    /// after genai-tap may add trailers, and nothing can leave from their callback).
+    json_end: JsonEnd,
     pub pii: Vec<String>,
     pub secrets: Vec<String>,
     pub replaced: usize,
@@ -598,7 +602,7 @@ pub struct WholeGuard {
 
 impl WholeGuard {
     pub fn new(limit: usize) -> WholeGuard {
-        WholeGuard { body: Vec::new(), limit, lines: None, pii: Vec::new(), secrets: Vec::new(), replaced: 0 }
+        WholeGuard { body: Vec::new(), limit, lines: None, json_end: JsonEnd::default(), pii: Vec::new(), secrets: Vec::new(), replaced: 0 }
     }
 
     pub fn push(&mut self, guard: &Guard, policy: Policy, chunk: &[u8]) -> Vec<u8> {
@@ -607,6 +611,9 @@ impl WholeGuard {
         }
         self.body.extend_from_slice(chunk);
         if self.body.len() <= self.limit {
+            if self.json_end.feed(chunk) {
+                return self.release(guard, policy);
+            }
             return Vec::new();
         }
         let mut l = StreamRedactor::new(1024);
@@ -618,8 +625,9 @@ impl WholeGuard {
     pub fn finish(&mut self, guard: &Guard, policy: Policy) -> Vec<u8> {
         if let Some(l) = self.lines.as_mut() {
             let out = l.finish(guard, policy);
-            self.pii = l.pii.clone();
-            self.secrets = l.secrets.clone();
+            // drained, not copied: findings of a body released early stay counted once
+            self.pii.append(&mut l.pii);
+            self.secrets.append(&mut l.secrets);
             return out;
         }
         let body = std::mem::take(&mut self.body);
@@ -648,6 +656,76 @@ impl WholeGuard {
 
     pub fn state_bytes(&self) -> usize {
         self.lines.as_ref().map_or(self.body.capacity(), StreamRedactor::state_bytes)
+    }
+
+    /// Releases the body held so far as if it were whole; bytes that come after it (none, when
+    /// the body really ended) go through the line redactor.
+    pub fn release(&mut self, guard: &Guard, policy: Policy) -> Vec<u8> {
+        let out = self.finish(guard, policy);
+        if self.lines.is_none() {
+            self.lines = Some(StreamRedactor::new(1024));
+        }
+        out
+    }
+}
+
+/// Follows a body's bytes to the end of its top-level JSON object or array: depth, and
+/// whether the cut is inside a string (escapes included). A body that does not open with `{`
+/// or `[` never ends early.
+#[derive(Debug, Default)]
+struct JsonEnd {
+    depth: u32,
+    opened: bool,
+    in_string: bool,
+    escaped: bool,
+    not_json: bool,
+}
+
+impl JsonEnd {
+    /// Feeds the next bytes; true when the top-level value has just closed.
+    fn feed(&mut self, bytes: &[u8]) -> bool {
+        if self.not_json {
+            return false;
+        }
+        for &b in bytes {
+            if !self.opened {
+                match b {
+                    b'{' | b'[' => {
+                        self.opened = true;
+                        self.depth = 1;
+                    }
+                    b' ' | b'\t' | b'\r' | b'\n' => {}
+                    _ => {
+                        self.not_json = true;
+                        return false;
+                    }
+                }
+                continue;
+            }
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        // what follows (a newline) goes through the line redactor
+                        self.not_json = true;
+                        return true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
     }
 }
 
@@ -684,6 +762,25 @@ impl ResponseGuard {
             });
         }
         out
+    }
+
+    /// Releases everything held now, scanned as far as it goes, as at the end of the body,
+    /// but ready for more: the host cannot release held bytes after the last body callback,
+    /// and a body that ends with trailers has no `end_of_stream` (see
+    /// `exchange::GuardState::filter_response`). A stream releases as its bounds do.
+    pub fn release_held(&mut self, guard: &Guard, policy: Policy, now: u64) -> Vec<u8> {
+        match self {
+            ResponseGuard::Stream(s) => {
+                let mut out = s.push(guard, policy, &[], now);
+                if s.state_bytes() > 0 {
+                    s.forced += 1;
+                }
+                out.extend(s.finish(guard, policy));
+                out
+            }
+            ResponseGuard::Whole(w) => w.release(guard, policy),
+            ResponseGuard::Lines(l) => l.finish(guard, policy),
+        }
     }
 
     /// Labels of PII found (kind names), once per finding.
