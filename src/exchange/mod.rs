@@ -204,9 +204,18 @@ impl Exchange {
         let authority = head.get(":authority").or_else(|| head.get("host")).unwrap_or("");
         let host = common::host_of(authority);
         let path = head.get(":path").unwrap_or("/");
-        let (route_kind, call) = match self.classify(&host, path, || crate::tools::mcp::looks_like_mcp(head.headers)) {
+        let unobserved = || providers::unobserved_api(&host, path, &|n| head.get(n).map(str::to_owned));
+        let target = self.classify(&host, path, || crate::tools::mcp::looks_like_mcp(head.headers));
+        // an upgrade or a tunnel on a route genai-tap reads (a host-wide `kind: llm` route):
+        // what follows the headers is frames or raw TCP, never a call's body. It passes
+        // untouched, is never scanned or held, makes no span, and is counted as unobserved.
+        if let (false, Some(tunnel)) = (matches!(target, Target::None), providers::tunnel(head.get(":method"), head.get("upgrade"))) {
+            self.state = State::Passthrough { unobserved: Some(unobserved().unwrap_or(tunnel)) };
+            return HeadersVerdict::Continue;
+        }
+        let (route_kind, call) = match target {
             Target::None => {
-                self.state = State::Passthrough { unobserved: providers::unobserved_api(&host, path, &|n| head.get(n).map(str::to_owned)) };
+                self.state = State::Passthrough { unobserved: unobserved() };
                 return HeadersVerdict::Continue;
             }
             Target::Llm(detected, route_kind) => (route_kind, Call::Llm(Llm::new(&self.cfg, detected, route_kind))),
