@@ -42,9 +42,10 @@ pub(super) struct GuardState {
     /// The request's declared `content-length`: the body is whole once this many bytes came,
     /// whether or not `end_of_stream` comes with them (a body followed by trailers).
     request_length: Option<u64>,
-    /// What the trailers did to a body the guard was holding: (`request` or `response`
-    /// metric, `result`), counted once.
-    trailers: Option<(crate::stats::Metric, &'static str)>,
+    /// What request trailers did to a body the guard held (`released`, `refused`), and
+    /// response trailers (`released`, `reset`): each counted once.
+    request_trailers: Option<&'static str>,
+    response_trailers: Option<&'static str>,
     /// Labels of request findings (PII kinds, secret rule ids), and those redacted.
     pii_found: Vec<String>,
     secrets_found: Vec<String>,
@@ -115,7 +116,8 @@ impl GuardState {
             rewrite_response: false,
             blocked: None,
             request_length: head.get("content-length").and_then(|v| v.trim().parse().ok()),
-            trailers: None,
+            request_trailers: None,
+            response_trailers: None,
             pii_found: Vec::new(),
             secrets_found: Vec::new(),
             redacted: Vec::new(),
@@ -142,12 +144,12 @@ impl GuardState {
     pub fn end_request_at_trailers(&mut self, cfg: &Config) -> Option<LocalReply> {
         match self.guard_request_chunk(cfg, &[], true, false) {
             BodyVerdict::LocalReply(reply) => {
-                self.trailers = Some((stats::GUARD_REQUEST_TRAILERS, "refused"));
+                self.request_trailers = Some("refused");
                 Some(reply)
             }
             BodyVerdict::Replace(bytes) if !bytes.is_empty() => {
                 self.blocked = Some(TRAILERS_RULE.to_owned());
-                self.trailers = Some((stats::GUARD_REQUEST_TRAILERS, "refused"));
+                self.request_trailers = Some("refused");
                 Some(LocalReply { status: TRAILERS_STATUS, body: trailers_body("request"), content_type: "application/json" })
             }
             _ => {
@@ -161,7 +163,7 @@ impl GuardState {
     /// nothing else to do.
     pub fn request_trailers_after_end(&mut self) {
         if self.request_held && self.blocked.is_none() {
-            self.trailers = Some((stats::GUARD_REQUEST_TRAILERS, "released"));
+            self.request_trailers = Some("released");
         }
     }
 
@@ -178,10 +180,10 @@ impl GuardState {
         let Some(r) = self.redactor.as_mut() else { return None };
         let lost = r.push(&cfg.guard, self.response, &[], true, now);
         if lost.is_empty() {
-            self.trailers = Some((stats::GUARD_RESPONSE_TRAILERS, "released"));
+            self.response_trailers = Some("released");
             return None;
         }
-        self.trailers = Some((stats::GUARD_RESPONSE_TRAILERS, "reset"));
+        self.response_trailers = Some("reset");
         Some(LocalReply { status: 502, body: trailers_body("response"), content_type: "application/json" })
     }
 
@@ -271,8 +273,11 @@ impl GuardState {
         if let Some((reason, refused)) = self.uninspectable {
             stats_out.push(StatUpdate::new(stats::GUARD_UNINSPECTABLE, &[("reason", reason), ("result", if refused { "blocked" } else { "passed" })], 1));
         }
-        if let Some((metric, result)) = self.trailers {
-            stats_out.push(StatUpdate::new(metric, &[("result", result)], 1));
+        if let Some(result) = self.request_trailers {
+            stats_out.push(StatUpdate::new(stats::GUARD_REQUEST_TRAILERS, &[("result", result)], 1));
+        }
+        if let Some(result) = self.response_trailers {
+            stats_out.push(StatUpdate::new(stats::GUARD_RESPONSE_TRAILERS, &[("result", result)], 1));
         }
         if let Some(rule) = &self.blocked {
             attrs.blocked_rule = Some(rule.clone());
@@ -283,7 +288,7 @@ impl GuardState {
                 _ => format!("genai-tap: blocked {what}: it carries a credential matching rule {rule}"),
             });
         }
-        if matches!(self.trailers, Some((_, "reset"))) {
+        if self.response_trailers == Some("reset") {
             warnings.push(format!("genai-tap: reset {what}: the response ended with trailers while the guard held its last bytes"));
         }
         // request side: PII redacted in place, secrets seen (a blocking one included)
