@@ -59,6 +59,8 @@ metrics! {
     GUARD_SECRET_HITS = "guard_secret_hits", Counter;
     GUARD_BLOCKS = "guard_blocks", Counter;
     GUARD_UNINSPECTABLE = "guard_uninspectable", Counter;
+    GUARD_REQUEST_TRAILERS = "guard_request_trailers", Counter;
+    GUARD_RESPONSE_TRAILERS = "guard_response_trailers", Counter;
     BODIES_NOT_PARSED = "bodies_not_parsed", Counter;
     UNOBSERVED_CALLS = "unobserved_calls", Counter;
     TASKS_OVER_BUDGET = "tasks_over_budget", Counter;

@@ -69,24 +69,31 @@ fn e2e_prose_is_not_delayed_by_the_stream_guard_in_any_format() {
         let body = fx.request_body();
         let mut headers: Vec<(&str, &str)> = vec![("host", &host), ("content-type", "application/json"), ("x-fixture", fixture), ("x-chunk-delay-ms", "25")];
         headers.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        // a warm-up pair: the first call of a format pays for connections and cold caches
+        let _ = (on.send("POST", &path, &headers, &body), off.send("POST", &path, &headers, &body));
         let (mut best_on, mut best_off) = (Duration::MAX, Duration::MAX);
-        let (mut body_on, mut body_off) = (Vec::new(), Vec::new());
-        // interleaved, and the best of each: the machine is shared, and a held event would cost 25 ms
-        for _ in 0..4 {
+        // interleaved, and the best of each: the machine is shared. A held first event would
+        // cost the upstream's 25 ms gap on every call with the guard, so no number of rounds
+        // brings such a guard under 1 ms; a loaded machine only needs more rounds to show the
+        // floor of both, so measure at least 4 and at most 16, stopping once the bound holds.
+        let mut rounds = 0;
+        while rounds < 16 {
+            rounds += 1;
             let r = on.send("POST", &path, &headers, &body);
             assert_eq!(r.status, 200, "{label}: {}", r.text());
             assert!(r.complete, "{label}");
             best_on = best_on.min(r.first_byte.unwrap());
-            body_on = r.body;
-            let r = off.send("POST", &path, &headers, &body);
-            best_off = best_off.min(r.first_byte.unwrap());
-            body_off = r.body;
+            let r_off = off.send("POST", &path, &headers, &body);
+            best_off = best_off.min(r_off.first_byte.unwrap());
+            // prose with nothing to redact passes byte-identical, every time
+            assert_eq!(r.body, r_off.body, "{label}");
+            if rounds >= 4 && best_on.saturating_sub(best_off) <= Duration::from_millis(1) {
+                break;
+            }
         }
         let added = best_on.saturating_sub(best_off);
-        eprintln!("{label}: first byte {best_on:?} with the guard, {best_off:?} without");
-        assert!(added <= Duration::from_millis(1), "{label}: the guard added {added:?} to the first chunk");
-        // prose with nothing to redact passes byte-identical
-        assert_eq!(body_on, body_off, "{label}");
+        eprintln!("{label}: first byte {best_on:?} with the guard, {best_off:?} without ({rounds} rounds)");
+        assert!(added <= Duration::from_millis(1), "{label}: the guard added {added:?} to the first chunk over {rounds} rounds");
     }
 }
 

@@ -33,6 +33,15 @@ pub(super) struct GuardState {
     pub rewrite_response: bool,
     /// The rule of the secret that blocked the request.
     pub blocked: Option<String>,
+    /// The request guard may hold or change bytes of this request (not observe only).
+    request_held: bool,
+    /// The request's declared `content-length`: the body is whole once this many bytes came,
+    /// whether or not `end_of_stream` comes with them (a body followed by trailers).
+    request_length: Option<u64>,
+    /// What request trailers did to a body the guard held (`released`, `refused`), and
+    /// response trailers (`released`, `reset`): each counted once.
+    request_trailers: Option<&'static str>,
+    response_trailers: Option<&'static str>,
     /// Labels of request findings (PII kinds, secret rule ids), and those redacted.
     pii_found: Vec<String>,
     secrets_found: Vec<String>,
@@ -41,6 +50,27 @@ pub(super) struct GuardState {
 
 /// The `rule` a request refused because its body could not be inspected is counted under.
 pub const UNINSPECTABLE_RULE: &str = "uninspectable-body";
+
+/// The `rule` a request refused at its trailers is counted under: the guard held the end of
+/// its body and proxy-wasm cannot release body bytes from the trailers callback.
+pub const TRAILERS_RULE: &str = "held-body-before-trailers";
+
+/// The status of the local reply to such a request: the filter, not the client, could not
+/// finish it.
+pub const TRAILERS_STATUS: u32 = 500;
+
+/// The JSON body of the reply for a body the guard could not release before its trailers.
+fn trailers_body(direction: &str) -> Vec<u8> {
+    serde_json::json!({
+        "error": {
+            "type": "guard_incomplete_body",
+            "reason": "trailers",
+            "message": format!("genai-tap could not finish this {direction}: its body ended with trailers while the guard held its last bytes, and Envoy's proxy-wasm cannot add body bytes after the last body callback. Send the request with content-length, or without trailers."),
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
 
 /// The JSON body of the local reply that refuses a body the guard cannot inspect.
 fn uninspectable_body(reason: &str) -> Vec<u8> {
@@ -71,7 +101,9 @@ impl GuardState {
                 block_uninspectable: cfg.guard.blocks_uninspectable(request),
             })
         });
+        let request_held = request_guard.as_ref().is_some_and(|g| !g.observes_only());
         GuardState {
+            request_held,
             response: cfg.guard.policy(Direction::Response, route_kind),
             request_guard,
             uninspectable: None,
@@ -79,6 +111,9 @@ impl GuardState {
             redactor: None,
             rewrite_response: false,
             blocked: None,
+            request_length: head.get("content-length").and_then(|v| v.trim().parse().ok()),
+            request_trailers: None,
+            response_trailers: None,
             pii_found: Vec::new(),
             secrets_found: Vec::new(),
             redacted: Vec::new(),
@@ -88,6 +123,64 @@ impl GuardState {
     /// Whether request chunks must still be read for the guard.
     pub fn reads_request(&self) -> bool {
         self.request_guard.is_some()
+    }
+
+    /// Whether `seen` request body bytes are the whole body its `content-length` declared.
+    pub fn request_complete(&self, seen: u64) -> bool {
+        self.request_length.is_some_and(|n| seen >= n)
+    }
+
+    /// The request body ended with trailers, without `end_of_stream` on a body chunk (and
+    /// before its declared length, if any). Envoy's proxy-wasm cannot add body bytes from the
+    /// trailers callback (measured: `proxy_set_buffer_bytes` answers `BadArgument` there, and
+    /// the SDK panics on it), so a tail the guard still holds cannot leave. The tail is scanned
+    /// as the end of the body: a secret in it blocks as usual; otherwise, if any byte was held,
+    /// the request is refused with a clear reply instead of reaching the upstream cut short.
+    /// `None`: nothing was held, the request goes on whole.
+    pub fn end_request_at_trailers(&mut self, cfg: &Config) -> Option<LocalReply> {
+        match self.guard_request_chunk(cfg, &[], true, false) {
+            BodyVerdict::LocalReply(reply) => {
+                self.request_trailers = Some("refused");
+                Some(reply)
+            }
+            BodyVerdict::Replace(bytes) if !bytes.is_empty() => {
+                self.blocked = Some(TRAILERS_RULE.to_owned());
+                self.request_trailers = Some("refused");
+                Some(LocalReply { status: TRAILERS_STATUS, body: trailers_body("request"), content_type: "application/json" })
+            }
+            _ => {
+                self.request_trailers_after_end();
+                None
+            }
+        }
+    }
+
+    /// Trailers came after the whole body had left (its declared length reached): counted,
+    /// nothing else to do.
+    pub fn request_trailers_after_end(&mut self) {
+        if self.request_held && self.blocked.is_none() {
+            self.request_trailers = Some("released");
+        }
+    }
+
+    /// The response ended with trailers (a filter listed after genai-tap added them, as
+    /// Envoy's decompressor does), so `end_of_stream` never came on a body chunk. What the
+    /// response guard still holds cannot leave from the trailers callback (see
+    /// [`GuardState::end_request_at_trailers`]); rather than let the client take a cut answer
+    /// for a whole one, the stream is reset (a local reply after the headers went resets it).
+    /// `None`: nothing was held.
+    pub fn end_response_at_trailers(&mut self, cfg: &Config, now: u64) -> Option<LocalReply> {
+        if !self.rewrite_response {
+            return None;
+        }
+        let Some(r) = self.redactor.as_mut() else { return None };
+        let lost = r.push(&cfg.guard, self.response, &[], true, now);
+        if lost.is_empty() {
+            self.response_trailers = Some("released");
+            return None;
+        }
+        self.response_trailers = Some("reset");
+        Some(LocalReply { status: 502, body: trailers_body("response"), content_type: "application/json" })
     }
 
     /// Guards one request body chunk as it streams: what the host should do with it.
@@ -147,7 +240,15 @@ impl GuardState {
     /// Scans a response chunk; replaces it when the response is rewritten.
     pub fn filter_response(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool, now: u64) -> ResponseVerdict {
         let Some(r) = self.redactor.as_mut() else { return ResponseVerdict::Continue };
-        let out = r.push(&cfg.guard, self.response, chunk, end_of_stream, now);
+        let out = if chunk.is_empty() && !end_of_stream && self.rewrite_response {
+            // an empty chunk that does not end the body: Envoy's decompressor, listed after
+            // genai-tap, sends one when the upstream's body ends and then adds trailers (so
+            // `end_of_stream` never comes). Held bytes cannot leave from the trailers
+            // callback, so they leave now, scanned as far as they go.
+            r.release_held(&cfg.guard, self.response, now)
+        } else {
+            r.push(&cfg.guard, self.response, chunk, end_of_stream, now)
+        };
         if self.rewrite_response {
             ResponseVerdict::Replace(out)
         } else {
@@ -163,10 +264,23 @@ impl GuardState {
         if let Some((reason, refused)) = self.uninspectable {
             stats_out.push(StatUpdate::new(stats::GUARD_UNINSPECTABLE, &[("reason", reason), ("result", if refused { "blocked" } else { "passed" })], 1));
         }
+        if let Some(result) = self.request_trailers {
+            stats_out.push(StatUpdate::new(stats::GUARD_REQUEST_TRAILERS, &[("result", result)], 1));
+        }
+        if let Some(result) = self.response_trailers {
+            stats_out.push(StatUpdate::new(stats::GUARD_RESPONSE_TRAILERS, &[("result", result)], 1));
+        }
         if let Some(rule) = &self.blocked {
             attrs.blocked_rule = Some(rule.clone());
             stats_out.push(StatUpdate::new(stats::GUARD_BLOCKS, &[("rule", rule)], 1));
-            warnings.push(format!("genai-tap: blocked {what}: it carries a credential matching rule {rule}"));
+            warnings.push(match rule.as_str() {
+                UNINSPECTABLE_RULE => format!("genai-tap: refused {what}: its body cannot be inspected"),
+                TRAILERS_RULE => format!("genai-tap: refused {what}: its body ended with trailers while the guard held its last bytes"),
+                _ => format!("genai-tap: blocked {what}: it carries a credential matching rule {rule}"),
+            });
+        }
+        if self.response_trailers == Some("reset") {
+            warnings.push(format!("genai-tap: reset {what}: the response ended with trailers while the guard held its last bytes"));
         }
         // request side: PII redacted in place, secrets seen (a blocking one included)
         for k in self.redacted.iter().filter(|k| !self.secrets_found.contains(k)) {

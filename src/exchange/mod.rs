@@ -51,10 +51,12 @@ mod verdict;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trailers_tests;
 
 pub use outcome::Outcome;
 pub use task_link::emit_task;
-pub use verdict::{BodyVerdict, EndInfo, Finished, HeaderEdit, HeadersVerdict, LocalReply, LogOut, LogSink, RequestBodyPlan, RequestHead, ResponseVerdict};
+pub use verdict::{BodyVerdict, EndInfo, Finished, HeaderEdit, HeadersVerdict, LocalReply, LogOut, LogSink, RequestBodyPlan, RequestHead, ResponseVerdict, TrailersVerdict};
 
 use crate::routes::RouteKind;
 use crate::plugin::Config;
@@ -99,6 +101,8 @@ struct Observed {
     common: Common,
     guard: GuardState,
     request_body: BoundedBody,
+    /// The request body is over (`end_of_stream`, its declared length, or its trailers).
+    request_done: bool,
     deferred: Deferred,
     call: Call,
 }
@@ -200,9 +204,18 @@ impl Exchange {
         let authority = head.get(":authority").or_else(|| head.get("host")).unwrap_or("");
         let host = common::host_of(authority);
         let path = head.get(":path").unwrap_or("/");
-        let (route_kind, call) = match self.classify(&host, path, || crate::tools::mcp::looks_like_mcp(head.headers)) {
+        let unobserved = || providers::unobserved_api(&host, path, &|n| head.get(n).map(str::to_owned));
+        let target = self.classify(&host, path, || crate::tools::mcp::looks_like_mcp(head.headers));
+        // an upgrade or a tunnel on a route genai-tap reads (a host-wide `kind: llm` route):
+        // what follows the headers is frames or raw TCP, never a call's body. It passes
+        // untouched, is never scanned or held, makes no span, and is counted as unobserved.
+        if let (false, Some(tunnel)) = (matches!(target, Target::None), providers::tunnel(head.get(":method"), head.get("upgrade"))) {
+            self.state = State::Passthrough { unobserved: Some(unobserved().unwrap_or(tunnel)) };
+            return HeadersVerdict::Continue;
+        }
+        let (route_kind, call) = match target {
             Target::None => {
-                self.state = State::Passthrough { unobserved: providers::unobserved_api(&host, path, &|n| head.get(n).map(str::to_owned)) };
+                self.state = State::Passthrough { unobserved: unobserved() };
                 return HeadersVerdict::Continue;
             }
             Target::Llm(detected, route_kind) => (route_kind, Call::Llm(Llm::new(&self.cfg, detected, route_kind))),
@@ -224,6 +237,7 @@ impl Exchange {
             common,
             guard,
             request_body: BoundedBody::new(self.cfg.max_body_bytes),
+            request_done: end_of_stream,
             deferred: Deferred::default(),
             call,
         }));
@@ -287,31 +301,44 @@ impl Exchange {
     }
 
     /// Reads one request body chunk. The guard scans it as it streams and answers what leaves
-    /// in its place; the copy that extraction reads is of the bytes the client sent.
+    /// in its place; the copy that extraction reads is of the bytes the client sent. The body
+    /// is over at `end_of_stream`, or once its declared `content-length` has come: a body
+    /// followed by trailers never gets `end_of_stream`, and what the guard holds must leave
+    /// with the last chunk, since nothing can be released from the trailers callback.
     pub fn handle_request_body(&mut self, chunk: &[u8], end_of_stream: bool, now: u64) -> BodyVerdict {
         let cfg = self.cfg.clone();
         let Some(o) = self.observed() else { return BodyVerdict::Continue };
+        if o.request_done {
+            // past the end already (the empty end_of_stream after a declared length)
+            o.common.request_bytes += chunk.len() as u64;
+            return BodyVerdict::Continue;
+        }
         o.common.request_bytes += chunk.len() as u64;
-        if end_of_stream {
-            o.common.request_end_ns = Some(now);
-        }
+        let end = end_of_stream || o.guard.request_complete(o.common.request_bytes);
         o.request_body.push(chunk);
-        let verdict = o.guard.guard_request_chunk(&cfg, chunk, end_of_stream, o.request_body.overflowed());
-        if !end_of_stream {
-            return verdict;
-        }
-        if o.request_body.overflowed() {
-            if let Call::Llm(l) = &mut o.call {
-                l.extraction.stop(NotParsed::TooLarge);
-            }
-            return verdict;
-        }
-        let body = o.request_body.take();
-        match &mut o.call {
-            Call::Llm(l) => l.handle_request(&cfg, &body),
-            Call::Tool(t) => t.handle_request(&body),
+        let verdict = o.guard.guard_request_chunk(&cfg, chunk, end, o.request_body.overflowed());
+        if end {
+            o.end_request_body(&cfg, now);
         }
         verdict
+    }
+
+    /// The request ended with trailers, without `end_of_stream` on a body chunk. The guard
+    /// finishes its scan here; a tail it still holds cannot leave (see
+    /// [`TrailersVerdict`]), so such a request is refused rather than sent cut short.
+    pub fn handle_request_trailers(&mut self, now: u64) -> TrailersVerdict {
+        let cfg = self.cfg.clone();
+        let Some(o) = self.observed() else { return TrailersVerdict::Continue };
+        if o.request_done {
+            o.guard.request_trailers_after_end();
+            return TrailersVerdict::Continue;
+        }
+        let reply = o.guard.end_request_at_trailers(&cfg);
+        o.end_request_body(&cfg, now);
+        match reply {
+            Some(r) => TrailersVerdict::LocalReply(r),
+            None => TrailersVerdict::Continue,
+        }
     }
 
     /// Counts request bytes the exchange did not ask to read, and notes the end.
@@ -405,9 +432,17 @@ impl Exchange {
     }
 
     /// The response ended with trailers (a later filter added them), so `end_of_stream` never
-    /// came with a body chunk.
-    pub fn handle_response_trailers(&mut self, now: u64) {
+    /// came with a body chunk. What the response guard still holds cannot leave from here: the
+    /// answer is a reply that resets the stream, so the client sees an error, not an answer
+    /// cut short (counted in `guard_response_trailers`).
+    pub fn handle_response_trailers(&mut self, now: u64) -> TrailersVerdict {
+        let cfg = self.cfg.clone();
+        let reply = self.observed().and_then(|o| o.guard.end_response_at_trailers(&cfg, now));
         self.handle_response_bytes_unread(0, true, now);
+        match reply {
+            Some(r) => TrailersVerdict::LocalReply(r),
+            None => TrailersVerdict::Continue,
+        }
     }
 
     /// Ends the exchange: returns its spans and stat updates, with no shared data (session
@@ -444,6 +479,23 @@ impl Exchange {
 }
 
 impl Observed {
+    /// The request body is over: extraction reads the copy, or notes it was too large.
+    fn end_request_body(&mut self, cfg: &Config, now: u64) {
+        self.request_done = true;
+        self.common.request_end_ns = Some(now);
+        if self.request_body.overflowed() {
+            if let Call::Llm(l) = &mut self.call {
+                l.extraction.stop(NotParsed::TooLarge);
+            }
+            return;
+        }
+        let body = self.request_body.take();
+        match &mut self.call {
+            Call::Llm(l) => l.handle_request(cfg, &body),
+            Call::Tool(t) => t.handle_request(&body),
+        }
+    }
+
     /// Reads the kept response chunks, in order.
     fn run_deferred(&mut self, cfg: &Config) {
         if self.deferred.chunks.is_empty() {

@@ -267,6 +267,32 @@ mod request_guard {
         }
     }
 
+    #[test]
+    fn upgrades_and_tunnels_on_an_llm_route_are_counted_unobserved_with_no_span() {
+        let c = cfg(r#"{"routes":[{"host":"api.openai.com","kind":"llm"},{"host":"gw.internal","kind":"llm"}],"pii":{"mode":"redact"}}"#);
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[(":authority", "api.openai.com"), (":method", "GET"), (":path", "/v1/realtime?model=gpt-4o-realtime"), ("upgrade", "websocket")], "openai_realtime"),
+            (&[(":authority", "gw.internal"), (":method", "GET"), (":path", "/ws"), ("upgrade", "WebSocket")], "websocket"),
+            (&[(":authority", "gw.internal"), (":method", "GET"), (":path", "/x"), ("upgrade", "foo/1")], "upgrade"),
+            (&[(":authority", "api.openai.com:443"), (":method", "CONNECT")], "connect"),
+        ];
+        for (pairs, api) in cases {
+            let h = headers(pairs);
+            let mut x = Exchange::new(c.clone(), ids());
+            assert_eq!(x.handle_request_headers(RequestHead { headers: &h }, false, 0), HeadersVerdict::Continue);
+            assert!(!x.is_observed() && x.is_unobserved_api(), "{pairs:?}");
+            assert!(!x.wants_request_body() && !x.wants_response_body(), "nothing is read: {pairs:?}");
+            assert_eq!(x.handle_request_body(b"AKIAZ7QW4XJ2LBNM5K3P", false, 1), BodyVerdict::Continue);
+            let done = x.finish(&EndInfo::default(), 2);
+            assert!(done.spans.is_empty(), "{pairs:?}");
+            assert_eq!(done.stats, vec![crate::stats::StatUpdate::new(stats::UNOBSERVED_CALLS, &[("api", api)], 1)], "{pairs:?}");
+        }
+        // an upgrade to a host genai-tap does not read stays not mine, uncounted
+        let mut x = Exchange::new(c, ids());
+        x.handle_request_headers(RequestHead { headers: &headers(&[(":authority", "example.com"), (":method", "GET"), (":path", "/ws"), ("upgrade", "websocket")]) }, false, 0);
+        assert!(!x.is_observed() && !x.is_unobserved_api());
+    }
+
 }
 
 mod steps {

@@ -37,6 +37,9 @@ pub(crate) struct FakeHost {
     /// Header names read one by one (`get_map_value`), and whole-map reads, of the request.
     pub request_header_reads: std::cell::RefCell<Vec<String>>,
     pub request_map_reads: std::cell::Cell<usize>,
+    /// Envoy in a trailers callback: the body buffer is gone, a write gets `BadArgument`, and
+    /// proxy-wasm's SDK panics on it (measured). The fake panics the same way.
+    pub refuse_body_writes: bool,
 }
 
 impl FakeHost {
@@ -106,6 +109,7 @@ impl Host for FakeHost {
         b[..size.min(b.len())].to_vec()
     }
     fn replace_body(&mut self, which: BodyOf, len: usize, bytes: &[u8]) {
+        assert!(!self.refuse_body_writes, "a body write from a trailers callback: Envoy answers BadArgument and the SDK panics");
         let chunk = self.chunk(which);
         let len = len.min(chunk.len());
         chunk.splice(..len, bytes.iter().copied());

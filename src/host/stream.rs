@@ -7,7 +7,7 @@
 use super::vm::Vm;
 use super::{Action, BodyOf, Headers, Host, Level, SharedStore};
 use crate::plugin::Config;
-use crate::exchange::{BodyVerdict, EndInfo, Exchange, HeaderEdit, HeadersVerdict, RequestBodyPlan, RequestHead, ResponseVerdict};
+use crate::exchange::{BodyVerdict, EndInfo, Exchange, HeaderEdit, HeadersVerdict, RequestBodyPlan, RequestHead, ResponseVerdict, TrailersVerdict};
 use crate::stats::{self, StatUpdate};
 use crate::trace::FreshIds;
 use std::cell::RefCell;
@@ -18,6 +18,7 @@ enum Verdict {
     Headers(HeadersVerdict),
     RequestBody { size: usize, verdict: BodyVerdict },
     ResponseBody { size: usize, verdict: ResponseVerdict },
+    Trailers(TrailersVerdict),
     Nothing,
 }
 
@@ -62,6 +63,13 @@ impl Stream {
                     Action::Pause
                 }
             },
+            // never a body write here: Envoy answers `BadArgument` to a body write from a
+            // trailers callback (the buffer is gone), and the SDK's `set_buffer` panics on it
+            Verdict::Trailers(TrailersVerdict::Continue) => Action::Continue,
+            Verdict::Trailers(TrailersVerdict::LocalReply(reply)) => {
+                host.send_reply(reply.status, reply.content_type, &reply.body);
+                Action::Pause
+            }
             Verdict::ResponseBody { size, verdict } => {
                 if let ResponseVerdict::Replace(bytes) = verdict {
                     host.replace_body(BodyOf::Response, size, &bytes);
@@ -130,13 +138,25 @@ impl Stream {
         self.drive(host, Verdict::ResponseBody { size, verdict })
     }
 
+    /// A request body that ends with trailers (HTTP/2, or HTTP/1.1 with trailers enabled)
+    /// never had `end_of_stream` on a body chunk.
+    pub(crate) fn on_request_trailers(&mut self, host: &mut impl Host) -> Action {
+        if !self.exchange.is_observed() {
+            return Action::Continue;
+        }
+        let now = host.now_ns();
+        let verdict = self.exchange.handle_request_trailers(now);
+        self.drive(host, Verdict::Trailers(verdict))
+    }
+
     /// A later filter that adds trailers means `end_of_stream` never came with the body.
     pub(crate) fn on_response_trailers(&mut self, host: &mut impl Host) -> Action {
-        if self.exchange.is_observed() {
-            let now = host.now_ns();
-            self.exchange.handle_response_trailers(now);
+        if !self.exchange.is_observed() {
+            return Action::Continue;
         }
-        Action::Continue
+        let now = host.now_ns();
+        let verdict = self.exchange.handle_response_trailers(now);
+        self.drive(host, Verdict::Trailers(verdict))
     }
 
     /// The exchange is over (Envoy's access-log hook, the one that always comes).

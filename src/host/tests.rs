@@ -409,3 +409,63 @@ fn the_end_header_emits_the_record_with_the_call_and_the_tick_flags_a_runaway_ta
     root.tick(&mut host);
     assert_eq!(exported_spans(&host).into_iter().filter(|s| s.name == "invoke_agent").count(), 1);
 }
+
+/// Trailers end a body without `end_of_stream`: the host never writes a body from their
+/// callback (Envoy refuses, and the SDK would panic), and answers with a reply where the
+/// guard could not let the body leave whole.
+#[test]
+fn trailers_never_write_a_body_and_a_held_tail_gets_a_reply() {
+    let (mut root, mut host) = configured(r#"{"collector":{"cluster":"otel","authority":"c","flush_interval_ms":100},"pii":{"mode":"redact"}}"#);
+    // chunked (no content-length): the guard holds the tail of the last chunk
+    let mut stream = root.stream(&mut host).expect("stream");
+    host.request_headers = chat_headers();
+    stream.on_request_headers(&mut host, false);
+    let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}"#;
+    host.request_chunk = body.to_vec();
+    assert_eq!(stream.on_request_body(&mut host, body.len(), false), Action::Continue);
+    assert!(host.request_chunk.len() < body.len(), "the tail is held");
+    host.refuse_body_writes = true;
+    assert_eq!(stream.on_request_trailers(&mut host), Action::Pause);
+    assert_eq!(host.replies.len(), 1);
+    assert_eq!(host.replies[0].0, 500);
+    stream.on_log(&mut host);
+    host.now += 100 * MS;
+    root.tick(&mut host);
+    assert_eq!(host.metric("genai_tap.result.refused.guard_request_trailers"), Some(1));
+
+    // with content-length the last chunk carries everything, and the trailers change nothing
+    host.refuse_body_writes = false;
+    host.replies.clear();
+    let mut stream = root.stream(&mut host).expect("stream");
+    host.request_headers = chat_headers();
+    host.request_headers.push(("content-length".into(), body.len().to_string()));
+    stream.on_request_headers(&mut host, false);
+    host.request_chunk = body.to_vec();
+    assert_eq!(stream.on_request_body(&mut host, body.len(), false), Action::Continue);
+    assert_eq!(host.request_chunk, body, "released whole at its declared length");
+    host.refuse_body_writes = true;
+    assert_eq!(stream.on_request_trailers(&mut host), Action::Continue);
+    // the response: a JSON answer held whole, released once whole, before the trailers
+    host.refuse_body_writes = false;
+    host.response_headers = headers(&[(":status", "200"), ("content-type", "application/json")]);
+    stream.on_response_headers(&mut host, false);
+    let answer = br#"{"id":"c","model":"gpt-4o","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"ok"}}]}"#;
+    let (a, b) = answer.split_at(30);
+    host.response_chunk = a.to_vec();
+    stream.on_response_body(&mut host, a.len(), false);
+    assert!(host.response_chunk.is_empty(), "held until whole");
+    host.response_chunk = b.to_vec();
+    stream.on_response_body(&mut host, b.len(), false);
+    assert_eq!(host.response_chunk, answer, "released with the chunk that closes it, before the trailers");
+    host.response_chunk = Vec::new();
+    stream.on_response_body(&mut host, 0, false);
+    assert!(host.response_chunk.is_empty());
+    host.refuse_body_writes = true;
+    assert_eq!(stream.on_response_trailers(&mut host), Action::Continue);
+    assert!(host.replies.is_empty());
+    stream.on_log(&mut host);
+    host.now += 100 * MS;
+    root.tick(&mut host);
+    assert_eq!(host.metric("genai_tap.result.released.guard_request_trailers"), Some(1));
+    assert_eq!(host.metric("genai_tap.result.released.guard_response_trailers"), Some(1));
+}

@@ -186,6 +186,10 @@ impl HttpContext for StreamContext {
         action(self.0.on_request_body(&mut WasmHost, body_size, end_of_stream))
     }
 
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> WasmAction {
+        action(self.0.on_request_trailers(&mut WasmHost))
+    }
+
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> WasmAction {
         action(self.0.on_response_headers(&mut WasmHost, end_of_stream))
     }

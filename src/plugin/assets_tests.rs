@@ -168,7 +168,7 @@ fn check_expr(
 #[test]
 fn stats_table_is_the_contract() {
     let c = contract();
-    assert_eq!(c.len(), 27, "{:?}", c.keys());
+    assert_eq!(c.len(), 29, "{:?}", c.keys());
     assert_eq!(c["stream_state_bytes"].kind, "histogram");
     assert_eq!(c["stream_state_bytes"].labels, ["provider"]);
     assert_eq!(

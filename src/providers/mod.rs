@@ -250,7 +250,7 @@ mod open_tools;
 mod openai;
 mod unobserved;
 
-pub use unobserved::unobserved_api;
+pub use unobserved::{tunnel, unobserved_api};
 
 pub use crate::framing::StreamFormat;
 pub use extraction::{Extraction, Limits, NotParsed, Timing};

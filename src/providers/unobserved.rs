@@ -48,6 +48,22 @@ pub fn unobserved_api(host: &str, path: &str, header: &dyn Fn(&str) -> Option<St
     None
 }
 
+/// A request that leaves HTTP on a route genai-tap would otherwise read: a WebSocket (or other)
+/// upgrade, or a `CONNECT` tunnel. Their bytes after the headers are frames or raw TCP, not a
+/// call's body, so they pass untouched and are counted by what they are, when no API name fits
+/// them better (`openai_realtime`). `method` and `upgrade` are the request's `:method` and
+/// `upgrade` header. Public values (a stat label), never changed.
+pub fn tunnel(method: Option<&str>, upgrade: Option<&str>) -> Option<&'static str> {
+    if method.is_some_and(|m| m.eq_ignore_ascii_case("CONNECT")) {
+        return Some("connect");
+    }
+    match upgrade {
+        Some(u) if u.trim().eq_ignore_ascii_case("websocket") => Some("websocket"),
+        Some(_) => Some("upgrade"),
+        None => None,
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Family {
     OpenAi,

@@ -49,6 +49,7 @@
 mod events;
 mod frames;
 mod summary;
+mod whole;
 #[cfg(test)]
 mod tests;
 
@@ -59,6 +60,7 @@ use events::Wrap;
 use frames::{RawFrame, RawFramer};
 use std::collections::VecDeque;
 use summary::{Ledger, Log};
+pub use whole::WholeGuard;
 
 /// Text of a channel already sent that is scanned again with its pending text, so a value
 /// whose start has left is still found.
@@ -640,74 +642,6 @@ fn json_in_string(t: &str, from: usize, to: usize, in_str: bool, esc: bool) -> b
     json_state(t, from, to, in_str, esc).0
 }
 
-/// Guards a response that is not a stream: held whole (up to `limit` bytes), then scanned and
-/// redacted as requests are (JSON-aware, `\u` escapes decoded). Past the limit it goes
-/// through the line redactor.
-#[derive(Debug)]
-pub struct WholeGuard {
-    body: Vec<u8>,
-    limit: usize,
-    lines: Option<StreamRedactor>,
-    pub pii: Vec<String>,
-    pub secrets: Vec<String>,
-    pub replaced: usize,
-}
-
-impl WholeGuard {
-    pub fn new(limit: usize) -> WholeGuard {
-        WholeGuard { body: Vec::new(), limit, lines: None, pii: Vec::new(), secrets: Vec::new(), replaced: 0 }
-    }
-
-    pub fn push(&mut self, guard: &Guard, policy: Policy, chunk: &[u8]) -> Vec<u8> {
-        if let Some(l) = self.lines.as_mut() {
-            return l.push(guard, policy, chunk);
-        }
-        self.body.extend_from_slice(chunk);
-        if self.body.len() <= self.limit {
-            return Vec::new();
-        }
-        let mut l = StreamRedactor::new(1024);
-        let out = l.push(guard, policy, &std::mem::take(&mut self.body));
-        self.lines = Some(l);
-        out
-    }
-
-    pub fn finish(&mut self, guard: &Guard, policy: Policy) -> Vec<u8> {
-        if let Some(l) = self.lines.as_mut() {
-            let out = l.finish(guard, policy);
-            self.pii = l.pii.clone();
-            self.secrets = l.secrets.clone();
-            return out;
-        }
-        let body = std::mem::take(&mut self.body);
-        let want_pii = policy.pii != PiiMode::Off;
-        let want_secrets = policy.secrets != SecretMode::Off;
-        if !want_pii && !want_secrets {
-            return body;
-        }
-        let normalized = scan::decode_ascii_escapes(&body);
-        let text: &[u8] = normalized.as_deref().unwrap_or(&body);
-        let mut replace = Vec::new();
-        for f in guard.detectors.find(text, want_pii, want_secrets) {
-            let name = guard.detectors.kind_name(f.kind).into_owned();
-            let redact = if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact };
-            if f.kind.is_secret() { self.secrets.push(name) } else { self.pii.push(name) }
-            if redact {
-                replace.push(f);
-            }
-        }
-        if replace.is_empty() {
-            return body;
-        }
-        self.replaced = replace.len();
-        scan::redact(guard, text, &replace)
-    }
-
-    pub fn state_bytes(&self) -> usize {
-        self.lines.as_ref().map_or(self.body.capacity(), StreamRedactor::state_bytes)
-    }
-}
-
 /// The response guard of one exchange, whatever the body: a stream followed by channel, a
 /// JSON answer held whole, or (a body that is neither, of a tool) the line redactor.
 #[derive(Debug)]
@@ -761,6 +695,25 @@ impl ResponseGuard {
             });
         }
         out
+    }
+
+    /// Releases everything held now, scanned as far as it goes, as at the end of the body,
+    /// but ready for more: the host cannot release held bytes after the last body callback,
+    /// and a body that ends with trailers has no `end_of_stream` (see
+    /// `exchange::GuardState::filter_response`). A stream releases as its bounds do.
+    pub fn release_held(&mut self, guard: &Guard, policy: Policy, now: u64) -> Vec<u8> {
+        match self {
+            ResponseGuard::Stream(s) => {
+                let mut out = s.push(guard, policy, &[], now);
+                if s.state_bytes() > 0 {
+                    s.forced += 1;
+                }
+                out.extend(s.finish(guard, policy));
+                out
+            }
+            ResponseGuard::Whole(w) => w.release(guard, policy),
+            ResponseGuard::Lines(l) => l.finish(guard, policy),
+        }
     }
 
     /// Labels of PII found (kind names), once per finding.

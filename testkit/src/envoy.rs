@@ -52,6 +52,14 @@ pub struct EnvoyConfig {
     pub extra_http_filters: String,
     /// Speak HTTP/2 (h2c, prior knowledge) to the upstream cluster instead of HTTP/1.1.
     pub upstream_http2: bool,
+    /// Extra keys of the HTTP connection manager (YAML lines indented by 10), e.g.
+    /// `http_protocol_options: {enable_trailers: true}` or `upgrade_configs: [...]`.
+    pub hcm_options: String,
+    /// Extra keys of the catch-all route's `route:` (a YAML flow mapping's entries, after
+    /// `cluster` and `timeout`), e.g. `upgrade_configs: [{upgrade_type: websocket}]`.
+    pub route_options: String,
+    /// Extra routes before the catch-all (YAML list items, indented by 14).
+    pub extra_routes: String,
 }
 
 impl EnvoyConfig {
@@ -70,6 +78,9 @@ impl EnvoyConfig {
             fail_open: false,
             extra_http_filters: String::new(),
             upstream_http2: false,
+            hcm_options: String::new(),
+            route_options: String::new(),
+            extra_routes: String::new(),
         }
     }
 
@@ -124,13 +135,13 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: egress
-          route_config:
+{hcm_options}          route_config:
             virtual_hosts:
             - name: all
               domains: ["*"]
               routes:
-              - match: {{prefix: "/"}}
-                route: {{cluster: upstream, timeout: {timeout}s}}
+{extra_routes}              - match: {{prefix: "/"}}
+                route: {{cluster: upstream, timeout: {timeout}s{route_options}}}
           http_filters:
 {filter}{extra_filters}          - name: envoy.filters.http.router
             typed_config:
@@ -156,6 +167,9 @@ static_resources:
             collector = self.collector_port,
             extra = self.extra_clusters,
             extra_filters = self.extra_http_filters,
+            hcm_options = self.hcm_options,
+            extra_routes = self.extra_routes,
+            route_options = if self.route_options.is_empty() { String::new() } else { format!(", {}", self.route_options) },
             upstream_protocol = if self.upstream_http2 {
                 "    typed_extension_protocol_options:\n      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:\n        \"@type\": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions\n        explicit_http_config: {http2_protocol_options: {}}\n"
             } else {
