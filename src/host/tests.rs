@@ -155,8 +155,9 @@ fn a_bad_configuration_is_refused_with_the_field_and_without_the_value() {
 fn each_exporter_seeds_its_jitter_from_the_host() {
     let before = FakeHost::default().random_calls;
     let (_root, host) = configured(r#"{"collector":{"cluster":"otel","authority":"c"},"content":{"capture":{"enabled":true,"cluster":"cap","authority":"c"}}}"#);
-    // traces, spec-gap records and captured content: three exporters, three seeds
-    assert_eq!(host.random_calls - before, 3);
+    // traces, spec-gap records and captured content: three exporters, three seeds; and the
+    // proxy's instance id, which the fake host's Envoy (no node id) does not name
+    assert_eq!(host.random_calls - before, 4);
 }
 
 #[test]
@@ -194,7 +195,8 @@ fn sessions_off_writes_no_shared_data() {
     host.response_chunk = answer.to_vec();
     stream.on_response_body(&mut host, answer.len(), true);
     stream.on_log(&mut host);
-    assert!(host.shared.is_empty(), "{:?}", host.shared.keys().collect::<Vec<_>>());
+    // only the proxy's own identity: no session, task or tool-link slot
+    assert_eq!(host.shared.keys().collect::<Vec<_>>(), ["genai_tap.instance_id"]);
 }
 
 #[test]

@@ -40,7 +40,8 @@
 //! (start_ms, last_seen_ms, end_ms, budget_ms, llm_calls, tool_calls, input, output,
 //! cached_input, uncached_input, reasoning, cost_micro_usd, unpriced_calls), trace_id[16],
 //! parent span id[8] (zeros: none), n links (u8) then n × (trace id[16], span id[8]), then
-//! five texts (task id, spec version, agent version, surface reason, declared outcome) and
+//! six texts (task id, spec version, agent version, surface reason, declared outcome, agent
+//! name) and
 //! n models (u8) then n texts; a text is a length (u8) and at most [`MAX_TEXT`] bytes.
 
 use crate::session::{update, Limits, SharedData, SlotKey, UpdateError};
@@ -56,7 +57,7 @@ pub const MAX_MODELS: usize = 4;
 pub const MAX_LINKS: usize = 4;
 const FIXED_LEN: usize = 1 + 8 + 1 + 1 + 13 * 8 + 16 + 8 + 1;
 /// The largest record a task slot can hold.
-pub const MAX_RECORD_LEN: usize = FIXED_LEN + MAX_LINKS * 24 + 5 * (1 + MAX_TEXT) + 1 + MAX_MODELS * (1 + MAX_TEXT);
+pub const MAX_RECORD_LEN: usize = FIXED_LEN + MAX_LINKS * 24 + 6 * (1 + MAX_TEXT) + 1 + MAX_MODELS * (1 + MAX_TEXT);
 
 const SURFACED: u8 = 1;
 const LAST_ERRORED: u8 = 2;
@@ -134,6 +135,8 @@ pub struct TaskRecord {
     pub surface_reason: String,
     /// The outcome the end header declared, if it named one.
     pub declared: String,
+    /// The agent's name (`identity.agent_header`), the latest a call carried.
+    pub agent: String,
     pub models: Vec<String>,
 }
 
@@ -251,6 +254,7 @@ impl TaskRecord {
         rec.agent_version = r.text()?;
         rec.surface_reason = r.text()?;
         rec.declared = r.text()?;
+        rec.agent = r.text()?;
         let n = usize::from(r.u8()?);
         if n > MAX_MODELS {
             return None;
@@ -297,7 +301,7 @@ impl TaskRecord {
             out.push(s.len() as u8);
             out.extend_from_slice(s.as_bytes());
         };
-        for s in [&self.task_id, &self.spec_version, &self.agent_version, &self.surface_reason, &self.declared] {
+        for s in [&self.task_id, &self.spec_version, &self.agent_version, &self.surface_reason, &self.declared, &self.agent] {
             text(&mut out, s);
         }
         let models = &self.models[..self.models.len().min(MAX_MODELS)];
@@ -332,6 +336,7 @@ pub struct CallDelta<'a> {
     pub model: Option<&'a str>,
     pub spec_version: Option<&'a str>,
     pub agent_version: Option<&'a str>,
+    pub agent: Option<&'a str>,
     pub trace_id: TraceId,
     pub span_id: SpanId,
     pub parent: Option<SpanId>,
@@ -418,7 +423,7 @@ pub fn apply_call(cfg: &Limits, key: &SlotKey, prev: Option<&[u8]>, d: &CallDelt
             rec.models.push(m.to_owned());
         }
     }
-    for (field, v) in [(&mut rec.spec_version, d.spec_version), (&mut rec.agent_version, d.agent_version)] {
+    for (field, v) in [(&mut rec.spec_version, d.spec_version), (&mut rec.agent_version, d.agent_version), (&mut rec.agent, d.agent)] {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             *field = cut(v).to_owned();
         }
@@ -573,6 +578,9 @@ pub fn attributes(rec: &TaskRecord) -> Vec<Attr> {
         a.push((attr::TAP_AGENT_VERSION, rec.agent_version.as_str().into()));
         a.push((attr::GEN_AI_AGENT_VERSION, rec.agent_version.as_str().into()));
     }
+    if !rec.agent.is_empty() {
+        a.push((attr::GEN_AI_AGENT_NAME, rec.agent.as_str().into()));
+    }
     if !rec.models.is_empty() {
         a.push((attr::TAP_TASK_MODELS, AttrValue::StrList(rec.models.clone())));
     }
@@ -603,8 +611,8 @@ pub fn log_record(span: &Span) -> LogRecord {
 }
 
 /// The stat updates of an ended task.
-/// The cohort labels (`spec_version`, `agent_version`) are there only when the task's calls
-/// carried the headers, and are capped like every label.
+/// The cohort labels (`spec_version`, `agent_version`, `agent`) are there only when the task's
+/// calls carried the headers, and are capped like every label.
 pub fn stats(rec: &TaskRecord, out: &mut Vec<StatUpdate>) {
     let mut labels = vec![("outcome", rec.outcome())];
     if !rec.spec_version.is_empty() {
@@ -612,6 +620,9 @@ pub fn stats(rec: &TaskRecord, out: &mut Vec<StatUpdate>) {
     }
     if !rec.agent_version.is_empty() {
         labels.push(("agent_version", rec.agent_version.as_str()));
+    }
+    if !rec.agent.is_empty() {
+        labels.push(("agent", rec.agent.as_str()));
     }
     out.push(StatUpdate::new(stats::TASKS, &labels, 1));
     if rec.first_pass() {
