@@ -102,12 +102,16 @@ fn e2e_active_versions_are_gauges_that_leave_the_window() {
     // two workers: each sets the gauges from the proxy-wide record, so they agree
     let envoy = Envoy::start_yaml(&c.render(), c.listener_port, c.admin_port, &["--concurrency", "2"]).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
     let (_prom, prom_port, _dir) = prometheus(&envoy);
-    send(&envoy, "openai/chat_basic", &[("x-agent-spec-version", "spec-2026.10")]);
-    send(&envoy, "openai/chat_prompt_caching_hit", &[("x-agent-spec-version", "spec-2026.11")]);
     let active = |q: &str| query(prom_port, q);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline && active("count(genai_tap_active_spec_version == 1)") != Some(2.0) {
-        std::thread::sleep(Duration::from_millis(250));
+    // both versions in use until Prometheus (slow to start on a busy machine) has seen them
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        send(&envoy, "openai/chat_basic", &[("x-agent-spec-version", "spec-2026.10")]);
+        send(&envoy, "openai/chat_prompt_caching_hit", &[("x-agent-spec-version", "spec-2026.11")]);
+        if Instant::now() > deadline || active("count(genai_tap_active_spec_version == 1)") == Some(2.0) && active("count(genai_tap_active_model_version == 1)") == Some(2.0) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
     assert_eq!(active(r#"genai_tap_active_spec_version{spec_version="spec-2026.10"}"#), Some(1.0));
     assert_eq!(active(r#"genai_tap_active_spec_version{spec_version="spec-2026.11"}"#), Some(1.0));

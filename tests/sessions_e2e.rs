@@ -148,7 +148,7 @@ fn e2e_the_node_id_names_the_proxy_and_configuration_overrides_it() {
     let spans = sink.wait_for_spans(4, Duration::from_secs(10));
     assert_eq!(spans.len(), 4);
     for s in &spans {
-        assert_eq!(s.resource.get("service.instance.id"), Some(&serde_json::json!("egress-gw-7f9c")));
+        assert_eq!(s.resource.get("service.instance.id"), Some(&serde_json::json!("egress-gw-7f9c")), "{:?}", s.resource);
         assert_eq!(s.resource.get("genai_tap.envoy.cluster"), Some(&serde_json::json!("egress")));
     }
     drop(by_node);

@@ -94,6 +94,14 @@ fn prop(host: &impl Host, path: &[&str]) -> Option<String> {
     host.property(path).and_then(|b| String::from_utf8(b).ok()).filter(|s| !s.is_empty())
 }
 
+/// A field of Envoy's node: the wasm attribute `node.<field>`, else the CEL attribute
+/// `xds.node.<field>`.
+pub(super) fn node_prop(host: &impl Host, field: &[&str]) -> Option<String> {
+    let wasm: Vec<&str> = ["node"].iter().chain(field).copied().collect();
+    let xds: Vec<&str> = ["xds", "node"].iter().chain(field).copied().collect();
+    prop(host, &wasm).or_else(|| prop(host, &xds))
+}
+
 #[derive(Default)]
 pub(crate) struct Root {
     config: Option<Rc<Config>>,
@@ -106,7 +114,7 @@ impl Root {
     /// The resource every span of this VM carries. `service.instance.id`: the configured one,
     /// else Envoy's node id, else the id generated once for this proxy (`instance`).
     fn resource(&mut self, cfg: &Config, host: &mut impl Host) -> Resource {
-        let node_id = prop(&*host, &["node", "id"]);
+        let node_id = node_prop(&*host, &["id"]);
         let instance = match crate::instance::chosen(cfg.service_instance_id.as_deref(), node_id.as_deref()) {
             Some(id) => {
                 self.generated_instance = None;
@@ -131,14 +139,14 @@ impl Root {
             ("telemetry.sdk.name", "genai-tap".into()),
             ("telemetry.sdk.language", "rust".into()),
         ];
-        if let Some(cluster) = prop(&*host, &["node", "cluster"]) {
+        if let Some(cluster) = node_prop(&*host, &["cluster"]) {
             attributes.push(("genai_tap.envoy.cluster", cluster.into()));
         }
         // Istio puts the workload identity in the node metadata.
-        if let Some(name) = prop(&*host, &["node", "metadata", "WORKLOAD_NAME"]) {
+        if let Some(name) = node_prop(&*host, &["metadata", "WORKLOAD_NAME"]) {
             attributes.push(("k8s.deployment.name", name.into()));
         }
-        if let Some(ns) = prop(&*host, &["node", "metadata", "NAMESPACE"]) {
+        if let Some(ns) = node_prop(&*host, &["metadata", "NAMESPACE"]) {
             attributes.push(("k8s.namespace.name", ns.into()));
         }
         Resource { attributes }

@@ -85,7 +85,7 @@ impl Stream {
             // once per VM, and only while the proxy's identity is a generated one
             let mut vm = self.vm.borrow_mut();
             if std::mem::take(&mut vm.node_id_wanted) {
-                vm.node_id_found = host.property(&["node", "id"]).and_then(|b| String::from_utf8(b).ok()).filter(|s| !s.trim().is_empty());
+                vm.node_id_found = super::root::node_prop(&*host, &["id"]).filter(|s| !s.trim().is_empty());
             }
         }
         let headers = host.headers(Headers::Request);

@@ -411,3 +411,66 @@ fn the_end_header_emits_the_record_with_the_call_and_the_tick_flags_a_runaway_ta
     root.tick(&mut host);
     assert_eq!(exported_spans(&host).into_iter().filter(|s| s.name == "invoke_agent").count(), 1);
 }
+
+/// `service.instance.id` of every exported batch.
+fn instance_ids(host: &FakeHost) -> Vec<String> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    host.dispatched
+        .iter()
+        .filter(|(c, h, _)| c == "otel" && !h.iter().any(|(k, v)| k == ":path" && v == "/v1/logs"))
+        .flat_map(|(_, _, body)| ExportTraceServiceRequest::decode(body.as_slice()).expect("OTLP protobuf").resource_spans)
+        .filter_map(|r| r.resource?.attributes.into_iter().find(|a| a.key == "service.instance.id")?.value?.value)
+        .map(|v| match v {
+            Value::StringValue(s) => s,
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+fn one_call(root: &Root, host: &mut FakeHost) {
+    let mut stream = root.stream(host).expect("stream");
+    host.request_headers = chat_headers();
+    stream.on_request_headers(host, true);
+    stream.on_log(host);
+}
+
+#[test]
+fn the_node_id_a_stream_reads_replaces_the_generated_instance_id_before_export() {
+    // Envoy 1.40 answers no node property at configure time
+    let (mut root, mut host) = configured(COLLECTOR);
+    let generated = String::from_utf8(host.shared["genai_tap.instance_id"].0.clone()).unwrap();
+    assert_eq!(generated.len(), 32);
+    // the first stream can read it: the first batch already carries it
+    host.properties.insert("node.id".into(), b"sidecar~10.0.0.7~agent-1.ns~ns.svc.cluster.local".to_vec());
+    let r0 = host.property_reads.get();
+    one_call(&root, &mut host);
+    let r1 = host.property_reads.get();
+    one_call(&root, &mut host);
+    let r2 = host.property_reads.get();
+    assert_eq!(r1 - r0, r2 - r1 + 1, "the node id is read once per VM, not per call");
+    for _ in 0..5 {
+        host.now += 200 * MS;
+        root.tick(&mut host);
+    }
+    assert_eq!(instance_ids(&host), ["sidecar~10.0.0.7~agent-1.ns~ns.svc.cluster.local"]);
+}
+
+#[test]
+fn without_a_node_id_the_proxy_keeps_one_generated_id_and_configuration_wins() {
+    let (mut root, mut host) = configured(COLLECTOR);
+    one_call(&root, &mut host);
+    // another worker generated its own at the same instant, and shared data kept that one
+    host.shared.insert("genai_tap.instance_id".into(), (b"0123456789abcdef0123456789abcdef".to_vec(), 9));
+    for _ in 0..10 {
+        host.now += 200 * MS;
+        root.tick(&mut host);
+    }
+    assert_eq!(instance_ids(&host), ["0123456789abcdef0123456789abcdef"]);
+    let (mut root, mut host) = configured(r#"{"collector":{"cluster":"otel","authority":"c","flush_interval_ms":100},"service_instance_id":"gw-a"}"#);
+    host.properties.insert("node.id".into(), b"ignored".to_vec());
+    one_call(&root, &mut host);
+    host.now += 200 * MS;
+    root.tick(&mut host);
+    assert_eq!(instance_ids(&host), ["gw-a"]);
+    assert!(!host.shared.contains_key("genai_tap.instance_id"), "a configured id generates nothing");
+}
