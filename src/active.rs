@@ -128,7 +128,7 @@ fn merge(prev: Option<&[u8]>, local: &Seen, now_ms: u64, window_ms: u64, cap: us
     }
     seen.retain(|(_, t)| now_ms.saturating_sub(*t) < window_ms.saturating_mul(2));
     if seen.len() > cap {
-        seen.sort_by(|a, b| b.1.cmp(&a.1));
+        seen.sort_by_key(|e| std::cmp::Reverse(e.1));
         seen.truncate(cap);
     }
     seen
