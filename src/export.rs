@@ -114,6 +114,11 @@ impl Exporter {
         self.enforce_bound();
     }
 
+    /// The resource of batches not yet encoded (the proxy's identity became known later).
+    pub fn set_resource(&mut self, resource: Resource) {
+        self.resource = resource;
+    }
+
     /// The encoding fragments must be in.
     pub fn encoding(&self) -> Encoding {
         self.encoding

@@ -46,7 +46,9 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod active;
 pub mod cost;
+pub mod instance;
 mod crc;
 pub mod exchange;
 pub mod export;

@@ -197,6 +197,7 @@ pub mod attr {
     pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
     pub const GEN_AI_OUTPUT_TYPE: &str = "gen_ai.output.type";
     pub const GEN_AI_AGENT_VERSION: &str = "gen_ai.agent.version";
+    pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
     /// Deprecated by semconv v1.37 for `gen_ai.provider.name`; emitted only with
     /// `compat.gen_ai_system`, for backends that still read it.
     pub const GEN_AI_SYSTEM: &str = "gen_ai.system";
@@ -237,6 +238,8 @@ pub mod attr {
     pub const TAP_TIME_TO_FIRST_CHUNK_MS: &str = "genai_tap.time_to_first_chunk_ms";
     pub const TAP_TOOL_CALL_NAMES: &str = "genai_tap.tool_calls.names";
     pub const TAP_TOOL_CALL_IDS: &str = "genai_tap.tool_calls.ids";
+    /// Parallel to the names and ids: each tool call's `gen_ai.tool.type` value.
+    pub const TAP_TOOL_CALL_TYPES: &str = "genai_tap.tool_calls.types";
     pub const TAP_TOOL_CALL_ARGUMENTS: &str = "genai_tap.tool_calls.arguments";
     pub const TAP_STATE_BYTES: &str = "genai_tap.stream.state_bytes";
     pub const TAP_PROMPT_SHA256: &str = "genai_tap.prompt.sha256";
@@ -283,4 +286,11 @@ pub mod attr {
     pub const TAP_TASK_FIRST_PASS: &str = "genai_tap.task.first_pass";
     pub const TAP_TASK_PARTIAL: &str = "genai_tap.task.partial";
     pub const TAP_TASK_MODELS: &str = "genai_tap.task.models";
+    // the session record (`session::record`)
+    pub const TAP_SESSION_START_MS: &str = "genai_tap.session.start_ms";
+    pub const TAP_SESSION_END_MS: &str = "genai_tap.session.end_ms";
+    pub const TAP_SESSION_DURATION_MS: &str = "genai_tap.session.duration_ms";
+    pub const TAP_SESSION_END_REASON: &str = "genai_tap.session.end_reason";
+    pub const TAP_SESSION_UNPRICED_CALLS: &str = "genai_tap.session.unpriced_calls";
+    pub const TAP_SESSION_PARTIAL: &str = "genai_tap.session.partial";
 }

@@ -66,6 +66,10 @@ metrics! {
     TASKS_OVER_BUDGET = "tasks_over_budget", Counter;
     TASKS = "tasks", Counter;
     TASKS_FIRST_PASS = "tasks_first_pass", Counter;
+    SESSIONS = "sessions", Counter;
+    SESSION_TASKS = "session_tasks", Histogram;
+    ACTIVE_SPEC_VERSION = "active_spec_version", Gauge;
+    ACTIVE_MODEL_VERSION = "active_model_version", Gauge;
     COHORT_CALLS = "cohort_calls", Counter;
     TIER_COST_MICRO_USD = "tier_cost_micro_usd", Counter;
     EXPORT_SPANS_EXPORTED = "export_spans_exported", Counter;
@@ -83,6 +87,7 @@ metrics! {
 pub const LABEL_ORDER: &[&str] = &[
     "provider", "model", "operation", "route", "outcome", "type", "step", "tool", "kind", "authz",
     "rule", "reason", "result", "api", "spec_version", "agent_version", "tier",
+    "agent",
 ];
 
 /// The value a label takes once its key has `max_label_values` distinct values.

@@ -23,6 +23,27 @@ fn query(port: u16, promql: &str) -> Option<f64> {
     v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
 }
 
+/// A loopback Prometheus scraping `envoy` every second; killed (and its data removed) on drop.
+fn prometheus(envoy: &Envoy) -> (Prometheus, u16, TempDir) {
+    let dir = TempDir::new("genai-tap-prom-cohorts");
+    let prom_port = free_port();
+    let config = dir.0.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n- job_name: envoy\n  metrics_path: /stats/prometheus\n  static_configs: [{{targets: ['127.0.0.1:{}']}}]\n", envoy.admin_port),
+    )
+    .unwrap();
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.0.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus is installed by `make deps`");
+    (Prometheus(child), prom_port, dir)
+}
+
 fn send(envoy: &Envoy, name: &str, headers: &[(&str, &str)]) {
     let fx = Fixture::load(name).unwrap();
     let host = fx.upstream_host();
@@ -46,23 +67,7 @@ fn e2e_two_spec_versions_compared_by_promql() {
         last.push(("x-agent-task-end", end));
         send(&envoy, "openai/chat_prompt_caching_hit", &last);
     }
-    let dir = TempDir::new("genai-tap-prom-cohorts");
-    let prom_port = free_port();
-    let config = dir.0.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!("global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n- job_name: envoy\n  metrics_path: /stats/prometheus\n  static_configs: [{{targets: ['127.0.0.1:{}']}}]\n", envoy.admin_port),
-    )
-    .unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.0.join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus is installed by `make deps`");
-    let _prom = Prometheus(child);
+    let (_prom, prom_port, _dir) = prometheus(&envoy);
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline && query(prom_port, "sum(genai_tap_tasks)") != Some(5.0) {
         std::thread::sleep(Duration::from_millis(250));
@@ -84,4 +89,50 @@ fn e2e_two_spec_versions_compared_by_promql() {
     assert!(mid > 0.0 && small > 0.0);
     assert_eq!(query(prom_port, r#"sum(genai_tap_tier_cost_micro_usd{tier="mid"})"#), Some(mid));
     assert_eq!(query(prom_port, r#"sum(genai_tap_tier_cost_micro_usd{tier="small"})"#), Some(small));
+}
+
+/// The active spec and model versions: a gauge series per version, 1 while calls carried it
+/// within `stats.active_version_window_ms`, then 0; read through the real Prometheus.
+#[test]
+fn e2e_active_versions_are_gauges_that_leave_the_window() {
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let cfg = format!(r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{}"}},"stats":{{"active_version_window_ms":3000}}}}"#, sink.port);
+    let c = EnvoyConfig::new(upstream.port(), sink.port, &cfg);
+    // two workers: each sets the gauges from the proxy-wide record, so they agree
+    let envoy = Envoy::start_yaml(&c.render(), c.listener_port, c.admin_port, &["--concurrency", "2"]).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    let (_prom, prom_port, _dir) = prometheus(&envoy);
+    let active = |q: &str| query(prom_port, q);
+    // both versions in use until Prometheus (slow to start on a busy machine) has seen them
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        send(&envoy, "openai/chat_basic", &[("x-agent-spec-version", "spec-2026.10")]);
+        send(&envoy, "openai/chat_prompt_caching_hit", &[("x-agent-spec-version", "spec-2026.11")]);
+        if Instant::now() > deadline || active("count(genai_tap_active_spec_version == 1)") == Some(2.0) && active("count(genai_tap_active_model_version == 1)") == Some(2.0) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(active(r#"genai_tap_active_spec_version{spec_version="spec-2026.10"}"#), Some(1.0));
+    assert_eq!(active(r#"genai_tap_active_spec_version{spec_version="spec-2026.11"}"#), Some(1.0));
+    // the model version: the model that answered, dots kept
+    assert_eq!(active(r#"genai_tap_active_model_version{model="gpt-3.5-turbo-0125"}"#), Some(1.0));
+    assert_eq!(active(r#"genai_tap_active_model_version{model="gpt-4o-mini-2024-07-18"}"#), Some(1.0));
+    // only spec-2026.11 keeps being used; spec-2026.10 and gpt-3.5 leave the window
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        send(&envoy, "openai/chat_prompt_caching_hit", &[("x-agent-spec-version", "spec-2026.11")]);
+        if active("count(genai_tap_active_spec_version == 1)") == Some(1.0) && active("count(genai_tap_active_model_version == 1)") == Some(1.0) || Instant::now() > until {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(active(r#"genai_tap_active_spec_version{spec_version="spec-2026.10"}"#), Some(0.0), "the series stays, at 0");
+    assert_eq!(active(r#"genai_tap_active_spec_version{spec_version="spec-2026.11"}"#), Some(1.0));
+    assert_eq!(active(r#"genai_tap_active_model_version{model="gpt-3.5-turbo-0125"}"#), Some(0.0));
+    // the documented query: the versions active now
+    let now = genai_tap_testkit::http::request(prom_port, "GET", "/api/v1/query?query=genai_tap_active_spec_version%20%3D%3D%201", &[], b"", None).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&now.body).unwrap();
+    let names: Vec<&str> = v["data"]["result"].as_array().unwrap().iter().filter_map(|r| r["metric"]["spec_version"].as_str()).collect();
+    assert_eq!(names, vec!["spec-2026.11"]);
 }

@@ -121,6 +121,13 @@ fn check_table(envoy: &Envoy, sink: &OtlpSink, send: &Send<'_>) {
             .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
         assert_eq!(got, tools, "{name}");
+        // each tool call's type, in `gen_ai.tool.type`'s values, beside its name
+        let want_types: Vec<&str> = match e["tool_types"].as_array() {
+            Some(types) => types.iter().filter_map(|t| t.as_str()).collect(),
+            None => tools.iter().map(|_| "function").collect(),
+        };
+        let got_types: Vec<&str> = s.attr("genai_tap.tool_calls.types").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+        assert_eq!(got_types, want_types, "{name}");
         assert_eq!(s.attr("genai_tap.parsed"), Some(&serde_json::json!(true)), "{name}");
         assert_eq!(s.str("genai_tap.outcome"), Some("completed"), "{name}");
     }

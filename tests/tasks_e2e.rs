@@ -173,6 +173,9 @@ fn e2e_two_proxies_sharing_a_task_emit_parts_that_add_up() {
     let (pa, pb) = (part("header"), part("idle"));
     assert_eq!((pa.int("genai_tap.task.llm_calls"), pa.int("gen_ai.usage.input_tokens")), (Some(2), Some(15 + 12)));
     assert_eq!((pb.int("genai_tap.task.llm_calls"), pb.int("gen_ai.usage.input_tokens")), (Some(2), Some(1149 + 15)));
+    // each part names the proxy that wrote it (the node id)
+    assert_eq!(pa.resource.get("service.instance.id"), Some(&serde_json::json!("proxy-a")));
+    assert_eq!(pb.resource.get("service.instance.id"), Some(&serde_json::json!("proxy-b")));
     for p in &parts {
         assert_eq!(p.attr("genai_tap.task.partial"), Some(&serde_json::json!(true)));
         assert_eq!(p.str("genai_tap.task.id"), Some("shared-1"));

@@ -27,6 +27,12 @@ pub struct RawIdentity {
     /// outcome of its last call.
     #[serde(default = "default_task_end_header")]
     pub task_end_header: String,
+    /// Present on a session's last call: the session ends with it and its record is emitted.
+    #[serde(default = "default_session_end_header")]
+    pub session_end_header: String,
+    /// The agent's name (`gen_ai.agent.name`, the `agent` stat label).
+    #[serde(default = "default_agent_header")]
+    pub agent_header: String,
     /// Record a salted hash of the user id. Off by default because it needs a salt; with it
     /// off, the user id is not recorded at all (a raw user id is never exported).
     #[serde(default)]
@@ -46,6 +52,8 @@ impl Default for RawIdentity {
             agent_version_header: default_agent_version_header(),
             task_budget_header: default_task_budget_header(),
             task_end_header: default_task_end_header(),
+            session_end_header: default_session_end_header(),
+            agent_header: default_agent_header(),
             hash_user_id: false,
             user_id_salt: String::new(),
         }
@@ -72,4 +80,10 @@ fn default_task_budget_header() -> String {
 }
 fn default_task_end_header() -> String {
     "x-agent-task-end".to_owned()
+}
+fn default_session_end_header() -> String {
+    "x-agent-session-end".to_owned()
+}
+fn default_agent_header() -> String {
+    "x-agent-name".to_owned()
 }

@@ -32,6 +32,10 @@ pub struct RawConfig {
     pub service_name: String,
     #[serde(default)]
     pub service_version: Option<String>,
+    /// `service.instance.id` on the resource; unset: Envoy's node id, else an id generated
+    /// once per proxy.
+    #[serde(default)]
+    pub service_instance_id: Option<String>,
     #[serde(default)]
     pub collector: export::RawCollector,
     #[serde(default = "default_max_body_bytes")]

@@ -9,8 +9,8 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSessions {
-    /// Keep session totals and task start times. With it off, nothing is written to shared
-    /// data and the task budget check is off too.
+    /// Keep session totals and task start times. With it off, no session, task or tool-link
+    /// slot is written and the task budget check is off too.
     #[serde(default = "super::yes")]
     pub enabled: bool,
     /// A session or task not seen for this long is over; its slot starts afresh.
@@ -30,6 +30,10 @@ pub struct RawSessions {
     /// when a task ends.
     #[serde(default = "super::yes")]
     pub task_records: bool,
+    /// Emit a session record (a `genai_tap.session` span and a `genai_tap.session.record` log
+    /// record) when a session ends: by `identity.session_end_header`, or idle for `idle_ttl_ms`.
+    #[serde(default = "super::yes")]
+    pub session_records: bool,
     /// A task with no call for this long, and no end header, is over (`timed_out`). Checked on
     /// the tick; at most `idle_ttl_ms`.
     #[serde(default = "default_task_idle_timeout_ms")]
@@ -45,6 +49,7 @@ impl Default for RawSessions {
             max_tasks: default_max_tasks(),
             max_tasks_per_session: default_max_tasks_per_session(),
             task_records: true,
+            session_records: true,
             task_idle_timeout_ms: default_task_idle_timeout_ms(),
         }
     }

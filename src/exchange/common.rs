@@ -12,6 +12,8 @@ use crate::trace::{self, FreshIds, TraceParent};
 pub(super) struct Common {
     pub trace_id: TraceId,
     pub span_id: SpanId,
+    /// A random trace id of this call's own, for records that start a trace (a session's).
+    pub fresh_trace_id: TraceId,
     pub parent: Option<SpanId>,
     pub trace_flags: u8,
     pub trace_state: String,
@@ -39,6 +41,10 @@ pub(super) struct Identity {
     pub task_budget_ms: Option<u64>,
     /// The end header's value (present, even empty: the task ends with this call).
     pub task_end: Option<String>,
+    /// The session end header is present: the session ends with this call.
+    pub session_end: bool,
+    /// The agent's name (`identity.agent_header`).
+    pub agent: Option<String>,
 }
 
 impl Common {
@@ -82,7 +88,10 @@ impl Common {
                 agent_version: get(&id.agent_version_header),
                 task_budget_ms: head.get(&id.task_budget_header).and_then(crate::plugin::identity::Identity::parse_task_budget_ms),
                 task_end: head.get(&id.task_end_header).map(|v| crate::plugin::tools::cut(v.trim(), 64).to_owned()),
+                session_end: head.get(&id.session_end_header).is_some(),
+                agent: get(&id.agent_header),
             },
+            fresh_trace_id: ids.trace_id,
             status: None,
             request_bytes: 0,
             response_bytes: 0,

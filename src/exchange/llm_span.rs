@@ -7,6 +7,7 @@ use super::llm::Llm;
 use super::logs;
 use super::outcome::{self, Outcome};
 use super::sanitize::sanitize_span;
+use super::session_link;
 use super::task_link;
 use super::tool_links;
 use super::verdict::{EndInfo, Finished};
@@ -105,16 +106,8 @@ fn roll_up<S: SharedData>(cfg: &Config, common: &Common, facts: &Facts, store: &
         model: Some(facts.model_label.as_str()).filter(|m| !m.is_empty()),
     };
     out.over_budget = task_link::write(cfg, common, &call, store, fin).over_budget;
-    if let Some(sid) = &idf.session_id {
-        let delta = crate::session::CallDelta {
-            input_tokens: facts.usage.input.unwrap_or(0),
-            output_tokens: facts.usage.output.unwrap_or(0),
-            cost_micro_usd: facts.cost.as_ref().map(|c| c.micro_usd),
-            task_id: idf.task_id.as_deref(),
-        };
-        if let Ok(upd) = crate::session::record_call(store, &cfg.sessions, sid, &delta, facts.end_ns / 1_000_000) {
-            out.session = Some(upd.totals);
-        }
+    if idf.session_id.is_some() {
+        out.session = session_link::write(cfg, common, facts.usage, facts.cost.as_ref().map(|c| c.micro_usd), facts.end_ns, store, fin);
     }
     out
 }
@@ -136,6 +129,15 @@ pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardSt
     // detectors (genai-tap's own constants and hex digests cannot carry anything)
     sanitize_span(cfg, &mut span);
     push_stats(&facts, &llm, &common, &mut out.stats);
+    if let Some(v) = span.attr(attr::TAP_SPEC_VERSION).and_then(|v| match v {
+        crate::span::AttrValue::Str(s) => Some(s.clone()),
+        _ => None,
+    }) {
+        out.versions.push((crate::active::Kind::Spec, v));
+    }
+    if !facts.model_label.is_empty() {
+        out.versions.push((crate::active::Kind::Model, facts.model_label.clone()));
+    }
     let notable = matches!(facts.outcome, Outcome::Surfaced | Outcome::Blocked | Outcome::Errored);
     let gap = if notable || rollup.over_budget {
         let (kind, reason) = match facts.outcome {
@@ -195,6 +197,9 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
     if !call.tool_calls.is_empty() {
         span.set(attr::TAP_TOOL_CALL_NAMES, call.tool_calls.iter().map(|t| t.name.clone()).collect::<Vec<_>>());
         span.set(attr::TAP_TOOL_CALL_IDS, call.tool_calls.iter().map(|t| t.id.clone()).collect::<Vec<_>>());
+        // who runs each tool, in `gen_ai.tool.type`'s values: a built-in tool the provider ran
+        // (web search, file search, MCP, code interpreter) is not one the agent executes
+        span.set(attr::TAP_TOOL_CALL_TYPES, call.tool_calls.iter().map(|t| t.tool_type.semconv_name().to_owned()).collect::<Vec<_>>());
     }
     common.set_http_attributes(&mut span);
     span.set(attr::TAP_ROUTE_KIND, llm.route_kind.as_str());
@@ -244,6 +249,7 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
     span.set_some(attr::TAP_TASK_ID, idf.task_id.as_deref());
     span.set_some(attr::TAP_SPEC_VERSION, idf.spec_version.as_deref());
     span.set_some(attr::TAP_AGENT_VERSION, idf.agent_version.as_deref());
+    span.set_some(attr::GEN_AI_AGENT_NAME, idf.agent.as_deref());
     span.set_some(attr::TAP_TASK_BUDGET_MS, idf.task_budget_ms);
 
     // cost
@@ -281,11 +287,10 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
 fn push_stats(f: &Facts, llm: &Llm, common: &Common, s: &mut Vec<StatUpdate>) {
     let (provider, operation, model) = (f.provider, f.operation, f.model_label.as_str());
     let route = llm.route_kind.as_str();
-    s.push(StatUpdate::new(
-        stats::LLM_CALLS,
-        &[("provider", provider), ("model", model), ("operation", operation), ("route", route), ("outcome", f.outcome.as_str())],
-        1,
-    ));
+    let agent = common.identity.agent.as_deref();
+    let mut calls = vec![("provider", provider), ("model", model), ("operation", operation), ("route", route), ("outcome", f.outcome.as_str())];
+    calls.extend(agent.map(|a| ("agent", a)));
+    s.push(StatUpdate::new(stats::LLM_CALLS, &calls, 1));
     let u = f.usage;
     let tokens = [
         ("input", u.input),
@@ -327,6 +332,7 @@ fn push_stats(f: &Facts, llm: &Llm, common: &Common, s: &mut Vec<StatUpdate>) {
     if let Some(v) = idf.agent_version.as_deref() {
         cohort.push(("agent_version", v));
     }
+    cohort.extend(agent.map(|a| ("agent", a)));
     s.push(StatUpdate::new(stats::COHORT_CALLS, &cohort, 1));
     if let Some(c) = f.cost.as_ref().filter(|c| c.micro_usd > 0) {
         s.push(StatUpdate::new(stats::TIER_COST_MICRO_USD, &[("tier", f.tier.as_str())], i64::try_from(c.micro_usd).unwrap_or(i64::MAX)));

@@ -44,6 +44,7 @@ mod llm_span;
 mod logs;
 mod outcome;
 mod sanitize;
+mod session_link;
 mod task_link;
 mod tool;
 mod tool_links;
@@ -55,6 +56,7 @@ mod tests;
 mod trailers_tests;
 
 pub use outcome::Outcome;
+pub use session_link::emit_session;
 pub use task_link::emit_task;
 pub use verdict::{BodyVerdict, EndInfo, Finished, HeaderEdit, HeadersVerdict, LocalReply, LogOut, LogSink, RequestBodyPlan, RequestHead, ResponseVerdict, TrailersVerdict};
 

@@ -39,6 +39,7 @@ pub(super) fn write<S: SharedData>(cfg: &Config, common: &Common, f: &CallFacts<
     let Some(task_id) = idf.task_id.as_deref().filter(|_| cfg.sessions.enabled) else { return w };
     let clean = |s: &str| crate::scan::sanitize_for_telemetry(&cfg.guard, s).into_owned();
     let (task_id, spec, agent) = (clean(task_id), idf.spec_version.as_deref().map(clean), idf.agent_version.as_deref().map(clean));
+    let agent_name = idf.agent.as_deref().map(clean);
     let reason = f.surface_reason.map(clean);
     let declared = idf.task_end.as_deref().map(clean);
     let u = f.usage.copied().unwrap_or_default();
@@ -60,6 +61,7 @@ pub(super) fn write<S: SharedData>(cfg: &Config, common: &Common, f: &CallFacts<
         model: f.model,
         spec_version: spec.as_deref(),
         agent_version: agent.as_deref(),
+        agent: agent_name.as_deref(),
         trace_id: common.trace_id,
         span_id: common.span_id,
         parent: common.parent,

@@ -105,6 +105,7 @@ pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardSt
         span.set(attr::TAP_TOOL_AUTHZ, authz);
         span.set(attr::TAP_ROUTE_KIND, if t.mcp { "mcp" } else { "tool" });
         span.set_some(attr::SESSION_ID, common.identity.session_id.as_deref());
+        span.set_some(attr::GEN_AI_AGENT_NAME, common.identity.agent.as_deref());
         guard_attrs.apply(span);
         if guard.blocked.is_some() {
             span.set(attr::ERROR_TYPE, "secret_detected");
@@ -116,7 +117,9 @@ pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardSt
             }
             span.links.push(crate::span::Link { trace_id: trace, span_id: id, attributes: vec![(attr::GEN_AI_TOOL_CALL_ID, AttrValue::from(call_id.as_str()))] });
         }
-        out.stats.push(StatUpdate::new(stats::TOOL_CALLS, &[("tool", tool), ("kind", kind), ("authz", authz)], 1));
+        let mut labels = vec![("tool", tool), ("kind", kind), ("authz", authz)];
+        labels.extend(common.identity.agent.as_deref().map(|a| ("agent", a)));
+        out.stats.push(StatUpdate::new(stats::TOOL_CALLS, &labels, 1));
         out.stats.push(StatUpdate::new(stats::TOOL_DURATION_MS, &[("tool", tool)], duration_ms as i64));
     };
     let mut spans = Vec::new();

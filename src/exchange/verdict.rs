@@ -97,7 +97,7 @@ pub enum LogSink {
     SpecGap,
     /// Redacted content, to `content.capture`'s cluster.
     Capture,
-    /// `genai_tap.task.record` records, to `collector.logs_path`.
+    /// `genai_tap.task.record` and `genai_tap.session.record` records, to `collector.logs_path`.
     Task,
 }
 
@@ -119,4 +119,8 @@ pub struct Finished {
     pub logs: Vec<LogOut>,
     /// The task slot this call wrote to, still live: the host's tick watches it for the end.
     pub task_slot: Option<u32>,
+    /// The session slot this call wrote to, still live: the host's tick watches it for the end.
+    pub session_slot: Option<u32>,
+    /// The spec and model versions this call carried, for the active-version gauges.
+    pub versions: Vec<(crate::active::Kind, String)>,
 }

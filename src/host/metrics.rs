@@ -77,6 +77,15 @@ impl Metrics {
         }
     }
 
+    /// Sets a gauge to `update.value` at once (Envoy's `record_metric` on a gauge sets it):
+    /// for gauges every VM sets to the same value, where adding deltas would count each VM.
+    pub(crate) fn set(&mut self, host: &mut impl Host, update: &StatUpdate) {
+        let Some(slot) = self.slot(host, update) else { return };
+        if let Some(slot) = self.slots.get(slot) {
+            host.record_metric(slot.id, update.value.max(0) as u64);
+        }
+    }
+
     /// Hands the summed counter and gauge changes to Envoy.
     pub(crate) fn flush(&mut self, host: &mut impl Host) {
         for slot in self.slots.iter_mut().filter(|s| s.pending != 0) {

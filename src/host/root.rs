@@ -7,7 +7,7 @@
 use super::stream::Stream;
 use super::vm::{Channel, Vm};
 use super::{BodyOf, Headers, Host, Level, SharedStore};
-use crate::exchange::{emit_task, Finished};
+use crate::exchange::{emit_session, emit_task, Finished};
 use crate::session::UpdateError;
 use crate::stats::{self, StatUpdate};
 use crate::plugin::Config;
@@ -52,6 +52,7 @@ fn check_tasks(cfg: &Config, vm: &mut Vm, host: &mut impl Host, now: u64) {
             }
         }
     }
+    check_sessions(cfg, vm, host, now, &mut out);
     vm.record(host, &out.stats);
     for span in &out.spans {
         vm.enqueue_span(span, now);
@@ -61,35 +62,118 @@ fn check_tasks(cfg: &Config, vm: &mut Vm, host: &mut impl Host, now: u64) {
     }
 }
 
+/// Checks every session slot this worker watches: a session idle for `sessions.idle_ttl_ms`
+/// ends, and the worker whose CAS ends it emits its record.
+fn check_sessions(cfg: &Config, vm: &mut Vm, host: &mut impl Host, now: u64, out: &mut Finished) {
+    use crate::session::Check;
+    let slots: Vec<u32> = vm.watched_sessions.iter().copied().collect();
+    for slot in slots {
+        match crate::session::check_slot(&mut SharedStore(host), &cfg.sessions, slot, now / 1_000_000) {
+            Ok(Check::Live) | Err(UpdateError::Contended) => {}
+            Ok(Check::Forget) | Err(UpdateError::Host) => {
+                vm.watched_sessions.remove(&slot);
+            }
+            Ok(Check::Ended(record)) => {
+                vm.watched_sessions.remove(&slot);
+                if cfg.sessions.session_records {
+                    let ids = vm.random_ids(host);
+                    let (mut trace, mut span_id) = ([0u8; 16], [0u8; 8]);
+                    trace.copy_from_slice(&ids[..16]);
+                    span_id.copy_from_slice(&ids[16..24]);
+                    trace[15] |= 1;
+                    span_id[7] |= 1;
+                    emit_session(&record, span_id, trace, out);
+                }
+            }
+        }
+    }
+}
+
+/// A node property as text, when the host has a non-empty one.
+fn prop(host: &impl Host, path: &[&str]) -> Option<String> {
+    host.property(path).and_then(|b| String::from_utf8(b).ok()).filter(|s| !s.is_empty())
+}
+
+/// A field of Envoy's node: the wasm attribute `node.<field>`, else the CEL attribute
+/// `xds.node.<field>`.
+pub(super) fn node_prop(host: &impl Host, field: &[&str]) -> Option<String> {
+    let wasm: Vec<&str> = ["node"].iter().chain(field).copied().collect();
+    let xds: Vec<&str> = ["xds", "node"].iter().chain(field).copied().collect();
+    prop(host, &wasm).or_else(|| prop(host, &xds))
+}
+
 #[derive(Default)]
 pub(crate) struct Root {
     config: Option<Rc<Config>>,
     vm: Option<Rc<RefCell<Vm>>>,
+    /// The proxy's generated instance id, when neither configuration nor Envoy named one.
+    generated_instance: Option<String>,
 }
 
 impl Root {
-    fn resource(cfg: &Config, host: &impl Host) -> Resource {
+    /// The resource every span of this VM carries. `service.instance.id`: the configured one,
+    /// else Envoy's node id, else the id generated once for this proxy (`instance`).
+    fn resource(&mut self, cfg: &Config, host: &mut impl Host) -> Resource {
+        let node_id = node_prop(&*host, &["id"]);
+        let instance = match crate::instance::chosen(cfg.service_instance_id.as_deref(), node_id.as_deref()) {
+            Some(id) => {
+                self.generated_instance = None;
+                id
+            }
+            None => {
+                let mut random = [0u8; 16];
+                host.random(&mut random);
+                let id = crate::instance::claim(&mut SharedStore(host), &crate::trace::to_hex(&random));
+                self.generated_instance = Some(id.clone());
+                id
+            }
+        };
+        self.build_resource(cfg, &*host, instance)
+    }
+
+    fn build_resource(&self, cfg: &Config, host: &impl Host, instance: String) -> Resource {
         let mut attributes: Vec<(&'static str, AttrValue)> = vec![
             ("service.name", cfg.service_name.as_str().into()),
             ("service.version", cfg.service_version.as_str().into()),
+            ("service.instance.id", instance.into()),
             ("telemetry.sdk.name", "genai-tap".into()),
             ("telemetry.sdk.language", "rust".into()),
         ];
-        let prop = |path: &[&str]| -> Option<String> { host.property(path).and_then(|b| String::from_utf8(b).ok()).filter(|s| !s.is_empty()) };
-        if let Some(cluster) = prop(&["node", "cluster"]) {
+        if let Some(cluster) = node_prop(&*host, &["cluster"]) {
             attributes.push(("genai_tap.envoy.cluster", cluster.into()));
         }
-        if let Some(id) = prop(&["node", "id"]) {
-            attributes.push(("service.instance.id", id.into()));
-        }
         // Istio puts the workload identity in the node metadata.
-        if let Some(name) = prop(&["node", "metadata", "WORKLOAD_NAME"]) {
+        if let Some(name) = node_prop(&*host, &["metadata", "WORKLOAD_NAME"]) {
             attributes.push(("k8s.deployment.name", name.into()));
         }
-        if let Some(ns) = prop(&["node", "metadata", "NAMESPACE"]) {
+        if let Some(ns) = node_prop(&*host, &["metadata", "NAMESPACE"]) {
             attributes.push(("k8s.namespace.name", ns.into()));
         }
         Resource { attributes }
+    }
+
+    /// A generated identity gives way to Envoy's node id as soon as a stream could read it;
+    /// and workers that generated the proxy's id at the same instant converge on the one that
+    /// shared data kept (checked once a second, a read of one key).
+    fn converge_instance(&mut self, cfg: &Config, host: &mut impl Host, once_a_second: bool) {
+        let Some(mine) = &self.generated_instance else { return };
+        let Some(vm) = self.vm.clone() else { return };
+        let found = vm.borrow_mut().node_id_found.take();
+        let (id, generated) = match found {
+            Some(node_id) => (node_id, None),
+            None if once_a_second => match crate::instance::stored(&SharedStore(host)).filter(|k| k != mine) {
+                Some(kept) => (kept.clone(), Some(kept)),
+                None => return,
+            },
+            None => return,
+        };
+        self.generated_instance = generated;
+        let resource = self.build_resource(cfg, &*host, id);
+        if let Some(vm) = &self.vm {
+            for (_, e, _) in vm.borrow_mut().exporters.iter_mut() {
+                e.set_resource(resource.clone());
+            }
+        }
     }
 
     /// Reads and compiles the plugin configuration; `false` refuses it (the error, which
@@ -103,7 +187,7 @@ impl Root {
                 return false;
             }
         };
-        let resource = Root::resource(&cfg, host);
+        let resource = self.resource(&cfg, host);
         match &self.vm {
             Some(vm) => {
                 // the traces queue carries over; log destinations are rebuilt
@@ -118,6 +202,9 @@ impl Root {
             }
             None => self.vm = Some(Rc::new(RefCell::new(Vm::new(&cfg, resource, host)))),
         }
+        if let Some(vm) = &self.vm {
+            vm.borrow_mut().node_id_wanted = self.generated_instance.is_some();
+        }
         host.set_tick_period(cfg.collector.flush_interval_ms.clamp(10, 250));
         host.log(Level::Info, &format!("genai-tap {} configured: service {:?}", env!("CARGO_PKG_VERSION"), cfg.service_name));
         self.config = Some(cfg);
@@ -127,15 +214,24 @@ impl Root {
     /// Time passes: end idle tasks and flag runaway ones, export what is ready, and report
     /// this VM's memory.
     pub(crate) fn tick(&mut self, host: &mut impl Host) {
-        let Some(vm) = &self.vm else { return };
-        let mut vm = vm.borrow_mut();
+        let Some(vm) = self.vm.clone() else { return };
         let (now, memory) = (host.now_ns(), host.memory_bytes());
-        if let Some(cfg) = &self.config {
-            if cfg.sessions.enabled && now.saturating_sub(vm.tasks_checked_ns) >= TASK_CHECK_NS {
-                vm.tasks_checked_ns = now;
-                check_tasks(cfg, &mut vm, host, now);
+        let due = now.saturating_sub(vm.borrow().tasks_checked_ns) >= TASK_CHECK_NS;
+        if let Some(cfg) = self.config.clone() {
+            self.converge_instance(&cfg, host, due);
+        }
+        if let (true, Some(cfg)) = (due, self.config.clone()) {
+            let mut vm = vm.borrow_mut();
+            vm.tasks_checked_ns = now;
+            if cfg.sessions.enabled {
+                check_tasks(&cfg, &mut vm, host, now);
+            }
+            let gauges = vm.active.tick(&mut SharedStore(host), now / 1_000_000);
+            for g in &gauges {
+                vm.metrics.set(host, g);
             }
         }
+        let mut vm = vm.borrow_mut();
         vm.pump(host, now);
         vm.report_memory(host, memory);
     }

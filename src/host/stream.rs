@@ -89,6 +89,13 @@ impl Stream {
         if self.exchange.handle_request_probe(|name| host.header(Headers::Request, name)) {
             return Action::Continue;
         }
+        {
+            // once per VM, and only while the proxy's identity is a generated one
+            let mut vm = self.vm.borrow_mut();
+            if std::mem::take(&mut vm.node_id_wanted) {
+                vm.node_id_found = super::root::node_prop(&*host, &["id"]).filter(|s| !s.trim().is_empty());
+            }
+        }
         let headers = host.headers(Headers::Request);
         let now = host.now_ns();
         let verdict = self.exchange.handle_request_headers(RequestHead { headers: &headers }, end_of_stream, now);
@@ -185,6 +192,12 @@ impl Stream {
         }
         if let Some(slot) = done.task_slot {
             vm.watched_tasks.insert(slot);
+        }
+        if let Some(slot) = done.session_slot {
+            vm.watched_sessions.insert(slot);
+        }
+        for (kind, version) in &done.versions {
+            vm.active.note(*kind, version, now / 1_000_000);
         }
         drop(vm);
         if self.counted_in_flight {

@@ -155,8 +155,9 @@ fn a_bad_configuration_is_refused_with_the_field_and_without_the_value() {
 fn each_exporter_seeds_its_jitter_from_the_host() {
     let before = FakeHost::default().random_calls;
     let (_root, host) = configured(r#"{"collector":{"cluster":"otel","authority":"c"},"content":{"capture":{"enabled":true,"cluster":"cap","authority":"c"}}}"#);
-    // traces, spec-gap records and captured content: three exporters, three seeds
-    assert_eq!(host.random_calls - before, 3);
+    // traces, spec-gap records and captured content: three exporters, three seeds; and the
+    // proxy's instance id, which the fake host's Envoy (no node id) does not name
+    assert_eq!(host.random_calls - before, 4);
 }
 
 #[test]
@@ -194,7 +195,8 @@ fn sessions_off_writes_no_shared_data() {
     host.response_chunk = answer.to_vec();
     stream.on_response_body(&mut host, answer.len(), true);
     stream.on_log(&mut host);
-    assert!(host.shared.is_empty(), "{:?}", host.shared.keys().collect::<Vec<_>>());
+    // only the proxy's own identity: no session, task or tool-link slot
+    assert_eq!(host.shared.keys().collect::<Vec<_>>(), ["genai_tap.instance_id"]);
 }
 
 #[test]
@@ -468,4 +470,67 @@ fn trailers_never_write_a_body_and_a_held_tail_gets_a_reply() {
     root.tick(&mut host);
     assert_eq!(host.metric("genai_tap.result.released.guard_request_trailers"), Some(1));
     assert_eq!(host.metric("genai_tap.result.released.guard_response_trailers"), Some(1));
+}
+
+/// `service.instance.id` of every exported batch.
+fn instance_ids(host: &FakeHost) -> Vec<String> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    host.dispatched
+        .iter()
+        .filter(|(c, h, _)| c == "otel" && !h.iter().any(|(k, v)| k == ":path" && v == "/v1/logs"))
+        .flat_map(|(_, _, body)| ExportTraceServiceRequest::decode(body.as_slice()).expect("OTLP protobuf").resource_spans)
+        .filter_map(|r| r.resource?.attributes.into_iter().find(|a| a.key == "service.instance.id")?.value?.value)
+        .map(|v| match v {
+            Value::StringValue(s) => s,
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+fn one_call(root: &Root, host: &mut FakeHost) {
+    let mut stream = root.stream(host).expect("stream");
+    host.request_headers = chat_headers();
+    stream.on_request_headers(host, true);
+    stream.on_log(host);
+}
+
+#[test]
+fn the_node_id_a_stream_reads_replaces_the_generated_instance_id_before_export() {
+    // Envoy 1.40 answers no node property at configure time
+    let (mut root, mut host) = configured(COLLECTOR);
+    let generated = String::from_utf8(host.shared["genai_tap.instance_id"].0.clone()).unwrap();
+    assert_eq!(generated.len(), 32);
+    // the first stream can read it: the first batch already carries it
+    host.properties.insert("node.id".into(), b"sidecar~10.0.0.7~agent-1.ns~ns.svc.cluster.local".to_vec());
+    let r0 = host.property_reads.get();
+    one_call(&root, &mut host);
+    let r1 = host.property_reads.get();
+    one_call(&root, &mut host);
+    let r2 = host.property_reads.get();
+    assert_eq!(r1 - r0, r2 - r1 + 1, "the node id is read once per VM, not per call");
+    for _ in 0..5 {
+        host.now += 200 * MS;
+        root.tick(&mut host);
+    }
+    assert_eq!(instance_ids(&host), ["sidecar~10.0.0.7~agent-1.ns~ns.svc.cluster.local"]);
+}
+
+#[test]
+fn without_a_node_id_the_proxy_keeps_one_generated_id_and_configuration_wins() {
+    let (mut root, mut host) = configured(COLLECTOR);
+    one_call(&root, &mut host);
+    // another worker generated its own at the same instant, and shared data kept that one
+    host.shared.insert("genai_tap.instance_id".into(), (b"0123456789abcdef0123456789abcdef".to_vec(), 9));
+    for _ in 0..10 {
+        host.now += 200 * MS;
+        root.tick(&mut host);
+    }
+    assert_eq!(instance_ids(&host), ["0123456789abcdef0123456789abcdef"]);
+    let (mut root, mut host) = configured(r#"{"collector":{"cluster":"otel","authority":"c","flush_interval_ms":100},"service_instance_id":"gw-a"}"#);
+    host.properties.insert("node.id".into(), b"ignored".to_vec());
+    one_call(&root, &mut host);
+    host.now += 200 * MS;
+    root.tick(&mut host);
+    assert_eq!(instance_ids(&host), ["gw-a"]);
+    assert!(!host.shared.contains_key("genai_tap.instance_id"), "a configured id generates nothing");
 }

@@ -31,7 +31,16 @@ pub(crate) struct Vm {
     /// Task slots this worker wrote to and that were live then: the tick checks them for an
     /// idle end and the budget. Slot indices, so at most `sessions.max_tasks` by construction.
     pub(crate) watched_tasks: std::collections::BTreeSet<u32>,
-    /// When the watched tasks were last checked (ns).
+    /// Session slots this worker wrote to and that were live then: the tick ends idle ones.
+    /// Slot indices, so at most `sessions.max_sessions` by construction.
+    pub(crate) watched_sessions: std::collections::BTreeSet<u32>,
+    /// The spec and model versions this worker saw, for the active-version gauges.
+    pub(crate) active: crate::active::Tracker,
+    /// Envoy 1.40 does not answer `node.id` in the root context's `on_configure`: while the
+    /// proxy's identity is a generated one, the first stream reads it and leaves it here.
+    pub(crate) node_id_wanted: bool,
+    pub(crate) node_id_found: Option<String>,
+    /// When the watched tasks and sessions were last checked (ns).
     pub(crate) tasks_checked_ns: u64,
 }
 
@@ -50,6 +59,10 @@ impl Vm {
             in_flight: HashMap::new(),
             random: RandomPool::default(),
             watched_tasks: Default::default(),
+            watched_sessions: Default::default(),
+            node_id_wanted: false,
+            node_id_found: None,
+            active: crate::active::Tracker::new(cfg.stats.active_version_window_ms, cfg.stats.max_label_values),
             tasks_checked_ns: 0,
         };
         vm.exporters = Vm::build(cfg, resource, host);
@@ -72,8 +85,8 @@ impl Vm {
     /// that workers do not retry in lockstep.
     pub(crate) fn build(cfg: &Config, resource: Resource, host: &mut impl Host) -> Vec<(Channel, Exporter, String)> {
         let mut out = vec![(Channel::Traces, Exporter::new(&cfg.collector, resource.clone()), cfg.collector.cluster.clone())];
-        // spec-gap candidates and task records share the collector's logs endpoint
-        if cfg.spec_gap || (cfg.sessions.enabled && cfg.sessions.task_records) {
+        // spec-gap candidates, task and session records share the collector's logs endpoint
+        if cfg.spec_gap || (cfg.sessions.enabled && (cfg.sessions.task_records || cfg.sessions.session_records)) {
             let c = cfg.collector.for_logs();
             out.push((Channel::SpecGap, Exporter::for_signal(&c, resource.clone(), Signal::Logs), c.cluster.clone()));
         }

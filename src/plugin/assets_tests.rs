@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The label keys, in the order they appear in stat names.
-const LABEL_KEYS: [&str; 17] = [
+const LABEL_KEYS: [&str; 18] = [
     "provider",
     "model",
     "operation",
@@ -31,6 +31,7 @@ const LABEL_KEYS: [&str; 17] = [
     "spec_version",
     "agent_version",
     "tier",
+    "agent",
 ];
 
 fn read(path: &str) -> String {
@@ -168,13 +169,16 @@ fn check_expr(
 #[test]
 fn stats_table_is_the_contract() {
     let c = contract();
-    assert_eq!(c.len(), 29, "{:?}", c.keys());
+    assert_eq!(c.len(), 33, "{:?}", c.keys());
     assert_eq!(c["stream_state_bytes"].kind, "histogram");
     assert_eq!(c["stream_state_bytes"].labels, ["provider"]);
     assert_eq!(
         c["llm_calls"].labels,
-        ["provider", "model", "operation", "route", "outcome"]
+        ["provider", "model", "operation", "route", "outcome", "agent"]
     );
+    assert_eq!(c["active_spec_version"].kind, "gauge");
+    assert_eq!(c["active_spec_version"].labels, ["spec_version"]);
+    assert_eq!(c["sessions"].labels, ["reason", "agent"]);
     assert_eq!(c["tool_duration_ms"].kind, "histogram");
     assert_eq!(c["export_queue_depth"].kind, "gauge");
     assert!(c["tasks_over_budget"].labels.is_empty());

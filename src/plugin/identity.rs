@@ -17,6 +17,8 @@ pub struct Identity {
     pub agent_version_header: String,
     pub task_budget_header: String,
     pub task_end_header: String,
+    pub session_end_header: String,
+    pub agent_header: String,
     /// `Some(salt)` when user ids are hashed; `None` when they are not recorded.
     user_id_salt: Option<String>,
 }
@@ -32,6 +34,8 @@ impl Default for Identity {
             agent_version_header: "x-agent-version".to_owned(),
             task_budget_header: "x-agent-task-budget-ms".to_owned(),
             task_end_header: "x-agent-task-end".to_owned(),
+            session_end_header: "x-agent-session-end".to_owned(),
+            agent_header: "x-agent-name".to_owned(),
             user_id_salt: None,
         })
     }
@@ -74,6 +78,8 @@ impl Identity {
             agent_version_header: header("agent_version_header", raw.agent_version_header)?,
             task_budget_header: header("task_budget_header", raw.task_budget_header)?,
             task_end_header: header("task_end_header", raw.task_end_header)?,
+            session_end_header: header("session_end_header", raw.session_end_header)?,
+            agent_header: header("agent_header", raw.agent_header)?,
             user_id_salt,
         })
     }

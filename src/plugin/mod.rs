@@ -26,6 +26,8 @@ use crate::cost::PriceTable;
 pub struct Config {
     pub service_name: String,
     pub service_version: String,
+    /// The configured `service_instance_id`, if any.
+    pub service_instance_id: Option<String>,
     pub collector: export::Collector,
     pub max_body_bytes: usize,
     pub routes: Routes,
@@ -84,6 +86,7 @@ impl Config {
         Ok(Config {
             service_version: raw.service_version.unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
             service_name: raw.service_name,
+            service_instance_id: raw.service_instance_id,
             collector: export::Collector::compile(raw.collector, "collector")?,
             max_body_bytes,
             routes,
@@ -109,15 +112,20 @@ impl Config {
 #[derive(Debug)]
 pub struct StatsConfig {
     pub max_label_values: usize,
+    pub active_version_window_ms: u64,
 }
 
 impl StatsConfig {
     pub fn compile(raw: RawStats) -> Result<StatsConfig, ConfigError> {
-        usize::try_from(raw.max_label_values)
+        let max_label_values = usize::try_from(raw.max_label_values)
             .ok()
             .filter(|n| (1..=10_000).contains(n))
-            .map(|max_label_values| StatsConfig { max_label_values })
-            .ok_or_else(|| ConfigError::new("stats.max_label_values", "must be between 1 and 10000"))
+            .ok_or_else(|| ConfigError::new("stats.max_label_values", "must be between 1 and 10000"))?;
+        const DAY_MS: u64 = 24 * 3600 * 1000;
+        if !(1000..=DAY_MS).contains(&raw.active_version_window_ms) {
+            return Err(ConfigError::new("stats.active_version_window_ms", "must be between 1000 and 86400000"));
+        }
+        Ok(StatsConfig { max_label_values, active_version_window_ms: raw.active_version_window_ms })
     }
 }
 

@@ -40,7 +40,8 @@
 //! (start_ms, last_seen_ms, end_ms, budget_ms, llm_calls, tool_calls, input, output,
 //! cached_input, uncached_input, reasoning, cost_micro_usd, unpriced_calls), trace_id[16],
 //! parent span id[8] (zeros: none), n links (u8) then n × (trace id[16], span id[8]), then
-//! five texts (task id, spec version, agent version, surface reason, declared outcome) and
+//! six texts (task id, spec version, agent version, surface reason, declared outcome, agent
+//! name) and
 //! n models (u8) then n texts; a text is a length (u8) and at most [`MAX_TEXT`] bytes.
 
 mod record;
@@ -76,6 +77,7 @@ pub struct CallDelta<'a> {
     pub model: Option<&'a str>,
     pub spec_version: Option<&'a str>,
     pub agent_version: Option<&'a str>,
+    pub agent: Option<&'a str>,
     pub trace_id: TraceId,
     pub span_id: SpanId,
     pub parent: Option<SpanId>,
@@ -162,7 +164,7 @@ pub fn apply_call(cfg: &Limits, key: &SlotKey, prev: Option<&[u8]>, d: &CallDelt
             rec.models.push(m.to_owned());
         }
     }
-    for (field, v) in [(&mut rec.spec_version, d.spec_version), (&mut rec.agent_version, d.agent_version)] {
+    for (field, v) in [(&mut rec.spec_version, d.spec_version), (&mut rec.agent_version, d.agent_version), (&mut rec.agent, d.agent)] {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             *field = cut(v).to_owned();
         }

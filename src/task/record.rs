@@ -16,7 +16,7 @@ pub const MAX_MODELS: usize = 4;
 pub const MAX_LINKS: usize = 4;
 const FIXED_LEN: usize = 1 + 8 + 1 + 1 + 13 * 8 + 16 + 8 + 1;
 /// The largest record a task slot can hold.
-pub const MAX_RECORD_LEN: usize = FIXED_LEN + MAX_LINKS * 24 + 5 * (1 + MAX_TEXT) + 1 + MAX_MODELS * (1 + MAX_TEXT);
+pub const MAX_RECORD_LEN: usize = FIXED_LEN + MAX_LINKS * 24 + 6 * (1 + MAX_TEXT) + 1 + MAX_MODELS * (1 + MAX_TEXT);
 
 pub(super) const SURFACED: u8 = 1;
 pub(super) const LAST_ERRORED: u8 = 2;
@@ -94,6 +94,8 @@ pub struct TaskRecord {
     pub surface_reason: String,
     /// The outcome the end header declared, if it named one.
     pub declared: String,
+    /// The agent's name (`identity.agent_header`), the latest a call carried.
+    pub agent: String,
     pub models: Vec<String>,
 }
 
@@ -211,6 +213,7 @@ impl TaskRecord {
         rec.agent_version = r.text()?;
         rec.surface_reason = r.text()?;
         rec.declared = r.text()?;
+        rec.agent = r.text()?;
         let n = usize::from(r.u8()?);
         if n > MAX_MODELS {
             return None;
@@ -257,7 +260,7 @@ impl TaskRecord {
             out.push(s.len() as u8);
             out.extend_from_slice(s.as_bytes());
         };
-        for s in [&self.task_id, &self.spec_version, &self.agent_version, &self.surface_reason, &self.declared] {
+        for s in [&self.task_id, &self.spec_version, &self.agent_version, &self.surface_reason, &self.declared, &self.agent] {
             text(&mut out, s);
         }
         let models = &self.models[..self.models.len().min(MAX_MODELS)];

@@ -76,6 +76,9 @@ pub fn attributes(rec: &TaskRecord) -> Vec<Attr> {
         a.push((attr::TAP_AGENT_VERSION, rec.agent_version.as_str().into()));
         a.push((attr::GEN_AI_AGENT_VERSION, rec.agent_version.as_str().into()));
     }
+    if !rec.agent.is_empty() {
+        a.push((attr::GEN_AI_AGENT_NAME, rec.agent.as_str().into()));
+    }
     if !rec.models.is_empty() {
         a.push((attr::TAP_TASK_MODELS, AttrValue::StrList(rec.models.clone())));
     }
@@ -106,8 +109,8 @@ pub fn log_record(span: &Span) -> LogRecord {
 }
 
 /// The stat updates of an ended task.
-/// The cohort labels (`spec_version`, `agent_version`) are there only when the task's calls
-/// carried the headers, and are capped like every label.
+/// The cohort labels (`spec_version`, `agent_version`, `agent`) are there only when the task's
+/// calls carried the headers, and are capped like every label.
 pub fn stats(rec: &TaskRecord, out: &mut Vec<StatUpdate>) {
     let mut labels = vec![("outcome", rec.outcome())];
     if !rec.spec_version.is_empty() {
@@ -115,6 +118,9 @@ pub fn stats(rec: &TaskRecord, out: &mut Vec<StatUpdate>) {
     }
     if !rec.agent_version.is_empty() {
         labels.push(("agent_version", rec.agent_version.as_str()));
+    }
+    if !rec.agent.is_empty() {
+        labels.push(("agent", rec.agent.as_str()));
     }
     out.push(StatUpdate::new(stats::TASKS, &labels, 1));
     if rec.first_pass() {
