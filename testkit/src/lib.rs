@@ -7,11 +7,13 @@
 //! - [`recorder::Recorder`]: an upstream that keeps every byte it received, complete
 //!   requests or not, and a client that writes a body in spaced pieces.
 //! - [`envoy::Envoy`]: the pinned Envoy with the built module, on free loopback ports.
+//! - [`prometheus::Prometheus`]: a real Prometheus scraping that Envoy, and PromQL queries.
 //!
 //! Everything binds 127.0.0.1 and every wait is bounded.
 
 pub mod envoy;
 pub mod http;
+pub mod prometheus;
 pub mod recorder;
 pub mod sink;
 pub mod upstream;
