@@ -139,6 +139,7 @@ impl Limits {
     }
 
     /// The most shared-data bytes the roll-ups can hold (values only; Envoy adds the keys).
+    #[cfg(test)]
     pub fn max_shared_bytes(&self) -> u64 {
         max_shared_bytes(self)
     }
@@ -426,6 +427,7 @@ pub fn apply_call(
 }
 
 /// Reads a session's totals from its slot, if the slot holds that session and it is live.
+#[cfg(test)]
 pub fn read_session(
     cfg: &Limits,
     key: &SlotKey,
@@ -471,6 +473,7 @@ pub fn record_call<S: SharedData>(
 }
 
 /// The most value bytes the roll-ups can occupy in shared data with this configuration.
+#[cfg(test)]
 pub fn max_shared_bytes(cfg: &Limits) -> u64 {
     let session = (SESSION_HEADER_LEN + 8 * usize::from(cfg.max_tasks_per_session)) as u64;
     u64::from(cfg.max_sessions) * session + u64::from(cfg.max_tasks) * crate::task::MAX_RECORD_LEN as u64
