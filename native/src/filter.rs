@@ -262,7 +262,7 @@ impl Filter {
             }
             for (i, s) in slices.iter().enumerate() {
                 let last = end_of_stream && i + 1 == slices.len();
-                check(ex.handle_response_body(s, last, now) == genai_tap::ResponseVerdict::Continue);
+                check(ex.handle_response_body(*s, last, now) == genai_tap::ResponseVerdict::Continue);
             }
         });
     }
