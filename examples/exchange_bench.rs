@@ -1,9 +1,9 @@
 //! Native cost of one exchange (a 2 KB chat call, the way the host feeds it), without Envoy:
 //! `cargo run --release --example exchange_bench`. Prints microseconds per call.
 
-use genai_tap::plugin::Config;
-use genai_tap::exchange::{EndInfo, Exchange, RequestHead};
-use genai_tap::trace::FreshIds;
+use genai_tap::Config;
+use genai_tap::{EndInfo, Exchange, RequestHead};
+use genai_tap::FreshIds;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ fn main() {
     .collect();
     let resp_headers = vec![(":status".to_owned(), "200".to_owned()), ("content-type".to_owned(), "application/json".to_owned())];
     let n: u64 = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let mut namer = genai_tap::stats::Namer::new(50);
+    let mut namer = genai_tap::Namer::new(50);
     let start = Instant::now();
     let mut bytes = 0;
     for i in 0..n {
@@ -38,7 +38,7 @@ fn main() {
             bytes += namer.name(u).len();
         }
         for s in &done.spans {
-            bytes += genai_tap::otlp::encode_span(s, genai_tap::otlp::Encoding::Protobuf).len();
+            bytes += genai_tap::encode_span(s, genai_tap::Encoding::Protobuf).len();
         }
     }
     let us = start.elapsed().as_secs_f64() * 1e6 / n as f64;

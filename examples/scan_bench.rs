@@ -3,19 +3,18 @@
 //! on), precision and recall by tier over the labelled set that the unit tests and the fuzz
 //! smoke read (`tests/data/detectors.jsonl`), and how many redactions produced invalid JSON.
 
-use genai_tap::scan::{PiiMode, Policy, SecretMode};
-use genai_tap::plugin::Config;
-use genai_tap::scan;
+use genai_tap::{PiiMode, Policy, SecretMode};
+use genai_tap::Config;
 use std::time::Instant;
 
 include!("../tests/data/detector_cases.rs");
 
-fn mbps(guard: &genai_tap::scan::Guard, text: &[u8]) -> f64 {
+fn mbps(guard: &genai_tap::Guard, text: &[u8]) -> f64 {
     let policy = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
     let start = Instant::now();
     let mut rounds = 0;
     while start.elapsed().as_secs_f64() < 1.0 || rounds < 3 {
-        std::hint::black_box(scan::guard_body(guard, policy, text));
+        std::hint::black_box(genai_tap::guard_body(guard, policy, text));
         rounds += 1;
     }
     (text.len() * rounds) as f64 / start.elapsed().as_secs_f64() / 1e6
@@ -35,7 +34,7 @@ fn main() {
     let hundred_k = &clean.as_bytes()[..100 * 1024];
     let t = Instant::now();
     for _ in 0..100 {
-        std::hint::black_box(scan::guard_body(&guard, Policy { pii: PiiMode::Redact, secrets: SecretMode::Block }, hundred_k));
+        std::hint::black_box(genai_tap::guard_body(&guard, Policy { pii: PiiMode::Redact, secrets: SecretMode::Block }, hundred_k));
     }
     let per_100k_us = t.elapsed().as_secs_f64() * 1e6 / 100.0;
 
@@ -48,11 +47,11 @@ fn main() {
     let cases = detector_cases();
     for c in &cases {
         let found: Vec<String> = if c.tier == "telemetry" {
-            let out = scan::redact_all(&guard, c.text.as_bytes());
+            let out = genai_tap::redact_all(&guard, c.text.as_bytes());
             let gone = !String::from_utf8_lossy(&out).contains(&c.value);
             if out != c.text.as_bytes() { vec![if gone { "high-entropy-string".into() } else { "other".into() }] } else { vec![] }
         } else {
-            let g = scan::guard_body(&guard, everything, c.text.as_bytes());
+            let g = genai_tap::guard_body(&guard, everything, c.text.as_bytes());
             g.pii.into_iter().chain(g.secrets).collect()
         };
         let e = tiers.entry(format!("{}_{}", c.tier, c.class)).or_default();
@@ -70,11 +69,11 @@ fn main() {
         for b in &bodies {
             let full = Policy { pii: PiiMode::Redact, secrets: SecretMode::Block };
             for p in [everything, full] {
-                if let scan::Outcome::Rewritten(out) = scan::guard_body(&guard, p, b.as_bytes()).outcome {
+                if let genai_tap::GuardOutcome::Rewritten(out) = genai_tap::guard_body(&guard, p, b.as_bytes()).outcome {
                     invalid_json += usize::from(serde_json::from_slice::<serde_json::Value>(&out).is_err());
                 }
             }
-            invalid_json += usize::from(serde_json::from_slice::<serde_json::Value>(&scan::redact_all(&guard, b.as_bytes())).is_err());
+            invalid_json += usize::from(serde_json::from_slice::<serde_json::Value>(&genai_tap::redact_all(&guard, b.as_bytes())).is_err());
         }
     }
     let mut per_tier = String::new();

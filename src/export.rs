@@ -29,20 +29,42 @@ pub struct Transmit {
     pub token: u64,
     /// Includes `:method`, `:path` and `:authority`, which `dispatch_http_call` needs.
     pub headers: Vec<(String, String)>,
+    /// The encoded (and maybe gzipped) OTLP request body.
     pub body: Vec<u8>,
+    /// How long the host waits for the collector before giving up.
     pub timeout_ms: u64,
 }
 
 /// Something the host should count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportEvent {
-    Exported { spans: u64 },
-    Dropped { spans: u64, reason: &'static str },
+    /// The collector accepted this many spans (or log records).
+    Exported {
+        /// How many.
+        spans: u64,
+    },
+    /// This many spans (or log records) were given up.
+    Dropped {
+        /// How many.
+        spans: u64,
+        /// Why: the `reason` label of the dropped stat.
+        reason: &'static str,
+    },
     /// One export request ended: `ok`, `retry` or `failed`.
-    Request { result: &'static str },
-    Latency { ms: u64 },
+    Request {
+        /// `ok`, `retry` or `failed`.
+        result: &'static str,
+    },
+    /// How long one export request took.
+    Latency {
+        /// Milliseconds from dispatch to answer.
+        ms: u64,
+    },
     /// The queue depth changed by `delta`.
-    QueueDepth { delta: i64 },
+    QueueDepth {
+        /// The change, in entries.
+        delta: i64,
+    },
 }
 
 #[derive(Debug)]
@@ -74,10 +96,12 @@ pub struct Exporter {
 const MS: u64 = 1_000_000;
 
 impl Exporter {
+    /// An exporter of spans to `collector`, with `resource` on every request.
     pub fn new(collector: &Collector, resource: Resource) -> Exporter {
         Exporter::for_signal(collector, resource, Signal::Traces)
     }
 
+    /// An exporter of `signal` (spans or log records) to `collector`.
     pub fn for_signal(collector: &Collector, resource: Resource, signal: Signal) -> Exporter {
         Exporter {
             encoding: encoding_of(collector),

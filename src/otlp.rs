@@ -19,11 +19,14 @@ use crate::trace::to_hex;
 /// The body encoding of an export request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
+    /// OTLP/HTTP protobuf (`application/x-protobuf`).
     Protobuf,
+    /// OTLP/HTTP JSON (`application/json`).
     Json,
 }
 
 impl Encoding {
+    /// The `content-type` of a request in this encoding.
     pub fn content_type(self) -> &'static str {
         match self {
             // Phoenix (and others) refuse any parameter after the media type.
@@ -71,7 +74,9 @@ pub fn encode_log(log: &LogRecord, encoding: Encoding) -> Vec<u8> {
 /// What a batch carries: spans or log records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
+    /// Spans (`/v1/traces`).
     Traces,
+    /// Log records (`/v1/logs`).
     Logs,
 }
 

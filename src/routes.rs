@@ -129,10 +129,6 @@ impl Routes {
             r.host.matches(host) && r.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
         })
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
-    }
 }
 
 /// A route that does not compile. The message never holds the value.

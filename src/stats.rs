@@ -16,7 +16,7 @@
 //! in [`LABEL_ORDER`]: the regex of a key consumes the keys before it in that order, and a
 //! value ends where a later key or the metric name (which has no dot) begins. That holds as
 //! long as no dotted value has a segment that is itself a key or a metric name, so such a value
-//! (and any value with an empty segment) has its dots replaced, as before. [`tag_regex`] builds
+//! (and any value with an empty segment) has its dots replaced, as before. `tag_regex` builds
 //! each extractor; `envoy/stats_config.yaml` and the other example configs carry its output.
 
 use std::collections::{HashMap, HashSet};
@@ -96,12 +96,16 @@ pub const OVERFLOW_VALUE: &str = "other";
 /// A change to one metric: add to a counter, set or add to a gauge, or record a sample.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatUpdate {
+    /// The metric.
     pub metric: Metric,
+    /// Label names and (sanitised) values.
     pub labels: Vec<(&'static str, String)>,
+    /// The amount to add (counters, gauges) or the value to record (histograms).
     pub value: i64,
 }
 
 impl StatUpdate {
+    /// An update of `metric` with `labels`, whose values are sanitised and capped here.
     pub fn new(metric: Metric, labels: &[(&'static str, &str)], value: i64) -> StatUpdate {
         StatUpdate {
             metric,
@@ -119,6 +123,7 @@ pub struct Namer {
 }
 
 impl Namer {
+    /// A namer that keeps at most `max_values` distinct values per label.
     pub fn new(max_values: usize) -> Namer {
         Namer { max_values, seen: HashMap::new() }
     }
@@ -178,6 +183,7 @@ pub fn sanitize_label(raw: &str) -> String {
 
 /// The Envoy `stats_tags` regex that extracts label `key` (one of [`LABEL_ORDER`]) from a
 /// stat name: the first group is removed from the name, the second is the value.
+#[cfg(test)]
 pub fn tag_regex(key: &str) -> Option<String> {
     let at = LABEL_ORDER.iter().position(|k| *k == key)?;
     let mut re = String::from(r"^wasmcustom\.genai_tap\.");

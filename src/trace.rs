@@ -86,7 +86,9 @@ fn hex_byte(two: &[u8]) -> Option<u8> {
 /// Ids for a new span: `trace_id` is used only when there is no incoming trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FreshIds {
+    /// The new span's trace id, used when no traceparent came in.
     pub trace_id: TraceId,
+    /// The new span's id.
     pub span_id: SpanId,
 }
 

@@ -1,48 +1,11 @@
 //! Cohorts through the real Envoy and the real Prometheus: tasks of two spec versions, compared
 //! by PromQL over the labels `envoy/stats_config.yaml` extracts; and per-tier cost.
 
-use genai_tap_testkit::envoy::{free_port, Envoy, EnvoyConfig, TempDir};
+use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
+use genai_tap_testkit::prometheus::Prometheus;
 use genai_tap_testkit::sink::OtlpSink;
 use genai_tap_testkit::upstream::{Fixture, Upstream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Prometheus(Child);
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn query(port: u16, promql: &str) -> Option<f64> {
-    let q: String = promql.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
-    let r = genai_tap_testkit::http::request(port, "GET", &format!("/api/v1/query?query={q}"), &[], b"", None).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
-    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
-}
-
-/// A loopback Prometheus scraping `envoy` every second; killed (and its data removed) on drop.
-fn prometheus(envoy: &Envoy) -> (Prometheus, u16, TempDir) {
-    let dir = TempDir::new("genai-tap-prom-cohorts");
-    let prom_port = free_port();
-    let config = dir.0.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!("global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n- job_name: envoy\n  metrics_path: /stats/prometheus\n  static_configs: [{{targets: ['127.0.0.1:{}']}}]\n", envoy.admin_port),
-    )
-    .unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.0.join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus is installed by `make deps`");
-    (Prometheus(child), prom_port, dir)
-}
 
 fn send(envoy: &Envoy, name: &str, headers: &[(&str, &str)]) {
     let fx = Fixture::load(name).unwrap();
@@ -67,28 +30,24 @@ fn e2e_two_spec_versions_compared_by_promql() {
         last.push(("x-agent-task-end", end));
         send(&envoy, "openai/chat_prompt_caching_hit", &last);
     }
-    let (_prom, prom_port, _dir) = prometheus(&envoy);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline && query(prom_port, "sum(genai_tap_tasks)") != Some(5.0) {
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    assert_eq!(query(prom_port, "sum(genai_tap_tasks)"), Some(5.0));
+    let prom = Prometheus::scrape(envoy.admin_port);
+    assert_eq!(prom.wait_for("sum(genai_tap_tasks)", 5.0, Duration::from_secs(30)), Some(5.0));
     // the comparison an operator runs after a spec change: first-pass acceptance per version
     let rate = |spec: &str| {
-        query(prom_port, &format!(r#"sum(genai_tap_tasks_first_pass{{spec_version="{spec}"}}) / sum(genai_tap_tasks{{spec_version="{spec}"}})"#))
+        prom.query(&format!(r#"sum(genai_tap_tasks_first_pass{{spec_version="{spec}"}}) / sum(genai_tap_tasks{{spec_version="{spec}"}})"#))
     };
     assert_eq!(rate("spec-1"), Some(0.5));
     assert_eq!(rate("spec-2"), Some(1.0));
-    assert_eq!(query(prom_port, r#"sum(genai_tap_tasks{spec_version="spec-1",outcome="surfaced"})"#), Some(1.0));
-    assert_eq!(query(prom_port, r#"sum(genai_tap_cohort_calls{spec_version="spec-2",agent_version="a-9"})"#), Some(6.0));
-    assert_eq!(query(prom_port, "count(count by (spec_version) (genai_tap_cohort_calls))"), Some(2.0));
+    assert_eq!(prom.query(r#"sum(genai_tap_tasks{spec_version="spec-1",outcome="surfaced"})"#), Some(1.0));
+    assert_eq!(prom.query(r#"sum(genai_tap_cohort_calls{spec_version="spec-2",agent_version="a-9"})"#), Some(6.0));
+    assert_eq!(prom.query("count(count by (spec_version) (genai_tap_cohort_calls))"), Some(2.0));
     // per-tier cost adds up to the cost by model: gpt-3.5-turbo ($0.50/M input) is mid,
     // gpt-4o-mini ($0.15/M) small
-    let cost = |m: &str| query(prom_port, &format!(r#"sum(genai_tap_llm_cost_micro_usd{{model=~"{m}.*"}})"#)).expect("cost");
+    let cost = |m: &str| prom.query(&format!(r#"sum(genai_tap_llm_cost_micro_usd{{model=~"{m}.*"}})"#)).expect("cost");
     let (mid, small) = (cost("gpt-3.5"), cost("gpt-4o-mini"));
     assert!(mid > 0.0 && small > 0.0);
-    assert_eq!(query(prom_port, r#"sum(genai_tap_tier_cost_micro_usd{tier="mid"})"#), Some(mid));
-    assert_eq!(query(prom_port, r#"sum(genai_tap_tier_cost_micro_usd{tier="small"})"#), Some(small));
+    assert_eq!(prom.query(r#"sum(genai_tap_tier_cost_micro_usd{tier="mid"})"#), Some(mid));
+    assert_eq!(prom.query(r#"sum(genai_tap_tier_cost_micro_usd{tier="small"})"#), Some(small));
 }
 
 /// The active spec and model versions: a gauge series per version, 1 while calls carried it
@@ -101,8 +60,8 @@ fn e2e_active_versions_are_gauges_that_leave_the_window() {
     let c = EnvoyConfig::new(upstream.port(), sink.port, &cfg);
     // two workers: each sets the gauges from the proxy-wide record, so they agree
     let envoy = Envoy::start_yaml(&c.render(), c.listener_port, c.admin_port, &["--concurrency", "2"]).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
-    let (_prom, prom_port, _dir) = prometheus(&envoy);
-    let active = |q: &str| query(prom_port, q);
+    let prom = Prometheus::scrape(envoy.admin_port);
+    let active = |q: &str| prom.query(q);
     // both versions in use until Prometheus (slow to start on a busy machine) has seen them
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
@@ -131,7 +90,7 @@ fn e2e_active_versions_are_gauges_that_leave_the_window() {
     assert_eq!(active(r#"genai_tap_active_spec_version{spec_version="spec-2026.11"}"#), Some(1.0));
     assert_eq!(active(r#"genai_tap_active_model_version{model="gpt-3.5-turbo-0125"}"#), Some(0.0));
     // the documented query: the versions active now
-    let now = genai_tap_testkit::http::request(prom_port, "GET", "/api/v1/query?query=genai_tap_active_spec_version%20%3D%3D%201", &[], b"", None).unwrap();
+    let now = genai_tap_testkit::http::request(prom.port, "GET", "/api/v1/query?query=genai_tap_active_spec_version%20%3D%3D%201", &[], b"", None).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&now.body).unwrap();
     let names: Vec<&str> = v["data"]["result"].as_array().unwrap().iter().filter_map(|r| r["metric"]["spec_version"].as_str()).collect();
     assert_eq!(names, vec!["spec-2026.11"]);

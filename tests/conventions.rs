@@ -3,10 +3,10 @@
 //!
 //! Spans come from the real exchange, fed every recorded fixture the way the host feeds it.
 
-use genai_tap::plugin::Config;
-use genai_tap::exchange::{EndInfo, Exchange, RequestHead};
-use genai_tap::span::{AttrValue, Span};
-use genai_tap::trace::FreshIds;
+use genai_tap::Config;
+use genai_tap::{EndInfo, Exchange, RequestHead};
+use genai_tap::{AttrValue, Span};
+use genai_tap::FreshIds;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -132,7 +132,7 @@ pub fn run_fixture(cfg: &Rc<Config>, fx: &Value) -> Vec<Span> {
         x.handle_response_body(chunk, i + 1 == n, t0 + 10_000_000 + i as u64 * 1_000_000);
     }
     if n == 0 {
-        x.handle_response_body(&[], true, t0 + 10_000_000);
+        x.handle_response_body(&[][..], true, t0 + 10_000_000);
     }
     x.finish(&EndInfo { code_details: Some("via_upstream".into()) }, t0 + 900_000_000).spans
 }
@@ -218,6 +218,6 @@ fn llm_spans_carry_the_required_attributes_and_the_conventional_name() {
             Some(AttrValue::Str(m)) => assert_eq!(s.name, format!("{op} {m}"), "{name}"),
             _ => assert_eq!(s.name, op, "{name}"),
         }
-        assert_eq!(s.kind, genai_tap::span::SpanKind::Client, "{name}");
+        assert_eq!(s.kind, genai_tap::SpanKind::Client, "{name}");
     }
 }

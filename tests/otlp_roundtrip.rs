@@ -2,8 +2,8 @@
 //! `opentelemetry-proto` decoder (in the testkit) and come back equal, in protobuf and JSON.
 //! Sizes straddle every varint length boundary of a nested message (127/128, 16383/16384).
 
-use genai_tap::otlp::{encode_log, encode_request, encode_span, Encoding, Signal};
-use genai_tap::span::{AttrValue, Event, Link, LogRecord, Resource, Severity, Span, SpanKind, StatusCode};
+use genai_tap::{encode_log, encode_request, encode_span, Encoding, Signal};
+use genai_tap::{AttrValue, Event, Link, LogRecord, Resource, Severity, Span, SpanKind, StatusCode};
 use genai_tap_testkit::sink::{decode_logs, decode_traces};
 use proptest::prelude::*;
 use serde_json::{json, Value};

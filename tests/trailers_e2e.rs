@@ -109,6 +109,7 @@ fn e2e_a_held_request_tail_before_trailers_gets_a_clear_reply_never_a_cut_body()
     // the same body without trailers: the last chunk says end_of_stream, all of it leaves
     let plain = chunked(envoy.listener_port, HEADERS, &[a, b], &[]);
     assert_eq!(plain.status, 200, "{}", String::from_utf8_lossy(&plain.body));
+    assert!(plain.complete, "the client read the whole answer");
     let got = upstream.requests();
     assert_eq!(got.len(), 1);
     let v: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();

@@ -5,7 +5,7 @@
 
 /// The property this target checks, for one input: panics when it does not hold.
 pub fn check(data: &[u8]) {
-    if let Err(e) = genai_tap::plugin::Config::from_json(data) {
+    if let Err(e) = genai_tap::Config::from_json(data) {
         assert!(!e.message().is_empty());
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Shared by the `cargo fuzz` target of the same name and by `tests/fuzz_smoke.rs`.
 
-use genai_tap::framing::{Frame, StreamDecoder, StreamFormat};
+use genai_tap::{Frame, StreamDecoder, StreamFormat};
 
 fn frames(format: StreamFormat, chunks: &[&[u8]]) -> (Vec<Vec<u8>>, bool) {
     let mut d = StreamDecoder::new(format, 4096);

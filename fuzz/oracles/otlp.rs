@@ -2,8 +2,8 @@
 //!
 //! Shared by the `cargo fuzz` target of the same name and by `tests/fuzz_smoke.rs`.
 
-use genai_tap::otlp::{encode_request, encode_span, Encoding, Signal};
-use genai_tap::span::{AttrValue, Resource, Span, SpanKind, StatusCode};
+use genai_tap::{encode_request, encode_span, Encoding, Signal};
+use genai_tap::{AttrValue, Resource, Span, SpanKind, StatusCode};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 

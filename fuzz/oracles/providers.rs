@@ -2,8 +2,8 @@
 //!
 //! Shared by the `cargo fuzz` target of the same name and by `tests/fuzz_smoke.rs`.
 
-use genai_tap::framing::Frame;
-use genai_tap::providers::{handle_request, Api, LlmCall, ResponseReader};
+use genai_tap::Frame;
+use genai_tap::{read_llm_request, Api, LlmCall, ResponseReader};
 
 const APIS: &[Api] = &[
     Api::OpenAiChat, Api::OpenAiResponses, Api::OpenAiCompletions, Api::OpenAiEmbeddings, Api::AnthropicMessages,
@@ -16,7 +16,7 @@ pub fn check(data: &[u8]) {
     let Some((&pick, rest)) = data.split_first() else { return };
     let api = APIS[pick as usize % APIS.len()];
     let mut call = LlmCall::default();
-    let _ = handle_request(api, rest, &mut call);
+    let _ = read_llm_request(api, rest, &mut call);
     let mut r = ResponseReader::new(api);
     for part in rest.split(|b| *b == b'\n') {
         let _ = r.handle_frame(Frame::Sse { event: None, data: part }, &mut call);

@@ -5,15 +5,15 @@
 //! way a body is redacted is checked: PII redacted on the wire, secrets redacted (a response's
 //! `block`), and everything for the capture bucket (`redact_all`, with its high-entropy pass).
 
-use genai_tap::scan::request::{RequestGuard, Setup, Verdict};
-use genai_tap::scan::{PiiMode, Policy, SecretMode};
-use genai_tap::scan::{guard_body, redact_all, sanitize_for_telemetry, Outcome};
+use genai_tap::{RequestGuard, RequestGuardSetup as Setup, RequestGuardVerdict as Verdict};
+use genai_tap::{PiiMode, Policy, SecretMode};
+use genai_tap::{guard_body, redact_all, sanitize_for_telemetry, GuardOutcome as Outcome};
 use std::sync::OnceLock;
 
 /// The property this target checks, for one input: panics when it does not hold.
 pub fn check(data: &[u8]) {
-    static CFG: OnceLock<genai_tap::plugin::Config> = OnceLock::new();
-    let cfg = CFG.get_or_init(|| genai_tap::plugin::Config::from_json(b"{}").expect("defaults"));
+    static CFG: OnceLock<genai_tap::Config> = OnceLock::new();
+    let cfg = CFG.get_or_init(|| genai_tap::Config::from_json(b"{}").expect("defaults"));
     let valid = serde_json::from_slice::<serde_json::Value>(data).is_ok();
     for policy in [Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe }, Policy { pii: PiiMode::Redact, secrets: SecretMode::Block }] {
         let r = guard_body(&cfg.guard, policy, data);

@@ -8,11 +8,11 @@
 //! configuration-level callouts: a ticker thread posts an event there every flush interval.
 
 use crate::abi::{self, ConfigHandle, Scheduler, Side, Stream};
-use genai_tap::exchange::{EndInfo, Exchange, HeadersVerdict, RequestBodyPlan, RequestHead};
-use genai_tap::export::Exporter;
-use genai_tap::plugin::Config;
-use genai_tap::span::{AttrValue, Resource};
-use genai_tap::trace::{FreshIds, RandomPool};
+use genai_tap::{EndInfo, Exchange, HeadersVerdict, RequestBodyPlan, RequestHead};
+use genai_tap::Exporter;
+use genai_tap::Config;
+use genai_tap::{AttrValue, Resource};
+use genai_tap::{FreshIds, RandomPool};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -229,11 +229,11 @@ impl Filter {
             match ex.request_body_plan() {
                 RequestBodyPlan::Read => {
                     if slices.is_empty() {
-                        check(ex.handle_request_body(&[], end_of_stream, now) == genai_tap::exchange::BodyVerdict::Continue);
+                        check(ex.handle_request_body(&[], end_of_stream, now) == genai_tap::BodyVerdict::Continue);
                     }
                     for (i, s) in slices.iter().enumerate() {
                         let last = end_of_stream && i + 1 == slices.len();
-                        check(ex.handle_request_body(s, last, now) == genai_tap::exchange::BodyVerdict::Continue);
+                        check(ex.handle_request_body(s, last, now) == genai_tap::BodyVerdict::Continue);
                     }
                 }
                 RequestBodyPlan::Count => ex.handle_request_bytes_unread(size, end_of_stream, now),
@@ -258,11 +258,11 @@ impl Filter {
                 return;
             }
             if slices.is_empty() {
-                check(ex.handle_response_body(&[], end_of_stream, now) == genai_tap::exchange::ResponseVerdict::Continue);
+                check(ex.handle_response_body(&[][..], end_of_stream, now) == genai_tap::ResponseVerdict::Continue);
             }
             for (i, s) in slices.iter().enumerate() {
                 let last = end_of_stream && i + 1 == slices.len();
-                check(ex.handle_response_body(s, last, now) == genai_tap::exchange::ResponseVerdict::Continue);
+                check(ex.handle_response_body(*s, last, now) == genai_tap::ResponseVerdict::Continue);
             }
         });
     }

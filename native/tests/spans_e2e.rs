@@ -2,50 +2,10 @@
 //! them, and its spans reach an OTLP sink (real protobuf decoding) through the configuration's
 //! HTTP callout. Needs `make native` (dist/libgenai_tap.so) and `make envoy`.
 
-use genai_tap_testkit::envoy::{free_port, repo_root, Envoy};
+use genai_tap_testkit::envoy::{repo_root, Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::OtlpSink;
 use genai_tap_testkit::upstream::{Fixture, Upstream};
 use std::time::Duration;
-
-fn yaml(listen: u16, admin: u16, upstream: u16, collector: u16, plugin: &str) -> String {
-    format!(
-        r#"admin:
-  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}
-static_resources:
-  listeners:
-  - name: egress
-    address: {{socket_address: {{address: 127.0.0.1, port_value: {listen}}}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: egress
-          route_config:
-            virtual_hosts: [{{name: all, domains: ["*"], routes: [{{match: {{prefix: "/"}}, route: {{cluster: upstream, timeout: 15s}}}}]}}]
-          http_filters:
-          - name: genai_tap
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
-              dynamic_module_config: {{name: genai_tap}}
-              filter_name: genai_tap
-              filter_config:
-                "@type": type.googleapis.com/google.protobuf.StringValue
-                value: '{plugin}'
-          - name: envoy.filters.http.router
-            typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
-  clusters:
-  - name: upstream
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment: {{cluster_name: upstream, endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}}}]}}]}}
-  - name: otel_collector
-    type: STATIC
-    connect_timeout: 0.5s
-    load_assignment: {{cluster_name: otel_collector, endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {collector}}}}}}}}}]}}]}}
-"#
-    )
-}
 
 fn start(plugin: &str) -> (Upstream, OtlpSink, Envoy) {
     let lib = repo_root().join("dist/libgenai_tap.so");
@@ -54,10 +14,9 @@ fn start(plugin: &str) -> (Upstream, OtlpSink, Envoy) {
     std::env::set_var("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", repo_root().join("dist"));
     let upstream = Upstream::start(0).unwrap();
     let sink = OtlpSink::start(0).unwrap();
-    let plugin = plugin.replace("{collector}", &sink.port.to_string());
-    let (listen, admin) = (free_port(), free_port());
-    let envoy = Envoy::start_yaml(&yaml(listen, admin, upstream.port(), sink.port, &plugin), listen, admin, &["--concurrency", "1"])
-        .unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    let mut cfg = EnvoyConfig::new(upstream.port(), sink.port, &plugin.replace("{collector}", &sink.port.to_string()));
+    cfg.dynamic_module = Some("genai_tap".into());
+    let envoy = Envoy::start(&cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
     (upstream, sink, envoy)
 }
 

@@ -51,11 +51,15 @@ pub struct RawModelPrice {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPriceFile {
+    // accepted so that the price file validates strictly; they are for its readers, not us
+    #[allow(dead_code)]
     pub list_date: String,
+    #[allow(dead_code)]
     pub source: String,
     pub currency: String,
     pub unit: String,
     #[serde(default)]
+    #[allow(dead_code)]
     pub notes: String,
     pub models: Vec<RawModelPrice>,
 }

@@ -55,12 +55,12 @@ mod tests;
 #[cfg(test)]
 mod trailers_tests;
 
-pub use outcome::Outcome;
-pub use session_link::emit_session;
+pub(crate) use session_link::emit_session;
 pub use task_link::emit_task;
 pub use verdict::{BodyVerdict, EndInfo, Finished, HeaderEdit, HeadersVerdict, LocalReply, LogOut, LogSink, RequestBodyPlan, RequestHead, ResponseVerdict, TrailersVerdict};
 
 use crate::routes::RouteKind;
+use std::borrow::Cow;
 use crate::plugin::Config;
 use crate::framing::BoundedBody;
 use crate::providers::{self, Api, Detected, NotParsed, Operation, Provider};
@@ -91,6 +91,9 @@ pub struct Exchange {
 enum State {
     /// Not classified yet (before the request headers).
     New,
+    /// The header probe classified the call as ours; the request headers build on its answer
+    /// instead of classifying again. Boxed: most exchanges never hold one.
+    Probed(Box<Target>),
     /// Nothing to observe: every later call is a no-op. Provider traffic that passes unread
     /// (batches, files, realtime) names its API, to be counted at the end.
     Passthrough { unobserved: Option<&'static str> },
@@ -123,6 +126,7 @@ struct Deferred {
 }
 
 /// What the request headers say the call is.
+#[derive(Debug)]
 enum Target {
     Llm(Detected, RouteKind),
     Tool { mcp: bool, name: Option<String> },
@@ -200,14 +204,17 @@ impl Exchange {
 
     /// Reads the request headers and classifies the exchange.
     pub fn handle_request_headers(&mut self, head: RequestHead<'_>, end_of_stream: bool, now: u64) -> HeadersVerdict {
-        if !matches!(self.state, State::New) {
+        if !matches!(self.state, State::New | State::Probed(_)) {
             return HeadersVerdict::Continue;
         }
         let authority = head.get(":authority").or_else(|| head.get("host")).unwrap_or("");
         let host = common::host_of(authority);
         let path = head.get(":path").unwrap_or("/");
         let unobserved = || providers::unobserved_api(&host, path, &|n| head.get(n).map(str::to_owned));
-        let target = self.classify(&host, path, || crate::tools::mcp::looks_like_mcp(head.headers));
+        let target = match std::mem::replace(&mut self.state, State::New) {
+            State::Probed(target) => *target,
+            _ => self.classify(&host, path, || crate::tools::mcp::looks_like_mcp(head.headers)),
+        };
         // an upgrade or a tunnel on a route genai-tap reads (a host-wide `kind: llm` route):
         // what follows the headers is frames or raw TCP, never a call's body. It passes
         // untouched, is never scanned or held, makes no span, and is counted as unobserved.
@@ -251,8 +258,10 @@ impl Exchange {
     /// Decides "not mine" from the few request headers classification reads, each fetched by
     /// name through `get` and only when needed: `:authority` (or `host`) and `:path`, then the
     /// MCP headers. `true`: the exchange is now passthrough (as [`Exchange::handle_request_headers`]
-    /// would have made it) and the host need not read the whole header map. `false`: nothing
-    /// changed; call `handle_request_headers` with every header.
+    /// would have made it) and the host need not read the whole header map. `false`: the call
+    /// is ours, and the exchange keeps the probe's classification for
+    /// [`Exchange::handle_request_headers`] (call it with every header), which does not
+    /// classify again.
     pub fn handle_request_probe(&mut self, get: impl Fn(&str) -> Option<String>) -> bool {
         if !matches!(self.state, State::New) {
             return false;
@@ -261,11 +270,16 @@ impl Exchange {
         let host = common::host_of(&authority);
         let path = get(":path").unwrap_or_else(|| "/".to_owned());
         let mcp = || crate::tools::mcp::HEADERS.iter().any(|h| get(h).is_some());
-        if matches!(self.classify(&host, &path, mcp), Target::None) {
-            self.state = State::Passthrough { unobserved: providers::unobserved_api(&host, &path, &get) };
-            return true;
+        match self.classify(&host, &path, mcp) {
+            Target::None => {
+                self.state = State::Passthrough { unobserved: providers::unobserved_api(&host, &path, &get) };
+                true
+            }
+            target => {
+                self.state = State::Probed(Box::new(target));
+                false
+            }
         }
-        false
     }
 
     /// `mcp`: whether the request carries MCP's headers, asked only when the route and the path
@@ -401,7 +415,12 @@ impl Exchange {
     }
 
     /// Reads one response body chunk. Bytes pass unchanged unless the guard rewrites them.
-    pub fn handle_response_body(&mut self, chunk: &[u8], end_of_stream: bool, now: u64) -> ResponseVerdict {
+    ///
+    /// A host that already owns the chunk (wasm's `get_buffer` returns a `Vec`) hands it over,
+    /// and a deferred chunk is kept without a copy; a host that lends a slice (the native
+    /// module) pays a copy only when the chunk is deferred.
+    pub fn handle_response_body<'c>(&mut self, chunk: impl Into<Cow<'c, [u8]>>, end_of_stream: bool, now: u64) -> ResponseVerdict {
+        let chunk = chunk.into();
         let cfg = self.cfg.clone();
         let Some(o) = self.observed() else { return ResponseVerdict::Continue };
         if !o.guard.rewrite_response {
@@ -410,7 +429,7 @@ impl Exchange {
             }
             if chunk.len() <= DEFER_BYTES {
                 o.deferred.bytes += chunk.len();
-                o.deferred.chunks.push((chunk.to_vec(), end_of_stream, now));
+                o.deferred.chunks.push((chunk.into_owned(), end_of_stream, now));
                 if end_of_stream {
                     // known now, read later: how the call ended must not wait for the reading
                     o.common.response_end_ns.get_or_insert(now);
@@ -419,7 +438,7 @@ impl Exchange {
             }
         }
         o.run_deferred(&cfg);
-        o.read_response_chunk(&cfg, chunk, end_of_stream, now)
+        o.read_response_chunk(&cfg, &chunk, end_of_stream, now)
     }
 
     /// Counts response bytes the exchange did not ask to read, and notes the end.
@@ -463,7 +482,7 @@ impl Exchange {
                 out.stats.push(StatUpdate::new(stats::UNOBSERVED_CALLS, &[("api", api)], 1));
                 return out;
             }
-            State::New | State::Passthrough { unobserved: None } => return out,
+            State::New | State::Probed(_) | State::Passthrough { unobserved: None } => return out,
         };
         o.run_deferred(&cfg);
         let Observed { common, guard, call, .. } = *o;

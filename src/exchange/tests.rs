@@ -449,5 +449,38 @@ fn the_header_probe_decides_exactly_what_the_full_classification_decides() {
             probed.handle_request_headers(RequestHead { headers: &h }, false, 0);
             assert!(probed.is_observed(), "{pairs:?}");
         }
+        // the classification the probe handed on is the one the full path makes
+        let span_of = |x: &mut Exchange| x.finish(&EndInfo::default(), 1).spans.into_iter().map(|s| (s.attr(attr::GEN_AI_PROVIDER_NAME).cloned(), s.name, s.kind)).collect::<Vec<_>>();
+        assert_eq!(span_of(&mut probed), span_of(&mut full), "{config} {pairs:?}");
     }
+}
+
+#[test]
+fn the_request_headers_build_on_the_probe_instead_of_classifying_again() {
+    let mut x = Exchange::new(cfg("{}"), ids());
+    let probe = [(":authority", "api.openai.com"), (":path", "/v1/chat/completions")];
+    assert!(!x.handle_request_probe(|n| probe.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())));
+    // headers that would classify as embeddings: the probe's answer (chat) stands
+    let h = headers(&[(":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/embeddings")]);
+    x.handle_request_headers(RequestHead { headers: &h }, false, 0);
+    let span = x.finish(&EndInfo::default(), 1).spans.remove(0);
+    assert_eq!(span.attr(attr::GEN_AI_OPERATION_NAME), Some(&AttrValue::Str("chat".into())));
+}
+
+#[test]
+fn a_deferred_response_chunk_is_kept_without_a_copy() {
+    let c = cfg(r#"{"routes":[{"host":"*","kind":"llm"}]}"#);
+    let mut x = Exchange::new(c, ids());
+    let h = headers(&[(":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions")]);
+    x.handle_request_headers(RequestHead { headers: &h }, false, 0);
+    x.handle_request_body(br#"{"model":"gpt-4o","messages":[]}"#, true, 1);
+    x.handle_response_headers(200, &[("content-type".into(), "application/json".into())], false, 2);
+    let chunk = br#"{"id":"c","model":"gpt-4o","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#.to_vec();
+    let at = chunk.as_ptr();
+    assert_eq!(x.handle_response_body(chunk, true, 3), ResponseVerdict::Continue);
+    let o = x.observed().expect("an observed call");
+    assert_eq!(o.deferred.chunks.len(), 1, "a small chunk of a call whose response is not rewritten waits");
+    assert_eq!(o.deferred.chunks[0].0.as_ptr(), at, "the host's Vec is kept, not copied");
+    let span = x.finish(&EndInfo::default(), 4).spans.remove(0);
+    assert_eq!(span.attr(attr::GEN_AI_USAGE_INPUT_TOKENS), Some(&AttrValue::Int(3)), "and is read at the end");
 }

@@ -42,10 +42,6 @@ impl BoundedBody {
         self.overflowed
     }
 
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
     /// The gathered bytes, leaving the body empty.
     pub fn take(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.bytes)

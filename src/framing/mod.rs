@@ -15,7 +15,12 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Frame<'a> {
     /// An SSE event: the `event:` field (if any) and the joined `data:` lines.
-    Sse { event: Option<&'a str>, data: &'a [u8] },
+    Sse {
+        /// The `event:` field, if any.
+        event: Option<&'a str>,
+        /// The `data:` lines, joined with newlines.
+        data: &'a [u8],
+    },
     /// One NDJSON line or one element of a streamed JSON array, without the separator.
     Json(&'a [u8]),
     /// One AWS event-stream message whose CRCs checked out.
@@ -24,6 +29,7 @@ pub enum Frame<'a> {
         event_type: &'a str,
         /// `:message-type` header (`event` or `exception`).
         message_type: &'a str,
+        /// The message payload (JSON for every Bedrock event).
         payload: &'a [u8],
     },
 }
@@ -57,9 +63,13 @@ impl core::fmt::Display for FramingError {
 /// The stream formats, chosen from the response's content type and the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamFormat {
+    /// Server-sent events (`text/event-stream`).
     Sse,
+    /// Newline-delimited JSON.
     Ndjson,
+    /// One JSON array whose elements arrive over time (Gemini's stream without `alt=sse`).
     JsonArray,
+    /// The AWS event stream (`application/vnd.amazon.eventstream`).
     EventStream,
 }
 
@@ -90,6 +100,7 @@ enum Decoder {
 }
 
 impl StreamDecoder {
+    /// A decoder for `format` that refuses any frame longer than `max_frame_bytes`.
     pub fn new(format: StreamFormat, max_frame_bytes: usize) -> StreamDecoder {
         let inner = match format {
             StreamFormat::Sse => Decoder::Sse(sse::SseDecoder::new(max_frame_bytes)),

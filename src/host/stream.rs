@@ -141,7 +141,7 @@ impl Stream {
             return Action::Continue;
         }
         let chunk = read(host, BodyOf::Response, size);
-        let verdict = self.exchange.handle_response_body(&chunk, end_of_stream, now);
+        let verdict = self.exchange.handle_response_body(chunk, end_of_stream, now);
         self.drive(host, Verdict::ResponseBody { size, verdict })
     }
 

@@ -85,6 +85,7 @@ impl Identity {
     }
 
     /// Whether user ids are hashed (and so recorded at all).
+    #[cfg(test)]
     pub fn hashes_user_id(&self) -> bool {
         self.user_id_salt.is_some()
     }

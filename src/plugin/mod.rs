@@ -24,28 +24,32 @@ use crate::cost::PriceTable;
 /// The compiled configuration: everything the hot path reads, built once.
 #[derive(Debug)]
 pub struct Config {
+    /// `service.name` on the resource.
     pub service_name: String,
+    /// `service.version` on the resource.
     pub service_version: String,
     /// The configured `service_instance_id`, if any.
-    pub service_instance_id: Option<String>,
+    pub(crate) service_instance_id: Option<String>,
+    /// Where and how spans and log records are exported.
     pub collector: export::Collector,
-    pub max_body_bytes: usize,
-    pub routes: Routes,
-    pub inject_traceparent: bool,
-    pub correlation_header: String,
-    pub narrow_accept_encoding: bool,
-    pub max_frame_bytes: usize,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) routes: Routes,
+    pub(crate) inject_traceparent: bool,
+    pub(crate) correlation_header: String,
+    pub(crate) narrow_accept_encoding: bool,
+    pub(crate) max_frame_bytes: usize,
+    /// The compiled guard: detectors, placeholders and the block reply.
     pub guard: Guard,
-    pub content: export::Content,
-    pub tools: tools::Tools,
-    pub identity: identity::Identity,
-    pub sessions: Limits,
-    pub pricing: PriceTable,
-    pub stats: StatsConfig,
-    pub spec_gap: bool,
-    pub tiers: crate::tier::Tiers,
+    pub(crate) content: export::Content,
+    pub(crate) tools: tools::Tools,
+    pub(crate) identity: identity::Identity,
+    pub(crate) sessions: Limits,
+    pub(crate) pricing: PriceTable,
+    pub(crate) stats: StatsConfig,
+    pub(crate) spec_gap: bool,
+    pub(crate) tiers: crate::tier::Tiers,
     /// `compat.gen_ai_system`.
-    pub gen_ai_system: bool,
+    pub(crate) gen_ai_system: bool,
 }
 
 impl Config {

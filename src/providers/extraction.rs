@@ -129,11 +129,6 @@ impl Extraction {
         self.body.is_reading()
     }
 
-    /// Whether the response is read as a stream of frames.
-    pub fn is_stream(&self) -> bool {
-        matches!(self.body, Body::Stream(_))
-    }
-
     /// Reads one response chunk that arrived at `now`.
     pub fn handle_response_chunk(&mut self, chunk: &[u8], now: u64) {
         let Extraction { body, reader, call, timing, .. } = self;

@@ -104,21 +104,34 @@ impl Operation {
 /// The wire API of a call: decides how bodies are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Api {
+    /// OpenAI Chat Completions (also Azure and compatible servers).
     OpenAiChat,
+    /// The OpenAI Responses API.
     OpenAiResponses,
+    /// OpenAI legacy Completions.
     OpenAiCompletions,
+    /// OpenAI Embeddings.
     OpenAiEmbeddings,
     /// Mistral's fill-in-the-middle completions (`/v1/fim/completions`): a prompt and a suffix
     /// in, a chat-completion-shaped body out.
     MistralFim,
+    /// Anthropic Messages.
     AnthropicMessages,
+    /// Anthropic legacy Text Completions.
     AnthropicComplete,
+    /// Gemini `generateContent` and `streamGenerateContent`.
     GeminiGenerate,
+    /// Gemini `embedContent` and `batchEmbedContents`.
     GeminiEmbed,
+    /// Bedrock Converse and ConverseStream.
     BedrockConverse,
+    /// Bedrock InvokeModel and InvokeModelWithResponseStream.
     BedrockInvoke,
+    /// Ollama `/api/chat`.
     OllamaChat,
+    /// Ollama `/api/generate`.
     OllamaGenerate,
+    /// Ollama `/api/embed` and `/api/embeddings`.
     OllamaEmbed,
     /// Cohere's v2 Chat API (`/v2/chat`).
     CohereChat,
@@ -126,6 +139,7 @@ pub enum Api {
     CohereChatV1,
     /// Cohere's Embed API (`/v1/embed`, `/v2/embed`).
     CohereEmbed,
+    /// A provider we route but whose API we do not read.
     Unknown,
 }
 
@@ -208,12 +222,19 @@ pub struct RequestParams {
 /// `handle_response_frame` / `handle_response_json`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LlmCall {
+    /// The model the request asked for.
     pub request_model: Option<String>,
+    /// The model that answered.
     pub response_model: Option<String>,
+    /// The provider's id for the response.
     pub response_id: Option<String>,
+    /// The request's sampling parameters.
     pub params: RequestParams,
+    /// Token counts.
     pub usage: Usage,
+    /// Why each choice ended, in choice order.
     pub finish_reasons: Vec<String>,
+    /// The tools the model asked to call.
     pub tool_calls: Vec<ToolCall>,
     /// The provider's error type from an error body (`rate_limit_exceeded`, `overloaded_error`).
     pub error_type: Option<String>,
@@ -253,7 +274,7 @@ mod unobserved;
 pub use unobserved::{tunnel, unobserved_api};
 
 pub use crate::framing::StreamFormat;
-pub use extraction::{Extraction, Limits, NotParsed, Timing};
+pub use extraction::{Extraction, Limits, NotParsed};
 
 /// Finds the provider, API and operation from the host (without port) and the path (with
 /// query). `None` means the path is no LLM API we know.
@@ -356,6 +377,7 @@ enum ReaderState {
 }
 
 impl ResponseReader {
+    /// A reader for responses of `api`.
     pub fn new(api: Api) -> ResponseReader {
         let state = match family(api) {
             Family::OpenAi => ReaderState::OpenAi(Default::default()),

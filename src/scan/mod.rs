@@ -35,10 +35,10 @@ mod shape;
 mod tlds;
 mod validate;
 
-pub use detect::{entropy, CustomPii, CustomSecret, Detectors, Finding, Kind, HIGH_ENTROPY_RULE};
+pub use detect::{entropy, CustomPii, CustomSecret, Detectors, Finding, Kind};
 pub use ipranges::IpRanges;
 pub use pii::PiiKinds;
-pub use policy::{Block, Direction, Error, Guard, PiiMode, Placeholder, Policy, SecretMode};
+pub use policy::{Block, Direction, Guard, PiiMode, Placeholder, Policy, SecretMode};
 pub use redact::{block_body, guard_body, redact, redact_all, sanitize_for_telemetry, Guarded, Outcome, StreamRedactor};
 
 pub(crate) use json::{align_to_escapes, decode_ascii_escapes};

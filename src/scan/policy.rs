@@ -21,16 +21,22 @@ use core::fmt;
 /// What the guard does with PII.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PiiMode {
+    /// Do not look for PII.
     Off,
+    /// Find and count PII, change nothing.
     Observe,
+    /// Replace PII with placeholders.
     Redact,
 }
 
 /// What the guard does with secrets. In a response, whose headers are gone, `block` redacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretMode {
+    /// Do not look for secrets.
     Off,
+    /// Find and count secrets, change nothing.
     Observe,
+    /// Refuse a request that carries a secret.
     Block,
 }
 
@@ -83,7 +89,9 @@ impl From<RawPlaceholder> for Placeholder {
 /// The modes that apply to one direction of one route kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
+    /// What to do with PII.
     pub pii: PiiMode,
+    /// What to do with secrets.
     pub secrets: SecretMode,
 }
 
@@ -103,10 +111,10 @@ impl Policy {
 pub struct Guard {
     /// [route kind][direction]
     policies: [[Policy; 2]; 3],
-    pub detectors: Detectors,
-    pub placeholder: Placeholder,
-    pub pseudonym_salt: String,
-    pub block_status: u32,
+    pub(crate) detectors: Detectors,
+    pub(crate) placeholder: Placeholder,
+    pub(crate) pseudonym_salt: String,
+    pub(crate) block_status: u32,
     /// `secrets.request_hold_bytes`: the most request body bytes held back at once.
     pub request_hold_bytes: usize,
     /// `secrets.uninspectable_request`; `None`: block where the request's secrets are blocked.

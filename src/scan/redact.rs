@@ -40,8 +40,11 @@ pub enum Outcome {
 /// ids and PII kind names, once per finding) for stats and spans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guarded {
+    /// What the guard decided.
     pub outcome: Outcome,
+    /// The PII kind names found, once per finding.
     pub pii: Vec<String>,
+    /// The secret rule ids found, once per finding.
     pub secrets: Vec<String>,
 }
 

@@ -48,7 +48,7 @@ mod record;
 mod telemetry;
 
 pub use record::{State, TaskRecord, MAX_LINKS, MAX_MODELS, MAX_RECORD_LEN, MAX_TEXT};
-pub use telemetry::{attributes, log_record, span, stats};
+pub use telemetry::{log_record, span, stats};
 
 use record::{cut, ANY_ERRORED, LAST_ERRORED, LAST_SURFACED, OVER_BUDGET, SURFACED};
 use crate::session::{update, Limits, SharedData, SlotKey, UpdateError};

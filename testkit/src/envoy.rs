@@ -60,6 +60,9 @@ pub struct EnvoyConfig {
     pub route_options: String,
     /// Extra routes before the catch-all (YAML list items, indented by 14).
     pub extra_routes: String,
+    /// Load genai-tap as this Envoy dynamic module (`lib<name>.so` on
+    /// `ENVOY_DYNAMIC_MODULES_SEARCH_PATH`) instead of the wasm filter: the native spike.
+    pub dynamic_module: Option<String>,
 }
 
 impl EnvoyConfig {
@@ -81,6 +84,7 @@ impl EnvoyConfig {
             hcm_options: String::new(),
             route_options: String::new(),
             extra_routes: String::new(),
+            dynamic_module: None,
         }
     }
 
@@ -91,8 +95,20 @@ impl EnvoyConfig {
 
     pub fn render(&self) -> String {
         let stats = std::fs::read_to_string(repo_root().join("envoy/stats_config.yaml")).unwrap_or_default();
-        let filter = match &self.wasm {
-            Some(path) => {
+        let filter = match (&self.dynamic_module, &self.wasm) {
+            (Some(module), _) => format!(
+                r#"          - name: genai_tap
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
+              dynamic_module_config: {{name: {module}}}
+              filter_name: genai_tap
+              filter_config:
+                "@type": type.googleapis.com/google.protobuf.StringValue
+                value: '{}'
+"#,
+                self.plugin_config
+            ),
+            (None, Some(path)) => {
                 let cfg: String = self.plugin_config.lines().map(|l| format!("                    {l}\n")).collect();
                 let mut flags = String::new();
                 if self.allow_on_headers_stop_iteration {
@@ -119,7 +135,7 @@ impl EnvoyConfig {
                     path.display()
                 )
             }
-            None => String::new(),
+            (None, None) => String::new(),
         };
         format!(
             r#"{stats}

@@ -8,12 +8,14 @@
 //!   requests or not, and a client that writes a body in spaced pieces.
 //! - [`h2`]: an h2c server for the same handlers and a client that resets streams on demand.
 //! - [`envoy::Envoy`]: the pinned Envoy with the built module, on free loopback ports.
+//! - [`prometheus::Prometheus`]: a real Prometheus scraping that Envoy, and PromQL queries.
 //!
 //! Everything binds 127.0.0.1 and every wait is bounded.
 
 pub mod envoy;
 pub mod h2;
 pub mod http;
+pub mod prometheus;
 pub mod recorder;
 pub mod sink;
 pub mod upstream;

@@ -114,14 +114,14 @@ impl Inflater {
         let header_rest;
         if let Some(h) = self.header.as_mut() {
             h.extend_from_slice(piece);
-            match gzip_header_len(h) {
-                Ok(None) => return Ok(()),
-                Ok(Some(n)) => {
+            match gzip_header(h) {
+                GzipHeader::Partial => return Ok(()),
+                GzipHeader::Complete(n) => {
                     header_rest = h.split_off(n);
                     self.header = None;
                     input = &header_rest;
                 }
-                Err(()) => return Err(Stop::Uninspectable(reason::DECODE_ERROR)),
+                GzipHeader::NotGzip => return Err(Stop::Uninspectable(reason::DECODE_ERROR)),
             }
         }
         loop {
@@ -167,28 +167,62 @@ enum Stop {
     Uninspectable(&'static str),
 }
 
-/// The length of a gzip member header (RFC 1952), `None` while incomplete.
-fn gzip_header_len(h: &[u8]) -> Result<Option<usize>, ()> {
-    let Some(fixed) = h.get(..10) else { return Ok(None) };
+/// How much of a gzip member header (RFC 1952) the bytes so far hold. Not enough bytes yet
+/// is no error (as in httparse): only bytes that cannot start a gzip member are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GzipHeader {
+    /// Incomplete: wait for more bytes.
+    Partial,
+    /// The header is this many bytes long; the deflate stream follows.
+    Complete(usize),
+    /// Not a gzip member (bad magic or method).
+    NotGzip,
+}
+
+fn gzip_header(h: &[u8]) -> GzipHeader {
+    let Some(fixed) = h.get(..10) else { return GzipHeader::Partial };
     if fixed.first() != Some(&0x1f) || fixed.get(1) != Some(&0x8b) || fixed.get(2) != Some(&8) {
-        return Err(());
+        return GzipHeader::NotGzip;
     }
     let flags = fixed.get(3).copied().unwrap_or(0);
     let mut at = 10;
     if flags & 4 != 0 {
-        let (Some(&a), Some(&b)) = (h.get(at), h.get(at + 1)) else { return Ok(None) };
+        let (Some(&a), Some(&b)) = (h.get(at), h.get(at + 1)) else { return GzipHeader::Partial };
         at += 2 + usize::from(u16::from_le_bytes([a, b]));
     }
     for bit in [8u8, 16] {
         if flags & bit != 0 {
             match h.get(at..).and_then(|r| memchr::memchr(0, r)) {
                 Some(z) => at += z + 1,
-                None => return Ok(None),
+                None => return GzipHeader::Partial,
             }
         }
     }
     if flags & 2 != 0 {
         at += 2;
     }
-    Ok((h.len() >= at).then_some(at))
+    if h.len() >= at {
+        GzipHeader::Complete(at)
+    } else {
+        GzipHeader::Partial
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{gzip_header, GzipHeader};
+
+    #[test]
+    fn a_gzip_header_is_partial_at_every_prefix_then_complete_and_anything_else_is_not_gzip() {
+        // FEXTRA (2 bytes of extra) and FNAME ("a\0"), then the deflate stream
+        let mut h = vec![0x1f, 0x8b, 8, 4 | 8, 0, 0, 0, 0, 0, 3, 2, 0, b'x', b'y', b'a', 0];
+        for n in 0..h.len() {
+            assert_eq!(gzip_header(&h[..n]), GzipHeader::Partial, "prefix of {n} bytes");
+        }
+        assert_eq!(gzip_header(&h), GzipHeader::Complete(16));
+        h.push(0xff);
+        assert_eq!(gzip_header(&h), GzipHeader::Complete(16), "what follows is the deflate stream's");
+        assert_eq!(gzip_header(b"{\"model\":\"gpt\"}"), GzipHeader::NotGzip);
+        assert_eq!(gzip_header(&[0x1f, 0x8b, 7, 0, 0, 0, 0, 0, 0, 3]), GzipHeader::NotGzip, "method other than deflate");
+    }
 }
