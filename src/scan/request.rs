@@ -33,12 +33,17 @@
 //! placeholder. Values hidden behind `\u` escapes are found in the decoded text and replaced in
 //! the original bytes, escapes and all.
 
-use super::{align_to_escapes, is_json, number_around, placeholder, Finding, Hint, Kind};
+use super::detect::Hint;
+use super::json::{decode_with_map, is_json, number_around, string_ranges_from, Lex};
+use super::{align_to_escapes, placeholder, Finding, Kind};
 use super::{Guard, PiiMode, Placeholder, Policy, SecretMode};
 use aho_corasick::automaton::Automaton;
 use aho_corasick::Anchored;
-use miniz_oxide::inflate::stream::{inflate, InflateState};
-use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+
+mod inflate;
+
+use inflate::Inflater;
+use miniz_oxide::inflate::stream::InflateState;
 
 /// Bytes held back for PII: longer than any built-in PII value (an e-mail address is at most
 /// 254 bytes, an IBAN with spaces 42).
@@ -56,11 +61,6 @@ pub const MIN_WINDOW: usize = 16 * 1024;
 pub const DEFAULT_WINDOW: usize = 64 * 1024;
 /// An inflated request body larger than this is not scanned further (a zip bomb).
 pub const MAX_INFLATED: u64 = 64 * 1024 * 1024;
-/// A deflate symbol can reveal at most this many bytes not yet written out (a match's length).
-const DEFLATE_LOOKAHEAD: u64 = 258;
-/// Compressed input is fed in pieces of this size, so that what it releases follows closely.
-const INFLATE_PIECE: usize = 4096;
-
 /// Why a body could not be inspected or redacted in place (the stat's `reason` label).
 pub mod reason {
     pub const BROTLI: &str = "br";
@@ -262,42 +262,6 @@ enum Step {
     Uninspectable(&'static str, Vec<u8>),
 }
 
-/// JSON lexer state at the first held byte.
-#[derive(Debug, Default, Clone, Copy)]
-struct Lex {
-    in_string: bool,
-    escape: bool,
-}
-
-impl Lex {
-    /// The state after `t`; jumps between quotes and backslashes, so prose costs a memchr.
-    fn run(mut self, t: &[u8]) -> Lex {
-        let mut i = 0;
-        if self.escape {
-            self.escape = false;
-            i = 1;
-        }
-        while let Some(k) = t.get(i..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) {
-            let at = i + k;
-            match t.get(at) {
-                Some(b'\\') if self.in_string => {
-                    if at + 1 >= t.len() {
-                        self.escape = true;
-                        return self;
-                    }
-                    i = at + 2;
-                }
-                Some(b'"') => {
-                    self.in_string = !self.in_string;
-                    i = at + 1;
-                }
-                _ => i = at + 1,
-            }
-        }
-        self
-    }
-}
-
 /// The plain-text scanner: the held tail and what it needs to know about what has left.
 #[derive(Debug, Default)]
 struct Scanner {
@@ -449,33 +413,6 @@ impl Scanner {
     }
 }
 
-/// The insides of JSON string literals in `t[from..to]`, given the lexer state at `from`; a
-/// literal still open at `to` ends there.
-fn string_ranges_from(t: &[u8], from: usize, to: usize, lex: Lex) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut open = if lex.in_string { Some(from) } else { None };
-    let mut escape = lex.escape;
-    for (i, &b) in t.iter().enumerate().take(to).skip(from) {
-        if escape {
-            escape = false;
-            continue;
-        }
-        match (b, open) {
-            (b'\\', Some(_)) => escape = true,
-            (b'"', Some(s)) => {
-                out.push((s, i));
-                open = None;
-            }
-            (b'"', None) => open = Some(i + 1),
-            _ => {}
-        }
-    }
-    if let Some(s) = open {
-        out.push((s, to));
-    }
-    out
-}
-
 /// The earliest byte a match may still start from, for keywords whose rule window reaches past
 /// the end of `text`; `None` when nothing is open.
 fn open_windows(g: &Guard, text: &[u8], want_pii: bool, want_secrets: bool) -> Option<usize> {
@@ -543,51 +480,6 @@ fn open_windows(g: &Guard, text: &[u8], want_pii: bool, want_secrets: bool) -> O
     hold
 }
 
-/// The text with its `\uXXXX` escapes decoded as `scan::decode_ascii_escapes` decodes them
-/// (to UTF-8, surrogate pairs included; `"`, `\` and control characters stay escaped), and for
-/// each decoded byte (and one past the end) its offset in `t`: every byte of a decoded
-/// character maps to its escape's backslash. `None` without escapes.
-fn decode_with_map(t: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
-    let first = memchr::memmem::find(t, b"\\u")?;
-    let mut out = Vec::with_capacity(t.len());
-    let mut map = Vec::with_capacity(t.len() + 1);
-    // the bytes before the first `\u` cannot hold an escape that decodes, except through a
-    // backslash run, which the loop below handles from the run's start
-    let mut i = first;
-    while i > 0 && t.get(i - 1) == Some(&b'\\') {
-        i -= 1;
-    }
-    out.extend_from_slice(t.get(..i).unwrap_or_default());
-    map.extend(0..i);
-    let mut changed = false;
-    while i < t.len() {
-        if t.get(i) == Some(&b'\\') && i + 1 < t.len() {
-            if t.get(i + 1) == Some(&b'u') {
-                if let Some((c, len)) = super::decode_escape(t, i) {
-                    let mut buf = [0u8; 4];
-                    let bytes = c.encode_utf8(&mut buf).as_bytes();
-                    out.extend_from_slice(bytes);
-                    map.extend(std::iter::repeat(i).take(bytes.len()));
-                    i += len;
-                    changed = true;
-                    continue;
-                }
-            }
-            out.extend_from_slice(t.get(i..i + 2).unwrap_or_default());
-            map.extend([i, i + 1]);
-            i += 2;
-            continue;
-        }
-        if let Some(&b) = t.get(i) {
-            out.push(b);
-        }
-        map.push(i);
-        i += 1;
-    }
-    map.push(t.len());
-    changed.then_some((out, map))
-}
-
 /// The short mark of a kind, for values shorter than their full placeholder.
 pub fn short_mark(k: Kind) -> &'static str {
     match k {
@@ -617,183 +509,6 @@ pub fn fitted(g: &Guard, k: Kind, value: &[u8], n: usize) -> String {
         }
     }
     "*".repeat(n)
-}
-
-/// A `gzip` or `deflate` body: decoded for the scanner, released compressed as the decoded text
-/// it stands for becomes final.
-struct Inflater {
-    state: Box<InflateState>,
-    /// gzip: the member header's bytes until it is complete.
-    header: Option<Vec<u8>>,
-    gzip: bool,
-    /// The deflate stream ended; what follows is the gzip trailer.
-    ended: bool,
-    /// The scanner has seen the end of the decoded text: every finding is final.
-    finalized: bool,
-    trailer: usize,
-    /// Compressed bytes not yet released, from absolute offset `held_from`.
-    held: Vec<u8>,
-    held_from: u64,
-    fed: u64,
-    decoded: u64,
-    /// (compressed bytes fed, decoded bytes out) after each piece.
-    checkpoints: std::collections::VecDeque<(u64, u64)>,
-    inner: Scanner,
-    out: Vec<u8>,
-}
-
-impl std::fmt::Debug for Inflater {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inflater").field("held", &self.held.len()).field("decoded", &self.decoded).finish()
-    }
-}
-
-impl Inflater {
-    fn new(gzip: bool) -> Inflater {
-        Inflater {
-            state: InflateState::new_boxed(if gzip { DataFormat::Raw } else { DataFormat::ZLibIgnoreChecksum }),
-            header: gzip.then(Vec::new),
-            gzip,
-            ended: false,
-            finalized: false,
-            trailer: 0,
-            held: Vec::new(),
-            held_from: 0,
-            fed: 0,
-            decoded: 0,
-            checkpoints: std::collections::VecDeque::new(),
-            inner: Scanner::default(),
-            out: vec![0; 16 * 1024],
-        }
-    }
-
-    fn push(&mut self, g: &Guard, policy: Policy, chunk: &[u8], eos: bool, window: usize, labels: &mut Labels<'_>) -> Step {
-        self.held.extend_from_slice(chunk);
-        for piece in chunk.chunks(INFLATE_PIECE) {
-            if let Err(why) = self.feed(g, policy, piece, window, labels) {
-                return match why {
-                    Stop::Secret(rule) => Step::Secret(rule),
-                    Stop::Uninspectable(r) => Step::Uninspectable(r, std::mem::take(&mut self.held)),
-                };
-            }
-            self.fed += piece.len() as u64;
-            self.checkpoints.push_back((self.fed, self.decoded));
-        }
-        // the decoded text is complete at the end of the deflate stream (the body's end may
-        // come later, often as an empty chunk): its tail must be judged before any of the
-        // compressed bytes holding it leave. A truncated stream ends with the body: all that
-        // could be decoded was scanned, and the upstream gets the same broken body.
-        if (self.ended || eos) && !self.finalized {
-            self.finalized = true;
-            match self.inner.push(g, policy, &[], true, Mode::Detect, window, labels) {
-                Step::Out(_) => {}
-                Step::Secret(rule) => return Step::Secret(rule),
-                Step::Uninspectable(r, _) => return Step::Uninspectable(r, std::mem::take(&mut self.held)),
-            }
-        }
-        if eos || self.finalized {
-            self.held_from += self.held.len() as u64;
-            self.checkpoints.clear();
-            return Step::Out(std::mem::take(&mut self.held));
-        }
-        // release the compressed bytes whose decoded text is final
-        let safe = self.inner.released;
-        let mut upto = None;
-        while let Some(&(c, d)) = self.checkpoints.front() {
-            if d + DEFLATE_LOOKAHEAD > safe {
-                break;
-            }
-            upto = Some(c);
-            self.checkpoints.pop_front();
-        }
-        let Some(upto) = upto else { return Step::Out(Vec::new()) };
-        let n = usize::try_from(upto.saturating_sub(self.held_from)).unwrap_or(0).min(self.held.len());
-        self.held_from += n as u64;
-        Step::Out(self.held.drain(..n).collect())
-    }
-
-    fn feed(&mut self, g: &Guard, policy: Policy, piece: &[u8], window: usize, labels: &mut Labels<'_>) -> Result<(), Stop> {
-        let mut input: &[u8] = piece;
-        let header_rest;
-        if let Some(h) = self.header.as_mut() {
-            h.extend_from_slice(piece);
-            match gzip_header_len(h) {
-                Ok(None) => return Ok(()),
-                Ok(Some(n)) => {
-                    header_rest = h.split_off(n);
-                    self.header = None;
-                    input = &header_rest;
-                }
-                Err(()) => return Err(Stop::Uninspectable(reason::DECODE_ERROR)),
-            }
-        }
-        loop {
-            if self.ended {
-                // only the gzip trailer (crc32 and size) may follow the stream's end
-                self.trailer += input.len();
-                if !self.gzip && self.trailer > 0 || self.trailer > 8 {
-                    return Err(Stop::Uninspectable(reason::DECODE_ERROR));
-                }
-                return Ok(());
-            }
-            let r = inflate(&mut self.state, input, &mut self.out, MZFlush::None);
-            input = input.get(r.bytes_consumed..).unwrap_or_default();
-            if r.bytes_written > 0 {
-                self.decoded += r.bytes_written as u64;
-                if self.decoded > MAX_INFLATED {
-                    return Err(Stop::Uninspectable(reason::INFLATE_LIMIT));
-                }
-                let out = self.out.get(..r.bytes_written).unwrap_or_default().to_vec();
-                match self.inner.push(g, policy, &out, false, Mode::Detect, window, labels) {
-                    Step::Out(_) => {}
-                    Step::Secret(rule) => return Err(Stop::Secret(rule)),
-                    Step::Uninspectable(why, _) => return Err(Stop::Uninspectable(why)),
-                }
-            }
-            match r.status {
-                Ok(MZStatus::StreamEnd) => self.ended = true,
-                Ok(_) if r.bytes_consumed == 0 && r.bytes_written == 0 => return Ok(()),
-                Ok(_) => {}
-                // no progress possible without more input
-                Err(MZError::Buf) => return Ok(()),
-                Err(_) => return Err(Stop::Uninspectable(reason::DECODE_ERROR)),
-            }
-            if input.is_empty() && r.bytes_written < self.out.len() && !self.ended {
-                return Ok(());
-            }
-        }
-    }
-}
-
-enum Stop {
-    Secret(String),
-    Uninspectable(&'static str),
-}
-
-/// The length of a gzip member header (RFC 1952), `None` while incomplete.
-fn gzip_header_len(h: &[u8]) -> Result<Option<usize>, ()> {
-    let Some(fixed) = h.get(..10) else { return Ok(None) };
-    if fixed.first() != Some(&0x1f) || fixed.get(1) != Some(&0x8b) || fixed.get(2) != Some(&8) {
-        return Err(());
-    }
-    let flags = fixed.get(3).copied().unwrap_or(0);
-    let mut at = 10;
-    if flags & 4 != 0 {
-        let (Some(&a), Some(&b)) = (h.get(at), h.get(at + 1)) else { return Ok(None) };
-        at += 2 + usize::from(u16::from_le_bytes([a, b]));
-    }
-    for bit in [8u8, 16] {
-        if flags & bit != 0 {
-            match h.get(at..).and_then(|r| memchr::memchr(0, r)) {
-                Some(z) => at += z + 1,
-                None => return Ok(None),
-            }
-        }
-    }
-    if flags & 2 != 0 {
-        at += 2;
-    }
-    Ok((h.len() >= at).then_some(at))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::*;
 use super::{PiiMode, Policy, SecretMode};
+use std::borrow::Cow;
 
 /// The guard of a configuration, compiled as the plugin does.
 fn guard_of(json: &[u8]) -> Guard {

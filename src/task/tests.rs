@@ -1,4 +1,5 @@
 use super::*;
+use crate::span::{attr, AttrValue, Span, SpanKind};
 use crate::session::{SetError, SharedData};
 use std::collections::HashMap;
 
