@@ -46,6 +46,39 @@ def gh(prefix):
     return f"{prefix}_{body}{b62(zlib.crc32(body.encode()))}"
 
 
+# the structured tokens draw from their own generator, so that adding them left every other
+# case of the file as it was
+R2 = random.Random(1601)
+
+
+def f2(n, cs=AN):
+    return "".join(R2.choice(cs) for _ in range(n))
+
+
+def b64url(b):
+    import base64
+    return base64.urlsafe_b64encode(b).decode().rstrip("=")
+
+
+def pypi_token():
+    """A PyPI token: `pypi-` and a binary V2 macaroon (location pypi.org, an identifier, a
+    caveat, the 32-byte signature last), base64url, as PyPI issues them."""
+    f(70, URLSAFE)  # what the unstructured form drew from R
+    ident = f2(36, HEX).encode()
+    caveat = json.dumps({"version": 1, "permissions": "user"}).encode()
+    m = bytes([2, 1, 8]) + b"pypi.org" + bytes([2, len(ident)]) + ident + bytes([0])
+    m += bytes([2, len(caveat)]) + caveat + bytes([0, 0, 6, 32]) + bytes(R2.randrange(256) for _ in range(32))
+    return "pypi-" + b64url(m)
+
+
+def jwt():
+    """A JWT: its header a JSON object with `alg` (RFC 7515 makes it mandatory)."""
+    f(40, URLSAFE)  # what the fixed-header form drew from R
+    header = R2.choice([{"alg": "HS256", "typ": "JWT"}, {"alg": "RS256", "kid": f2(8)}, {"typ": "JWT", "alg": "ES256"}])
+    claims = {"sub": f2(12), "iat": R2.randint(1_600_000_000, 1_800_000_000)}
+    return b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode()) + "." + f(43, URLSAFE)
+
+
 def gh_bad(prefix):
     tok = gh(prefix)
     last = tok[-1]
@@ -118,7 +151,7 @@ VENDOR = {
     "azure-storage-account-key": lambda: "AccountKey=" + f(86, B64) + "==",
     "azure-ad-client-secret": lambda: f(3) + R.choice("0123456789") + "Q~" + f(34, AN + "_~."),
     "npm-access-token": lambda: gh("npm"),
-    "pypi-upload-token": lambda: "pypi-AgEIcHlwaS5vcmc" + f(70, URLSAFE),
+    "pypi-upload-token": pypi_token,
     "huggingface-access-token": lambda: "hf_" + f(34, LETTERS),
     "huggingface-organization-api-token": lambda: "api_org_" + f(34, LETTERS),
     "twilio-api-key": lambda: "SK" + f(32, HEX),
@@ -162,7 +195,7 @@ VENDOR = {
     "planetscale-password": lambda: "pscale_pw_" + f(43, URLSAFE),
     "dockerhub-pat": lambda: "dckr_pat_" + f(27, URLSAFE),
     "notion-api-token": lambda: "ntn_" + f(11, "0123456789") + f(35),
-    "jwt": lambda: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ" + f(40, URLSAFE) + "." + f(43, URLSAFE),
+    "jwt": jwt,
 }
 for rule, gen in VENDOR.items():
     for _ in range(2):
@@ -186,6 +219,14 @@ for rule, gen in VENDOR.items():
 for prefix in ["ghp", "gho", "ghu", "ghs", "ghr", "npm"]:
     for _ in range(3):
         neg("core", "secret", gh_bad(prefix))
+# documented structures broken: a JWT header without `alg` or not JSON; random text after
+# PyPI's prefix, or a macaroon whose signature field is missing
+for _ in range(3):
+    claims = b64url(json.dumps({"sub": f2(12)}).encode())
+    neg("core", "secret", b64url(json.dumps({"typ": "JWT", "kid": f2(6)}).encode()) + "." + claims + "." + f2(43, URLSAFE))
+    neg("core", "secret", "eyJ" + f2(30, URLSAFE) + "." + claims + "." + f2(43, URLSAFE))
+    neg("core", "secret", "pypi-AgEIcHlwaS5vcmc" + f2(70, URLSAFE))
+    neg("core", "secret", "pypi-" + b64url(bytes([2, 1, 8]) + b"pypi.org" + bytes([2, 36]) + f2(36, HEX).encode() + bytes([0, 0]) + f2(40).encode()))
 # the PEM header in prose, and a whole key
 for _ in range(4):
     neg("core", "secret", "-----BEGIN RSA PRIVATE KEY----- line opens a key file; paste yours after it.", only=("text", "json"))

@@ -264,3 +264,82 @@ fn e2e_new_secret_families_are_blocked_and_never_reach_the_capture_bucket() {
     // every prompt kept its readable words: the capture is redacted, not emptied
     assert!(captured.iter().all(|b| b.contains("connect with") || b.contains("the key is")), "{captured:?}");
 }
+
+/// The JSON-RPC messages of a tool response: one JSON body, or each SSE event's data.
+fn jsonrpc_messages(ct: &str, body: &str) -> Vec<serde_json::Value> {
+    if !ct.starts_with("text/event-stream") {
+        return vec![serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))];
+    }
+    // SSE framing: events end with a blank line (CRLF or LF); each `data:` line is one
+    // JSON-RPC message
+    assert!(body.ends_with("\r\n\r\n") || body.ends_with("\n\n"), "{body:?}");
+    body.replace("\r\n", "\n")
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or_else(|| panic!("{e:?}"));
+            serde_json::from_str(data.trim_end_matches('\r')).unwrap_or_else(|err| panic!("{err}: {data}"))
+        })
+        .collect()
+}
+
+#[test]
+fn e2e_mcp_tool_responses_are_redacted_json_aware_and_stay_json_rpc() {
+    let (_upstream, sink, envoy) = start(r#","pii":{"response":"redact"},"secrets":{"request":"observe","response":"block"}"#);
+    let mut calls = 0;
+    let (mut redacted, mut untouched) = (0, 0);
+    for file in ["wire_streamable_http_legacy_2025-11-25.jsonl", "wire_streamable_http_modern_2026-07-28.jsonl"] {
+        let path = format!("{}/../shared/fixtures/mcp/{file}", env!("CARGO_MANIFEST_DIR"));
+        for line in std::fs::read_to_string(path).unwrap().lines() {
+            let ex: serde_json::Value = serde_json::from_str(line).unwrap();
+            if ex["method"] != "POST" {
+                continue;
+            }
+            calls += 1;
+            let body = ex["response_body"].as_str().unwrap_or("");
+            let ct = ex["response_headers"]["content-type"].as_str().unwrap_or("application/json");
+            let (b, status) = (b64(body.as_bytes()), ex["status"].to_string());
+            let mut h: Vec<(&str, &str)> = vec![("host", "tools.internal.example"), ("x-fixture", "openai/chat_basic"), ("x-raw-body-b64", &b), ("x-content-type", ct), ("x-status", &status), ("x-chunk-bytes", "7")];
+            for (k, v) in ex["request_headers"].as_object().unwrap() {
+                if matches!(k.as_str(), "mcp-session-id" | "mcp-protocol-version" | "content-type" | "accept") {
+                    h.push((k.as_str(), v.as_str().unwrap()));
+                }
+            }
+            let r = envoy.send("POST", "/mcp", &h, ex["request_body"].as_str().unwrap_or("").as_bytes());
+            assert_eq!(r.status, ex["status"].as_u64().unwrap() as u16, "{}", r.text());
+            assert!(r.complete);
+            let got = r.text();
+            if !body.contains("jane.doe@example.com") && !body.contains("AKIAIOSFODNN7EXAMPLE") {
+                assert_eq!(got, body, "a clean response passes byte-identical");
+                untouched += 1;
+                continue;
+            }
+            for v in ["jane.doe@example.com", "+1-415-555-0132", "4111 1111 1111 1111", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"] {
+                assert!(!got.contains(v), "{v} reached the agent: {got}");
+            }
+            let (before, after) = (jsonrpc_messages(ct, body), jsonrpc_messages(ct, &got));
+            assert_eq!(before.len(), after.len());
+            for (b, a) in before.iter().zip(&after) {
+                assert_eq!((&a["id"], &a["result"]["isError"]), (&b["id"], &b["result"]["isError"]));
+                let text = a["result"]["content"][0]["text"].as_str().unwrap();
+                match serde_json::from_str::<serde_json::Value>(text) {
+                    // the tool's own JSON, inside a JSON string, still parses
+                    Ok(inner) => assert_eq!((&inner["email"], &inner["card"], &inner["name"]), (&"[REDACTED:EMAIL]".into(), &"[REDACTED:CREDIT_CARD]".into(), &"Jane Doe".into())),
+                    Err(_) => assert!(text.starts_with("aws_access_key_id=[REDACTED:SECRET]\n"), "{text}"),
+                }
+            }
+            redacted += 1;
+        }
+    }
+    assert_eq!((redacted, untouched), (4, 9));
+    // the tool spans count what the guard replaced in each response
+    let spans = sink.wait_for_spans(calls, Duration::from_secs(10));
+    let lookups: Vec<_> = spans.iter().filter(|s| s.name == "tools/call lookup_customer").collect();
+    assert_eq!(lookups.len(), 2);
+    for s in lookups {
+        assert_eq!(s.int("genai_tap.guard.redactions"), Some(3), "{:?}", s.attributes);
+    }
+    for req in sink.received() {
+        assert!(!req.raw.windows(20).any(|w| w == b"jane.doe@example.com"), "an address reached the collector");
+    }
+}

@@ -175,3 +175,73 @@ fn e2e_the_official_sdks_read_a_redacted_stream_to_its_end() {
     }
     assert!(on.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_guard_secret_hits", &[("rule", "github-pat")]) == 2.0));
 }
+
+/// A Responses API stream: a message written by `TEXT` and a function call by `ARGS`, each
+/// repeated whole by its `*.done` events, its `output_item.done` and `response.completed`
+/// (whose `response` object is the recording's, with these outputs).
+fn responses_stream() -> String {
+    use serde_json::json;
+    let rec = String::from_utf8(Fixture::load("openai/responses_stream_short").unwrap().response_body()).unwrap();
+    let completed = rec.lines().filter_map(|l| l.strip_prefix("data: ")).filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok()).find(|d| d["type"] == "response.completed").unwrap();
+    let mut response = completed["response"].clone();
+    let (text, args) = (TEXT.concat(), ARGS.concat());
+    let items = [
+        json!({"id": "msg_1", "type": "message", "status": "completed", "role": "assistant", "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": text}]}),
+        json!({"id": "fc_1", "type": "function_call", "status": "completed", "call_id": "call_1", "name": "send", "arguments": args}),
+    ];
+    let mut evs = Vec::new();
+    response["status"] = json!("in_progress");
+    response["output"] = json!([]);
+    evs.push(json!({"type": "response.created", "response": response.clone()}));
+    evs.push(json!({"type": "response.output_item.added", "output_index": 0, "item": {"id": "msg_1", "type": "message", "status": "in_progress", "role": "assistant", "content": []}}));
+    evs.push(json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}}));
+    for t in TEXT {
+        evs.push(json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": t, "logprobs": []}));
+    }
+    evs.push(json!({"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0, "content_index": 0, "text": text, "logprobs": []}));
+    evs.push(json!({"type": "response.content_part.done", "item_id": "msg_1", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": text}}));
+    evs.push(json!({"type": "response.output_item.done", "output_index": 0, "item": items[0]}));
+    evs.push(json!({"type": "response.output_item.added", "output_index": 1, "item": {"id": "fc_1", "type": "function_call", "status": "in_progress", "call_id": "call_1", "name": "send", "arguments": ""}}));
+    for a in ARGS {
+        evs.push(json!({"type": "response.function_call_arguments.delta", "item_id": "fc_1", "output_index": 1, "delta": a}));
+    }
+    evs.push(json!({"type": "response.function_call_arguments.done", "item_id": "fc_1", "output_index": 1, "arguments": args}));
+    evs.push(json!({"type": "response.output_item.done", "output_index": 1, "item": items[1]}));
+    response["status"] = json!("completed");
+    response["output"] = json!(items);
+    evs.push(json!({"type": "response.completed", "response": response}));
+    let mut s = String::new();
+    for (i, mut v) in evs.into_iter().enumerate() {
+        v["sequence_number"] = json!(i);
+        s.push_str(&format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap()));
+    }
+    s
+}
+
+#[test]
+fn e2e_the_openai_sdk_reads_a_redacted_responses_stream_and_its_completed_response() {
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let on = envoy(&upstream, &sink, GUARD_ON);
+    let want_args = serde_json::json!({"to": "jan[REDACTED:EMAIL]", "card": "[REDACTED:CREDIT_CARD]"});
+    let stream = responses_stream();
+    // the precondition: the raw stream carries the values in every whole text
+    assert_eq!(stream.matches("jane.doe@example.com").count(), 7);
+
+    let got = sdk_read("openai-responses", &on, &stream);
+    // the deltas, the `*.done` events and the final `response.completed` object agree
+    assert_eq!(got["text"], WANT, "{got}");
+    assert_eq!(got["text_done"], serde_json::json!([WANT]), "{got}");
+    assert_eq!(got["final"], WANT, "{got}");
+    for args in [&got["args"], &got["args_done"][0], &got["final_args"][0]] {
+        let v: serde_json::Value = serde_json::from_str(args.as_str().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {got}"));
+        assert_eq!(v, want_args, "{got}");
+    }
+    // nothing of the values anywhere in the response object the SDK built
+    let whole = got["final_json"].as_str().unwrap();
+    for raw in [".doe@example", "example.com", "415 555", "ghp_R8kQ", "4111 1111"] {
+        assert!(!whole.contains(raw), "{raw} in {whole}");
+    }
+    let spans = sink.wait_for_spans(1, Duration::from_secs(10));
+    assert_eq!(spans[0].int("genai_tap.guard.redactions"), Some(5), "{:?}", spans[0].attributes);
+}

@@ -10,14 +10,10 @@ use crate::scan::{Direction, PiiMode, Policy};
 use crate::routes::RouteKind;
 use crate::plugin::Config;
 use crate::scan::request::{self, RequestGuard};
-use crate::scan::{self, StreamRedactor};
+use crate::scan;
 use crate::stream_guard::ResponseGuard;
 use crate::span::{attr, AttrValue, Span};
 use crate::stats::{self, StatUpdate};
-
-/// Response lines longer than this are released in part, so the line guard (tool responses)
-/// delays a response by at most this many bytes.
-const RESPONSE_WINDOW: usize = 1024;
 
 /// What the guard did and is doing in one call.
 #[derive(Debug)]
@@ -136,11 +132,6 @@ impl GuardState {
             self.redactor = Some(make());
             self.rewrite_response = self.response.may_rewrite();
         }
-    }
-
-    /// A tool's response is guarded line by line.
-    pub fn line_guard() -> ResponseGuard {
-        ResponseGuard::Lines(StreamRedactor::new(RESPONSE_WINDOW))
     }
 
     /// Bytes the response guard holds now.

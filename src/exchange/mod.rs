@@ -350,7 +350,8 @@ impl Exchange {
             }
             Call::Tool(t) => {
                 if !encoded {
-                    o.guard.start_response(GuardState::line_guard);
+                    let ct = get("content-type").unwrap_or("");
+                    o.guard.start_response(|| ResponseGuard::for_tool(ct, cfg.max_frame_bytes, cfg.max_body_bytes));
                 }
                 t.handle_response_headers(&|n| get(n).map(str::to_owned), encoded, &cfg);
             }

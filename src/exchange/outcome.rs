@@ -60,7 +60,7 @@ pub(super) fn outcome_of(common: &Common, blocked: bool, provider_error: bool, e
     if details.contains("upstream_response_timeout") || details.contains("request_overall_timeout") {
         return Outcome::TimedOut;
     }
-    if details.contains("downstream_") && common.response_end_ns.is_none() {
+    if client_went_away(details) && common.response_end_ns.is_none() {
         return Outcome::Cancelled;
     }
     if common.response_end_ns.is_none() {
@@ -76,6 +76,15 @@ pub(super) fn outcome_of(common: &Common, blocked: bool, provider_error: bool, e
         _ if provider_error => Outcome::Errored,
         _ => Outcome::Completed,
     }
+}
+
+/// Envoy's details for a client that left: an HTTP/1 client closes its connection
+/// (`downstream_remote_disconnect`); an HTTP/2 client resets its stream and the connection stays
+/// up, which the downstream codec reports as `http2.remote_reset` (measured in Envoy 1.40, with
+/// response flag `DR`; `http2.remote_refuse` is its REFUSED_STREAM twin). An upstream's reset
+/// reads `upstream_reset_...` and is not the client's doing.
+fn client_went_away(details: &str) -> bool {
+    details.contains("downstream_") || details.starts_with("http2.remote_")
 }
 
 /// The seed's step types, from the bodies.

@@ -145,6 +145,9 @@ fn outcomes_follow_envoys_details() {
     assert_eq!(run(Some(200), false, "upstream_reset_after_response_started{remote_reset}"), (Some("truncated".into()), Some("truncated".into())));
     assert_eq!(run(Some(200), false, "downstream_remote_disconnect"), (Some("cancelled".into()), Some("cancelled".into())));
     assert_eq!(run(None, false, "downstream_remote_disconnect"), (Some("cancelled".into()), Some("cancelled".into())));
+    // an HTTP/2 client's RST_STREAM mid-response and mid-request (the connection stays up)
+    assert_eq!(run(Some(200), false, "http2.remote_reset"), (Some("cancelled".into()), Some("cancelled".into())));
+    assert_eq!(run(None, false, "http2.remote_reset"), (Some("cancelled".into()), Some("cancelled".into())));
     assert_eq!(run(Some(503), true, "upstream_reset_before_response_started{connection_failure}"), (Some("errored".into()), Some("503".into())));
 }
 

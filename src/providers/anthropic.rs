@@ -4,11 +4,11 @@
 //! (see `bedrock`). Per the conventions, `gen_ai.usage.input_tokens` includes cache reads and
 //! cache writes, which Anthropic reports apart from `input_tokens`.
 
+use super::open_tools::OpenTools;
 use super::{Api, Detected, ExtractError, FrameFacts, LlmCall, Operation, Provider, ToolCall};
 use crate::framing::Frame;
 use serde::Deserialize;
 
-const MAX_ARGUMENT_BYTES: usize = 64 * 1024;
 
 pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     let p = path.split('?').next().unwrap_or(path).trim_end_matches('/');
@@ -187,18 +187,10 @@ struct BedrockMetrics {
     output: Option<u64>,
 }
 
-#[derive(Debug, Default)]
-struct OpenTool {
-    index: usize,
-    id: String,
-    name: String,
-    arguments: String,
-}
-
 #[derive(Default)]
 pub(crate) struct StreamState {
     usage: Usage,
-    tools: Vec<OpenTool>,
+    tools: OpenTools,
 }
 
 impl std::fmt::Debug for StreamState {
@@ -238,12 +230,7 @@ impl StreamState {
                 if let Some(b) = e.content_block {
                     if b.kind.as_deref() == Some("tool_use") {
                         content = true;
-                        self.tools.push(OpenTool {
-                            index: e.index.unwrap_or(self.tools.len()),
-                            id: b.id.unwrap_or_default(),
-                            name: b.name.unwrap_or_default(),
-                            arguments: String::new(),
-                        });
+                        self.tools.open(e.index.map(|i| i as u64), b.id, b.name);
                     }
                 }
             }
@@ -251,15 +238,8 @@ impl StreamState {
                 if let Some(d) = e.delta {
                     let non_empty = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().is_some_and(|s| !s.is_empty());
                     content = non_empty(&d.text) || non_empty(&d.thinking) || non_empty(&d.partial_json);
-                    if d.kind == Some("input_json_delta") {
-                        let idx = e.index;
-                        if let (Some(part), Some(t)) =
-                            (d.partial_json.as_deref(), self.tools.iter_mut().rev().find(|t| idx.is_none_or(|i| i == t.index)))
-                        {
-                            if t.arguments.len() + part.len() <= MAX_ARGUMENT_BYTES {
-                                t.arguments.push_str(part);
-                            }
-                        }
+                    if let (Some("input_json_delta"), Some(part)) = (d.kind, d.partial_json.as_deref()) {
+                        self.tools.append(e.index.map(|i| i as u64), part);
                     }
                 }
             }
@@ -289,16 +269,11 @@ impl StreamState {
     }
 
     pub(crate) fn finish(&mut self, call: &mut LlmCall) {
-        self.tools.sort_by_key(|t| t.index);
-        for t in self.tools.drain(..) {
-            let arguments = if t.arguments.is_empty() { "{}".to_owned() } else { t.arguments };
-            call.tool_calls.push(ToolCall { id: t.id, name: t.name, arguments, ..Default::default() });
-        }
+        self.tools.finish(call);
     }
 
     pub(crate) fn state_bytes(&self) -> usize {
-        self.tools.iter().map(|t| t.id.capacity() + t.name.capacity() + t.arguments.capacity()).sum::<usize>()
-            + self.tools.capacity() * std::mem::size_of::<OpenTool>()
+        self.tools.state_bytes()
     }
 }
 

@@ -14,13 +14,13 @@ mod converse;
 mod invoke;
 
 use super::anthropic;
-use super::{Api, Detected, ExtractError, FrameFacts, LlmCall, Operation, Provider, ToolCall};
+use super::open_tools::OpenTools;
+use super::{Api, Detected, ExtractError, FrameFacts, LlmCall, Operation, Provider};
 use crate::framing::Frame;
 use converse::{apply_converse, ConverseResponse};
 use invoke::{apply_family, apply_text, is_family_body, FamilyBody, TextResponse};
 use serde::Deserialize;
 
-const MAX_ARGUMENT_BYTES: usize = 64 * 1024;
 
 pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     let p = path.split('?').next().unwrap_or(path);
@@ -219,18 +219,10 @@ pub(crate) fn handle_response_headers(_api: Api, headers: &[(&str, &str)], call:
 }
 
 #[derive(Debug, Default)]
-struct OpenTool {
-    index: u64,
-    id: String,
-    name: String,
-    arguments: String,
-}
-
-#[derive(Debug, Default)]
 pub(crate) struct StreamState {
     /// Claude inside InvokeModelWithResponseStream speaks Anthropic's own events.
     anthropic: Option<anthropic::StreamState>,
-    tools: Vec<OpenTool>,
+    tools: OpenTools,
 }
 
 impl StreamState {
@@ -277,16 +269,12 @@ impl StreamState {
         if let Some(a) = &mut self.anthropic {
             a.finish(call);
         }
-        self.tools.sort_by_key(|t| t.index);
-        for t in self.tools.drain(..) {
-            let arguments = if t.arguments.is_empty() { "{}".to_owned() } else { t.arguments };
-            call.tool_calls.push(ToolCall { id: t.id, name: t.name, arguments, ..Default::default() });
-        }
+        self.tools.finish(call);
     }
 
     pub(crate) fn state_bytes(&self) -> usize {
         self.anthropic.as_ref().map_or(0, |a| a.state_bytes())
-            + self.tools.iter().map(|t| t.id.capacity() + t.name.capacity() + t.arguments.capacity()).sum::<usize>()
+            + self.tools.state_bytes()
     }
 }
 

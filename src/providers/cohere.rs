@@ -1,34 +1,47 @@
-//! Cohere's v2 Chat API (`POST /v2/chat`), plain and streamed.
+//! Cohere's own APIs: Chat v2 (`POST /v2/chat`), Chat v1 (`POST /v1/chat`) and Embed
+//! (`POST /v1/embed`, `/v2/embed`), plain and streamed.
 //!
-//! Owns Cohere's own wire shapes: a request with `p`/`k` for top-p/top-k, a response whose
-//! `finish_reason` sits at the top level, and a stream of typed SSE events (`message-start`,
-//! `content-delta`, `tool-call-start`/`-delta`, `message-end`). It does not read Cohere's
-//! OpenAI-compatible endpoint (`/compatibility/v1/chat/completions`), which `openai` reads.
+//! Owns Cohere's wire shapes. v2: a request with `p`/`k` for top-p/top-k and `messages`, a
+//! response whose `finish_reason` sits at the top level, and a stream of typed SSE events
+//! (`message-start`, `content-delta`, `tool-call-start`/`-delta`, `message-end`). v1: a request
+//! with `message`, `chat_history` and `tool_results`, a response with `text`, `generation_id`,
+//! `tool_calls` (`{name, parameters}`) and `meta`, and a stream of JSON lines
+//! (`application/stream+json`) whose `event_type` is `stream-start`, `text-generation`,
+//! `tool-calls-generation` (the whole calls) or `stream-end` (the whole `response`). Embed:
+//! `texts` in, `meta.billed_units.input_tokens` out. It does not read Cohere's
+//! OpenAI-compatible endpoint (`/compatibility/v1/chat/completions`), which `openai` reads,
+//! nor Cohere's bodies inside Bedrock's InvokeModel, which `bedrock` reads.
 //!
-//! Usage comes twice: `usage.billed_units` (what Cohere bills) and `usage.tokens` (what the
-//! model read and wrote, including the preamble Cohere adds). We report the billed units, so
-//! that tokens times the list price is the bill, and fall back to `tokens` when a body has no
-//! billed units. Responses do not name the model.
+//! Usage comes twice: `billed_units` (what Cohere bills) and `tokens` (what the model read and
+//! wrote, including the preamble Cohere adds), under `usage` in v2 and `meta` in v1 and Embed.
+//! We report the billed units, so that tokens times the list price is the bill, and fall back
+//! to `tokens` when a body has no billed units. Responses do not name the model.
 
+use super::open_tools::OpenTools;
 use super::{Api, Detected, ExtractError, FrameFacts, LlmCall, Operation, Provider, ToolCall};
-use crate::framing::Frame;
+use crate::framing::{Frame, StreamFormat};
 use serde::Deserialize;
-
-const MAX_ARGUMENT_BYTES: usize = 64 * 1024;
 
 pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     let p = path.split('?').next().unwrap_or(path).trim_end_matches('/');
     let cohere_host = host == "api.cohere.com" || host == "api.cohere.ai";
-    if p != "/v2/chat" && !(cohere_host && p.ends_with("/v2/chat")) {
+    // the exact path anywhere (a gateway that keeps Cohere's paths), any prefix on Cohere's hosts
+    let is = |want: &str| p == want || (cohere_host && p.ends_with(want));
+    let (api, operation) = if is("/v2/chat") {
+        (Api::CohereChat, Operation::Chat)
+    } else if is("/v1/chat") {
+        (Api::CohereChatV1, Operation::Chat)
+    } else if is("/v1/embed") || is("/v2/embed") {
+        (Api::CohereEmbed, Operation::Embeddings)
+    } else {
         return None;
-    }
-    Some(Detected {
-        provider: Provider::Cohere,
-        api: Api::CohereChat,
-        operation: Operation::Chat,
-        path_model: None,
-        path_stream: false,
-    })
+    };
+    Some(Detected { provider: Provider::Cohere, api, operation, path_model: None, path_stream: false })
+}
+
+/// v1 streams are JSON lines sent as `application/stream+json`.
+pub(crate) fn stream_format(api: Api, content_type: &str) -> Option<StreamFormat> {
+    (api == Api::CohereChatV1 && content_type.starts_with("application/stream+json")).then_some(StreamFormat::Ndjson)
 }
 
 #[derive(Deserialize)]
@@ -46,6 +59,9 @@ struct Request {
     stream: Option<bool>,
     #[serde(default)]
     messages: Vec<Message>,
+    /// v1: the tool results this turn sends back (a tool-result step when not empty).
+    #[serde(default)]
+    tool_results: Vec<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -53,7 +69,7 @@ struct Message {
     role: Option<String>,
 }
 
-pub(crate) fn handle_request(_api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
+pub(crate) fn handle_request(api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
     let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("request is not JSON"))?;
     if r.model.is_some() {
         call.request_model = r.model;
@@ -68,7 +84,10 @@ pub(crate) fn handle_request(_api: Api, body: &[u8], call: &mut LlmCall) -> Resu
     p.presence_penalty = r.presence_penalty;
     p.stop_sequences = r.stop_sequences;
     p.stream = r.stream;
-    call.last_message_is_tool_result = r.messages.last().and_then(|m| m.role.as_deref()) == Some("tool");
+    call.last_message_is_tool_result = match api {
+        Api::CohereChatV1 => !r.tool_results.is_empty(),
+        _ => r.messages.last().and_then(|m| m.role.as_deref()) == Some("tool"),
+    };
     Ok(())
 }
 
@@ -124,6 +143,72 @@ struct Response {
     usage: Option<Usage>,
 }
 
+/// A v1 chat response (whole, or the `response` of a `stream-end` event), or an Embed
+/// response (`id`, `meta`); an error is `{"message": "..."}`.
+#[derive(Deserialize)]
+struct ResponseV1 {
+    response_id: Option<String>,
+    generation_id: Option<String>,
+    /// Embed's id.
+    id: Option<String>,
+    text: Option<String>,
+    finish_reason: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCallV1>,
+    meta: Option<Usage>,
+    message: Option<serde_json::Value>,
+}
+
+/// A v1 tool call: the arguments are a JSON object, not a string. Also what Bedrock's
+/// InvokeModel returns for Command R, which is Cohere's v1 body.
+#[derive(Deserialize)]
+pub(crate) struct ToolCallV1 {
+    name: Option<String>,
+    parameters: Option<serde_json::Value>,
+}
+
+/// One line of a v1 stream.
+#[derive(Deserialize)]
+struct EventV1 {
+    event_type: Option<String>,
+    generation_id: Option<String>,
+    text: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCallV1>,
+    response: Option<ResponseV1>,
+    finish_reason: Option<String>,
+}
+
+impl ResponseV1 {
+    fn apply(self, call: &mut LlmCall) {
+        // v1 chat: `response_id` names the response, `generation_id` the generation; prefer the former
+        if let Some(id) = [self.response_id, self.generation_id, self.id].into_iter().flatten().find(|s| !s.is_empty()) {
+            call.response_id = Some(id);
+        }
+        if let Some(u) = &self.meta {
+            u.apply(call);
+        }
+        if let Some(reason) = self.finish_reason {
+            call.finish_reasons = vec![reason];
+        }
+        push_v1_tool_calls(self.tool_calls, call);
+        if self.text.is_none() && self.meta.is_none() && matches!(self.message, Some(serde_json::Value::String(_))) {
+            call.error_type.get_or_insert_with(|| "error".to_owned());
+        }
+    }
+}
+
+pub(crate) fn push_v1_tool_calls(calls: Vec<ToolCallV1>, call: &mut LlmCall) {
+    for t in calls {
+        call.tool_calls.push(ToolCall {
+            id: String::new(),
+            name: t.name.unwrap_or_default(),
+            arguments: t.parameters.map(|v| v.to_string()).unwrap_or_else(|| "{}".to_owned()),
+            ..Default::default()
+        });
+    }
+}
+
 /// One stream event. `delta` differs by `type`, so its parts are read as the type says.
 #[derive(Deserialize)]
 struct Event {
@@ -144,20 +229,12 @@ struct EventDelta {
 }
 
 #[derive(Debug, Default)]
-struct OpenTool {
-    index: u64,
-    id: String,
-    name: String,
-    arguments: String,
-}
-
-#[derive(Debug, Default)]
 pub(crate) struct StreamState {
-    tools: Vec<OpenTool>,
+    tools: OpenTools,
 }
 
 impl StreamState {
-    pub(crate) fn handle_frame(&mut self, _api: Api, frame: Frame<'_>, call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
+    pub(crate) fn handle_frame(&mut self, api: Api, frame: Frame<'_>, call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
         let data = match frame {
             Frame::Sse { data, .. } | Frame::Json(data) => data,
             Frame::EventStream { .. } => return Ok(FrameFacts::default()),
@@ -165,6 +242,9 @@ impl StreamState {
         let data = data.trim_ascii();
         if data.is_empty() || data == b"[DONE]" {
             return Ok(FrameFacts::default());
+        }
+        if api == Api::CohereChatV1 {
+            return handle_v1_line(data, call);
         }
         let e: Event = serde_json::from_slice(data).map_err(|_| ExtractError::Malformed("stream event is not JSON"))?;
         let mut content = false;
@@ -184,9 +264,8 @@ impl StreamState {
             }
             "tool-call-start" | "tool-call-delta" => {
                 content = true;
-                let index = e.index.unwrap_or(self.tools.len() as u64);
                 let t = &message["tool_calls"];
-                self.tool_delta(index, t["id"].as_str(), t["function"]["name"].as_str(), t["function"]["arguments"].as_str());
+                self.tools.delta(e.index, t["id"].as_str(), t["function"]["name"].as_str(), t["function"]["arguments"].as_str());
             }
             "message-end" => {
                 call.stream_complete = true;
@@ -204,29 +283,12 @@ impl StreamState {
         Ok(FrameFacts { content })
     }
 
-    fn tool_delta(&mut self, index: u64, id: Option<&str>, name: Option<&str>, arguments: Option<&str>) {
-        let slot = match self.tools.iter().position(|o| o.index == index) {
-            Some(i) => &mut self.tools[i],
-            None => {
-                self.tools.push(OpenTool { index, ..Default::default() });
-                let last = self.tools.len() - 1;
-                &mut self.tools[last]
-            }
-        };
-        if let Some(id) = id.filter(|s| !s.is_empty()) {
-            slot.id = id.to_owned();
+    pub(crate) fn handle_json(&mut self, api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
+        if api != Api::CohereChat {
+            let r: ResponseV1 = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+            r.apply(call);
+            return Ok(());
         }
-        if let Some(name) = name.filter(|s| !s.is_empty()) {
-            slot.name = name.to_owned();
-        }
-        if let Some(a) = arguments {
-            if slot.arguments.len() + a.len() <= MAX_ARGUMENT_BYTES {
-                slot.arguments.push_str(a);
-            }
-        }
-    }
-
-    pub(crate) fn handle_json(&mut self, _api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
         let r: Response = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
         if let Some(id) = r.id.filter(|s| !s.is_empty()) {
             call.response_id = Some(id);
@@ -259,14 +321,43 @@ impl StreamState {
     }
 
     pub(crate) fn finish(&mut self, call: &mut LlmCall) {
-        self.tools.sort_by_key(|t| t.index);
-        for t in self.tools.drain(..) {
-            call.tool_calls.push(ToolCall { id: t.id, name: t.name, arguments: t.arguments, ..Default::default() });
-        }
+        self.tools.finish(call);
     }
 
     pub(crate) fn state_bytes(&self) -> usize {
-        self.tools.iter().map(|t| t.id.capacity() + t.name.capacity() + t.arguments.capacity()).sum::<usize>()
-            + self.tools.capacity() * std::mem::size_of::<OpenTool>()
+        self.tools.state_bytes()
     }
+}
+
+/// One line of a v1 stream: text, whole tool calls, and at the end the whole response.
+fn handle_v1_line(data: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
+    let e: EventV1 = serde_json::from_slice(data).map_err(|_| ExtractError::Malformed("stream event is not JSON"))?;
+    let mut content = false;
+    match e.event_type.as_deref().unwrap_or("") {
+        "stream-start" => {
+            if let Some(id) = e.generation_id.filter(|s| !s.is_empty()) {
+                call.response_id.get_or_insert(id);
+            }
+        }
+        "text-generation" => content = e.text.is_some_and(|t| !t.is_empty()),
+        // the calls arrive whole here; `tool-calls-chunk` events before it are their pieces
+        "tool-calls-generation" => {
+            content = true;
+            push_v1_tool_calls(e.tool_calls, call);
+        }
+        "tool-calls-chunk" => content = true,
+        "stream-end" => {
+            call.stream_complete = true;
+            if let Some(mut r) = e.response {
+                // the calls came with `tool-calls-generation`; do not count them twice
+                r.tool_calls.clear();
+                r.apply(call);
+            }
+            if let Some(reason) = e.finish_reason {
+                call.finish_reasons = vec![reason];
+            }
+        }
+        _ => {}
+    }
+    Ok(FrameFacts { content })
 }

@@ -122,6 +122,10 @@ pub enum Api {
     OllamaEmbed,
     /// Cohere's v2 Chat API (`/v2/chat`).
     CohereChat,
+    /// Cohere's v1 Chat API (`/v1/chat`): `message` and `chat_history`, JSON-lines streams.
+    CohereChatV1,
+    /// Cohere's Embed API (`/v1/embed`, `/v2/embed`).
+    CohereEmbed,
     Unknown,
 }
 
@@ -242,6 +246,7 @@ pub(crate) use bedrock::base64_decode;
 mod cohere;
 mod gemini;
 mod ollama;
+mod open_tools;
 mod openai;
 mod unobserved;
 
@@ -298,6 +303,7 @@ pub fn stream_format(api: Api, path_stream: bool, content_type: &str) -> Option<
     }
     match family(api) {
         Family::Ollama => ollama::stream_format(api, &ct),
+        Family::Cohere => cohere::stream_format(api, &ct),
         Family::Gemini if path_stream && ct.starts_with("application/json") => Some(gemini::array_stream()),
         _ => None,
     }
@@ -321,7 +327,7 @@ fn family(api: Api) -> Family {
         | Api::OpenAiCompletions
         | Api::OpenAiEmbeddings
         | Api::MistralFim => Family::OpenAi,
-        Api::CohereChat => Family::Cohere,
+        Api::CohereChat | Api::CohereChatV1 | Api::CohereEmbed => Family::Cohere,
         Api::AnthropicMessages | Api::AnthropicComplete => Family::Anthropic,
         Api::GeminiGenerate | Api::GeminiEmbed => Family::Gemini,
         Api::BedrockConverse | Api::BedrockInvoke => Family::Bedrock,

@@ -14,6 +14,10 @@ const PLAIN: &[(&str, Provider, Api, Operation, bool)] = &[
     ("azure_ai_inference/chat", Provider::AzureAiInference, Api::OpenAiChat, Operation::Chat, false),
     ("cohere/chat", Provider::Cohere, Api::CohereChat, Operation::Chat, false),
     ("cohere/chat_tool_call", Provider::Cohere, Api::CohereChat, Operation::Chat, false),
+    ("cohere/chat_v1", Provider::Cohere, Api::CohereChatV1, Operation::Chat, false),
+    ("cohere/chat_v1_tool_call", Provider::Cohere, Api::CohereChatV1, Operation::Chat, false),
+    ("cohere/embed_v1", Provider::Cohere, Api::CohereEmbed, Operation::Embeddings, false),
+    ("cohere/embed_v2", Provider::Cohere, Api::CohereEmbed, Operation::Embeddings, false),
     ("mistral/fim_completions", Provider::MistralAi, Api::MistralFim, Operation::TextCompletion, false),
     ("deepseek/reasoner", Provider::DeepSeek, Api::OpenAiChat, Operation::Chat, false),
     ("xai/chat_reasoning", Provider::XAi, Api::OpenAiChat, Operation::Chat, false),
@@ -34,6 +38,8 @@ const STREAMED: &[(&str, Provider, Api, Operation, bool)] = &[
     ("azure_ai_inference/chat_stream", Provider::AzureAiInference, Api::OpenAiChat, Operation::Chat, false),
     ("cohere/chat_stream", Provider::Cohere, Api::CohereChat, Operation::Chat, false),
     ("cohere/chat_stream_tool_call", Provider::Cohere, Api::CohereChat, Operation::Chat, false),
+    ("cohere/chat_v1_stream", Provider::Cohere, Api::CohereChatV1, Operation::Chat, false),
+    ("cohere/chat_v1_stream_tool_call", Provider::Cohere, Api::CohereChatV1, Operation::Chat, false),
     ("mistral/fim_stream", Provider::MistralAi, Api::MistralFim, Operation::TextCompletion, false),
     ("mistral/magistral_stream_content_parts", Provider::MistralAi, Api::OpenAiChat, Operation::Chat, false),
     ("deepseek/reasoner_stream", Provider::DeepSeek, Api::OpenAiChat, Operation::Chat, false),
@@ -49,7 +55,7 @@ const STREAMED: &[(&str, Provider, Api, Operation, bool)] = &[
 /// The streamed recordings above, for the random-split property test.
 pub(crate) const STREAMED_RECORDINGS: &[&str] = &[
     "vertexai/anthropic_stream_raw_predict", "azure_ai_inference/chat_stream", "cohere/chat_stream",
-    "cohere/chat_stream_tool_call", "mistral/fim_stream", "mistral/magistral_stream_content_parts",
+    "cohere/chat_stream_tool_call", "cohere/chat_v1_stream", "cohere/chat_v1_stream_tool_call", "mistral/fim_stream", "mistral/magistral_stream_content_parts",
     "deepseek/reasoner_stream", "xai/chat_stream_reasoning", "bedrock/invoke_stream_mistral_text",
     "bedrock/invoke_stream_cohere_command_r", "bedrock/invoke_stream_deepseek_r1", "bedrock/invoke_stream_llama4",
     "bedrock/invoke_stream_jamba", "openai/responses_stream_builtin_tools",
@@ -243,6 +249,48 @@ fn cohere_reports_billed_units_and_reads_its_parameters() {
 }
 
 #[test]
+fn cohere_v1_and_embed_read_their_own_shapes() {
+    // v1: the response id over the generation id, billed units over tokens, parameters as p/k
+    let (_, call) = Fixture::load("cohere/chat_v1").run(&[]);
+    assert_eq!(call.response_id.as_deref(), Some("d21e6ea5-f4b0-4cd4-9f3d-a2b8d0c6e4f1"));
+    assert_eq!((call.usage.input, call.usage.output), (Some(31), Some(111)));
+    assert_eq!((call.params.top_p, call.params.top_k, call.params.temperature), (Some(0.75), Some(0.0), Some(0.3)));
+    // v1 tool calls carry their arguments as an object; a stream sends them whole once
+    let (_, call) = Fixture::load("cohere/chat_v1_stream_tool_call").run(&[]);
+    let args: Vec<&str> = call.tool_calls.iter().map(|t| t.arguments.as_str()).collect();
+    assert_eq!(args, [r#"{"day":"2023-09-29"}"#], "counted once, not again from stream-end");
+    assert_eq!(call.response_id.as_deref(), Some("b6e2f0a1-3c4d-4e5f-8a9b-0c1d2e3f4a5b"));
+    // a v1 stream without its stream-end is not complete, and has no usage
+    let mut call = LlmCall::default();
+    let mut r = ResponseReader::new(Api::CohereChatV1);
+    let facts = r.handle_frame(Frame::Json(br#"{"is_finished":false,"event_type":"text-generation","text":"Hi"}"#), &mut call).unwrap();
+    assert!(facts.content && !call.stream_complete && call.usage.output.is_none());
+    // tool results sent back make a tool-result step
+    let mut call = LlmCall::default();
+    handle_request(Api::CohereChatV1, br#"{"message":"","model":"command-r","tool_results":[{"call":{"name":"q","parameters":{}},"outputs":[{"n":1}]}]}"#, &mut call).unwrap();
+    assert!(call.last_message_is_tool_result);
+    assert_eq!(call.request_model.as_deref(), Some("command-r"));
+    // v1 and Embed errors: a message and nothing else
+    for api in [Api::CohereChatV1, Api::CohereEmbed] {
+        let mut call = LlmCall::default();
+        ResponseReader::new(api).handle_json(br#"{"message":"invalid api token"}"#, &mut call).unwrap();
+        assert_eq!(call.error_type.as_deref(), Some("error"), "{api:?}");
+    }
+    // Embed: input tokens only, the id as the response id
+    let (d, call) = Fixture::load("cohere/embed_v1").run(&[]);
+    assert_eq!((d.operation, call.usage.input, call.usage.output), (Operation::Embeddings, Some(2), None));
+    assert_eq!(call.response_id.as_deref(), Some("da6e531f-54c6-4a73-bf92-f60566d8d753"));
+    // paths: exact anywhere, any prefix on Cohere's hosts, nothing that merely looks alike
+    assert_eq!(detect("gw.internal", "/v1/chat").map(|d| d.api), Some(Api::CohereChatV1));
+    assert_eq!(detect("api.cohere.com", "/cohere/v2/embed").map(|d| d.api), Some(Api::CohereEmbed));
+    assert_eq!(detect("gw.internal", "/v1/embeddings").map(|d| d.api), Some(Api::OpenAiEmbeddings));
+    assert_eq!(detect("gw.internal", "/x/v1/embed"), None);
+    // only v1 chat streams are JSON lines
+    assert_eq!(stream_format(Api::CohereChatV1, false, "application/stream+json"), Some(StreamFormat::Ndjson));
+    assert_eq!(stream_format(Api::CohereEmbed, false, "application/json"), None);
+}
+
+#[test]
 fn bedrock_invoke_request_parameters_of_every_family() {
     let params = |name: &str| Fixture::load(name).run(&[]).1.params;
     let p = params("bedrock/invoke_mistral_text");
@@ -263,7 +311,7 @@ fn bedrock_invoke_request_parameters_of_every_family() {
 #[test]
 fn malformed_bodies_of_the_new_readers_are_errors_not_panics() {
     let mut call = LlmCall::default();
-    for api in [Api::CohereChat, Api::MistralFim, Api::BedrockInvoke] {
+    for api in [Api::CohereChat, Api::CohereChatV1, Api::CohereEmbed, Api::MistralFim, Api::BedrockInvoke] {
         let mut r = ResponseReader::new(api);
         for bad in [&b"{"[..], b"[1,2", b"\xff\xfe", b"{\"type\":7}"] {
             let _ = r.handle_frame(Frame::Sse { event: None, data: bad }, &mut call);

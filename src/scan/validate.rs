@@ -1,7 +1,9 @@
 //! Second looks at a secret rule's match: what a pattern cannot say about a value.
 //!
 //! This module owns the checks that refuse look-alikes after a rule matched: built-in checksums
-//! (GitHub's and npm's base62 CRC32), placeholders (`ghp_XXXX...`, `sk_live_0000...`,
+//! (GitHub's and npm's base62 CRC32), documented structures (a JWT's header is a JSON object
+//! with `alg`, RFC 7515; a PyPI token is a binary macaroon whose location is `pypi.org`),
+//! placeholders (`ghp_XXXX...`, `sk_live_0000...`,
 //! `${DB_PASSWORD}`), a PEM header with no key after it, and a `-u user:pass` outside a curl
 //! command. It does not find anything, and it never keeps the value it is shown.
 
@@ -12,6 +14,8 @@ pub(super) fn plausible(id: &str, value: &str, before: &str, after: &str) -> boo
     match id {
         "private-key" => return pem_has_material(after),
         "gcp-service-account" => return true,
+        "jwt" if !jwt_header_ok(value) => return false,
+        "pypi-upload-token" if !pypi_macaroon_ok(value) => return false,
         "github-pat" | "github-oauth" | "github-app-token" | "github-refresh-token" | "npm-access-token" if !base62_crc32_ok(value) => return false,
         "curl-auth-user" => {
             // `-u` is a flag of many tools (`docker run -u 1000:1000`, `git push -u`)
@@ -39,6 +43,67 @@ pub(super) fn base62_crc32_ok(token: &str) -> bool {
     [b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"]
         .iter()
         .any(|alphabet| base62_6(crc, alphabet) == check)
+}
+
+/// A JWT's header (the part before the first `.`) is base64url of a JSON object that names its
+/// algorithm: RFC 7515 section 4.1.1 makes `alg` mandatory, so a header without it is not a
+/// JWS, and one that does not decode is not a JWT at all.
+pub(super) fn jwt_header_ok(token: &str) -> bool {
+    let Some(header) = token.split('.').next() else { return false };
+    let Some(json) = base64url(header) else { return false };
+    serde_json::from_slice::<serde_json::Value>(&json).is_ok_and(|v| v.get("alg").is_some_and(serde_json::Value::is_string))
+}
+
+/// A PyPI API token is `pypi-` and a base64url macaroon in the binary V2 format (version byte
+/// 2, then fields of a type, a varint length and bytes): its location field is `pypi.org`
+/// (the part every rule keys on), an identifier follows, and the last field is a 32-byte
+/// signature. Random text after the well-known prefix has none of that.
+pub(super) fn pypi_macaroon_ok(token: &str) -> bool {
+    let Some(m) = token.strip_prefix("pypi-").and_then(base64url) else { return false };
+    let Some((&2, rest)) = m.split_first() else { return false };
+    // location, then identifier: the fixed start of every PyPI macaroon
+    let Some(rest) = rest.strip_prefix(b"\x01\x08pypi.org\x02") else { return false };
+    let Some((id_len, rest)) = varint(rest) else { return false };
+    if id_len == 0 || rest.len() < id_len {
+        return false;
+    }
+    // ... caveats ..., then the signature: field 6, length 32, 32 bytes, at the very end
+    m.len() >= 34 && m[m.len() - 34] == 6 && m[m.len() - 33] == 32
+}
+
+fn varint(b: &[u8]) -> Option<(usize, &[u8])> {
+    let mut n = 0usize;
+    for (i, &c) in b.iter().enumerate().take(4) {
+        n |= usize::from(c & 0x7F) << (7 * i);
+        if c & 0x80 == 0 {
+            return Some((n, &b[i + 1..]));
+        }
+    }
+    None
+}
+
+/// base64url without padding (a trailing `=` run is accepted); `None` on any other byte.
+fn base64url(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
 }
 
 fn base62_6(mut n: u32, alphabet: &[u8; 62]) -> [u8; 6] {
@@ -141,6 +206,40 @@ mod tests {
     fn crc32_is_zlibs() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn jwt_headers() {
+        // {"alg":"HS256","typ":"JWT"}, {"alg":"RS256","kid":"k1"}
+        assert!(jwt_header_ok("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.sig"));
+        assert!(jwt_header_ok("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiIxIn0.sig"));
+        // {"typ":"JWT"}: no alg; then not JSON; then not base64url
+        assert!(!jwt_header_ok("eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiIxIn0.sig"));
+        assert!(!jwt_header_ok("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ8.eyJzdWIiOiIxIn0.sig"));
+        assert!(!jwt_header_ok("eyJhb$ciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"));
+    }
+
+    #[test]
+    fn pypi_macaroons() {
+        let mac = |id: &[u8], sig_field: u8| {
+            let mut m = vec![2, 1, 8];
+            m.extend_from_slice(b"pypi.org");
+            m.extend_from_slice(&[2, id.len() as u8]);
+            m.extend_from_slice(id);
+            m.extend_from_slice(&[0, 2, 5]);
+            m.extend_from_slice(b"caveat");
+            m.extend_from_slice(&[0, 0, sig_field, 32]);
+            m.extend_from_slice(&[0xA5; 32]);
+            let b64 = crate::framing::base64_encode(&m).replace('+', "-").replace('/', "_");
+            format!("pypi-{}", b64.trim_end_matches('='))
+        };
+        let good = mac(b"user-token-id", 6);
+        assert!(good.starts_with("pypi-AgEIcHlwaS5vcmc"), "{good}");
+        assert!(pypi_macaroon_ok(&good));
+        assert!(!pypi_macaroon_ok(&mac(b"user-token-id", 4)), "no signature field last");
+        assert!(!pypi_macaroon_ok(&mac(b"", 6)), "no identifier");
+        assert!(!pypi_macaroon_ok("pypi-AgEIcHlwaS5vcmcXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"));
+        assert!(!pypi_macaroon_ok("pypi-AgEIcHlwaS5vcmc$"));
     }
 
     #[test]

@@ -40,11 +40,15 @@
 //! The placeholder goes in the event where the value begins (or, when its start already left,
 //! in the first event still held), and the value's remaining characters are removed from the
 //! events after it. An event whose text did not change leaves byte-identical. Events that
-//! carry no delta (`response.completed`, `*.done`, a message's start) are scanned whole, as
-//! requests are (`scan::redact`).
+//! carry no delta (a message's start, a tool result block) are scanned whole, as requests are
+//! (`scan::redact`). Events that repeat a channel's whole text (the Responses API's `*.done`,
+//! `output_item.done`, `response.completed`) first get the very text the client reassembled
+//! from the redacted deltas, when the text ties to its channel (`summary`), and are then
+//! scanned whole like the others.
 
 mod events;
 mod frames;
+mod summary;
 #[cfg(test)]
 mod tests;
 
@@ -54,6 +58,7 @@ use crate::scan::{self, Finding, StreamRedactor};
 use events::Wrap;
 use frames::{RawFrame, RawFramer};
 use std::collections::VecDeque;
+use summary::{Ledger, Log};
 
 /// Text of a channel already sent that is scanned again with its pending text, so a value
 /// whose start has left is still found.
@@ -78,6 +83,8 @@ pub struct StreamGuard {
     held: VecDeque<Held>,
     channels: Vec<Channel>,
     next_channel: u32,
+    /// Ended channels whose whole text a later event may repeat (the Responses API).
+    ledger: Ledger,
     /// After a framing error: the line redactor, for the rest of the stream.
     fallback: Option<StreamRedactor>,
     /// Labels of what was found (PII kinds, secret rule ids), once per finding.
@@ -130,6 +137,8 @@ struct Channel {
     in_str: bool,
     esc: bool,
     ended: bool,
+    /// What ties a later whole-text event to this channel (`summary`).
+    log: Option<Box<Log>>,
 }
 
 impl Channel {
@@ -146,6 +155,7 @@ impl StreamGuard {
             held: VecDeque::new(),
             channels: Vec::new(),
             next_channel: 0,
+            ledger: Ledger::default(),
             fallback: None,
             pii: Vec::new(),
             secrets: Vec::new(),
@@ -207,7 +217,8 @@ impl StreamGuard {
         }
         self.framer.state_bytes()
             + self.held.iter().map(|h| h.raw.capacity() + h.pieces.iter().map(|p| p.pointer.capacity() + p.out.as_ref().map_or(0, String::capacity)).sum::<usize>()).sum::<usize>()
-            + self.channels.iter().map(|c| c.text.capacity() + c.key.capacity()).sum::<usize>()
+            + self.channels.iter().map(|c| c.text.capacity() + c.key.capacity() + c.log.as_ref().map_or(0, |l| l.state_bytes())).sum::<usize>()
+            + self.ledger.state_bytes()
     }
 
     fn flush_all(&mut self, guard: &Guard, policy: Policy, out: &mut Vec<u8>) {
@@ -236,12 +247,25 @@ impl StreamGuard {
         }
         let mut held = Held { raw: bytes, wrap: Some(decoded.wrap), doc: decoded.doc, pieces: Vec::new(), rewritten: None, arrived: now };
         if deltas.is_empty() {
-            let new = self.scan_whole(guard, policy, &decoded.source);
+            // a whole text repeats its channel: the channel ends first, so its edits are known
+            let targets = held.doc.as_ref().map(summary::targets).unwrap_or_default();
+            ends.extend(targets.iter().map(|(_, key)| key.clone()));
+            self.end_channels(guard, policy, &ends);
+            let tied = match held.doc.as_mut() {
+                Some(doc) => self.tie(doc, &targets),
+                None => None,
+            };
+            let source = tied.as_deref().unwrap_or(&decoded.source);
+            // the detectors still read the whole event: strings that could not be tied, and
+            // everything else it carries (`instructions`, annotations, tool outputs)
+            let new = self.scan_whole(guard, policy, source).or(tied);
             held.rewritten = match (new, held.wrap.as_ref()) {
                 (Some(doc), Some(wrap)) => Some(events::encode(wrap, &held.raw, &doc)),
                 _ => None,
             };
             held.doc = None;
+            self.held.push_back(held);
+            return;
         }
         let mut touched = Vec::new();
         for d in deltas {
@@ -252,6 +276,9 @@ impl StreamGuard {
             let Some(c) = self.channels.iter_mut().find(|c| c.id == id) else { continue };
             let start = c.end();
             c.text.push_str(&d.text);
+            if let Some(l) = c.log.as_mut() {
+                l.text(&d.text);
+            }
             held.pieces.push(Piece { channel: id, pointer: d.pointer, start, end: c.end(), done: d.text.is_empty(), out: None });
             if !touched.contains(&id) {
                 touched.push(id);
@@ -261,15 +288,41 @@ impl StreamGuard {
         for id in touched {
             self.settle(guard, policy, id, false);
         }
+        self.end_channels(guard, policy, &ends);
+    }
+
+    /// Ends the channels whose keys begin with one of `ends`: all their text becomes final,
+    /// and what ties a later whole text to them goes to the ledger.
+    fn end_channels(&mut self, guard: &Guard, policy: Policy, ends: &[String]) {
         for e in ends {
-            let ids: Vec<u32> = self.channels.iter().filter(|c| c.key.starts_with(&e)).map(|c| c.id).collect();
+            let ids: Vec<u32> = self.channels.iter().filter(|c| !c.ended && c.key.starts_with(e.as_str())).map(|c| c.id).collect();
             for id in ids {
                 self.settle(guard, policy, id, true);
                 if let Some(c) = self.channels.iter_mut().find(|c| c.id == id) {
                     c.ended = true;
+                    if let Some(log) = c.log.take() {
+                        self.ledger.record(&c.key, c.end(), *log);
+                    }
                 }
             }
         }
+    }
+
+    /// Writes into `doc` the text the client reassembled for each whole text in `targets` that
+    /// ties to its channel; the new document when one changed.
+    fn tie(&self, doc: &mut serde_json::Value, targets: &[(String, String)]) -> Option<Vec<u8>> {
+        let mut changed = false;
+        for (pointer, key) in targets {
+            let Some(slot) = doc.pointer_mut(pointer) else { continue };
+            let Some(whole) = slot.as_str() else { continue };
+            if let Some(new) = self.ledger.tie(key, whole) {
+                if new != whole {
+                    *slot = serde_json::Value::String(new);
+                    changed = true;
+                }
+            }
+        }
+        changed.then(|| doc.to_string().into_bytes())
     }
 
     /// The channel for `key`, made if new. `None` when there are too many and none is free.
@@ -309,6 +362,7 @@ impl StreamGuard {
             in_str: false,
             esc: false,
             ended: false,
+            log: Log::wanted(key).then(Box::default),
         });
         Some(id)
     }
@@ -384,6 +438,9 @@ impl StreamGuard {
             };
             c.placed_to = c.placed_to.max(c.base + f.end as u64);
             edits.push((s, ge, placeholder));
+        }
+        if let Some(l) = c.log.as_mut() {
+            l.edits(&edits);
         }
         for h in self.held.iter_mut() {
             for p in h.pieces.iter_mut().filter(|p| p.channel == id && !p.done && p.end <= new_final) {
@@ -652,7 +709,7 @@ impl WholeGuard {
 }
 
 /// The response guard of one exchange, whatever the body: a stream followed by channel, a
-/// JSON answer held whole, or (tool responses) the line redactor.
+/// JSON answer held whole, or (a body that is neither, of a tool) the line redactor.
 #[derive(Debug)]
 pub enum ResponseGuard {
     Stream(StreamGuard),
@@ -667,6 +724,26 @@ impl ResponseGuard {
             Some(f) => ResponseGuard::Stream(StreamGuard::new(f, max_frame_bytes)),
             None => ResponseGuard::Whole(WholeGuard::new(max_body_bytes)),
         }
+    }
+
+    /// The guard for a tool's response, by its `content-type`: a JSON body (MCP's JSON
+    /// response, a plain HTTP tool's answer) held whole and redacted like an LLM's answer; an
+    /// SSE or NDJSON stream (MCP's streamable HTTP) redacted per event, each event's JSON
+    /// decoded and written again; anything else through the line redactor.
+    pub fn for_tool(content_type: &str, max_frame_bytes: usize, max_body_bytes: usize) -> ResponseGuard {
+        let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let stream = match ct.as_str() {
+            "text/event-stream" => Some(StreamFormat::Sse),
+            "application/x-ndjson" | "application/jsonl" | "application/json-seq" => Some(StreamFormat::Ndjson),
+            _ => None,
+        };
+        if let Some(f) = stream {
+            return ResponseGuard::Stream(StreamGuard::new(f, max_frame_bytes));
+        }
+        if ct == "application/json" || ct.ends_with("+json") {
+            return ResponseGuard::Whole(WholeGuard::new(max_body_bytes));
+        }
+        ResponseGuard::Lines(StreamRedactor::new(1024))
     }
 
     /// Takes a chunk; returns the bytes to forward in its place (all of them at the end).

@@ -513,3 +513,292 @@ fn several_values_in_one_sentence_each_split_across_events() {
     }
 }
 
+
+/// A Responses API stream as the API writes it: a reasoning summary (output 0), a message
+/// (output 1) and a function call (output 2), each written by `pieces` of its channel, then
+/// every whole-text event repeating the texts (`*.done`, `output_item.done`,
+/// `response.completed`). The `response` object is the recording's.
+fn responses_stream(summary: &[String], message: &[String], args: &[String]) -> Vec<u8> {
+    use serde_json::json;
+    let rec = fixture("openai/responses_stream_short");
+    let completed = raw_frames(StreamFormat::Sse, &rec).iter().filter_map(|f| events::decode(StreamFormat::Sse, &f.bytes, 0)).filter_map(|d| d.doc).find(|d| d["type"] == "response.completed").unwrap();
+    let mut response = completed["response"].clone();
+    let mut seq = 0;
+    let mut out = String::new();
+    let mut ev = |mut v: serde_json::Value| {
+        v["sequence_number"] = json!(seq);
+        seq += 1;
+        out.push_str(&format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap()));
+    };
+    let (s, m, a) = (summary.concat(), message.concat(), args.concat());
+    let items = [
+        json!({"id": "rs_1", "type": "reasoning", "summary": [{"type": "summary_text", "text": s}]}),
+        json!({"id": "msg_1", "type": "message", "status": "completed", "role": "assistant", "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": m}]}),
+        json!({"id": "fc_1", "type": "function_call", "status": "completed", "call_id": "call_1", "name": "send", "arguments": a}),
+    ];
+    response["status"] = json!("in_progress");
+    response["output"] = json!([]);
+    ev(json!({"type": "response.created", "response": response.clone()}));
+    // reasoning summary
+    ev(json!({"type": "response.output_item.added", "output_index": 0, "item": {"id": "rs_1", "type": "reasoning", "summary": []}}));
+    ev(json!({"type": "response.reasoning_summary_part.added", "item_id": "rs_1", "output_index": 0, "summary_index": 0, "part": {"type": "summary_text", "text": ""}}));
+    for p in summary {
+        ev(json!({"type": "response.reasoning_summary_text.delta", "item_id": "rs_1", "output_index": 0, "summary_index": 0, "delta": p, "obfuscation": "x"}));
+    }
+    ev(json!({"type": "response.reasoning_summary_text.done", "item_id": "rs_1", "output_index": 0, "summary_index": 0, "text": s}));
+    ev(json!({"type": "response.reasoning_summary_part.done", "item_id": "rs_1", "output_index": 0, "summary_index": 0, "part": {"type": "summary_text", "text": s}}));
+    ev(json!({"type": "response.output_item.done", "output_index": 0, "item": items[0]}));
+    // message
+    ev(json!({"type": "response.output_item.added", "output_index": 1, "item": {"id": "msg_1", "type": "message", "status": "in_progress", "content": [], "role": "assistant"}}));
+    ev(json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 1, "content_index": 0, "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}}));
+    for p in message {
+        ev(json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 1, "content_index": 0, "delta": p, "logprobs": [], "obfuscation": "x"}));
+    }
+    ev(json!({"type": "response.output_text.done", "item_id": "msg_1", "output_index": 1, "content_index": 0, "text": m, "logprobs": []}));
+    ev(json!({"type": "response.content_part.done", "item_id": "msg_1", "output_index": 1, "content_index": 0, "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": m}}));
+    ev(json!({"type": "response.output_item.done", "output_index": 1, "item": items[1]}));
+    // function call
+    ev(json!({"type": "response.output_item.added", "output_index": 2, "item": {"id": "fc_1", "type": "function_call", "status": "in_progress", "call_id": "call_1", "name": "send", "arguments": ""}}));
+    for p in args {
+        ev(json!({"type": "response.function_call_arguments.delta", "item_id": "fc_1", "output_index": 2, "delta": p, "obfuscation": "x"}));
+    }
+    ev(json!({"type": "response.function_call_arguments.done", "item_id": "fc_1", "output_index": 2, "arguments": a}));
+    ev(json!({"type": "response.output_item.done", "output_index": 2, "item": items[2]}));
+    response["status"] = json!("completed");
+    response["output"] = json!(items);
+    ev(json!({"type": "response.completed", "response": response}));
+    out.into_bytes()
+}
+
+/// The documents of every event of an SSE stream (panics on bad framing or JSON).
+fn sse_docs(b: &[u8]) -> Vec<serde_json::Value> {
+    let mut docs = Vec::new();
+    let mut d = crate::framing::StreamDecoder::new(StreamFormat::Sse, 1 << 20);
+    let mut sink = |f: crate::framing::Frame<'_>| {
+        if let crate::framing::Frame::Sse { data, .. } = f {
+            docs.push(serde_json::from_slice(data).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(data))));
+        }
+    };
+    d.push(b, &mut sink).unwrap();
+    d.finish(&mut sink).unwrap();
+    docs
+}
+
+fn strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+/// Every whole text of the stream equals the text the client reassembles from its deltas;
+/// returns how many whole texts there were.
+fn check_whole_texts_tied(out: &[u8], label: &str) -> usize {
+    let (texts, _) = reassemble(StreamFormat::Sse, out);
+    let mut n = 0;
+    for doc in sse_docs(out) {
+        for (pointer, key) in summary::targets(&doc) {
+            let got = doc.pointer(&pointer).and_then(|v| v.as_str()).unwrap();
+            assert_eq!(Some(got), texts.get(&key).map(String::as_str), "{label}: {} {pointer}", doc["type"]);
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn whole_text_events_of_the_responses_api_carry_the_redacted_deltas() {
+    let mut cases = 0;
+    for (value, placeholder) in values() {
+        for pieces in splits(&value) {
+            let text = |first: &str, last: &str| {
+                let mut v = vec![first.to_owned()];
+                v.extend(pieces.iter().cloned());
+                v.push(last.to_owned());
+                v
+            };
+            let (summary, message, args) = (text("Send ", " on."), text(BEFORE, AFTER), text("{\"to\": \"", "\"}"));
+            let input = responses_stream(&summary, &message, &args);
+            let label = format!("{value} {pieces:?}");
+            let out = run_cuts(StreamFormat::Sse, &input, &[]);
+            // the value is in no string of any event, nor in the bytes
+            for doc in sse_docs(&out) {
+                let mut all = Vec::new();
+                strings(&doc, &mut all);
+                assert!(all.iter().all(|s| !s.contains(&value)), "{label}: {doc}");
+            }
+            assert!(memchr::memmem::find(&out, value.as_bytes()).is_none(), "{label}");
+            assert_eq!(sse_docs(&out).len(), sse_docs(&input).len(), "{label}");
+            // 3 channels, each repeated by its .done, its part (two of them), its item and the
+            // completed response
+            assert_eq!(check_whole_texts_tied(&out, &label), 11, "{label}");
+            let (texts, _) = reassemble(StreamFormat::Sse, &out);
+            assert!(texts["rs:1:0:0:output_text"].ends_with(&format!("{placeholder}{AFTER}")), "{label}: {texts:?}");
+            let args: serde_json::Value = serde_json::from_str(&texts["rs:2:0:0:function_call_arguments"]).unwrap();
+            assert!(args["to"].as_str().unwrap().ends_with(placeholder), "{label}: {args}");
+            cases += 1;
+            if cases % 8 == 1 {
+                assert_eq!(run_bytewise(StreamFormat::Sse, &input), out, "{label}: bytewise");
+            }
+        }
+    }
+    assert!(cases > 150, "{cases}");
+}
+
+#[test]
+fn the_issues_email_leaks_the_same_first_word_in_the_whole_texts() {
+    let pieces: Vec<String> = ["Write to ", "jane", ".doe", "@", "example", ".com", " today."].map(String::from).to_vec();
+    let input = responses_stream(&pieces, &pieces, &["{}".to_owned()]);
+    let out = run_bytewise(StreamFormat::Sse, &input);
+    check_whole_texts_tied(&out, "issue");
+    let last = sse_docs(&out).pop().unwrap();
+    assert_eq!(last["response"]["output"][1]["content"][0]["text"], "Write to jane[REDACTED:EMAIL] today.");
+    assert_eq!(last["response"]["output"][0]["summary"][0]["text"], "Write to jane[REDACTED:EMAIL] today.");
+}
+
+#[test]
+fn whole_texts_that_do_not_tie_are_redacted_by_the_detectors() {
+    // the deltas said one thing, the whole texts another: nothing to tie them to
+    let input = responses_stream(&["ok".to_owned()], &["ok".to_owned()], &["{}".to_owned()]);
+    let s = String::from_utf8(input).unwrap().replace("\"text\":\"ok\"", "\"text\":\"mail jane.doe\\u0040example.com\"");
+    let out = run_bytewise(StreamFormat::Sse, s.as_bytes());
+    let docs = sse_docs(&out);
+    let last = docs.last().unwrap();
+    assert_eq!(last["response"]["output"][1]["content"][0]["text"], "mail [REDACTED:EMAIL]");
+    let done = docs.iter().find(|d| d["type"] == "response.output_text.done").unwrap();
+    assert_eq!(done["text"], "mail [REDACTED:EMAIL]");
+    assert!(memchr::memmem::find(&out, b"example.com").is_none());
+}
+
+#[test]
+fn responses_look_alikes_and_clean_streams_pass_byte_identical() {
+    for l in lookalikes() {
+        for pieces in splits(&l) {
+            let input = responses_stream(&pieces, &pieces, &["{\"a\":1}".to_owned()]);
+            assert_eq!(run_cuts(StreamFormat::Sse, &input, &[]), input, "{l} {pieces:?}");
+        }
+    }
+    let rec = fixture("openai/responses_stream");
+    assert_eq!(run_bytewise(StreamFormat::Sse, &rec), rec);
+}
+
+#[test]
+fn whole_text_events_in_other_formats_carry_no_value() {
+    // Anthropic's stops, Gemini's last chunk, Bedrock's stops, Ollama's `done` line: the
+    // value is in no string of any event once its deltas are redacted
+    for f in formats() {
+        let pieces: Vec<String> = ["jane.d", "oe@exa", "mple.com"].map(String::from).to_vec();
+        let input = inject(f.format, &full_base(&f), &value_plan(&f, &pieces));
+        let out = run_bytewise(f.format, &input);
+        let mut d = crate::framing::StreamDecoder::new(f.format, 1 << 20);
+        let mut docs = Vec::new();
+        let mut sink = |fr: crate::framing::Frame<'_>| match fr {
+            crate::framing::Frame::Sse { data, .. } => docs.push(data.to_vec()),
+            crate::framing::Frame::Json(j) => docs.push(j.to_vec()),
+            crate::framing::Frame::EventStream { payload, .. } => docs.push(payload.to_vec()),
+        };
+        d.push(&out, &mut sink).unwrap();
+        d.finish(&mut sink).unwrap();
+        for raw in docs {
+            let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&raw) else { continue };
+            if let Some(b64) = v.get("bytes").and_then(|x| x.as_str()) {
+                v = serde_json::from_slice(&crate::providers::base64_decode(b64).unwrap()).unwrap();
+            }
+            let mut all = Vec::new();
+            strings(&v, &mut all);
+            assert!(all.iter().all(|s| !s.contains("jane.doe") && !s.contains("example.com")), "{}: {v}", f.fixture);
+        }
+    }
+}
+
+/// The recorded MCP exchanges (both protocol generations): (content-type, response body).
+fn mcp_responses() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for file in ["wire_streamable_http_legacy_2025-11-25.jsonl", "wire_streamable_http_modern_2026-07-28.jsonl"] {
+        let path = format!("{}/../shared/fixtures/mcp/{file}", env!("CARGO_MANIFEST_DIR"));
+        for line in std::fs::read_to_string(path).unwrap().lines() {
+            let ex: serde_json::Value = serde_json::from_str(line).unwrap();
+            let body = ex["response_body"].as_str().unwrap_or("");
+            if !body.is_empty() {
+                out.push((ex["response_headers"]["content-type"].as_str().unwrap_or("").to_owned(), body.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+fn run_tool(ct: &str, body: &[u8], step: usize) -> Vec<u8> {
+    let (g, p) = (guard(), policy());
+    let mut r = ResponseGuard::for_tool(ct, 1 << 20, 1 << 20);
+    let mut out = Vec::new();
+    let chunks: Vec<&[u8]> = body.chunks(step.max(1)).collect();
+    for (i, c) in chunks.iter().enumerate() {
+        out.extend(r.push(g, p, c, i + 1 == chunks.len(), 0));
+    }
+    out
+}
+
+/// The JSON-RPC messages of a tool response (one JSON body, or SSE events' data).
+fn tool_messages(ct: &str, body: &[u8]) -> Vec<serde_json::Value> {
+    if ct.starts_with("text/event-stream") {
+        sse_docs(body)
+    } else {
+        vec![serde_json::from_slice(body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))]
+    }
+}
+
+#[test]
+fn mcp_tool_responses_are_redacted_json_aware_in_json_and_sse() {
+    let (mut redacted, mut identical) = (0, 0);
+    for (ct, body) in mcp_responses() {
+        let out = run_tool(&ct, body.as_bytes(), body.len());
+        // fed one byte at a time: the same bytes
+        assert_eq!(run_tool(&ct, body.as_bytes(), 1), out, "{ct}");
+        if !body.contains("jane.doe@example.com") && !body.contains("AKIAIOSFODNN7EXAMPLE") {
+            assert_eq!(out, body.as_bytes(), "{ct}: a clean response passes byte-identical");
+            identical += 1;
+            continue;
+        }
+        let text = String::from_utf8(out.clone()).unwrap();
+        for v in ["jane.doe@example.com", "+1-415-555-0132", "4111 1111 1111 1111", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"] {
+            assert!(!text.contains(v), "{ct}: {v} in {text}");
+        }
+        // every message is still JSON-RPC, and the tool's text (itself JSON) still parses
+        let (before, after) = (tool_messages(&ct, body.as_bytes()), tool_messages(&ct, &out));
+        assert_eq!(before.len(), after.len());
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!((&a["jsonrpc"], &a["id"], &a["result"]["isError"]), (&b["jsonrpc"], &b["id"], &b["result"]["isError"]));
+            let t = a["result"]["content"][0]["text"].as_str().unwrap();
+            if let Ok(inner) = serde_json::from_str::<serde_json::Value>(b["result"]["content"][0]["text"].as_str().unwrap()) {
+                let got: serde_json::Value = serde_json::from_str(t).unwrap_or_else(|e| panic!("{e}: {t}"));
+                assert_eq!(got["email"], "[REDACTED:EMAIL]");
+                assert_eq!(got["card"], "[REDACTED:CREDIT_CARD]");
+                assert_eq!(got["name"], inner["name"]);
+            } else {
+                assert!(t.contains("aws_access_key_id=[REDACTED:SECRET]"), "{t}");
+            }
+        }
+        if ct.starts_with("text/event-stream") {
+            assert!(text.starts_with("event: message\r\ndata: {") || text.starts_with("event: message\ndata: {"), "{text}");
+            assert!(text.ends_with("\n\n") || text.ends_with("\r\n\r\n"), "{text:?}");
+        }
+        redacted += 1;
+    }
+    assert_eq!((redacted, identical), (4, 8));
+}
+
+#[test]
+fn tool_json_with_escaped_values_and_other_bodies() {
+    // a plain HTTP tool's JSON, `\u`-escaped as Python's json.dumps writes non-ASCII
+    let body = br#"{"owner":"Jos\u00e9","mail":"jose\u0040example.com","n":1}"#;
+    let out = run_tool("application/json; charset=utf-8", body, 3);
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v, serde_json::json!({"owner": "José", "mail": "[REDACTED:EMAIL]", "n": 1}));
+    // NDJSON: each line on its own
+    let nd = b"{\"a\":\"mail jane.doe@example.com\"}\n{\"b\":\"ok\"}\n";
+    assert_eq!(run_tool("application/x-ndjson", nd, 5), b"{\"a\":\"mail [REDACTED:EMAIL]\"}\n{\"b\":\"ok\"}\n".to_vec());
+    // anything else: the line redactor, as before
+    assert_eq!(run_tool("text/plain", b"mail jane.doe@example.com\n", 4), b"mail [REDACTED:EMAIL]\n".to_vec());
+}

@@ -201,7 +201,8 @@ pub struct StartError {
 }
 
 impl Envoy {
-    /// Starts Envoy with `cfg` and waits (at most 20 s) until the admin says LIVE.
+    /// Starts Envoy with `cfg` and waits (at most 60 s: compiling the module takes long on a
+    /// loaded 2-core machine) until the admin says LIVE.
     pub fn start(cfg: &EnvoyConfig) -> Result<Envoy, StartError> {
         Self::start_yaml(&cfg.render(), cfg.listener_port, cfg.admin_port, &["--concurrency", "1"])
     }
@@ -227,7 +228,7 @@ impl Envoy {
             .spawn()
             .map_err(|e| err(format!("cannot run {}: {e} (run `make envoy`)", bin.display()), String::new()))?;
         let mut envoy = Envoy { child, listener_port, admin_port, log_path, _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = envoy.child.try_wait() {
                 return Err(err(format!("envoy exited: {status}"), envoy.log()));
@@ -238,7 +239,7 @@ impl Envoy {
                 }
             }
             if Instant::now() > deadline {
-                return Err(err("envoy did not become ready in 20 s".into(), envoy.log()));
+                return Err(err("envoy did not become ready in 60 s".into(), envoy.log()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -39,6 +39,9 @@ pub enum Reply {
     },
     /// Close the connection without answering.
     Close,
+    /// `reply` followed by trailers: a trailers HEADERS frame over HTTP/2 (gRPC-style), the
+    /// chunked body's trailer section over HTTP/1.1 (dropped after a `Full` body).
+    Trailed { reply: Box<Reply>, trailers: Vec<(String, String)> },
 }
 
 pub type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
@@ -71,6 +74,11 @@ impl Server {
         });
         Ok(Server { port, stop })
     }
+
+    /// A server whose accept loop runs elsewhere (the h2c server) and stops with `stop`.
+    pub(crate) fn from_parts(port: u16, stop: Arc<AtomicBool>) -> Server {
+        Server { port, stop }
+    }
 }
 
 impl Drop for Server {
@@ -88,7 +96,11 @@ fn serve(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>) {
     let mut out = write_half;
     while !stop.load(Ordering::Relaxed) {
         let Some(req) = read_request(&mut reader) else { return };
-        match handler(&req) {
+        let (reply, trailers) = match handler(&req) {
+            Reply::Trailed { reply, trailers } => (*reply, trailers),
+            other => (other, Vec::new()),
+        };
+        match reply {
             Reply::Full { status, headers, body } => {
                 let mut head = format!("HTTP/1.1 {status} {}\r\ncontent-length: {}\r\n", reason(status), body.len());
                 for (k, v) in headers {
@@ -129,11 +141,16 @@ fn serve(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>) {
                         return;
                     }
                 }
-                if out.write_all(b"0\r\n\r\n").is_err() {
+                let mut end = String::from("0\r\n");
+                for (k, v) in &trailers {
+                    end.push_str(&format!("{k}: {v}\r\n"));
+                }
+                end.push_str("\r\n");
+                if out.write_all(end.as_bytes()).is_err() {
                     return;
                 }
             }
-            Reply::Close => {
+            Reply::Close | Reply::Trailed { .. } => {
                 let _ = out.shutdown(Shutdown::Both);
                 return;
             }

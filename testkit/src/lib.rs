@@ -6,11 +6,13 @@
 //!   (`opentelemetry-proto`), protobuf and JSON, and can be made slow, failing or down.
 //! - [`recorder::Recorder`]: an upstream that keeps every byte it received, complete
 //!   requests or not, and a client that writes a body in spaced pieces.
+//! - [`h2`]: an h2c server for the same handlers and a client that resets streams on demand.
 //! - [`envoy::Envoy`]: the pinned Envoy with the built module, on free loopback ports.
 //!
 //! Everything binds 127.0.0.1 and every wait is bounded.
 
 pub mod envoy;
+pub mod h2;
 pub mod http;
 pub mod recorder;
 pub mod sink;

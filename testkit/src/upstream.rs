@@ -7,8 +7,11 @@
 //! `x-chunk-bytes` (split the body into chunks of that size; streams default to one chunk per
 //! event, AWS event-stream message or JSON-array element), `x-chunk-delay-ms`, `x-delay-ms` (wait before the response headers),
 //! `x-reset-after-bytes` (cut the connection mid-body), `x-gzip: 1` (compress the body and say
-//! so), `x-status` (override the status). `/echo` answers with the
-//! request body it received. Every request served is recorded.
+//! so), `x-encoding: gzip|br|zstd` (compress the body with that coding and say so),
+//! `x-trailers: name=value,...` (end the body with trailers), `x-synth-chat-stream: N` (answer
+//! [`synth_chat_stream`] of about N bytes instead of a recording), `x-status` (override the
+//! status). `/echo` answers with the request body it received. Every request served is
+//! recorded. [`Upstream::start_h2`] serves the same over h2c.
 
 use crate::http::{Handler, Reply, Request, Server};
 use std::io::Write;
@@ -144,7 +147,7 @@ fn split_events(body: &[u8], content_type: &str) -> Vec<Vec<u8>> {
         } else {
             b"\n\n"
         }
-    } else if ct.contains("ndjson") {
+    } else if ct.contains("ndjson") || ct.contains("stream+json") {
         b"\n"
     } else if ct.contains("amazon.eventstream") {
         return split_eventstream(body);
@@ -274,25 +277,96 @@ fn handle(req: &Request) -> Reply {
     if let Some(sid) = req.header("x-mcp-session-id") {
         headers.push(("mcp-session-id".into(), sid.to_owned()));
     }
-    if req.header("x-gzip").is_some() {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let _ = enc.write_all(&body);
-        body = enc.finish().unwrap_or_default();
-        headers.push(("content-encoding".into(), "gzip".into()));
+    if let Some(n) = req.header("x-synth-chat-stream").and_then(|s| s.parse().ok()) {
+        body = synth_chat_stream(n);
+        headers.retain(|(k, _)| k != "content-type");
+        headers.push(("content-type".into(), "text/event-stream".into()));
     }
+    let coding = req.header("x-encoding").or(req.header("x-gzip").map(|_| "gzip"));
+    if let Some(coding) = coding {
+        body = encode(coding, &body);
+        headers.push(("content-encoding".into(), coding.to_owned()));
+    }
+    let content_type = headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.clone()).unwrap_or_default();
     let chunks = match req.header("x-chunk-bytes").and_then(|s| s.parse::<usize>().ok()).filter(|n| *n > 0) {
         Some(n) => body.chunks(n).map(<[u8]>::to_vec).collect(),
-        None if req.header("x-gzip").is_none() => split_events(&body, &fx.content_type()),
+        None if coding.is_none() => split_events(&body, &content_type),
         None => vec![body],
     };
     let delay = Duration::from_millis(req.header("x-chunk-delay-ms").and_then(|s| s.parse().ok()).unwrap_or(0));
     let reset_after = req.header("x-reset-after-bytes").and_then(|s| s.parse().ok());
-    Reply::Chunked { status, headers, chunks, delay, reset_after }
+    let reply = Reply::Chunked { status, headers, chunks, delay, reset_after };
+    match req.header("x-trailers") {
+        Some(t) => Reply::Trailed {
+            reply: Box::new(reply),
+            trailers: t.split(',').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect(),
+        },
+        None => reply,
+    }
 }
 
-impl Upstream {
-    /// Starts on 127.0.0.1:`port` (0 for a free port).
-    pub fn start(port: u16) -> std::io::Result<Upstream> {
+/// `body` compressed with a content coding (`gzip`, `br` or `zstd`); other names leave it as is.
+pub fn encode(coding: &str, body: &[u8]) -> Vec<u8> {
+    match coding {
+        "gzip" => {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let _ = enc.write_all(body);
+            enc.finish().unwrap_or_default()
+        }
+        "br" => {
+            let mut out = Vec::new();
+            {
+                let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                let _ = w.write_all(body);
+            }
+            out
+        }
+        "zstd" => ruzstd::encoding::compress_to_vec(body, ruzstd::encoding::CompressionLevel::Fastest),
+        _ => body.to_vec(),
+    }
+}
+
+/// The address that [`synth_chat_stream`] writes once, in the middle of its text.
+pub const SYNTH_EMAIL: &str = "jane.doe@example.com";
+
+/// An OpenAI chat completion stream of about `n` bytes (`gpt-4o-mini`, at least two content
+/// events): numbered content deltas of about 1 KiB, one of them, half way, carrying
+/// [`SYNTH_EMAIL`]; then a `stop` chunk, a usage chunk (`prompt_tokens` 11, `completion_tokens`
+/// one per content event) and `[DONE]`. Deterministic, so a test can compare every event.
+pub fn synth_chat_stream(n: usize) -> Vec<u8> {
+    let events = (n / 1100).max(2);
+    let mut out = Vec::with_capacity(n + 2048);
+    let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
+        serde_json::json!({"id": "chatcmpl-synth", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let mut push = |v: serde_json::Value| {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(v.to_string().as_bytes());
+        out.extend_from_slice(b"\n\n");
+    };
+    push(chunk(serde_json::json!({"role": "assistant", "content": ""}), serde_json::Value::Null));
+    for i in 0..events {
+        let mut text = format!("[part {i:06}] ");
+        while text.len() < 900 {
+            text.push_str(&format!("word{} ", (i * 31 + text.len()) % 9973));
+        }
+        if i == events / 2 {
+            text.push_str(&format!("write to {SYNTH_EMAIL} soon. "));
+        }
+        push(chunk(serde_json::json!({"content": text}), serde_json::Value::Null));
+    }
+    push(chunk(serde_json::json!({}), serde_json::json!("stop")));
+    push(serde_json::json!({"id": "chatcmpl-synth", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini", "choices": [],
+        "usage": {"prompt_tokens": 11, "completion_tokens": events, "total_tokens": 11 + events}}));
+    out.extend_from_slice(b"data: [DONE]\n\n");
+    out
+}
+
+type RequestLog = Arc<Mutex<Vec<Request>>>;
+
+/// The replaying handler, keeping each request it serves while the switch is on.
+fn recording_handler() -> (Handler, RequestLog, Arc<AtomicBool>) {
         let log: Arc<Mutex<Vec<Request>>> = Arc::default();
         let recording = Arc::new(AtomicBool::new(true));
         let (log2, recording2) = (log.clone(), recording.clone());
@@ -304,7 +378,21 @@ impl Upstream {
             }
             handle(req)
         });
+    (handler, log, recording)
+}
+
+impl Upstream {
+    /// Starts on 127.0.0.1:`port` (0 for a free port).
+    pub fn start(port: u16) -> std::io::Result<Upstream> {
+        let (handler, log, recording) = recording_handler();
         Ok(Upstream { server: Server::start(port, handler)?, log, recording })
+    }
+
+    /// The same upstream over h2c (HTTP/2 with prior knowledge, no TLS): a native HTTP/2 peer
+    /// for Envoy's upstream cluster ([`crate::envoy::EnvoyConfig::upstream_http2`]).
+    pub fn start_h2(port: u16) -> std::io::Result<Upstream> {
+        let (handler, log, recording) = recording_handler();
+        Ok(Upstream { server: crate::h2::serve(port, handler)?, log, recording })
     }
 
     /// Stop (or resume) keeping every request served: a soak would keep gigabytes.

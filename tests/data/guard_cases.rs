@@ -34,6 +34,28 @@ fn gh_token(prefix: &str, seed: u64) -> String {
     }
     format!("{prefix}_{body}{}", String::from_utf8_lossy(&check))
 }
+/// A PyPI token: `pypi-` and a binary V2 macaroon (location `pypi.org`, an identifier, a
+/// caveat, the 32-byte signature last) in base64url, as PyPI issues them.
+fn pypi_token(seed: u64) -> String {
+    let id = fill(36, HEX, seed);
+    let mut m = vec![2u8, 1, 8];
+    m.extend_from_slice(b"pypi.org");
+    m.extend_from_slice(&[2, 36]);
+    m.extend_from_slice(id.as_bytes());
+    m.extend_from_slice(&[0, 2, 13]);
+    m.extend_from_slice(b"{\"version\":1}");
+    m.extend_from_slice(&[0, 0, 6, 32]);
+    m.extend(fill(32, AN, seed + 1).bytes());
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::from("pypi-");
+    for c in m.chunks(3) {
+        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..=c.len() {
+            out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
 const AN: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const HEX: &str = "0123456789abcdef";
 const UP: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -73,7 +95,7 @@ pub fn secret_cases() -> Vec<(&'static str, String)> {
         ("azure-ad-client-secret", format!("xYz7Q~{}", fill(34, AN, 23))),
         ("jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U".into()),
         ("npm-access-token", gh_token("npm", 24)),
-        ("pypi-upload-token", format!("pypi-AgEIcHlwaS5vcmc{}", fill(60, AN, 25))),
+        ("pypi-upload-token", pypi_token(25)),
         ("huggingface-access-token", format!("hf_{}", fill(34, LETTERS, 26))),
         ("twilio-api-key", format!("SK{}", fill(32, HEX, 27))),
         ("sendgrid-api-token", format!("SG.{}.{}", fill(22, AN, 28), fill(43, AN, 29))),

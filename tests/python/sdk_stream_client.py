@@ -24,14 +24,24 @@ if kind.startswith("openai"):
                     args += (t.function.arguments or "") if t.function else ""
         out = {"text": text, "args": args}
     else:
-        text, done = "", None
-        with client.responses.stream(model="gpt-4.1-nano", input="hi") as s:
-            for ev in s:
-                if ev.type == "response.output_text.delta":
-                    text += ev.delta
-            final = s.get_final_response()
-            done = final.output_text
-        out = {"text": text, "final": done}
+        # the plain iterator of `responses.create(stream=True)`: every event typed by the SDK,
+        # the last one `response.completed` with the whole response object
+        text, args, text_done, args_done, final = "", "", [], [], None
+        for ev in client.responses.create(model="gpt-4.1-nano", input="hi", stream=True):
+            if ev.type == "response.output_text.delta":
+                text += ev.delta
+            elif ev.type == "response.function_call_arguments.delta":
+                args += ev.delta
+            elif ev.type == "response.output_text.done":
+                text_done.append(ev.text)
+            elif ev.type == "response.function_call_arguments.done":
+                args_done.append(ev.arguments)
+            elif ev.type == "response.completed":
+                final = ev.response
+        out = {"text": text, "args": args, "text_done": text_done, "args_done": args_done,
+               "final": final.output_text,
+               "final_args": [o.arguments for o in final.output if o.type == "function_call"],
+               "final_json": final.model_dump_json()}
 else:
     import anthropic
 

@@ -5,7 +5,7 @@
 //! unwrap the AWS event stream (the parent module and `framing` do), and it does not read the
 //! other model families' InvokeModel bodies (`invoke`).
 
-use super::{OpenTool, StreamState, MAX_ARGUMENT_BYTES};
+use super::StreamState;
 use crate::providers::{ExtractError, FrameFacts, LlmCall, ToolCall};
 use serde::Deserialize;
 
@@ -125,12 +125,7 @@ impl StreamState {
             "contentBlockStart" => {
                 if let Some(t) = e.start.and_then(|s| s.tool_use) {
                     content = true;
-                    self.tools.push(OpenTool {
-                        index: e.content_block_index.unwrap_or(self.tools.len() as u64),
-                        id: t.tool_use_id.unwrap_or_default(),
-                        name: t.name.unwrap_or_default(),
-                        arguments: String::new(),
-                    });
+                    self.tools.open(e.content_block_index, t.tool_use_id, t.name);
                 }
             }
             "contentBlockDelta" => {
@@ -138,12 +133,7 @@ impl StreamState {
                     content = d.text.as_deref().is_some_and(|t| !t.is_empty()) || d.reasoning_content.is_some();
                     if let Some(part) = d.tool_use.and_then(|t| t.input) {
                         content = true;
-                        let idx = e.content_block_index;
-                        if let Some(t) = self.tools.iter_mut().rev().find(|t| idx.is_none_or(|i| i == t.index)) {
-                            if t.arguments.len() + part.len() <= MAX_ARGUMENT_BYTES {
-                                t.arguments.push_str(&part);
-                            }
-                        }
+                        self.tools.append(e.content_block_index, &part);
                     }
                 }
             }

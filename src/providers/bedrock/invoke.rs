@@ -7,7 +7,7 @@
 //! Converse's (read by `converse`); detection and request bodies stay in the parent module.
 
 use super::{base64_decode, StreamState};
-use crate::providers::{ExtractError, FrameFacts, LlmCall, ToolCall};
+use crate::providers::{cohere, ExtractError, FrameFacts, LlmCall};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -69,7 +69,7 @@ pub(super) struct FamilyBody {
     text: Option<String>,
     finish_reason: Option<String>,
     #[serde(default)]
-    tool_calls: Vec<CohereToolCall>,
+    tool_calls: Vec<cohere::ToolCallV1>,
     event_type: Option<String>,
     // Cohere Command (legacy): `{"generations": [{"text", "finish_reason"}]}`
     #[serde(default)]
@@ -97,12 +97,6 @@ struct FamilyChoice {
 struct OpenAiUsage {
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct CohereToolCall {
-    name: Option<String>,
-    parameters: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -184,14 +178,8 @@ pub(super) fn apply_family(r: FamilyBody, call: &mut LlmCall, stream: bool) -> b
         reasons.sort_by_key(|(i, _)| *i);
         call.finish_reasons = reasons.into_iter().map(|(_, r)| r).collect();
     }
-    for t in r.tool_calls {
-        call.tool_calls.push(ToolCall {
-            id: String::new(),
-            name: t.name.unwrap_or_default(),
-            arguments: t.parameters.map(|v| v.to_string()).unwrap_or_else(|| "{}".to_owned()),
-            ..Default::default()
-        });
-    }
+    // Bedrock serves Cohere's own v1 chat body: its tool calls read as Cohere's
+    cohere::push_v1_tool_calls(r.tool_calls, call);
     content
 }
 

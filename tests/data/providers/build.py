@@ -193,6 +193,79 @@ write("cohere", "chat_stream_tool_call", CO_SRC, CO, "/v2/chat",
             "usage": {"billed_units": {"input_tokens": 37, "output_tokens": 41}, "tokens": {"input_tokens": 1012, "output_tokens": 70}}}}]),
       expected("command-a-03-2025", None, 37, 41, tool_calls=["get_weather", "get_weather"], finish_reason="TOOL_CALL", streaming=True))
 
+# ---------------------------------------------------------------- Cohere v1 chat, embed (v1 and v2)
+CO1_SRC = "https://docs.cohere.com/v1/reference/chat and https://docs.cohere.com/v1/reference/chat-stream (example request, response and stream events)"
+CO_EMBED_SRC = "https://docs.cohere.com/v1/reference/embed and https://docs.cohere.com/v2/reference/embed (example requests and responses)"
+
+
+def json_lines(events):
+    """A Cohere v1 stream: one JSON object a line, sent as application/stream+json."""
+    return {"status": 200, "headers": {"content-type": "application/stream+json"},
+            "body": "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)}
+
+
+CO1_HISTORY = [{"role": "USER", "message": "Hi!"}, {"role": "CHATBOT", "message": "How can I help you today?"}]
+CO1_META = {"api_version": {"version": "1"}, "billed_units": {"input_tokens": 31, "output_tokens": 111},
+            "tokens": {"input_tokens": 697, "output_tokens": 111}}
+write("cohere", "chat_v1", CO1_SRC, CO, "/v1/chat",
+      {"message": "Can you give me a global market overview of solar panels?", "model": "command-r-plus-08-2024",
+       "chat_history": CO1_HISTORY, "prompt_truncation": "OFF", "temperature": 0.3, "p": 0.75, "k": 0},
+      json_resp({"response_id": "d21e6ea5-f4b0-4cd4-9f3d-a2b8d0c6e4f1", "text": "The global solar panel market is growing fast...",
+                 "generation_id": "1d1f2a3c-6a34-4d4c-a0b2-b6b4a3f5c8e7", "chat_history": CO1_HISTORY,
+                 "finish_reason": "COMPLETE", "meta": CO1_META}),
+      expected("command-r-plus-08-2024", None, 31, 111, finish_reason="COMPLETE"))
+CO1_TOOLS = [{"name": "query_daily_sales_report", "description": "Connects to a database to retrieve overall sales volumes and sales information for a given day.",
+              "parameter_definitions": {"day": {"description": "Retrieves sales data for this day, formatted as YYYY-MM-DD.", "type": "str", "required": True}}}]
+CO1_CALL = [{"name": "query_daily_sales_report", "parameters": {"day": "2023-09-29"}}]
+write("cohere", "chat_v1_tool_call", CO1_SRC, CO, "/v1/chat",
+      {"message": "Can you provide a sales summary for 29th September 2023?", "model": "command-r-plus-08-2024", "tools": CO1_TOOLS},
+      json_resp({"response_id": "5d3c2ea1-a1b6-4a2e-8c3b-4f0e9d2c1a7b", "text": "I will use the query_daily_sales_report tool.",
+                 "generation_id": "8e6f4b1a-2c3d-4e5f-9a0b-1c2d3e4f5a6b", "chat_history": [],
+                 "finish_reason": "COMPLETE", "tool_calls": CO1_CALL,
+                 "meta": {"api_version": {"version": "1"}, "billed_units": {"input_tokens": 38, "output_tokens": 23},
+                          "tokens": {"input_tokens": 903, "output_tokens": 41}}}),
+      expected("command-r-plus-08-2024", None, 38, 23, tool_calls=["query_daily_sales_report"], finish_reason="COMPLETE"))
+CO1_GEN = "8f4f5e7b-0c47-4b39-9b8b-0c9ad2d7b1f3"
+write("cohere", "chat_v1_stream", CO1_SRC, CO, "/v1/chat",
+      {"message": "Hello", "model": "command-r-08-2024", "chat_history": CO1_HISTORY, "stream": True},
+      json_lines([{"is_finished": False, "event_type": "stream-start", "generation_id": CO1_GEN},
+                  {"is_finished": False, "event_type": "text-generation", "text": "Hello"},
+                  {"is_finished": False, "event_type": "text-generation", "text": "! How"},
+                  {"is_finished": False, "event_type": "text-generation", "text": " can I help you today?"},
+                  {"is_finished": True, "event_type": "stream-end", "finish_reason": "COMPLETE",
+                   "response": {"response_id": "a3f9c1d2-7b5e-4e8a-9c0d-1e2f3a4b5c6d", "text": "Hello! How can I help you today?",
+                                "generation_id": CO1_GEN, "chat_history": CO1_HISTORY, "finish_reason": "COMPLETE",
+                                "meta": {"api_version": {"version": "1"}, "billed_units": {"input_tokens": 3, "output_tokens": 9},
+                                         "tokens": {"input_tokens": 69, "output_tokens": 9}}}}]),
+      expected("command-r-08-2024", None, 3, 9, finish_reason="COMPLETE", streaming=True))
+write("cohere", "chat_v1_stream_tool_call", CO1_SRC, CO, "/v1/chat",
+      {"message": "Can you provide a sales summary for 29th September 2023?", "model": "command-r-plus-08-2024", "tools": CO1_TOOLS, "stream": True},
+      json_lines([{"is_finished": False, "event_type": "stream-start", "generation_id": "29f14a5a-11de-4cae-9800-25e4747408ea"},
+                  {"is_finished": False, "event_type": "tool-calls-chunk", "text": "I will use the query_daily_sales_report tool."},
+                  {"is_finished": False, "event_type": "tool-calls-chunk", "tool_call_delta": {"index": 0, "name": "query_daily_sales_report"}},
+                  {"is_finished": False, "event_type": "tool-calls-chunk", "tool_call_delta": {"index": 0, "parameters": "{\"day\":"}},
+                  {"is_finished": False, "event_type": "tool-calls-chunk", "tool_call_delta": {"index": 0, "parameters": " \"2023-09-29\"}"}},
+                  {"is_finished": False, "event_type": "tool-calls-generation", "text": "I will use the query_daily_sales_report tool.", "tool_calls": CO1_CALL},
+                  {"is_finished": True, "event_type": "stream-end", "finish_reason": "COMPLETE",
+                   "response": {"response_id": "b6e2f0a1-3c4d-4e5f-8a9b-0c1d2e3f4a5b", "text": "I will use the query_daily_sales_report tool.",
+                                "generation_id": "29f14a5a-11de-4cae-9800-25e4747408ea", "chat_history": [], "finish_reason": "COMPLETE",
+                                "tool_calls": CO1_CALL,
+                                "meta": {"api_version": {"version": "1"}, "billed_units": {"input_tokens": 38, "output_tokens": 23},
+                                         "tokens": {"input_tokens": 903, "output_tokens": 41}}}}]),
+      expected("command-r-plus-08-2024", None, 38, 23, tool_calls=["query_daily_sales_report"], finish_reason="COMPLETE", streaming=True))
+write("cohere", "embed_v1", CO_EMBED_SRC, CO, "/v1/embed",
+      {"model": "embed-english-v3.0", "texts": ["hello", "goodbye"], "input_type": "classification", "truncate": "NONE"},
+      json_resp({"id": "da6e531f-54c6-4a73-bf92-f60566d8d753", "embeddings": [[0.016296387, -0.008354187, -0.04699707], [-0.0046920776, 0.0022716522, -0.031494141]],
+                 "texts": ["hello", "goodbye"], "meta": {"api_version": {"version": "1"}, "billed_units": {"input_tokens": 2}},
+                 "response_type": "embeddings_floats"}),
+      expected("embed-english-v3.0", None, 2, None))
+write("cohere", "embed_v2", CO_EMBED_SRC, CO, "/v2/embed",
+      {"model": "embed-v4.0", "texts": ["hello", "goodbye"], "input_type": "classification", "embedding_types": ["float"]},
+      json_resp({"id": "5807ee2e-0cda-445a-9ec8-864c60a06606", "embeddings": {"float": [[0.016296387, -0.008354187, -0.04699707], [-0.0046920776, 0.0022716522, -0.031494141]]},
+                 "texts": ["hello", "goodbye"], "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": 2}},
+                 "response_type": "embeddings_by_type"}),
+      expected("embed-v4.0", None, 2, None))
+
 # ---------------------------------------------------------------- Mistral FIM, magistral content parts
 MI_SRC = "https://docs.mistral.ai/api/#tag/fim (FIM completion request and response)"
 write("mistral", "fim_completions", MI_SRC, "api.mistral.ai", "/v1/fim/completions",
