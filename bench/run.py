@@ -502,6 +502,20 @@ def ratio_targets(r, mbps):
     return out
 
 
+def detector_rows(scan):
+    """Issue #16: precision and recall per tier and class over the labelled set
+    (`tests/data/detectors.jsonl`), as `scan_bench` measured them."""
+    tiers = [(k, v) for k, v in scan.items() if isinstance(v, dict) and "precision" in v]
+    if not tiers:
+        return ["Detector precision and recall: not reported (scan_bench printed no tiers).", ""]
+    return ["Detector precision and recall per tier and class, over the labelled cases of `tests/data/detectors.jsonl` "
+            "(a positive counts when every kind it names is found, a negative when nothing is):", "",
+            "| tier and class | cases | precision | recall |", "|---|---|---|---|",
+            *[f"| {k.replace('_', ' ')} | {v.get('cases', '-')} | {v['precision']:.4f} | {v['recall']:.4f} |" for k, v in sorted(tiers)],
+            f"| core tier, both classes (the guard's default on the wire) | - | {scan.get('precision', 0):.4f} | {scan.get('recall', 0):.4f} |",
+            f"| redactions that left invalid JSON | {scan.get('invalid_json', '-')} | | |", ""]
+
+
 def write_report(r, rss, scan, tap_size, noop_size, lite, native_size=0):
     def verdict(ok):
         return "PASS" if ok else "MISS"
@@ -616,6 +630,7 @@ def write_report(r, rss, scan, tap_size, noop_size, lite, native_size=0):
             "| prompt | observe CPU (us) | guard CPU (us) | guard MB/s in Envoy | guard's added p50 (ms) |", "|---|---|---|---|---|",
             *guard_rows, "",
             f"The guard natively (`cargo run --release --example scan_bench`): {json.dumps(scan)}", "",
+            *detector_rows(scan),
             *(["Against LiteLLM's proxy (`litellm[proxy]`, one worker on Envoy's core, its price map loaded locally), "
                f"2 KB chat, paced at {LITELLM_RATE} req/s, in front of the same nginx:", "",
                "| path | p50 ms (added) | p99 ms | throughput (req/s) |", "|---|---|---|---|", *lite_rows, ""] if lite_rows else []),

@@ -29,6 +29,21 @@ fn main() {
     let dense_unit = "contact jane.doe@example.com or 415-555-2671; key AKIAIOSFODNN7EXAMPLE; card 4111 1111 1111 1111; \
         host 10.1.2.3; token 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 and password = \"S3cr3t!Passw0rd#2024\". ";
     let dense: String = dense_unit.repeat(2 * 1024 * 1024 / dense_unit.len());
+    // a fixed amount of work, for an instruction count that does not depend on the load:
+    // `SCAN_ONLY=clean ROUNDS=3 valgrind --tool=callgrind target/release/examples/scan_bench`,
+    // minus the same with ROUNDS=1, is two guard scans of 256 KiB
+    if let Ok(which) = std::env::var("SCAN_ONLY") {
+        let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+        let text = if which == "dense" { &dense } else { &clean };
+        let text = &text.as_bytes()[..256 * 1024];
+        let policy = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
+        let mut n = 0;
+        for _ in 0..rounds {
+            n += std::hint::black_box(scan::guard_body(&guard, policy, text)).pii.len();
+        }
+        println!("{{\"rounds\":{rounds},\"bytes\":{},\"pii\":{n}}}", text.len());
+        return;
+    }
     let clean_mbps = mbps(&guard, clean.as_bytes());
     let dense_mbps = mbps(&guard, dense.as_bytes());
     let hundred_k = &clean.as_bytes()[..100 * 1024];

@@ -40,9 +40,21 @@ pub(crate) struct FakeHost {
     /// Envoy in a trailers callback: the body buffer is gone, a write gets `BadArgument`, and
     /// proxy-wasm's SDK panics on it (measured). The fake panics the same way.
     pub refuse_body_writes: bool,
+    /// Every host call by its proxy-wasm name, counted: the tests that pin what a call costs
+    /// read (and clear) it with [`FakeHost::take_calls`].
+    pub calls: std::cell::RefCell<std::collections::BTreeMap<&'static str, usize>>,
 }
 
 impl FakeHost {
+    fn count(&self, call: &'static str) {
+        *self.calls.borrow_mut().entry(call).or_default() += 1;
+    }
+
+    /// The host calls made since the last take, by proxy-wasm name.
+    pub fn take_calls(&self) -> std::collections::BTreeMap<&'static str, usize> {
+        std::mem::take(&mut *self.calls.borrow_mut())
+    }
+
     /// The value a metric has been handed (counters and gauges: the sum of increments).
     pub fn metric(&self, name: &str) -> Option<i64> {
         let (id, _) = self.metric_ids.get(name)?;
@@ -72,24 +84,29 @@ pub(crate) fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 impl Host for FakeHost {
     fn now_ns(&self) -> u64 {
+        self.count("get_current_time");
         self.now
     }
     fn log(&mut self, level: Level, message: &str) {
+        self.count("log");
         self.logs.push((level, message.to_owned()));
     }
     fn headers(&self, map: Headers) -> Vec<(String, String)> {
+        self.count("get_map");
         if map == Headers::Request {
             self.request_map_reads.set(self.request_map_reads.get() + 1);
         }
         self.map(map).clone()
     }
     fn header(&self, map: Headers, name: &str) -> Option<String> {
+        self.count("get_map_value");
         if map == Headers::Request {
             self.request_header_reads.borrow_mut().push(name.to_owned());
         }
         self.map(map).iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
     fn set_header(&mut self, map: Headers, name: &str, value: Option<&str>) {
+        self.count("set_map_value");
         let m = match map {
             Headers::Request => &mut self.request_headers,
             Headers::Response => &mut self.response_headers,
@@ -101,6 +118,7 @@ impl Host for FakeHost {
         }
     }
     fn body(&self, which: BodyOf, size: usize) -> Vec<u8> {
+        self.count("get_buffer");
         let b = match which {
             BodyOf::Request => &self.request_chunk,
             BodyOf::Response => &self.response_chunk,
@@ -110,24 +128,29 @@ impl Host for FakeHost {
     }
     fn replace_body(&mut self, which: BodyOf, len: usize, bytes: &[u8]) {
         assert!(!self.refuse_body_writes, "a body write from a trailers callback: Envoy answers BadArgument and the SDK panics");
+        self.count("set_buffer");
         let chunk = self.chunk(which);
         let len = len.min(chunk.len());
         chunk.splice(..len, bytes.iter().copied());
     }
     fn send_reply(&mut self, status: u32, _content_type: &str, body: &[u8]) {
+        self.count("send_http_response");
         self.replies.push((status, body.to_vec()));
     }
     fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        self.count("get_property");
         self.property_reads.set(self.property_reads.get() + 1);
         self.properties.get(&path.join(".")).cloned()
     }
     fn shared_get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        self.count("get_shared_data");
         match self.shared.get(key) {
             Some((v, cas)) => (Some(v.clone()), Some(*cas)),
             None => (None, None),
         }
     }
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SetError> {
+        self.count("set_shared_data");
         let current = self.shared.get(key).map(|(_, c)| *c);
         if cas.is_some() && cas != current {
             return Err(SetError::CasMismatch);
@@ -136,16 +159,20 @@ impl Host for FakeHost {
         Ok(())
     }
     fn define_metric(&mut self, kind: MetricKind, name: &str) -> Option<u32> {
+        self.count("define_metric");
         let next = self.metric_ids.len() as u32 + 1;
         Some(self.metric_ids.entry(name.to_owned()).or_insert((next, kind)).0)
     }
     fn increment_metric(&mut self, id: u32, delta: i64) {
+        self.count("increment_metric");
         *self.metric_values.entry(id).or_default() += delta;
     }
     fn record_metric(&mut self, id: u32, value: u64) {
+        self.count("record_metric");
         self.histogram_samples.entry(id).or_default().push(value);
     }
     fn dispatch(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], _timeout_ms: u64) -> Result<u32, String> {
+        self.count("dispatch_http_call");
         if self.unknown_clusters.iter().any(|c| c == cluster) {
             return Err("BadArgument".into());
         }
@@ -153,18 +180,22 @@ impl Host for FakeHost {
         Ok(self.dispatched.len() as u32)
     }
     fn plugin_configuration(&self) -> Vec<u8> {
+        self.count("get_plugin_configuration");
         self.plugin_configuration.clone()
     }
     fn set_tick_period(&mut self, ms: u64) {
+        self.count("set_tick_period");
         self.tick_ms = Some(ms);
     }
     fn random(&mut self, buf: &mut [u8]) {
+        self.count("random_get");
         self.random_calls += 1;
         for (i, b) in buf.iter_mut().enumerate() {
             *b = (self.random_calls as u8).wrapping_mul(31).wrapping_add(i as u8);
         }
     }
     fn memory_bytes(&self) -> i64 {
+        self.count("memory_size");
         self.memory
     }
 }

@@ -19,6 +19,8 @@ mod stream;
 mod vm;
 
 #[cfg(test)]
+mod cost_tests;
+#[cfg(test)]
 mod fake;
 #[cfg(test)]
 mod tests;

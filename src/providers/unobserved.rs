@@ -42,7 +42,8 @@ pub fn unobserved_api(host: &str, path: &str, header: &dyn Fn(&str) -> Option<St
         }
         return Some(family.pick("openai_files", "azure_openai_files"));
     }
-    if has_root(p, "/realtime") || (websocket() && p.ends_with("/realtime")) {
+    // the path first: `upgrade` is a host call, asked only of a path that ends in /realtime
+    if has_root(p, "/realtime") || (p.ends_with("/realtime") && websocket()) {
         return Some(family.pick("openai_realtime", "azure_openai_realtime"));
     }
     None

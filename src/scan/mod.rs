@@ -22,6 +22,7 @@
 //! JSON number) becomes a quoted placeholder. Values hidden behind `\u` escapes are found by
 //! first decoding the escapes of printable ASCII, which yields the same JSON value.
 
+mod bytes;
 mod detect;
 mod entropy;
 mod ipranges;

@@ -4,6 +4,7 @@
 //! digits for the rest) and validates them: Luhn for cards, the SSA's rules for SSNs, mod-97
 //! for IBANs, real parsing for IP addresses. A finding is a kind and a byte range, never text.
 
+use super::bytes::find_digit;
 use super::ipranges::IpRanges;
 use super::{Finding, Kind};
 
@@ -231,12 +232,10 @@ fn number_tokens(t: &[u8]) -> impl Iterator<Item = NumberToken> + '_ {
     let mut i = 0;
     std::iter::from_fn(move || {
         while i < t.len() {
-            let b = t[i];
-            let starts = b.is_ascii_digit() || ((b == b'+' || b == b'(') && t.get(i + 1).is_some_and(u8::is_ascii_digit));
-            if !starts {
-                i += 1;
-                continue;
-            }
+            // a token starts at a digit, or at a `+` or `(` just before one: jump to the next
+            // digit (eight bytes a step) and look one byte back
+            let Some(d) = find_digit(t, i) else { break };
+            i = if d > i && matches!(t[d - 1], b'+' | b'(') { d - 1 } else { d };
             // digits glued to a word (`mc2`, `v10`, an IBAN's check digits) are not a number
             // of their own: skip the whole word
             if i > 0 && (t[i - 1].is_ascii_alphanumeric() || t[i - 1] == b'_') {
@@ -422,7 +421,7 @@ fn classify(t: &[u8], tok: &NumberToken, kinds: PiiKinds, part: bool, out: &mut 
     let only = |c: u8| seps().all(|s| s == c);
     let groups = shape_groups(&tok.shape);
     if kinds.ssn && n == 9 {
-        let written = n_seps == 2 && (only(b'-') || only(b' ') || only(b'.')) && groups == [3, 2, 4];
+        let written = n_seps == 2 && (only(b'-') || only(b' ') || only(b'.')) && *groups == [3, 2, 4];
         let bare = n_seps == 0 && !part && ssn_context(t, tok.start);
         if (written || bare) && ssn_ok(&tok.digits) {
             out.push(Finding { start: tok.start, end: tok.end, kind: Kind::Ssn });
@@ -436,20 +435,25 @@ fn classify(t: &[u8], tok: &NumberToken, kinds: PiiKinds, part: bool, out: &mut 
             return true;
         }
     }
-    if kinds.phone && phone_ok(t, tok) {
+    if kinds.phone && phone_ok(t, tok, &groups) {
         out.push(Finding { start: tok.start, end: tok.end, kind: Kind::Phone });
         return true;
     }
     false
 }
 
-fn shape_groups(shape: &[u8]) -> Vec<usize> {
-    shape.split(|c| *c != b'9').map(<[u8]>::len).filter(|g| *g > 0).collect()
+/// The lengths of the digit groups in a shape, on the stack: a shape has at most 40 bytes,
+/// so at most 20 groups of at most 40 digits (a `Vec` here was a third of `classify`).
+fn shape_groups(shape: &[u8]) -> Inline<20> {
+    let mut groups = Inline::new();
+    for g in shape.split(|c| *c != b'9').filter(|g| !g.is_empty()) {
+        groups.push(u8::try_from(g.len()).unwrap_or(u8::MAX));
+    }
+    groups
 }
 
-fn phone_ok(t: &[u8], tok: &NumberToken) -> bool {
+fn phone_ok(t: &[u8], tok: &NumberToken, groups: &[u8]) -> bool {
     let n = tok.n_digits;
-    let groups = shape_groups(&tok.shape);
     let has_seps = groups.len() > 1;
     let international = t.get(tok.start) == Some(&b'+');
     if international {
@@ -461,7 +465,7 @@ fn phone_ok(t: &[u8], tok: &NumberToken) -> bool {
         return false;
     }
     if tok.digits[0] == 0 {
-        return national_ok(&tok.digits, &groups);
+        return national_ok(&tok.digits, groups);
     }
     // NANP: 10 digits (or 11 with a leading 1), area and exchange codes start 2-9, written in
     // the usual groups
@@ -476,7 +480,7 @@ fn phone_ok(t: &[u8], tok: &NumberToken) -> bool {
 /// National numbers with a trunk `0`, in the groups people write them in: the UK's 11 digits
 /// (`020 7946 0958`, `0113 496 0000`, `01632 960 983`, `07700 900 123`) and Australia's 10
 /// (`0412 345 678`, `(02) 9876 5432`).
-fn national_ok(d: &[u8], groups: &[usize]) -> bool {
+fn national_ok(d: &[u8], groups: &[u8]) -> bool {
     match (d.len(), d.get(1)) {
         (11, Some(1..=3 | 5 | 7 | 8)) => matches!(groups, [3, 4, 4] | [4, 3, 4] | [5, 3, 3] | [5, 6] | [4, 7] | [3, 8]),
         (10, Some(2..=4 | 7 | 8)) => matches!(groups, [4, 3, 3] | [2, 4, 4] | [4, 6]),
@@ -513,6 +517,12 @@ fn ipv4(t: &[u8], tok: &NumberToken, ranges: &IpRanges, out: &mut Vec<Finding>) 
 pub(super) fn ibans(t: &[u8], out: &mut Vec<Finding>) {
     let mut i = 0;
     while i + 4 <= t.len() {
+        // the check digits come third and fourth: only a digit two bytes on can start one
+        let Some(d) = find_digit(t, i + 2) else { break };
+        i = d - 2;
+        if i + 4 > t.len() {
+            break;
+        }
         if t[i].is_ascii_uppercase()
             && t[i + 1].is_ascii_uppercase()
             && t[i + 2].is_ascii_digit()
