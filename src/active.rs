@@ -209,6 +209,7 @@ impl Tracker {
     }
 }
 
+#[cfg(test)]
 /// The most bytes the two records can hold with a label cap of `cap`.
 pub fn max_shared_bytes(cap: usize) -> u64 {
     2 * (2 + cap as u64 * (9 + MAX_TEXT as u64))

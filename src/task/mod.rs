@@ -47,7 +47,9 @@
 mod record;
 mod telemetry;
 
-pub use record::{State, TaskRecord, MAX_LINKS, MAX_MODELS, MAX_RECORD_LEN, MAX_TEXT};
+pub use record::{State, TaskRecord, MAX_LINKS, MAX_MODELS, MAX_RECORD_LEN};
+#[cfg(test)]
+pub use record::MAX_TEXT;
 pub use telemetry::{log_record, span, stats};
 
 use record::{cut, ANY_ERRORED, LAST_ERRORED, LAST_SURFACED, OVER_BUDGET, SURFACED};
