@@ -39,7 +39,7 @@ fn main() {
         let policy = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
         let mut n = 0;
         for _ in 0..rounds {
-            n += std::hint::black_box(scan::guard_body(&guard, policy, text)).pii.len();
+            n += std::hint::black_box(genai_tap::guard_body(&guard, policy, text)).pii.len();
         }
         println!("{{\"rounds\":{rounds},\"bytes\":{},\"pii\":{n}}}", text.len());
         return;
