@@ -75,16 +75,7 @@ impl Kind {
     }
 }
 
-fn cut(s: &str) -> &str {
-    if s.len() <= MAX_TEXT {
-        return s;
-    }
-    let mut end = MAX_TEXT;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+use crate::task::cut;
 
 /// Versions and when each was last seen (Unix ms).
 type Seen = Vec<(String, u64)>;

@@ -29,16 +29,7 @@ pub(super) fn read_tag(bytes: &[u8], at: usize) -> Option<[u8; 8]> {
     bytes.get(at..at + 8)?.try_into().ok()
 }
 
-pub(super) fn cut(s: &str) -> &str {
-    if s.len() <= MAX_TEXT {
-        return s;
-    }
-    let mut end = MAX_TEXT;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+pub(super) use crate::task::cut;
 
 pub(super) struct Reader<'a> {
     bytes: &'a [u8],

@@ -52,7 +52,8 @@ pub use record::{State, TaskRecord, MAX_LINKS, MAX_MODELS, MAX_RECORD_LEN};
 pub use record::MAX_TEXT;
 pub use telemetry::{log_record, span, stats};
 
-use record::{cut, ANY_ERRORED, LAST_ERRORED, LAST_SURFACED, OVER_BUDGET, SURFACED};
+pub(crate) use record::cut;
+use record::{ANY_ERRORED, LAST_ERRORED, LAST_SURFACED, OVER_BUDGET, SURFACED};
 use crate::session::{update, Limits, SharedData, SlotKey, UpdateError};
 use crate::span::{SpanId, TraceId};
 

@@ -99,7 +99,9 @@ pub struct TaskRecord {
     pub models: Vec<String>,
 }
 
-pub(super) fn cut(s: &str) -> &str {
+/// `s` cut to [`MAX_TEXT`] bytes on a character boundary; task, session and active-version
+/// records all keep their texts this way.
+pub(crate) fn cut(s: &str) -> &str {
     if s.len() <= MAX_TEXT {
         return s;
     }
