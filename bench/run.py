@@ -308,8 +308,18 @@ def wrk(tmp, port, path, body_file, seconds):
     bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
     if bad and int(bad.group(1)) > 0:
         # a number measured on error responses means nothing: refuse to report it
-        raise SystemExit(f"{bad.group(1)} of {total} responses were not 2xx on {path}; nothing reported\n{out}")
+        raise SystemExit(f"{bad.group(1)} of {total} responses were not 2xx on {path}; nothing reported\n{out}\n"
+                         f"one more call answers: {probe(port, path, body_file)}")
     return rps, total, 0
+
+
+def probe(port, path, body_file):
+    """One call's status and the head of its body, so that a refused run says what it saw."""
+    out = subprocess.run(["curl", "-s", "-w", "\\n%{http_code}", "-H", "host: api.openai.com",
+                          "-H", "content-type: application/json", "--data-binary", f"@{body_file}",
+                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, timeout=30).stdout
+    body, _, code = out.rpartition("\n")
+    return f"{code} {body[:300]!r}"
 
 
 def paced(port, path, body_file, rate, seconds):
@@ -394,8 +404,6 @@ def main():
             r = results[name] = {}
             rss_start = e.rss_kib()
             for size, path in [(2048, "/chat2k/v1/chat/completions"), (128 * 1024, "/chat128k/v1/chat/completions")]:
-                if name == "guard" and size == 2048 and False:
-                    continue
                 runs = []
                 cpu0 = e.cpu_seconds(); reqs = 0
                 for _ in range(RUNS):
@@ -447,9 +455,17 @@ def main():
                               capture_output=True, text=True, timeout=600).stdout.strip().splitlines()
         scan = json.loads(scan[-1]) if scan else {}
         write_report(results, rss, scan, os.path.getsize(tap), os.path.getsize(noop), lite, os.path.getsize(native))
+    except BaseException:
+        # keep the logs of a failed run: they are the only record of what the Envoys saw
+        keep_tmp = True
+        print(f"bench failed; its files (Envoy logs, configs, bodies) are kept in {tmp}", file=sys.stderr)
+        raise
+    else:
+        keep_tmp = False
     finally:
         stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not keep_tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def med(x):
