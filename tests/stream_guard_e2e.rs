@@ -252,3 +252,37 @@ fn e2e_the_openai_sdk_reads_a_redacted_responses_stream_and_its_completed_respon
     let spans = sink.wait_for_spans(1, Duration::from_secs(10));
     assert_eq!(spans[0].int("genai_tap.guard.redactions"), Some(5), "{:?}", spans[0].attributes);
 }
+
+/// A provider's burst: thousands of small events that Envoy hands over as one chunk. The
+/// guard must frame them without holding the burst once per event (it once did: a 1.4 MB
+/// burst of 5,000 events took ~1.8 GB, and the VM ran out of memory on the second call, so
+/// every later call got a 503). Several such calls in a row answer whole, redacted, and the
+/// VM's memory stays a small multiple of the burst.
+#[test]
+fn e2e_a_burst_of_thousands_of_small_events_is_guarded_in_bounded_memory() {
+    use genai_tap_testkit::upstream::{synth_chat_stream_sized, SYNTH_EMAIL};
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let envoy = envoy(&upstream, &sink, GUARD_ON);
+    let (size, text) = (1_500_000, 20);
+    let sent = synth_chat_stream_sized(size, text);
+    let events = sent.windows(6).filter(|w| w == b"data: ").count();
+    assert!(events > 5_000, "{events} events");
+    let (size, text, whole) = (size.to_string(), text.to_string(), (sent.len() + 1).to_string());
+    let headers = [
+        ("host", "api.openai.com"), ("content-type", "application/json"), ("x-synth-chat-stream", size.as_str()),
+        ("x-synth-event-text", text.as_str()), ("x-chunk-bytes", whole.as_str()),
+    ];
+    let req = br#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"go"}]}"#;
+    for call in 0..3 {
+        let r = envoy.send("POST", "/v1/chat/completions", &headers, req);
+        assert_eq!(r.status, 200, "call {call}: {}", String::from_utf8_lossy(&r.body[..r.body.len().min(300)]));
+        assert!(r.complete, "call {call} ended whole");
+        let got = String::from_utf8_lossy(&r.body);
+        assert!(!got.contains(SYNTH_EMAIL), "call {call}: the address was redacted");
+        assert!(got.contains("[REDACTED:EMAIL]"), "call {call}");
+        assert_eq!(r.body.windows(6).filter(|w| w == b"data: ").count(), events, "call {call}: every event arrived");
+    }
+    let memory = envoy.stat("wasmcustom.genai_tap.vm_memory_bytes");
+    assert!(memory > 0 && memory < 64 << 20, "vm_memory_bytes {memory} after three bursts of {} bytes", sent.len());
+}

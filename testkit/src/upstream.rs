@@ -9,7 +9,8 @@
 //! `x-reset-after-bytes` (cut the connection mid-body), `x-gzip: 1` (compress the body and say
 //! so), `x-encoding: gzip|br|zstd` (compress the body with that coding and say so),
 //! `x-trailers: name=value,...` (end the body with trailers), `x-synth-chat-stream: N` (answer
-//! [`synth_chat_stream`] of about N bytes instead of a recording), `x-status` (override the
+//! [`synth_chat_stream`] of about N bytes instead of a recording; `x-synth-event-text: T` makes
+//! each event's text about T bytes instead of 900), `x-status` (override the
 //! status). `/echo` answers with the request body it received. Every request served is
 //! recorded. [`Upstream::start_h2`] serves the same over h2c.
 
@@ -278,7 +279,8 @@ fn handle(req: &Request) -> Reply {
         headers.push(("mcp-session-id".into(), sid.to_owned()));
     }
     if let Some(n) = req.header("x-synth-chat-stream").and_then(|s| s.parse().ok()) {
-        body = synth_chat_stream(n);
+        let text = req.header("x-synth-event-text").and_then(|s| s.parse().ok()).unwrap_or(900);
+        body = synth_chat_stream_sized(n, text);
         headers.retain(|(k, _)| k != "content-type");
         headers.push(("content-type".into(), "text/event-stream".into()));
     }
@@ -334,7 +336,12 @@ pub const SYNTH_EMAIL: &str = "jane.doe@example.com";
 /// [`SYNTH_EMAIL`]; then a `stop` chunk, a usage chunk (`prompt_tokens` 11, `completion_tokens`
 /// one per content event) and `[DONE]`. Deterministic, so a test can compare every event.
 pub fn synth_chat_stream(n: usize) -> Vec<u8> {
-    let events = (n / 1100).max(2);
+    synth_chat_stream_sized(n, 900)
+}
+
+/// As [`synth_chat_stream`], each event's text about `text` bytes (an event is ~200 more).
+pub fn synth_chat_stream_sized(n: usize, text_bytes: usize) -> Vec<u8> {
+    let events = (n / (text_bytes + 200)).max(2);
     let mut out = Vec::with_capacity(n + 2048);
     let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
         serde_json::json!({"id": "chatcmpl-synth", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
@@ -348,7 +355,7 @@ pub fn synth_chat_stream(n: usize) -> Vec<u8> {
     push(chunk(serde_json::json!({"role": "assistant", "content": ""}), serde_json::Value::Null));
     for i in 0..events {
         let mut text = format!("[part {i:06}] ");
-        while text.len() < 900 {
+        while text.len() < text_bytes {
             text.push_str(&format!("word{} ", (i * 31 + text.len()) % 9973));
         }
         if i == events / 2 {
