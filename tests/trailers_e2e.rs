@@ -248,3 +248,38 @@ fn e2e_gzip_answers_through_the_decompressor_arrive_whole_and_redacted() {
     assert_eq!(envoy.prom("genai_tap_guard_response_trailers", &[("result", "reset")]), 0.0);
     assert!(!envoy.log().contains("panic"));
 }
+
+/// HTTP/2 straight to the guarded listener, with a declared `content-length` and request
+/// trailers: the guard knows the body is whole at its last byte, so what it held leaves with
+/// the last DATA frame (redacted, the declared length kept) and the trailers change nothing.
+/// A secret in the same shape of call is still blocked before the upstream sees it.
+#[test]
+fn e2e_h2_a_declared_length_with_trailers_is_released_redacted_and_a_secret_still_blocked() {
+    use genai_tap_testkit::h2::{call, H2Call};
+    let (upstream, _sink, envoy) = guarded(r#","pii":{"mode":"redact"},"secrets":{"mode":"block"}"#);
+    let body = chat("mail it to jane@example.org before noon");
+    let length = body.len().to_string();
+    let headers = [("host", "api.openai.com"), ("content-type", "application/json"), ("content-length", length.as_str())];
+    let r = call(envoy.listener_port, &H2Call { method: "POST", path: "/v1/chat/completions", headers: &headers, body: &body, trailers: &[("x-checksum", "abc")], ..Default::default() });
+    assert_eq!(r.status, 200, "{:?} {}", r.error, String::from_utf8_lossy(&r.body));
+    let got = upstream.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body.len(), body.len(), "the declared length is kept");
+    let v: serde_json::Value = serde_json::from_slice(&got[0].body).expect("the upstream got valid JSON");
+    let content = v["messages"][0]["content"].as_str().unwrap();
+    assert!(!content.contains("jane@example.org"), "{content}");
+    assert!(content.starts_with("mail it to ") && content.ends_with(" before noon"), "{content}");
+    assert!(envoy.stat("http.egress.downstream_cx_http2_total") >= 1, "the call came over HTTP/2");
+    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_guard_request_trailers", &[("result", "released")]) == 1.0));
+
+    let secret = chat("deploy with AKIAZ7QW4XJ2LBNM5K3P today");
+    let length = secret.len().to_string();
+    let headers = [("host", "api.openai.com"), ("content-type", "application/json"), ("content-length", length.as_str())];
+    let r = call(envoy.listener_port, &H2Call { method: "POST", path: "/v1/chat/completions", headers: &headers, body: &secret, trailers: &[("x-checksum", "abc")], ..Default::default() });
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("a JSON local reply");
+    assert_eq!(v["error"]["rule"], "aws-access-key-id");
+    for req in upstream.requests() {
+        assert!(!contains(&req.body, b"AKIAZ7QW4XJ2LBNM5K3P"), "the secret never reached the upstream");
+    }
+}

@@ -188,6 +188,9 @@ pub struct H2Call<'a> {
     /// `host` becomes `:authority`; names are sent lowercase.
     pub headers: &'a [(&'a str, &'a str)],
     pub body: &'a [u8],
+    /// Request trailers: the body's last DATA frame goes without END_STREAM and a trailers
+    /// HEADERS frame ends the stream.
+    pub trailers: &'a [(&'a str, &'a str)],
     /// Reset the stream (RST_STREAM CANCEL) after sending this many request body bytes.
     pub reset_request_after: Option<usize>,
     /// Reset the stream (RST_STREAM CANCEL) once this many response body bytes arrived.
@@ -270,15 +273,16 @@ async fn call_async(port: u16, c: &H2Call<'_>) -> H2Response {
         Ok(cl) => cl,
         Err(e) => return H2Response { error: Some(e.to_string()), ..out },
     };
-    let (response, mut send) = match client.send_request(req, c.body.is_empty()) {
+    let (response, mut send) = match client.send_request(req, c.body.is_empty() && c.trailers.is_empty()) {
         Ok(x) => x,
         Err(e) => return H2Response { error: Some(e.to_string()), ..out },
     };
     // the body goes out on its own task, so a response that starts early is read as it comes
     let body = c.body.to_vec();
     let reset_request_after = c.reset_request_after;
+    let trailers: Vec<(String, String)> = c.trailers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect();
     let sender = tokio::spawn(async move {
-        if body.is_empty() {
+        if body.is_empty() && trailers.is_empty() {
             return send;
         }
         match reset_request_after {
@@ -290,7 +294,16 @@ async fn call_async(port: u16, c: &H2Call<'_>) -> H2Response {
                 send.send_reset(h2::Reason::CANCEL);
             }
             None => {
-                let _ = send_windowed(&mut send, &body, true).await;
+                let _ = send_windowed(&mut send, &body, trailers.is_empty()).await;
+                if !trailers.is_empty() {
+                    let mut map = http::HeaderMap::new();
+                    for (k, v) in &trailers {
+                        if let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
+                            map.append(k, v);
+                        }
+                    }
+                    let _ = send.send_trailers(map);
+                }
             }
         }
         send
