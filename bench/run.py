@@ -384,12 +384,16 @@ def main():
         native = os.path.join(ROOT, "dist/libgenai_tap.so")
         variants = [("bare", None, ""), ("noop", noop, "{}"), ("observe", tap, observe), ("guard", tap, guard),
                     ("native", native, observe)]
+        only = os.environ.get("BENCH_VARIANTS")
+        if only:
+            # a diagnostic run of some variants: raw numbers only, no report, no LiteLLM
+            variants = [v for v in variants if v[0] in only.split(",")]
         prompts = {}
         for kind, make in [("clean", request_body), ("dense", dense_request_body)]:
             prompts[kind] = os.path.join(tmp, f"prompt100k-{kind}.json"); open(prompts[kind], "w").write(make(100 * 1024))
         # LiteLLM in front of the same upstream, at a rate it sustains, against nginx direct
         lite = {}
-        lite_port = start_litellm(tmp, upstream)
+        lite_port = None if only else start_litellm(tmp, upstream)
         if lite_port:
             # its first seconds carry start-up work (price map, caches): warm it up unmeasured
             paced(lite_port, "/v1/chat/completions", bodies[2048], LITELLM_RATE, SECONDS)
@@ -451,6 +455,9 @@ def main():
             r["vm_memory"] = e.vm_memory()
             rss[name] = (rss_start, e.rss_kib())
             e.stop()
+        if only:
+            print(json.dumps(results, indent=1))
+            return
         scan = subprocess.run(["cargo", "run", "-q", "--release", "--example", "scan_bench"], cwd=ROOT,
                               capture_output=True, text=True, timeout=600).stdout.strip().splitlines()
         scan = json.loads(scan[-1]) if scan else {}
