@@ -50,8 +50,8 @@ impl RawFramer {
                 StreamFormat::Ndjson => memchr::memchr(b'\n', &self.buf[self.scanned..]).map(|i| (self.scanned + i + 1, 0)),
                 StreamFormat::JsonArray => self.array_end(),
                 StreamFormat::EventStream => match message_total_len(&self.buf) {
-                    Some(n) if n < 16 => return Err(FramingError::Malformed("event-stream lengths do not add up")),
-                    Some(n) if n > self.max => return Err(FramingError::FrameTooLarge { limit: self.max }),
+                    Some(n) if n < 16 => return Err(FramingError::malformed("event-stream lengths do not add up")),
+                    Some(n) if n > self.max => return Err(FramingError::too_large(self.max)),
                     Some(n) if self.buf.len() >= n => Some((n, 0)),
                     _ => None,
                 },
@@ -63,7 +63,7 @@ impl RawFramer {
             out.push(RawFrame { bytes, event: true, prefix });
         }
         if self.buf.len() > self.max {
-            return Err(FramingError::FrameTooLarge { limit: self.max });
+            return Err(FramingError::too_large(self.max));
         }
         if self.format == StreamFormat::Ndjson {
             self.scanned = self.buf.len();
