@@ -2,7 +2,7 @@
 //! requests and in streamed responses, and no secret or raw PII in any exported payload or log.
 
 use genai_tap_testkit::base64;
-use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
+use genai_tap_testkit::envoy::{loopback_cluster, Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::OtlpSink;
 use genai_tap_testkit::upstream::Upstream;
 use std::time::Duration;
@@ -211,10 +211,7 @@ fn e2e_new_secret_families_are_blocked_and_never_reach_the_capture_bucket() {
         cap = bucket.port
     );
     let mut ec = EnvoyConfig::new(upstream.port(), sink.port, &cfg);
-    ec.extra_clusters = format!(
-        "  - name: capture\n    type: STATIC\n    load_assignment:\n      cluster_name: capture\n      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {}}}}}}}}}]}}]\n",
-        bucket.port
-    );
+    ec.extra_clusters = loopback_cluster("capture", bucket.port);
     let envoy = Envoy::start(&ec).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
     // the AWS key a second time, bare: no rule knows it, the last line does
     let bare = fill(40, B64, 79);

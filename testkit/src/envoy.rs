@@ -27,6 +27,14 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
+/// One more static cluster of one loopback endpoint, as an item of
+/// [`EnvoyConfig::extra_clusters`]: a capture bucket, an echo server.
+pub fn loopback_cluster(name: &str, port: u16) -> String {
+    format!(
+        "  - name: {name}\n    type: STATIC\n    connect_timeout: 1s\n    load_assignment:\n      cluster_name: {name}\n      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}}}]}}]\n"
+    )
+}
+
 /// What to put in the generated Envoy configuration.
 #[derive(Debug, Clone)]
 pub struct EnvoyConfig {
