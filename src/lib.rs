@@ -100,8 +100,8 @@ pub use crate::{
     // The parsers and the guard on their own, for the fuzz targets (`fuzz/oracles`) and the
     // benches (`examples/`): each is one input in, a value out, and none keeps state that an
     // exchange would not.
-    framing::{Frame, StreamDecoder, StreamFormat},
-    providers::{handle_request as read_llm_request, Api, LlmCall, ResponseReader},
+    framing::{Frame, FramingError, StreamDecoder, StreamFormat},
+    providers::{handle_request as read_llm_request, Api, ExtractError, LlmCall, ResponseReader},
     scan::request::{RequestGuard, Setup as RequestGuardSetup, Verdict as RequestGuardVerdict},
     scan::{guard_body, redact_all, sanitize_for_telemetry, Guard, Guarded, Outcome as GuardOutcome, PiiMode, Policy, SecretMode},
     tools::http::{result_shape as http_result_shape, side_effect as http_side_effect},

@@ -203,12 +203,11 @@ pub struct Resource {
     pub attributes: Vec<Attr>,
 }
 
-/// Attribute names. The `gen_ai.*`, `mcp.*` and general ones follow the OpenTelemetry semantic
-/// conventions v1.41.0 in `../shared/semconv/`; a test checks them against the YAML registry.
-/// Our own go under `genai_tap.*`.
-// The table names the whole contract (docs/telemetry.md), checked against the semconv registry
-// by a test; a few names are written by the host under literals or reserved, so unused here.
-#[allow(dead_code)]
+/// Span and log attribute names, every one of them emitted (docs/telemetry.md is the contract).
+/// The `gen_ai.*`, `mcp.*` and general ones follow the OpenTelemetry semantic conventions
+/// v1.41.0 in `../shared/semconv/`; `tests/conventions.rs` checks the emitted ones against the
+/// YAML registry. Our own go under `genai_tap.*`. Resource attributes (`service.name`,
+/// `telemetry.sdk.*`) are each host's to write, so they are not here.
 pub mod attr {
     // GenAI (registry: gen-ai.md)
     pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
@@ -238,8 +237,6 @@ pub mod attr {
     pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
     pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
     pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
-    pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
-    pub const GEN_AI_OUTPUT_TYPE: &str = "gen_ai.output.type";
     pub const GEN_AI_AGENT_VERSION: &str = "gen_ai.agent.version";
     pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
     /// Deprecated by semconv v1.37 for `gen_ai.provider.name`; emitted only with
@@ -252,8 +249,6 @@ pub mod attr {
     pub const MCP_SESSION_ID: &str = "mcp.session.id";
     pub const MCP_RESOURCE_URI: &str = "mcp.resource.uri";
     pub const JSONRPC_REQUEST_ID: &str = "jsonrpc.request.id";
-    pub const JSONRPC_PROTOCOL_VERSION: &str = "jsonrpc.protocol.version";
-    pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc.response.status_code";
 
     // General
     pub const ERROR_TYPE: &str = "error.type";
@@ -261,11 +256,8 @@ pub mod attr {
     pub const SERVER_PORT: &str = "server.port";
     pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
     pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
-    pub const URL_PATH: &str = "url.path";
     pub const USER_ID_HASH: &str = "genai_tap.user.id_hash";
     pub const SESSION_ID: &str = "session.id";
-    pub const SERVICE_NAME: &str = "service.name";
-    pub const SERVICE_VERSION: &str = "service.version";
 
     // genai-tap's own
     pub const TAP_OUTCOME: &str = "genai_tap.outcome";
@@ -278,13 +270,10 @@ pub mod attr {
     pub const TAP_ROUTE_KIND: &str = "genai_tap.route.kind";
     pub const TAP_GENERATION_TIME_MS: &str = "genai_tap.generation_time_ms";
     pub const TAP_TIME_PER_OUTPUT_TOKEN_MS: &str = "genai_tap.time_per_output_token_ms";
-    pub const TAP_DURATION_MS: &str = "genai_tap.duration_ms";
-    pub const TAP_TIME_TO_FIRST_CHUNK_MS: &str = "genai_tap.time_to_first_chunk_ms";
     pub const TAP_TOOL_CALL_NAMES: &str = "genai_tap.tool_calls.names";
     pub const TAP_TOOL_CALL_IDS: &str = "genai_tap.tool_calls.ids";
     /// Parallel to the names and ids: each tool call's `gen_ai.tool.type` value.
     pub const TAP_TOOL_CALL_TYPES: &str = "genai_tap.tool_calls.types";
-    pub const TAP_TOOL_CALL_ARGUMENTS: &str = "genai_tap.tool_calls.arguments";
     pub const TAP_STATE_BYTES: &str = "genai_tap.stream.state_bytes";
     pub const TAP_PROMPT_SHA256: &str = "genai_tap.prompt.sha256";
     pub const TAP_COMPLETION_SHA256: &str = "genai_tap.completion.sha256";

@@ -4,15 +4,11 @@
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::prometheus::Prometheus;
 use genai_tap_testkit::sink::OtlpSink;
-use genai_tap_testkit::upstream::{Fixture, Upstream};
+use genai_tap_testkit::upstream::Upstream;
 use std::time::{Duration, Instant};
 
 fn send(envoy: &Envoy, name: &str, headers: &[(&str, &str)]) {
-    let fx = Fixture::load(name).unwrap();
-    let host = fx.upstream_host();
-    let mut h = vec![("host", host.as_str()), ("content-type", "application/json"), ("x-fixture", name)];
-    h.extend_from_slice(headers);
-    assert_eq!(envoy.send("POST", &fx.request_path(), &h, &fx.request_body()).status, 200);
+    assert_eq!(envoy.send_fixture(name, headers).status, 200, "{name}");
 }
 
 #[test]

@@ -68,26 +68,6 @@ fn fixtures() -> Vec<(String, Value)> {
     out
 }
 
-fn b64(s: &str) -> Vec<u8> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        _ => 63,
-    } as u32;
-    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').collect();
-    let mut out = Vec::new();
-    for g in clean.chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in g.iter().enumerate() {
-            acc |= val(*c) << (18 - 6 * i);
-        }
-        out.extend_from_slice(&acc.to_be_bytes()[1..g.len()]);
-    }
-    out
-}
-
 /// Feeds one fixture through an exchange the way the host does, in 97-byte chunks.
 pub fn run_fixture(cfg: &Rc<Config>, fx: &Value) -> Vec<Span> {
     let req = &fx["request"];
@@ -122,7 +102,7 @@ pub fn run_fixture(cfg: &Rc<Config>, fx: &Value) -> Vec<Span> {
     let status = resp["status"].as_u64().unwrap_or(200) as u16;
     x.handle_response_headers(status, &rh, false, t0 + 5_000_000);
     let rbody = if resp["body_encoding"].as_str() == Some("base64") {
-        b64(resp["body_base64"].as_str().unwrap())
+        genai_tap_testkit::base64::decode(resp["body_base64"].as_str().unwrap())
     } else {
         resp["body"].as_str().unwrap_or("").as_bytes().to_vec()
     };

@@ -2,7 +2,7 @@
 //! and a collector that is slow, failing or rate-limiting while traffic stays unaffected and
 //! every span is accounted for.
 
-use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
+use genai_tap_testkit::envoy::{loopback_cluster, Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::OtlpSink;
 use genai_tap_testkit::upstream::{Fixture, Upstream};
 use sha2::{Digest, Sha256};
@@ -132,10 +132,7 @@ fn e2e_spec_gap_candidates_and_captured_content_leave_as_linked_otlp_logs() {
         cap = bucket.port
     );
     let mut ec = EnvoyConfig::new(upstream.port(), sink.port, &cfg);
-    ec.extra_clusters = format!(
-        "  - name: capture\n    type: STATIC\n    load_assignment:\n      cluster_name: capture\n      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {}}}}}}}}}]}}]\n",
-        bucket.port
-    );
+    ec.extra_clusters = loopback_cluster("capture", bucket.port);
     let envoy = Envoy::start(&ec).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
     // sampled out (rate 0) and completed: no records
     send(&envoy, "openai/chat_basic");

@@ -25,15 +25,6 @@ fn rig() -> Rig {
     rig_with(EnvoyConfig::default_plugin_config)
 }
 
-/// Sends a fixture's recorded request through Envoy, as the agent would.
-fn send_fixture(rig: &Rig, name: &str, extra: &[(&str, &str)]) -> genai_tap_testkit::http::Response {
-    let fx = Fixture::load(name).unwrap();
-    let host = fx.upstream_host();
-    let mut headers: Vec<(&str, &str)> = vec![("host", host.as_str()), ("content-type", "application/json"), ("x-fixture", name)];
-    headers.extend_from_slice(extra);
-    rig.envoy.send("POST", &fx.request_path(), &headers, &fx.request_body())
-}
-
 fn one_span(rig: &Rig) -> SpanRecord {
     let spans = rig.sink.wait_for_spans(1, Duration::from_secs(10));
     assert_eq!(spans.len(), 1, "spans: {spans:#?}\nenvoy log:\n{}", rig.envoy.log());
@@ -45,7 +36,7 @@ fn one_span(rig: &Rig) -> SpanRecord {
 fn e2e_plain_chat_gives_one_span_with_the_recorded_tokens_and_passes_bytes_untouched() {
     let rig = rig();
     let fx = Fixture::load("openai/chat_basic").unwrap();
-    let r = send_fixture(&rig, "openai/chat_basic", &[]);
+    let r = rig.envoy.send_fixture("openai/chat_basic", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.body, fx.response_body(), "the client gets exactly the upstream's bytes");
     let s = one_span(&rig);
@@ -77,7 +68,7 @@ fn e2e_plain_chat_gives_one_span_with_the_recorded_tokens_and_passes_bytes_untou
 fn e2e_streamed_chat_is_counted_and_never_delayed() {
     let rig = rig();
     let fx = Fixture::load("openai/chat_stream_include_usage").unwrap();
-    let r = send_fixture(&rig, "openai/chat_stream_include_usage", &[("x-chunk-delay-ms", "20")]);
+    let r = rig.envoy.send_fixture("openai/chat_stream_include_usage", &[("x-chunk-delay-ms", "20")]);
     assert_eq!(r.status, 200);
     assert_eq!(r.body, fx.response_body(), "stream bytes untouched");
     // events leave the upstream 20 ms apart: the first must reach the client long before the
@@ -115,7 +106,7 @@ fn e2e_streamed_chat_is_counted_and_never_delayed() {
 #[test]
 fn e2e_streamed_tool_calls_are_reassembled() {
     let rig = rig();
-    send_fixture(&rig, "openai/chat_stream_parallel_tool_calls", &[]);
+    rig.envoy.send_fixture("openai/chat_stream_parallel_tool_calls", &[]);
     let s = one_span(&rig);
     assert_eq!(s.attr("genai_tap.tool_calls.names"), Some(&serde_json::json!(["get_current_weather", "get_current_weather"])));
     assert_eq!(s.str("genai_tap.step.type"), Some("tool_call"));
@@ -126,7 +117,7 @@ fn e2e_streamed_tool_calls_are_reassembled() {
 fn e2e_joins_the_agents_trace_and_injects_traceparent_upstream() {
     let rig = rig();
     let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    send_fixture(&rig, "openai/chat_basic", &[("traceparent", parent), ("tracestate", "rojo=00f067aa0ba902b7")]);
+    rig.envoy.send_fixture("openai/chat_basic", &[("traceparent", parent), ("tracestate", "rojo=00f067aa0ba902b7")]);
     let s = one_span(&rig);
     assert_eq!(s.trace_id, "0af7651916cd43dd8448eb211c80319c");
     assert_eq!(s.parent_span_id, "b7ad6b7169203331");
@@ -136,7 +127,7 @@ fn e2e_joins_the_agents_trace_and_injects_traceparent_upstream() {
     assert_eq!(sent, format!("00-0af7651916cd43dd8448eb211c80319c-{}-01", s.span_id), "the upstream's parent is our span");
 
     // without a traceparent, a new trace starts and the upstream still joins it
-    send_fixture(&rig, "openai/chat_basic", &[]);
+    rig.envoy.send_fixture("openai/chat_basic", &[]);
     let spans = rig.sink.wait_for_spans(2, Duration::from_secs(10));
     let s2 = &spans[1];
     assert_eq!(s2.parent_span_id, "");
@@ -150,7 +141,7 @@ fn e2e_joins_the_agents_trace_and_injects_traceparent_upstream() {
 fn e2e_a_malformed_body_passes_unchanged_and_is_counted() {
     let rig = rig();
     let raw = "{\"id\": \"chatcmpl-x\", \"choices\": [tru";
-    let r = send_fixture(&rig, "openai/chat_basic", &[("x-raw-body", raw)]);
+    let r = rig.envoy.send_fixture("openai/chat_basic", &[("x-raw-body", raw)]);
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), raw);
     let s = one_span(&rig);
@@ -164,7 +155,7 @@ fn e2e_a_malformed_body_passes_unchanged_and_is_counted() {
 fn e2e_a_truncated_stream_passes_what_came_and_is_marked() {
     let rig = rig();
     let fx = Fixture::load("openai/chat_stream_include_usage").unwrap();
-    let r = send_fixture(&rig, "openai/chat_stream_include_usage", &[("x-reset-after-bytes", "700")]);
+    let r = rig.envoy.send_fixture("openai/chat_stream_include_usage", &[("x-reset-after-bytes", "700")]);
     assert!(!r.complete, "the client sees the cut");
     assert_eq!(&r.body[..], &fx.response_body()[..r.body.len()], "what arrived is unchanged");
     let s = one_span(&rig);
@@ -196,7 +187,7 @@ fn e2e_a_body_over_the_limit_passes_untouched_and_is_counted() {
 #[test]
 fn e2e_a_gzip_response_is_passed_intact_and_counted_as_compressed() {
     let rig = rig();
-    let r = send_fixture(&rig, "openai/chat_basic", &[("x-gzip", "1"), ("accept-encoding", "gzip")]);
+    let r = rig.envoy.send_fixture("openai/chat_basic", &[("x-gzip", "1"), ("accept-encoding", "gzip")]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-encoding"), Some("gzip"));
     assert_eq!(&r.body[..2], &[0x1f, 0x8b], "still gzip, not corrupted");
@@ -213,7 +204,7 @@ fn e2e_a_collector_that_is_down_never_fails_traffic_and_every_span_is_accounted_
     });
     rig.sink.stop();
     for _ in 0..5 {
-        let r = send_fixture(&rig, "openai/chat_basic", &[]);
+        let r = rig.envoy.send_fixture("openai/chat_basic", &[]);
         assert_eq!(r.status, 200, "traffic unaffected");
     }
     let accounted = rig.envoy.wait_until(Duration::from_secs(10), |e| {
@@ -224,7 +215,7 @@ fn e2e_a_collector_that_is_down_never_fails_traffic_and_every_span_is_accounted_
     assert!(rig.envoy.prom("genai_tap_export_requests", &[("result", "retry")]) >= 1.0);
     // back up: new spans arrive
     rig.sink.restart().unwrap();
-    send_fixture(&rig, "openai/chat_basic", &[]);
+    rig.envoy.send_fixture("openai/chat_basic", &[]);
     assert_eq!(rig.sink.wait_for_spans(1, Duration::from_secs(10)).len(), 1);
 }
 

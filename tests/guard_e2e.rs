@@ -1,7 +1,8 @@
 //! The guard in the real Envoy: secrets blocked before the upstream sees them, PII redacted in
 //! requests and in streamed responses, and no secret or raw PII in any exported payload or log.
 
-use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
+use genai_tap_testkit::base64;
+use genai_tap_testkit::envoy::{loopback_cluster, Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::OtlpSink;
 use genai_tap_testkit::upstream::Upstream;
 use std::time::Duration;
@@ -42,7 +43,7 @@ fn send_answered_by(envoy: &Envoy, stream: &str, chunk_bytes: usize) -> genai_ta
             ("host", "api.openai.com"),
             ("content-type", "application/json"),
             ("x-fixture", "openai/chat_stream_include_usage"),
-            ("x-raw-body-b64", &b64(stream.as_bytes())),
+            ("x-raw-body-b64", &base64::encode(stream.as_bytes())),
             ("x-chunk-bytes", &chunk_bytes.to_string()),
         ],
         &chat("hi"),
@@ -150,22 +151,6 @@ fn e2e_pii_is_redacted_in_requests_and_the_json_stays_valid() {
     }
 }
 
-fn b64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn e2e_a_streamed_response_is_redacted_across_chunk_boundaries() {
     let (_upstream, sink, envoy) = start(r#","pii":{"response":"redact"}"#);
@@ -226,10 +211,7 @@ fn e2e_new_secret_families_are_blocked_and_never_reach_the_capture_bucket() {
         cap = bucket.port
     );
     let mut ec = EnvoyConfig::new(upstream.port(), sink.port, &cfg);
-    ec.extra_clusters = format!(
-        "  - name: capture\n    type: STATIC\n    load_assignment:\n      cluster_name: capture\n      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {}}}}}}}}}]}}]\n",
-        bucket.port
-    );
+    ec.extra_clusters = loopback_cluster("capture", bucket.port);
     let envoy = Envoy::start(&ec).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
     // the AWS key a second time, bare: no rule knows it, the last line does
     let bare = fill(40, B64, 79);
@@ -298,7 +280,7 @@ fn e2e_mcp_tool_responses_are_redacted_json_aware_and_stay_json_rpc() {
             calls += 1;
             let body = ex["response_body"].as_str().unwrap_or("");
             let ct = ex["response_headers"]["content-type"].as_str().unwrap_or("application/json");
-            let (b, status) = (b64(body.as_bytes()), ex["status"].to_string());
+            let (b, status) = (base64::encode(body.as_bytes()), ex["status"].to_string());
             let mut h: Vec<(&str, &str)> = vec![("host", "tools.internal.example"), ("x-fixture", "openai/chat_basic"), ("x-raw-body-b64", &b), ("x-content-type", ct), ("x-status", &status), ("x-chunk-bytes", "7")];
             for (k, v) in ex["request_headers"].as_object().unwrap() {
                 if matches!(k.as_str(), "mcp-session-id" | "mcp-protocol-version" | "content-type" | "accept") {

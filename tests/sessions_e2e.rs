@@ -7,13 +7,10 @@ use genai_tap_testkit::sink::{OtlpSink, SpanRecord};
 use genai_tap_testkit::upstream::{Fixture, Upstream};
 use std::time::{Duration, Instant};
 
+/// Sends the fixture's request and checks that the recorded status came back.
 fn send(envoy: &Envoy, name: &str, headers: &[(&str, &str)]) {
-    let fx = Fixture::load(name).unwrap();
-    let host = fx.upstream_host();
-    let mut h = vec![("host", host.as_str()), ("content-type", "application/json"), ("x-fixture", name)];
-    h.extend_from_slice(headers);
-    let r = envoy.send("POST", &fx.request_path(), &h, &fx.request_body());
-    assert_eq!(r.status, fx.status(), "{name}");
+    let r = envoy.send_fixture(name, headers);
+    assert_eq!(r.status, Fixture::load(name).unwrap().status(), "{name}");
 }
 
 fn sessions(sink: &OtlpSink) -> Vec<SpanRecord> {

@@ -2,6 +2,7 @@
 //! the guard, in every stream format, and the official `openai` and `anthropic` SDKs read a
 //! redacted stream (values split across events) to its end, seeing the placeholders.
 
+use genai_tap_testkit::base64;
 use genai_tap_testkit::envoy::{repo_root, Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::OtlpSink;
 use genai_tap_testkit::upstream::{Fixture, Upstream};
@@ -13,18 +14,6 @@ const GUARD_ON: &str = r#","pii":{"response":"redact"},"secrets":{"response":"bl
 fn envoy(upstream: &Upstream, sink: &OtlpSink, extra: &str) -> Envoy {
     let cfg = format!(r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{}","flush_interval_ms":50}}{extra}}}"#, sink.port);
     Envoy::start(&EnvoyConfig::new(upstream.port(), sink.port, &cfg)).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log))
-}
-
-fn b64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            out.push(if i <= c.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    out
 }
 
 /// A recorded prose stream of each format: (label, fixture, path, extra request headers).
@@ -49,7 +38,7 @@ fn prose_streams() -> Vec<(&'static str, &'static str, String, Vec<(String, Stri
             "gemini json array",
             "gemini/stream_generate_content",
             path("gemini/stream_generate_content").replace("?alt=sse", ""),
-            vec![("x-raw-body-b64".into(), b64(&array)), ("x-content-type".into(), "application/json".into())],
+            vec![("x-raw-body-b64".into(), base64::encode(&array)), ("x-content-type".into(), "application/json".into())],
         ),
         ("ollama ndjson", "ollama/chat_stream_ndjson", path("ollama/chat_stream_ndjson"), vec![]),
         ("bedrock converse", "bedrock/converse_stream_meta", path("bedrock/converse_stream_meta"), vec![]),
@@ -108,7 +97,7 @@ fn sdk_read(kind: &str, envoy: &Envoy, stream: &str) -> serde_json::Value {
         .arg(repo_root().join("tests/python/sdk_stream_client.py"))
         .arg(kind)
         .arg(format!("http://127.0.0.1:{}", envoy.listener_port))
-        .arg(b64(stream.as_bytes()))
+        .arg(base64::encode(stream.as_bytes()))
         .output()
         .unwrap();
     assert!(out.status.success(), "{kind}: the SDK failed:\n{}", String::from_utf8_lossy(&out.stderr));

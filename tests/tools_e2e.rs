@@ -2,22 +2,11 @@
 //! official SDK, replayed), a plain HTTP tool with a refused call, and the link from a tool span
 //! to the LLM span that asked for it.
 
+use genai_tap_testkit::base64;
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::{OtlpSink, SpanRecord};
 use genai_tap_testkit::upstream::{Fixture, Upstream};
 use std::time::Duration;
-
-fn b64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            out.push(if i <= c.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    out
-}
 
 fn start(extra: &str) -> (Upstream, OtlpSink, Envoy) {
     let upstream = Upstream::start(0).unwrap();
@@ -44,7 +33,7 @@ fn replay(envoy: &Envoy, file: &str) -> usize {
         let resp_body = ex["response_body"].as_str().unwrap_or("");
         let ct = ex["response_headers"]["content-type"].as_str().unwrap_or("application/json");
         let status = ex["status"].to_string();
-        let encoded = b64(resp_body.as_bytes());
+        let encoded = base64::encode(resp_body.as_bytes());
         let mut headers: Vec<(String, String)> = vec![
             ("host".into(), "tools.internal.example".into()),
             ("x-fixture".into(), "openai/chat_basic".into()),

@@ -7,6 +7,7 @@
 //! listener) and, through a relay Envoy, over HTTP/2. Response trailers come from Envoy's
 //! decompressor listed after genai-tap, as `envoy/demo.yaml` ships it.
 
+use genai_tap_testkit::base64;
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::recorder::Recorder;
 use genai_tap_testkit::sink::OtlpSink;
@@ -171,22 +172,6 @@ fn e2e_request_trailers_over_http2_get_the_same_reply() {
     assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_guard_request_trailers", &[("result", "refused")]) == 1.0));
 }
 
-fn b64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// The example configuration's decompressor after genai-tap, with response redaction: the
 /// decompressor adds trailers, so no body chunk says `end_of_stream`.
 fn decompressing(upstream_port: u16, sink: &OtlpSink) -> Envoy {
@@ -230,7 +215,7 @@ fn e2e_gzip_answers_through_the_decompressor_arrive_whole_and_redacted() {
     let r = envoy.send(
         "POST",
         "/v1/chat/completions",
-        &[("host", "api.openai.com"), ("content-type", "application/json"), ("accept-encoding", "gzip"), ("x-fixture", "openai/chat_stream"), ("x-gzip", "1"), ("x-content-type", "text/event-stream"), ("x-raw-body-b64", &b64(sse.as_bytes()))],
+        &[("host", "api.openai.com"), ("content-type", "application/json"), ("accept-encoding", "gzip"), ("x-fixture", "openai/chat_stream"), ("x-gzip", "1"), ("x-content-type", "text/event-stream"), ("x-raw-body-b64", &base64::encode(sse.as_bytes()))],
         &chat("stream it"),
     );
     assert_eq!(r.status, 200);

@@ -3,7 +3,7 @@
 //! is frames or raw TCP, not a call's body, so every byte goes both ways unchanged, nothing
 //! waits on the guard, no span is made, and the call is counted in `unobserved_calls{api}`.
 
-use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
+use genai_tap_testkit::envoy::{loopback_cluster, Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::OtlpSink;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -95,9 +95,7 @@ fn e2e_websocket_and_connect_on_an_llm_route_pass_untouched_and_are_counted() {
     cfg.route_options = "upgrade_configs: [{upgrade_type: websocket}]".to_owned();
     // CONNECT terminated by Envoy: the payload goes to the echo cluster as raw TCP
     cfg.extra_routes = "              - match: {connect_matcher: {}}\n                route: {cluster: tcp_echo, upgrade_configs: [{upgrade_type: CONNECT, connect_config: {}}]}\n".to_owned();
-    cfg.extra_clusters = format!(
-        "  - name: tcp_echo\n    type: STATIC\n    connect_timeout: 1s\n    load_assignment:\n      cluster_name: tcp_echo\n      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {tcp_port}}}}}}}}}]}}]\n"
-    );
+    cfg.extra_clusters = loopback_cluster("tcp_echo", tcp_port);
     let envoy = Envoy::start(&cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
 
     // the OpenAI Realtime WebSocket

@@ -39,7 +39,7 @@ impl JsonArrayDecoder {
                 Where::Start => match b {
                     b'[' => self.at = Where::Between,
                     b if b.is_ascii_whitespace() => {}
-                    _ => return Err(FramingError::Malformed("a JSON-array stream must start with '['")),
+                    _ => return Err(FramingError::malformed("a JSON-array stream must start with '['")),
                 },
                 Where::Between => match b {
                     b',' => {}
@@ -51,11 +51,11 @@ impl JsonArrayDecoder {
                         self.element.clear();
                         self.element.push(b);
                     }
-                    _ => return Err(FramingError::Malformed("array elements must be objects or arrays")),
+                    _ => return Err(FramingError::malformed("array elements must be objects or arrays")),
                 },
                 Where::InElement => {
                     if self.element.len() >= self.max_frame_bytes {
-                        return Err(FramingError::FrameTooLarge { limit: self.max_frame_bytes });
+                        return Err(FramingError::too_large(self.max_frame_bytes));
                     }
                     self.element.push(b);
                     if self.in_string {
@@ -84,7 +84,7 @@ impl JsonArrayDecoder {
                 }
                 Where::Done => {
                     if !b.is_ascii_whitespace() {
-                        return Err(FramingError::Malformed("bytes after the closing ']'"));
+                        return Err(FramingError::malformed("bytes after the closing ']'"));
                     }
                 }
             }
@@ -95,7 +95,7 @@ impl JsonArrayDecoder {
     pub(crate) fn finish(&mut self, _on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingError> {
         match self.at {
             Where::Done | Where::Start => Ok(()),
-            Where::Between | Where::InElement => Err(FramingError::Truncated),
+            Where::Between | Where::InElement => Err(FramingError::truncated()),
         }
     }
 
@@ -126,11 +126,12 @@ mod tests {
 
     #[test]
     fn bad_and_truncated_arrays() {
-        assert_eq!(decode(&[b"[{\"a\":1}"]), Err(FramingError::Truncated));
-        assert_eq!(decode(&[b"[{\"a\":1},{\"b\""]), Err(FramingError::Truncated));
-        assert!(matches!(decode(&[b"{\"a\":1}"]), Err(FramingError::Malformed(_))));
-        assert!(matches!(decode(&[b"[1]"]), Err(FramingError::Malformed(_))));
-        assert!(matches!(decode(&[b"[] x"]), Err(FramingError::Malformed(_))));
+        assert_eq!(decode(&[b"[{\"a\":1}"]), Err(FramingError::truncated()));
+        assert_eq!(decode(&[b"[{\"a\":1},{\"b\""]), Err(FramingError::truncated()));
+        let not_an_array = decode(&[b"{\"a\":1}"]).unwrap_err();
+        assert_eq!(not_an_array.to_string(), "malformed stream: a JSON-array stream must start with '['");
+        assert_eq!(decode(&[b"[1]"]), Err(FramingError::malformed("array elements must be objects or arrays")));
+        assert_eq!(decode(&[b"[] x"]), Err(FramingError::malformed("bytes after the closing ']'")));
         assert_eq!(decode(&[b" [ ] "]).unwrap(), Vec::<String>::new());
     }
 }

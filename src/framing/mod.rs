@@ -34,9 +34,24 @@ pub enum Frame<'a> {
     },
 }
 
-/// Why a stream could not be framed. Whose fault: always the peer's bytes.
+/// An error that occurred while cutting a response stream into frames.
+///
+/// It is always the peer's bytes at fault: one frame grew past `max_frame_bytes`, an AWS
+/// event-stream prelude or message checksum did not match, bytes could not start or continue
+/// a frame of the stream's format, or the stream ended inside a frame. Not having enough bytes
+/// yet is never an error.
+///
+/// The error is sticky: once a [`StreamDecoder`] returns it, every later `push` and `finish`
+/// returns it again and does no work. Its kind is not exposed; callers only stop extracting
+/// (`genai_tap.not_parsed.reason` is `framing`). The `Display` text names the limit, never
+/// the bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FramingError {
+pub struct FramingError {
+    kind: FramingErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FramingErrorKind {
     /// One frame grew past the configured bound.
     FrameTooLarge { limit: usize },
     /// An AWS event-stream prelude or message CRC did not match.
@@ -47,18 +62,42 @@ pub enum FramingError {
     Truncated,
 }
 
+impl FramingError {
+    /// One frame grew past `limit` bytes.
+    pub(crate) fn too_large(limit: usize) -> FramingError {
+        FramingError { kind: FramingErrorKind::FrameTooLarge { limit } }
+    }
+
+    /// An AWS event-stream prelude or message CRC did not match.
+    pub(crate) fn bad_checksum() -> FramingError {
+        FramingError { kind: FramingErrorKind::BadChecksum }
+    }
+
+    /// Bytes that cannot start or continue a frame; `what` says which, without quoting them.
+    pub(crate) fn malformed(what: &'static str) -> FramingError {
+        FramingError { kind: FramingErrorKind::Malformed(what) }
+    }
+
+    /// The stream ended inside a frame.
+    pub(crate) fn truncated() -> FramingError {
+        FramingError { kind: FramingErrorKind::Truncated }
+    }
+}
+
 impl core::fmt::Display for FramingError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            FramingError::FrameTooLarge { limit } => {
+        match self.kind {
+            FramingErrorKind::FrameTooLarge { limit } => {
                 write!(f, "a stream frame grew past the limit of {limit} bytes")
             }
-            FramingError::BadChecksum => write!(f, "an event-stream checksum did not match"),
-            FramingError::Malformed(what) => write!(f, "malformed stream: {what}"),
-            FramingError::Truncated => write!(f, "the stream ended inside a frame"),
+            FramingErrorKind::BadChecksum => write!(f, "an event-stream checksum did not match"),
+            FramingErrorKind::Malformed(what) => write!(f, "malformed stream: {what}"),
+            FramingErrorKind::Truncated => write!(f, "the stream ended inside a frame"),
         }
     }
 }
+
+impl std::error::Error for FramingError {}
 
 /// The stream formats, chosen from the response's content type and the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,7 +31,7 @@ impl NdjsonDecoder {
                 emit(&rest[..end], on_frame);
             } else {
                 if self.partial.len() + end > self.max_frame_bytes {
-                    return Err(FramingError::FrameTooLarge { limit: self.max_frame_bytes });
+                    return Err(FramingError::too_large(self.max_frame_bytes));
                 }
                 self.partial.extend_from_slice(&rest[..end]);
                 let line = std::mem::take(&mut self.partial);
@@ -42,7 +42,7 @@ impl NdjsonDecoder {
             rest = &rest[end + 1..];
         }
         if self.partial.len() + rest.len() > self.max_frame_bytes {
-            return Err(FramingError::FrameTooLarge { limit: self.max_frame_bytes });
+            return Err(FramingError::too_large(self.max_frame_bytes));
         }
         self.partial.extend_from_slice(rest);
         Ok(())
@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn a_line_over_the_limit_is_an_error() {
-        assert_eq!(decode(&[b"0123456789", b"0123456789\n"], 16), Err(FramingError::FrameTooLarge { limit: 16 }));
-        assert_eq!(decode(&[b"01234567890123456789"], 16), Err(FramingError::FrameTooLarge { limit: 16 }));
+        assert_eq!(decode(&[b"0123456789", b"0123456789\n"], 16), Err(FramingError::too_large(16)));
+        assert_eq!(decode(&[b"01234567890123456789"], 16), Err(FramingError::too_large(16)));
     }
 }

@@ -52,7 +52,7 @@ impl SseDecoder {
         while !rest.is_empty() {
             let Some(end) = memchr::memchr2(b'\n', b'\r', rest) else {
                 if self.line.len() + rest.len() > self.max_frame_bytes {
-                    return Err(FramingError::FrameTooLarge { limit: self.max_frame_bytes });
+                    return Err(FramingError::too_large(self.max_frame_bytes));
                 }
                 self.line.extend_from_slice(rest);
                 return Ok(());
@@ -71,7 +71,7 @@ impl SseDecoder {
                 self.take_line(line, on_frame)?;
             } else {
                 if self.line.len() + end > self.max_frame_bytes {
-                    return Err(FramingError::FrameTooLarge { limit: self.max_frame_bytes });
+                    return Err(FramingError::too_large(self.max_frame_bytes));
                 }
                 let mut line = std::mem::take(&mut self.line);
                 line.extend_from_slice(&rest[..end]);
@@ -105,7 +105,7 @@ impl SseDecoder {
                     self.data.push(b'\n');
                 }
                 if self.data.len() + value.len() > self.max_frame_bytes {
-                    return Err(FramingError::FrameTooLarge { limit: self.max_frame_bytes });
+                    return Err(FramingError::too_large(self.max_frame_bytes));
                 }
                 self.data.extend_from_slice(value);
                 self.has_data = true;
@@ -210,7 +210,7 @@ mod tests {
         let mut d = StreamDecoder::new(StreamFormat::Sse, 16);
         let mut n = 0;
         let err = d.push(b"data: 0123456789abcdefghij\n\n", &mut |_| n += 1).unwrap_err();
-        assert_eq!(err, FramingError::FrameTooLarge { limit: 16 });
+        assert_eq!(err, FramingError::too_large(16));
         assert_eq!(d.push(b"data: ok\n\n", &mut |_| n += 1), Err(err));
         assert_eq!(n, 0);
         // a long line split across chunks is bounded too

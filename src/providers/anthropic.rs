@@ -71,7 +71,7 @@ struct Message {
 }
 
 pub(crate) fn handle_request(_api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
-    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("request is not JSON"))?;
+    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
     read_request(r, call);
     Ok(())
 }
@@ -214,7 +214,7 @@ impl StreamState {
         if data.is_empty() {
             return Ok(FrameFacts::default());
         }
-        let e: Event<'_> = serde_json::from_slice(data).map_err(|_| ExtractError::Malformed("stream event is not JSON"))?;
+        let e: Event<'_> = serde_json::from_slice(data).map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
         let mut content = false;
         match e.kind.unwrap_or("") {
             "message_start" => {
@@ -279,7 +279,7 @@ impl StreamState {
 
 /// Reads a whole Messages (or legacy completion, or error) response body.
 pub(crate) fn read_response_json(body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
-    let r: Response = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+    let r: Response = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
     if let Some(e) = r.error {
         call.error_type = e.kind.or(Some("error".to_owned()));
     }

@@ -70,7 +70,7 @@ struct Message {
 }
 
 pub(crate) fn handle_request(api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
-    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("request is not JSON"))?;
+    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
     if r.model.is_some() {
         call.request_model = r.model;
     }
@@ -246,7 +246,7 @@ impl StreamState {
         if api == Api::CohereChatV1 {
             return handle_v1_line(data, call);
         }
-        let e: Event = serde_json::from_slice(data).map_err(|_| ExtractError::Malformed("stream event is not JSON"))?;
+        let e: Event = serde_json::from_slice(data).map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
         let mut content = false;
         let null = serde_json::Value::Null;
         let message = e.delta.as_ref().and_then(|d| d.message.as_ref()).unwrap_or(&null);
@@ -285,11 +285,11 @@ impl StreamState {
 
     pub(crate) fn handle_json(&mut self, api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
         if api != Api::CohereChat {
-            let r: ResponseV1 = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+            let r: ResponseV1 = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
             r.apply(call);
             return Ok(());
         }
-        let r: Response = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+        let r: Response = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
         if let Some(id) = r.id.filter(|s| !s.is_empty()) {
             call.response_id = Some(id);
         }
@@ -331,7 +331,7 @@ impl StreamState {
 
 /// One line of a v1 stream: text, whole tool calls, and at the end the whole response.
 fn handle_v1_line(data: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
-    let e: EventV1 = serde_json::from_slice(data).map_err(|_| ExtractError::Malformed("stream event is not JSON"))?;
+    let e: EventV1 = serde_json::from_slice(data).map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
     let mut content = false;
     match e.event_type.as_deref().unwrap_or("") {
         "stream-start" => {

@@ -74,7 +74,7 @@ struct PartKind {
 }
 
 pub(crate) fn handle_request(_api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
-    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("request is not JSON"))?;
+    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
     let g = r.generation_config.unwrap_or_default();
     let p = &mut call.params;
     p.max_tokens = g.max_output_tokens;
@@ -204,14 +204,14 @@ impl StreamState {
         if data.trim_ascii().is_empty() {
             return Ok(FrameFacts::default());
         }
-        let r: Response<'_> = serde_json::from_slice(data).map_err(|_| ExtractError::Malformed("stream chunk is not JSON"))?;
+        let r: Response<'_> = serde_json::from_slice(data).map_err(|_| ExtractError::malformed("stream chunk is not JSON"))?;
         Ok(apply(r, call))
     }
 
     pub(crate) fn handle_json(&mut self, api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
         if api == Api::GeminiEmbed {
             // embeddings report no usage in the Gemini API; the error, if any, is still read
-            let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+            let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
             if let Some(s) = v["error"]["status"].as_str() {
                 call.error_type = Some(s.to_owned());
             }
@@ -220,13 +220,13 @@ impl StreamState {
         let trimmed = body.trim_ascii();
         if trimmed.first() == Some(&b'[') {
             // a whole streamed array, read at once
-            let items: Vec<Response<'_>> = serde_json::from_slice(trimmed).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+            let items: Vec<Response<'_>> = serde_json::from_slice(trimmed).map_err(|_| ExtractError::malformed("response is not JSON"))?;
             for r in items {
                 apply(r, call);
             }
             return Ok(());
         }
-        let r: Response<'_> = serde_json::from_slice(trimmed).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+        let r: Response<'_> = serde_json::from_slice(trimmed).map_err(|_| ExtractError::malformed("response is not JSON"))?;
         apply(r, call);
         Ok(())
     }

@@ -253,12 +253,32 @@ pub struct FrameFacts {
     pub content: bool,
 }
 
-/// Why a body could not be read. Sticky: once returned, the exchange stops extracting.
+/// An error that occurred while reading an LLM request, response or stream frame.
+///
+/// The body was not valid JSON, or was JSON of a shape its API never sends. The error is
+/// sticky: once one is returned, the exchange reads nothing more of the call
+/// (`genai_tap.not_parsed.reason` is `malformed`) and the bytes keep flowing. Its kind is not
+/// exposed. The `Display` text says which part did not read (`response is not JSON`), never
+/// what the body held.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExtractError {
-    /// Not valid JSON, or JSON of a shape this API never sends.
-    Malformed(&'static str),
+pub struct ExtractError {
+    what: &'static str,
 }
+
+impl ExtractError {
+    /// A body or frame that did not read; `what` names the part, without quoting it.
+    pub(crate) fn malformed(what: &'static str) -> ExtractError {
+        ExtractError { what }
+    }
+}
+
+impl core::fmt::Display for ExtractError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.what)
+    }
+}
+
+impl std::error::Error for ExtractError {}
 
 mod anthropic;
 mod bedrock;

@@ -50,7 +50,7 @@ struct RoleOnly {
 }
 
 pub(crate) fn handle_request(api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
-    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("request is not JSON"))?;
+    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
     call.request_model = r.model.or(call.request_model.take());
     let o = r.options.unwrap_or_default();
     let p = &mut call.params;
@@ -141,13 +141,13 @@ pub(crate) struct StreamState {}
 impl StreamState {
     pub(crate) fn handle_frame(&mut self, _api: Api, frame: Frame<'_>, call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
         let Frame::Json(line) = frame else { return Ok(FrameFacts::default()) };
-        let c: Chunk<'_> = serde_json::from_slice(line).map_err(|_| ExtractError::Malformed("stream line is not JSON"))?;
+        let c: Chunk<'_> = serde_json::from_slice(line).map_err(|_| ExtractError::malformed("stream line is not JSON"))?;
         Ok(apply(c, call))
     }
 
     pub(crate) fn handle_json(&mut self, api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
         if api == Api::OllamaEmbed {
-            let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+            let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
             call.response_model = v["model"].as_str().map(str::to_owned).or(call.response_model.take());
             call.usage.input = v["prompt_eval_count"].as_u64().or(call.usage.input);
             return Ok(());
@@ -155,12 +155,12 @@ impl StreamState {
         // a stream sent as application/json is several lines: read each
         let mut any = false;
         for line in body.split(|b| *b == b'\n').filter(|l| !l.trim_ascii().is_empty()) {
-            let c: Chunk<'_> = serde_json::from_slice(line).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+            let c: Chunk<'_> = serde_json::from_slice(line).map_err(|_| ExtractError::malformed("response is not JSON"))?;
             apply(c, call);
             any = true;
         }
         if !any {
-            return Err(ExtractError::Malformed("empty response"));
+            return Err(ExtractError::malformed("empty response"));
         }
         Ok(())
     }

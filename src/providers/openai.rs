@@ -178,7 +178,7 @@ pub(crate) fn handle_request(api: Api, body: &[u8], call: &mut LlmCall) -> Resul
         // GET /v1/responses/{id} has no body: nothing to read, and nothing wrong
         return Ok(());
     }
-    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("request is not JSON"))?;
+    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
     if r.model.is_some() {
         call.request_model = r.model;
     }
@@ -359,6 +359,15 @@ mod tests {
         "azure/chat_stream", "openai_compatible/deepseek_chat_stream_usage", "openai_compatible/groq_chat_stream",
         "openai_compatible/mistral_chat_stream",
     ];
+
+    #[test]
+    fn a_body_that_does_not_read_says_which_part_and_not_what_it_held() {
+        let mut call = LlmCall::default();
+        let err = handle_request(Api::OpenAiChat, b"{\"model\": \"gpt-4o\", sk-secret", &mut call).unwrap_err();
+        assert_eq!(err.to_string(), "request is not JSON");
+        let err = ResponseReader::new(Api::OpenAiChat).handle_json(b"<html>sk-secret</html>", &mut call).unwrap_err();
+        assert_eq!(err.to_string(), "response is not JSON");
+    }
 
     #[test]
     fn every_plain_fixture_matches_its_expected_values() {

@@ -45,7 +45,7 @@ impl Fixture {
     pub fn response_body(&self) -> Vec<u8> {
         let r = &self.json["response"];
         if r["body_encoding"].as_str() == Some("base64") {
-            base64_decode(r["body_base64"].as_str().unwrap())
+            super::base64_decode(r["body_base64"].as_str().unwrap()).expect("body_base64 is standard base64")
         } else {
             r["body"].as_str().unwrap_or("").as_bytes().to_vec()
         }
@@ -143,30 +143,6 @@ impl Fixture {
             assert!(call.finish_reasons.iter().any(|r| r == f), "{n}: finish {:?}", call.finish_reasons);
         }
     }
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    let val = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a' + 26) as u32,
-            b'0'..=b'9' => (c - b'0' + 52) as u32,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => panic!("bad base64"),
-        }
-    };
-    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').collect();
-    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
-    for group in clean.chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in group.iter().enumerate() {
-            acc |= val(*c) << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..group.len()]);
-    }
-    out
 }
 
 /// Every streamed recording, for the property tests.

@@ -328,21 +328,22 @@ pub enum Replaced {
     Unreadable,
 }
 
-/// Where a session stands.
+/// Where a session, or a task (`task`'s records share this byte and these reasons), stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum State {
     #[default]
     Live,
-    /// A call carried `identity.session_end_header`.
+    /// A call carried the end header (`identity.session_end_header`, `identity.task_end_header`).
     EndedByHeader,
-    /// No call for `sessions.idle_ttl_ms`.
+    /// No call for the idle time (`sessions.idle_ttl_ms`, `sessions.task_idle_timeout_ms`).
     EndedIdle,
-    /// Another live session took its slot (a hash collision): it ends early.
+    /// Sessions only: another live session took its slot (a hash collision): it ends early.
     Evicted,
 }
 
 impl State {
-    fn byte(self) -> u8 {
+    /// The record's state byte.
+    pub(crate) fn byte(self) -> u8 {
         match self {
             State::Live => 0,
             State::EndedByHeader => 1,
@@ -351,7 +352,8 @@ impl State {
         }
     }
 
-    fn from_byte(b: u8) -> Option<State> {
+    /// The state a record's byte holds; `None` for a byte no version wrote.
+    pub(crate) fn from_byte(b: u8) -> Option<State> {
         Some(match b {
             0 => State::Live,
             1 => State::EndedByHeader,
@@ -361,7 +363,7 @@ impl State {
         })
     }
 
-    /// `genai_tap.session.end_reason`.
+    /// `genai_tap.session.end_reason`, `genai_tap.task.end_reason`.
     pub fn end_reason(self) -> &'static str {
         match self {
             State::Live => "live",

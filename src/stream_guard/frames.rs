@@ -58,8 +58,8 @@ impl RawFramer {
                 StreamFormat::Ndjson => memchr::memchr(b'\n', &self.buf[self.scanned..]).map(|i| (self.scanned + i + 1, 0)),
                 StreamFormat::JsonArray => self.array_end(start),
                 StreamFormat::EventStream => match message_total_len(&self.buf[start..]) {
-                    Some(n) if n < 16 => break Err(FramingError::Malformed("event-stream lengths do not add up")),
-                    Some(n) if n > self.max => break Err(FramingError::FrameTooLarge { limit: self.max }),
+                    Some(n) if n < 16 => break Err(FramingError::malformed("event-stream lengths do not add up")),
+                    Some(n) if n > self.max => break Err(FramingError::too_large(self.max)),
                     Some(n) if self.buf.len() - start >= n => Some((start + n, 0)),
                     _ => None,
                 },
@@ -72,7 +72,7 @@ impl RawFramer {
         self.consume(start);
         result?;
         if self.buf.len() > self.max {
-            return Err(FramingError::FrameTooLarge { limit: self.max });
+            return Err(FramingError::too_large(self.max));
         }
         if self.format == StreamFormat::Ndjson {
             self.scanned = self.buf.len();

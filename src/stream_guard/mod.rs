@@ -498,28 +498,9 @@ impl StreamGuard {
     /// Scans an event with no delta whole (its JSON document, or its bytes as text); the new
     /// document (or bytes) when something was replaced.
     fn scan_whole(&mut self, guard: &Guard, policy: Policy, source: &[u8]) -> Option<Vec<u8>> {
-        let want_pii = policy.pii != PiiMode::Off;
-        let want_secrets = policy.secrets != SecretMode::Off;
-        if !want_pii && !want_secrets {
-            return None;
-        }
-        let normalized = scan::decode_ascii_escapes(source);
-        let text: &[u8] = normalized.as_deref().unwrap_or(source);
-        let findings = guard.detectors.find(text, want_pii, want_secrets);
-        let mut replace = Vec::new();
-        for f in findings {
-            let name = guard.detectors.kind_name(f.kind).into_owned();
-            let redact = if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact };
-            if f.kind.is_secret() { self.secrets.push(name) } else { self.pii.push(name) }
-            if redact {
-                replace.push(f);
-            }
-        }
-        if replace.is_empty() {
-            return None;
-        }
-        self.replaced += replace.len();
-        Some(scan::redact(guard, text, &replace))
+        let (out, replaced) = whole::redact_whole(guard, policy, source, &mut self.pii, &mut self.secrets)?;
+        self.replaced += replaced;
+        Some(out)
     }
 }
 

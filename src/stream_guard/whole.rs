@@ -1,7 +1,8 @@
 //! A response that is not a stream, guarded whole: held until its JSON closes (or the body
-//! ends), then scanned and redacted as requests are. It owns only that holding and where a
-//! JSON body ends; the detectors and the redaction are `scan`'s, and the line redactor that
-//! takes over past the limit is `scan::StreamRedactor`.
+//! ends), then scanned and redacted as requests are. It owns that holding, where a JSON body
+//! ends, and the scan of one whole document under a response policy (`redact_whole`, also
+//! used by the stream guard for events it reads whole); the detectors and the redaction are
+//! `scan`'s, and the line redactor that takes over past the limit is `scan::StreamRedactor`.
 
 use crate::scan::{self, Guard, PiiMode, Policy, SecretMode, StreamRedactor};
 
@@ -53,27 +54,13 @@ impl WholeGuard {
             return out;
         }
         let body = std::mem::take(&mut self.body);
-        let want_pii = policy.pii != PiiMode::Off;
-        let want_secrets = policy.secrets != SecretMode::Off;
-        if !want_pii && !want_secrets {
-            return body;
-        }
-        let normalized = scan::decode_ascii_escapes(&body);
-        let text: &[u8] = normalized.as_deref().unwrap_or(&body);
-        let mut replace = Vec::new();
-        for f in guard.detectors.find(text, want_pii, want_secrets) {
-            let name = guard.detectors.kind_name(f.kind).into_owned();
-            let redact = if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact };
-            if f.kind.is_secret() { self.secrets.push(name) } else { self.pii.push(name) }
-            if redact {
-                replace.push(f);
+        match redact_whole(guard, policy, &body, &mut self.pii, &mut self.secrets) {
+            Some((out, replaced)) => {
+                self.replaced = replaced;
+                out
             }
+            None => body,
         }
-        if replace.is_empty() {
-            return body;
-        }
-        self.replaced = replace.len();
-        scan::redact(guard, text, &replace)
     }
 
     pub fn state_bytes(&self) -> usize {
@@ -149,4 +136,38 @@ impl JsonEnd {
         }
         false
     }
+}
+
+/// Scans a whole response body (or one whole document of a stream) under `policy`, `\u`
+/// escapes decoded: pushes each finding's name onto `pii` or `secrets`, and answers the text
+/// with the findings to be replaced replaced, and how many, or `None` when there are none.
+/// Unlike `scan::guard_body`, a secret under `block` is replaced, not blocked: a response's
+/// status has already left.
+pub(super) fn redact_whole(
+    guard: &Guard,
+    policy: Policy,
+    source: &[u8],
+    pii: &mut Vec<String>,
+    secrets: &mut Vec<String>,
+) -> Option<(Vec<u8>, usize)> {
+    let want_pii = policy.pii != PiiMode::Off;
+    let want_secrets = policy.secrets != SecretMode::Off;
+    if !want_pii && !want_secrets {
+        return None;
+    }
+    let normalized = scan::decode_ascii_escapes(source);
+    let text: &[u8] = normalized.as_deref().unwrap_or(source);
+    let mut replace = Vec::new();
+    for f in guard.detectors.find(text, want_pii, want_secrets) {
+        let name = guard.detectors.kind_name(f.kind).into_owned();
+        let redact = if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact };
+        if f.kind.is_secret() { secrets.push(name) } else { pii.push(name) }
+        if redact {
+            replace.push(f);
+        }
+    }
+    if replace.is_empty() {
+        return None;
+    }
+    Some((scan::redact(guard, text, &replace), replace.len()))
 }

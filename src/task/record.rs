@@ -24,44 +24,9 @@ pub(super) const OVER_BUDGET: u8 = 4;
 pub(super) const ANY_ERRORED: u8 = 8;
 pub(super) const LAST_SURFACED: u8 = 16;
 
-/// Where a task stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum State {
-    #[default]
-    Live,
-    /// A call said so (`identity.task_end_header`).
-    EndedByHeader,
-    /// Idle past `sessions.task_idle_timeout_ms`.
-    EndedIdle,
-}
-
-impl State {
-    fn byte(self) -> u8 {
-        match self {
-            State::Live => 0,
-            State::EndedByHeader => 1,
-            State::EndedIdle => 2,
-        }
-    }
-
-    fn from_byte(b: u8) -> Option<State> {
-        match b {
-            0 => Some(State::Live),
-            1 => Some(State::EndedByHeader),
-            2 => Some(State::EndedIdle),
-            _ => None,
-        }
-    }
-
-    /// `genai_tap.task.end_reason`.
-    pub fn end_reason(self) -> &'static str {
-        match self {
-            State::Live => "live",
-            State::EndedByHeader => "header",
-            State::EndedIdle => "idle",
-        }
-    }
-}
+/// Where a task stands: the session's states, of which a task takes all but `Evicted` (a
+/// task that loses its slot is replaced, not ended).
+pub use crate::session::State;
 
 /// A task's slot, decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -183,7 +148,7 @@ impl TaskRecord {
         if r.u8()? != MAGIC {
             return None;
         }
-        let mut rec = TaskRecord { tag: r.arr()?, state: State::from_byte(r.u8()?)?, flags: r.u8()?, ..TaskRecord::default() };
+        let mut rec = TaskRecord { tag: r.arr()?, state: State::from_byte(r.u8()?).filter(|s| *s != State::Evicted)?, flags: r.u8()?, ..TaskRecord::default() };
         for f in [
             &mut rec.start_ms,
             &mut rec.last_seen_ms,

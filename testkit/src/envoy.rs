@@ -27,6 +27,14 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
+/// One more static cluster of one loopback endpoint, as an item of
+/// [`EnvoyConfig::extra_clusters`]: a capture bucket, an echo server.
+pub fn loopback_cluster(name: &str, port: u16) -> String {
+    format!(
+        "  - name: {name}\n    type: STATIC\n    connect_timeout: 1s\n    load_assignment:\n      cluster_name: {name}\n      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}}}]}}]\n"
+    )
+}
+
 /// What to put in the generated Envoy configuration.
 #[derive(Debug, Clone)]
 pub struct EnvoyConfig {
@@ -307,13 +315,13 @@ impl Envoy {
         s
     }
 
-    /// Sends a request through the listener.
     /// Sends one request over HTTP/2 without TLS (h2c, prior knowledge), with curl (Debian's
     /// `curl`, built with nghttp2; `make deps`). Status 0 and the error as the body on failure.
     pub fn send_h2c(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> crate::http::Response {
         crate::http::request_h2c(self.listener_port, method, path, headers, body)
     }
 
+    /// Sends a request through the listener. Status 0 and the error as the body on failure.
     pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> crate::http::Response {
         crate::http::request(self.listener_port, method, path, headers, body, None).unwrap_or_else(|e| crate::http::Response {
             status: 0,
@@ -323,6 +331,20 @@ impl Envoy {
             total: Duration::ZERO,
             complete: false,
         })
+    }
+
+    /// Sends the recorded request of the fixture `name` through the listener, as the agent
+    /// would: its path and body, the `host` its upstream expects, JSON, and `x-fixture` so that
+    /// the [`Upstream`](crate::upstream::Upstream) answers with the recorded response; `extra`
+    /// headers (identity headers, `x-chunk-bytes`...) go after those.
+    ///
+    /// Panics if the fixture does not load: a test that names a missing fixture is wrong.
+    pub fn send_fixture(&self, name: &str, extra: &[(&str, &str)]) -> crate::http::Response {
+        let fx = crate::upstream::Fixture::load(name).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+        let host = fx.upstream_host();
+        let mut headers = vec![("host", host.as_str()), ("content-type", "application/json"), ("x-fixture", name)];
+        headers.extend_from_slice(extra);
+        self.send("POST", &fx.request_path(), &headers, &fx.request_body())
     }
 
     pub fn admin(&self, path: &str) -> String {

@@ -9,9 +9,11 @@
 //! - [`h2`]: an h2c server for the same handlers and a client that resets streams on demand.
 //! - [`envoy::Envoy`]: the pinned Envoy with the built module, on free loopback ports.
 //! - [`prometheus::Prometheus`]: a real Prometheus scraping that Envoy, and PromQL queries.
+//! - [`base64`]: the encoding of raw bodies in upstream headers and recordings.
 //!
 //! Everything binds 127.0.0.1 and every wait is bounded.
 
+pub mod base64;
 pub mod envoy;
 pub mod h2;
 pub mod http;

@@ -94,7 +94,7 @@ impl Fixture {
     pub fn response_body(&self) -> Vec<u8> {
         let r = &self.json["response"];
         if r["body_encoding"].as_str() == Some("base64") {
-            base64(r["body_base64"].as_str().unwrap_or(""))
+            crate::base64::decode(r["body_base64"].as_str().unwrap_or(""))
         } else {
             r["body"].as_str().unwrap_or("").as_bytes().to_vec()
         }
@@ -115,28 +115,6 @@ impl Fixture {
         }
         out
     }
-}
-
-fn base64(s: &str) -> Vec<u8> {
-    let val = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a' + 26) as u32,
-            b'0'..=b'9' => (c - b'0' + 52) as u32,
-            b'+' | b'-' => 62,
-            _ => 63,
-        }
-    };
-    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').collect();
-    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
-    for g in clean.chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in g.iter().enumerate() {
-            acc |= val(*c) << (18 - 6 * i);
-        }
-        out.extend_from_slice(&acc.to_be_bytes()[1..g.len()]);
-    }
-    out
 }
 
 /// Splits a stream body after each event (SSE blank line, NDJSON newline); other bodies stay whole.
@@ -269,7 +247,7 @@ fn handle(req: &Request) -> Reply {
         body = raw.as_bytes().to_vec();
     }
     if let Some(b64) = req.header("x-raw-body-b64") {
-        body = base64(b64);
+        body = crate::base64::decode(b64);
     }
     if let Some(ct) = req.header("x-content-type") {
         headers.retain(|(k, _)| k != "content-type");

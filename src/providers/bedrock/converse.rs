@@ -119,7 +119,7 @@ struct ToolUseDelta {
 impl StreamState {
     /// A ConverseStream event (also Nova's invoke stream, whose chunks are keyed by event name).
     pub(super) fn converse_event(&mut self, event_type: &str, payload: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
-        let e: ConverseEvent = serde_json::from_slice(payload).map_err(|_| ExtractError::Malformed("stream event is not JSON"))?;
+        let e: ConverseEvent = serde_json::from_slice(payload).map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
         let mut content = false;
         match event_type {
             "contentBlockStart" => {

@@ -210,10 +210,10 @@ impl StreamState {
         struct Chunk {
             bytes: Option<String>,
         }
-        let c: Chunk = serde_json::from_slice(payload).map_err(|_| ExtractError::Malformed("chunk is not JSON"))?;
+        let c: Chunk = serde_json::from_slice(payload).map_err(|_| ExtractError::malformed("chunk is not JSON"))?;
         let Some(b64) = c.bytes else { return Ok(FrameFacts::default()) };
-        let inner = base64_decode(&b64).ok_or(ExtractError::Malformed("chunk bytes are not base64"))?;
-        let v: serde_json::Value = serde_json::from_slice(&inner).map_err(|_| ExtractError::Malformed("chunk is not JSON"))?;
+        let inner = base64_decode(&b64).ok_or(ExtractError::malformed("chunk bytes are not base64"))?;
+        let v: serde_json::Value = serde_json::from_slice(&inner).map_err(|_| ExtractError::malformed("chunk is not JSON"))?;
         if v.get("type").is_some() {
             // Anthropic Messages events
             return self.anthropic.get_or_insert_with(Default::default).handle_event_json(&inner, call);
@@ -223,7 +223,7 @@ impl StreamState {
         }) {
             // Nova: the Converse events, keyed by name
             let name = name.clone();
-            let body = serde_json::to_vec(body).map_err(|_| ExtractError::Malformed("chunk is not JSON"))?;
+            let body = serde_json::to_vec(body).map_err(|_| ExtractError::malformed("chunk is not JSON"))?;
             let facts = self.converse_event(&name, &body, call)?;
             if let Some(m) = v.get("amazon-bedrock-invocationMetrics") {
                 call.usage.input = m["inputTokenCount"].as_u64().or(call.usage.input);
@@ -233,10 +233,10 @@ impl StreamState {
             return Ok(facts);
         }
         if is_family_body(&v) {
-            let r: FamilyBody = serde_json::from_value(v).map_err(|_| ExtractError::Malformed("chunk is not a known model event"))?;
+            let r: FamilyBody = serde_json::from_value(v).map_err(|_| ExtractError::malformed("chunk is not a known model event"))?;
             return Ok(FrameFacts { content: apply_family(r, call, true) });
         }
-        let t: TextResponse = serde_json::from_value(v).map_err(|_| ExtractError::Malformed("chunk is not a known model event"))?;
+        let t: TextResponse = serde_json::from_value(v).map_err(|_| ExtractError::malformed("chunk is not a known model event"))?;
         Ok(FrameFacts { content: apply_text(t, call) })
     }
 }

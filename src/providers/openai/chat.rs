@@ -202,7 +202,7 @@ pub(super) fn read_json(body: &[u8], call: &mut LlmCall) -> Result<(), ExtractEr
     let c: Completion = match serde_json::from_slice(body) {
         Ok(c) => c,
         Err(_) => {
-            let c: Skeleton = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+            let c: Skeleton = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
             c.apply(call);
             call.finish_reasons.extend(c.choices.into_iter().filter_map(|ch| ch.finish_reason));
             return Ok(());
@@ -277,7 +277,7 @@ impl StreamState {
     /// form): keep what every chunk says the same way (ids, usage, error, finish reasons) and
     /// count the chunk as content, rather than lose the call's usage over one field.
     pub(super) fn skeleton_chunk(&mut self, data: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
-        let c: Skeleton = serde_json::from_slice(data).map_err(|_| ExtractError::Malformed("stream chunk is not JSON"))?;
+        let c: Skeleton = serde_json::from_slice(data).map_err(|_| ExtractError::malformed("stream chunk is not JSON"))?;
         c.apply(call);
         for (pos, choice) in c.choices.iter().enumerate() {
             if let Some(r) = &choice.finish_reason {

@@ -96,14 +96,14 @@ fn apply_response(r: Response, call: &mut LlmCall) {
 
 /// A whole Responses API response object.
 pub(super) fn read_json(body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
-    let r: Response = serde_json::from_slice(body).map_err(|_| ExtractError::Malformed("response is not JSON"))?;
+    let r: Response = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
     apply_response(r, call);
     Ok(())
 }
 
 impl StreamState {
     pub(super) fn response_event(&mut self, data: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
-        let e: ResponseEvent<'_> = serde_json::from_slice(data).map_err(|_| ExtractError::Malformed("stream event is not JSON"))?;
+        let e: ResponseEvent<'_> = serde_json::from_slice(data).map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
         let kind = e.kind.as_deref().unwrap_or("");
         let mut content = false;
         match kind {
