@@ -21,7 +21,7 @@
 //!
 //! A record keeps at most `stats.max_label_values` versions (the label cap: more could not be
 //! told apart in the stats anyway), each a last-seen time and a text of at most
-//! [`MAX_TEXT`] bytes, so at most 1 + cap × 73 bytes per kind. A version stays in the record
+//! [`crate::session::MAX_TEXT`] bytes, so at most 1 + cap × 73 bytes per kind. A version stays in the record
 //! for one window after it left it, so that every worker's tick sees it inactive and sets 0;
 //! when the record is full, the version seen longest ago goes.
 //!
@@ -31,8 +31,6 @@ use crate::session::{update, SharedData, UpdateError};
 use crate::stats::{self, Metric, StatUpdate};
 use std::collections::HashMap;
 
-/// The longest version text kept, in bytes (cut on a character boundary).
-pub const MAX_TEXT: usize = 64;
 
 /// What kind of version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,7 +73,7 @@ impl Kind {
     }
 }
 
-use crate::task::cut;
+use crate::session::cut;
 
 /// Versions and when each was last seen (Unix ms).
 type Seen = Vec<(String, u64)>;
@@ -203,7 +201,7 @@ impl Tracker {
 #[cfg(test)]
 /// The most bytes the two records can hold with a label cap of `cap`.
 pub fn max_shared_bytes(cap: usize) -> u64 {
-    2 * (2 + cap as u64 * (9 + MAX_TEXT as u64))
+    2 * (2 + cap as u64 * (9 + crate::session::MAX_TEXT as u64))
 }
 
 #[cfg(test)]

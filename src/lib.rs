@@ -76,6 +76,8 @@ mod trace;
 
 #[cfg(any(target_arch = "wasm32", test))]
 mod host;
+#[cfg(test)]
+mod layout_tests;
 
 // The whole public surface. Everything else is `pub(crate)` at most, so a change inside a
 // module cannot break a user of the crate unless it shows here.

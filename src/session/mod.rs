@@ -57,8 +57,8 @@
 pub mod record;
 mod slot;
 
-pub use slot::{SessionRecord, MAX_TEXT};
-use slot::cut;
+pub use slot::SessionRecord;
+pub(crate) use slot::{cut, MAX_TEXT};
 
 use crate::config::sessions::RawSessions;
 use core::fmt;

@@ -4,8 +4,22 @@
 
 use super::{SessionTotals, State, SESSION_FIXED_LEN, SESSION_MAGIC};
 
-/// The longest text a session record keeps, in bytes (cut on a character boundary).
+/// The longest text a session, task or active-version record keeps, in bytes (cut on a
+/// character boundary by [`cut`]).
 pub const MAX_TEXT: usize = 64;
+
+/// `s` cut to [`MAX_TEXT`] bytes on a character boundary; task, session and active-version
+/// records all keep their texts this way.
+pub(crate) fn cut(s: &str) -> &str {
+    if s.len() <= MAX_TEXT {
+        return s;
+    }
+    let mut end = MAX_TEXT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
 
 /// A session's slot, decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -29,7 +43,6 @@ pub(super) fn read_tag(bytes: &[u8], at: usize) -> Option<[u8; 8]> {
     bytes.get(at..at + 8)?.try_into().ok()
 }
 
-pub(super) use crate::task::cut;
 
 pub(super) struct Reader<'a> {
     bytes: &'a [u8],

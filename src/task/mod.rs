@@ -34,7 +34,7 @@
 //! resource), and carries only counts and sums, which add up across proxies. The merge query
 //! is in `docs/operators.md`.
 //!
-//! # Record (little-endian), at most [`MAX_RECORD_LEN`] bytes
+//! # Record (little-endian), at most [`record::MAX_RECORD_LEN`] bytes
 //!
 //! `'U'`, tag[8], state u8 (0 live, 1 ended by header, 2 ended idle), flags u8, thirteen u64
 //! (start_ms, last_seen_ms, end_ms, budget_ms, llm_calls, tool_calls, input, output,
@@ -42,19 +42,18 @@
 //! parent span id[8] (zeros: none), n links (u8) then n × (trace id[16], span id[8]), then
 //! six texts (task id, spec version, agent version, surface reason, declared outcome, agent
 //! name) and
-//! n models (u8) then n texts; a text is a length (u8) and at most [`MAX_TEXT`] bytes.
+//! n models (u8) then n texts; a text is a length (u8) and at most [`crate::session::MAX_TEXT`] bytes.
 
 mod record;
 mod telemetry;
 
-pub use record::{State, TaskRecord, MAX_LINKS, MAX_MODELS, MAX_RECORD_LEN};
+pub use record::{State, TaskRecord, MAX_LINKS, MAX_MODELS};
 #[cfg(test)]
-pub use record::MAX_TEXT;
+pub use record::MAX_RECORD_LEN;
 pub use telemetry::{log_record, span, stats};
 
-pub(crate) use record::cut;
 use record::{ANY_ERRORED, LAST_ERRORED, LAST_SURFACED, OVER_BUDGET, SURFACED};
-use crate::session::{update, Limits, SharedData, SlotKey, UpdateError};
+use crate::session::{cut, update, Limits, SharedData, SlotKey, UpdateError};
 use crate::span::{SpanId, TraceId};
 
 /// What one finished call adds to its task. Texts are already sanitised for telemetry.

@@ -5,11 +5,10 @@
 //! (outcome, budget, first pass). It does not decide how a call or a tick changes a record
 //! (the parent module) or what telemetry a record leaves (`telemetry`).
 
+use crate::session::{cut, MAX_TEXT};
 use crate::span::{SpanId, TraceId};
 
 const MAGIC: u8 = b'U';
-/// The longest text kept in a record, in bytes (cut on a character boundary).
-pub const MAX_TEXT: usize = 64;
 /// Distinct models remembered per task.
 pub const MAX_MODELS: usize = 4;
 /// Call spans a task record links to (the first ones).
@@ -64,18 +63,6 @@ pub struct TaskRecord {
     pub models: Vec<String>,
 }
 
-/// `s` cut to [`MAX_TEXT`] bytes on a character boundary; task, session and active-version
-/// records all keep their texts this way.
-pub(crate) fn cut(s: &str) -> &str {
-    if s.len() <= MAX_TEXT {
-        return s;
-    }
-    let mut end = MAX_TEXT;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
 
 struct Reader<'a> {
     bytes: &'a [u8],

@@ -1,6 +1,6 @@
 use super::*;
 use crate::span::{attr, AttrValue, Span, SpanKind};
-use crate::session::{SetError, SharedData};
+use crate::session::{SetError, SharedData, MAX_TEXT};
 use std::collections::HashMap;
 
 /// Envoy's shared data: a token per key, bumped on every write.
