@@ -178,10 +178,13 @@ impl StreamGuard {
         }
         let mut frames = Vec::new();
         let framed = self.framer.push(chunk, &mut frames);
+        let mut out = Vec::new();
         for f in frames {
             self.add(guard, policy, f, now);
+            // what is settled leaves at once, so a burst of thousands of events does not hold
+            // each one's decoded document until the whole chunk is read
+            self.release(&mut out);
         }
-        let mut out = Vec::new();
         if framed.is_err() {
             // sticky: what is held leaves, and the rest of the stream goes through the line redactor
             self.flush_all(guard, policy, &mut out);
