@@ -21,7 +21,7 @@ enum Step {
     Literals { alts: Vec<Vec<u8>>, first: Box<[bool; 256]>, nocase: bool },
     /// `min..=max` characters of a class, greedy. A class that takes non-ASCII (a negated
     /// one) takes a whole UTF-8 character, as the regex does on `str`.
-    Run { class: Box<[bool; 256]>, min: usize, max: usize },
+    Run { class: Box<[bool; 256]>, min: usize, max: usize, ascii: bool },
     /// `\b`.
     Boundary,
     /// Where capture group 1 starts or ends.
@@ -33,6 +33,15 @@ enum Step {
 #[derive(Debug, Clone)]
 pub(crate) struct Shape {
     steps: Vec<Step>,
+    /// The bytes a match can start with, when the first step that consumes a byte must
+    /// (`None`: any byte, for an optional first step). Most start positions fail here, with
+    /// one lookup instead of a call into the matcher.
+    first: Option<Box<[bool; 256]>>,
+    /// Per step: the bytes the input after it must start with (`first` of the steps after),
+    /// and whether a `\b` comes right after it. A run backtracking over its lengths skips
+    /// the lengths these rule out without a call per length.
+    follow: Vec<(Option<Box<[bool; 256]>>, bool)>,
+    has_group: bool,
 }
 
 /// A match: the whole span and the span of group 1 (the whole when there is no group).
@@ -101,7 +110,7 @@ impl Shape {
                 _ => {
                     let class = p.atom()?;
                     match p.quantifier()? {
-                        Some((min, max)) => steps.push(Step::Run { class: Box::new(class), min, max }),
+                        Some((min, max)) => steps.push(run(class, min, max)),
                         None => {
                             let bytes: Vec<u8> = (0..=255u8).filter(|b| class[*b as usize]).collect();
                             match bytes.as_slice() {
@@ -110,7 +119,7 @@ impl Shape {
                                     Some(Step::Literals { alts, .. }) if alts.len() == 1 => alts[0].push(*b),
                                     _ => steps.push(literals(vec![vec![*b]], nocase)),
                                 },
-                                _ => steps.push(Step::Run { class: Box::new(class), min: 1, max: 1 }),
+                                _ => steps.push(run(class, 1, 1)),
                             }
                         }
                     }
@@ -122,7 +131,12 @@ impl Shape {
         if starts != ends {
             return None;
         }
-        Some(Shape { steps })
+        let first = first_bytes(&steps);
+        let has_group = steps.iter().any(|s| matches!(s, Step::GroupStart));
+        let follow = (0..steps.len())
+            .map(|k| (first_bytes(&steps[k + 1..]), matches!(steps.get(k + 1), Some(Step::Boundary))))
+            .collect();
+        Some(Shape { steps, first, follow, has_group })
     }
 
     /// The leftmost-first match of the shape in `text` that starts in `from..=last_start`.
@@ -130,12 +144,16 @@ impl Shape {
     pub(crate) fn find(&self, text: &[u8], from: usize, last_start: usize) -> Result<Option<Match>, OutOfBudget> {
         let last = last_start.min(text.len());
         for start in from..=last {
+            if let Some(first) = &self.first {
+                if text.get(start).is_none_or(|b| !first[*b as usize]) {
+                    continue;
+                }
+            }
             let mut budget = BUDGET;
             let mut group = (start, start);
             match self.at(text, 0, start, &mut group, &mut budget) {
                 Some(end) => {
-                    let has_group = self.steps.iter().any(|s| matches!(s, Step::GroupStart));
-                    let group = if has_group { group } else { (start, end) };
+                    let group = if self.has_group { group } else { (start, end) };
                     return Ok(Some(Match { start, end, group }));
                 }
                 None if budget == 0 => return Err(OutOfBudget),
@@ -185,14 +203,24 @@ impl Shape {
                     }
                 })
             }
-            Step::Run { class, min, max } => {
+            Step::Run { class, min, max, ascii } => {
                 let rest = text.get(pos..).unwrap_or_default();
-                if class[0x80..].iter().all(|b| !b) {
+                if *ascii {
                     let avail = rest.iter().take(*max).take_while(|b| class[**b as usize]).count();
                     if avail < *min {
                         return None;
                     }
-                    return (*min..=avail).rev().find_map(|n| self.at(text, k + 1, pos + n, group, budget));
+                    let (next, boundary) = &self.follow[k];
+                    return (*min..=avail).rev().find_map(|n| {
+                        let end = pos + n;
+                        let fits = next.as_ref().is_none_or(|f| text.get(end).is_some_and(|b| f[*b as usize]))
+                            && (!boundary || is_word_at(text, end.wrapping_sub(1)) != is_word_at(text, end));
+                        if fits {
+                            self.at(text, k + 1, end, group, budget)
+                        } else {
+                            None
+                        }
+                    });
                 }
                 // by character: where each one ends
                 let mut ends = Vec::new();
@@ -215,6 +243,25 @@ impl Shape {
             }
         }
     }
+}
+
+fn run(class: [bool; 256], min: usize, max: usize) -> Step {
+    let ascii = class[0x80..].iter().all(|b| !b);
+    Step::Run { class: Box::new(class), min, max, ascii }
+}
+
+/// What the first byte of any match must be: the first step that consumes input decides,
+/// unless it can match empty (an optional literal group, a run with `min` 0).
+fn first_bytes(steps: &[Step]) -> Option<Box<[bool; 256]>> {
+    for step in steps {
+        match step {
+            Step::Boundary | Step::GroupStart | Step::GroupEnd => continue,
+            Step::Literals { alts, first, .. } if alts.iter().all(|a| !a.is_empty()) => return Some(first.clone()),
+            Step::Run { class, min, .. } if *min > 0 => return Some(class.clone()),
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn literals(alts: Vec<Vec<u8>>, nocase: bool) -> Step {
