@@ -30,11 +30,19 @@ fn main() {
         host 10.1.2.3; token 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 and password = \"S3cr3t!Passw0rd#2024\". ";
     let dense: String = dense_unit.repeat(2 * 1024 * 1024 / dense_unit.len());
     // a fixed amount of work, for an instruction count that does not depend on the load:
-    // `SCAN_ONLY=clean ROUNDS=3 valgrind --tool=callgrind target/release/examples/scan_bench`,
+    // `SCAN_ONLY=clean|dense|pii ROUNDS=3 valgrind --tool=callgrind target/release/examples/scan_bench`,
     // minus the same with ROUNDS=1, is two guard scans of 256 KiB
     if let Ok(which) = std::env::var("SCAN_ONLY") {
         let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-        let text = if which == "dense" { &dense } else { &clean };
+        // `pii`: the prompt `make bench` sends Envoy as dense text (PII, no secret)
+        let pii_unit = "contact jane.doe@example.com or 415-555-2671, card 4111 1111 1111 1111, host 10.1.2.3, \
+            ssn 123-45-6789, iban GB82 WEST 1234 5698 7654 32; the token word and the key word stay. ";
+        let pii_dense = pii_unit.repeat(512 * 1024 / pii_unit.len());
+        let text = match which.as_str() {
+            "dense" => &dense,
+            "pii" => &pii_dense,
+            _ => &clean,
+        };
         let text = &text.as_bytes()[..256 * 1024];
         let policy = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
         let mut n = 0;
