@@ -83,7 +83,12 @@ $(TOOLS)/sdk-venv/.ok: tests/python/requirements-sdk.txt
 	@touch $@
 
 test: deps build envoy tools phoenix mcp-sdk llm-sdk native ## the whole suite
-	cargo test --workspace --no-fail-fast
+	@if cargo nextest --version >/dev/null 2>&1; then \
+	  echo "cargo nextest run --workspace (.config/nextest.toml), then the doctests"; \
+	  cargo nextest run --workspace --no-fail-fast; rc=$$?; \
+	  cargo test --doc --workspace || rc=1; exit $$rc; \
+	else echo "note: cargo nextest not found, running cargo test"; \
+	  cargo test --workspace --no-fail-fast; fi
 	$(MAKE) --no-print-directory test-rules
 	python3 scripts/test_oci.py
 
