@@ -14,7 +14,7 @@ WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrappin
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help build envoy tools run test test-tools test-release test-bins test-bins-build test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak llm-sdk native
+.PHONY: help build envoy tools run test test-tools test-builds test-bins test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak llm-sdk native
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -88,7 +88,7 @@ $(TOOLS)/sdk-venv/.ok: tests/python/requirements-sdk.txt
 	@touch $@
 
 test: deps ## the whole suite
-	@$(MAKE) --no-print-directory -j4 test-tools test-release test-bins
+	@$(MAKE) --no-print-directory -j4 test-tools test-builds
 	@if cargo nextest --version >/dev/null 2>&1; then \
 	  echo "cargo nextest run --workspace (.config/nextest.toml), then the doctests"; \
 	  cargo nextest run --workspace --no-fail-fast; rc=$$?; \
@@ -98,21 +98,16 @@ test: deps ## the whole suite
 	$(MAKE) --no-print-directory test-rules
 	python3 scripts/test_oci.py
 
-# `make test` prepares in three lanes at once: the downloads and pip installs (network-bound),
-# the release builds (the module, the tools, the native .so: one after another, as they share
-# target/release's lock, and much of each is one core's work: fat LTO links and wasm-opt), and
-# the test binaries (target/debug, a lock of their own). The -j1 sub-makes hand cargo no
-# jobserver, so each build may use every core (make says that it is "resetting jobserver
-# mode": that is the point).
+# `make test` prepares in two lanes at once: the downloads and pip installs (network-bound)
+# beside the cargo builds (CPU-bound). The cargo builds go one after another: they share target/'s
+# lock, and a -j1 sub-make hands cargo no jobserver, so each has every core (make says that it
+# is "resetting jobserver mode": that is the point).
 test-tools: envoy phoenix mcp-sdk llm-sdk
 
-test-release:
-	@$(MAKE) --no-print-directory -j1 build tools native
+test-builds:
+	@$(MAKE) --no-print-directory -j1 build tools native test-bins
 
 test-bins:
-	@$(MAKE) --no-print-directory -j1 test-bins-build
-
-test-bins-build:
 	cargo test --workspace --no-run
 
 SOAK_CALLS ?= 100000
