@@ -14,7 +14,7 @@ WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrappin
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help build envoy tools run test test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak llm-sdk native
+.PHONY: help build envoy tools run test test-tools test-builds test-bins test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak llm-sdk native
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,8 +55,13 @@ $(ENVOY):
 	@chmod +x $@.tmp && mv $@.tmp $@
 	@$@ --version | tail -1
 
+# Without the release profile's fat LTO and single codegen unit, which are for the module: the
+# demo and the suite do not need them, and each of the three binaries paid a whole-program
+# link on one core. `make bench` builds the tools (its load generator) with the full profile.
+TOOLS_PROFILE := CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+
 tools: ## the demo's upstream and OTLP sink (Rust, in target/release)
-	cargo build --release -p genai-tap-testkit --bins
+	$(TOOLS_PROFILE) cargo build --release -p genai-tap-testkit --bins
 
 run: deps build envoy tools ## the demo: Envoy on 127.0.0.1:10000, admin on :9901
 	@bash envoy/run-demo.sh $(ENVOY)
@@ -82,10 +87,28 @@ $(TOOLS)/sdk-venv/.ok: tests/python/requirements-sdk.txt
 	$(TOOLS)/sdk-venv/bin/pip install --quiet -r tests/python/requirements-sdk.txt
 	@touch $@
 
-test: deps build envoy tools phoenix mcp-sdk llm-sdk native ## the whole suite
-	cargo test --workspace --no-fail-fast
+test: deps ## the whole suite
+	@$(MAKE) --no-print-directory -j4 test-tools test-builds
+	@if cargo nextest --version >/dev/null 2>&1; then \
+	  echo "cargo nextest run --workspace (.config/nextest.toml), then the doctests"; \
+	  cargo nextest run --workspace --no-fail-fast; rc=$$?; \
+	  cargo test --doc --workspace || rc=1; exit $$rc; \
+	else echo "note: cargo nextest not found, running cargo test"; \
+	  cargo test --workspace --no-fail-fast; fi
 	$(MAKE) --no-print-directory test-rules
 	python3 scripts/test_oci.py
+
+# `make test` prepares in two lanes at once: the downloads and pip installs (network-bound)
+# beside the cargo builds (CPU-bound). The cargo builds go one after another: they share target/'s
+# lock, and a -j1 sub-make hands cargo no jobserver, so each has every core (make says that it
+# is "resetting jobserver mode": that is the point).
+test-tools: envoy phoenix mcp-sdk llm-sdk
+
+test-builds:
+	@$(MAKE) --no-print-directory -j1 build tools native test-bins
+
+test-bins:
+	cargo test --workspace --no-run
 
 SOAK_CALLS ?= 100000
 
