@@ -129,6 +129,14 @@ const fn stream(fixture: &'static str, provider: &'static str, weight: usize, ca
 /// A stream answered in bad JSON (`data: {"id":"x","choices":[{` then a blank line), base64.
 const BAD_SSE_B64: &str = "ZGF0YTogeyJpZCI6IngiLCJjaG9pY2VzIjpbewoK";
 
+/// A client that leaves mid-stream must leave before the stream ends, however loaded the
+/// machine: 256-byte chunks 25 ms apart give it over 100 ms (at 5 ms apart, a client thread
+/// descheduled for 20 ms on a loaded 2-core box sometimes saw the stream end first, and a
+/// cancelled call was counted completed: 1 in 10,257, in 2 of 5 runs).
+const DISCONNECT_KNOBS: &[(&str, &str)] = &[("x-chunk-bytes", "256"), ("x-chunk-delay-ms", "25")];
+/// The same margin for a client that hangs up before the answer: the answer waits 250 ms.
+const HANG_UP_KNOBS: &[(&str, &str)] = &[("x-delay-ms", "250")];
+
 const KINDS: &[Kind] = &[
     // plain, one per family
     k("openai/chat_basic", "openai", 4, false),
@@ -170,14 +178,14 @@ const KINDS: &[Kind] = &[
     Kind { mode: Mode::ResetAfter(200), outcome: "truncated", tokens: None, ..k("gemini/generate_content_tool", "gcp.gemini", 1, false) },
     // the client hangs up mid-stream, with the rest of the stream 5 ms a chunk away
     Kind {
-        knobs: &[("x-chunk-bytes", "256"), ("x-chunk-delay-ms", "5")],
+        knobs: DISCONNECT_KNOBS,
         mode: Mode::Disconnect(256),
         outcome: "cancelled",
         tokens: None,
         ..k("gemini/stream_generate_content_usage", "gcp.gemini", 1, false)
     },
     Kind {
-        knobs: &[("x-chunk-bytes", "256"), ("x-chunk-delay-ms", "5")],
+        knobs: DISCONNECT_KNOBS,
         mode: Mode::Disconnect(256),
         outcome: "cancelled",
         tokens: None,
@@ -186,7 +194,7 @@ const KINDS: &[Kind] = &[
     // the client hangs up before any response: halfway through its body, or while waiting
     Kind { mode: Mode::AbandonBody, outcome: "cancelled", tokens: None, ..k("anthropic/messages_tool_use", "anthropic", 1, true) },
     Kind {
-        knobs: &[("x-delay-ms", "50")],
+        knobs: HANG_UP_KNOBS,
         mode: Mode::HangUpEarly,
         outcome: "cancelled",
         tokens: None,
