@@ -11,8 +11,8 @@ ENVOY  := $(TOOLS)/envoy-$(ENVOY_VERSION)/envoy
 WASM   := dist/genai_tap.wasm
 TARGET := wasm32-wasip1
 WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
-	--enable-mutable-globals --enable-multivalue --enable-reference-types
-SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+	--enable-mutable-globals --enable-multivalue --enable-reference-types --enable-simd
+SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock .cargo/config.toml
 
 .PHONY: help build envoy tools run test test-tools test-builds test-bins test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak llm-sdk native
 
