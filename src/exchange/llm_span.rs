@@ -38,10 +38,15 @@ struct Facts {
     ttfc_ns: Option<u64>,
     /// `genai_tap.model.tier`.
     tier: String,
+    /// The most bytes of state the call held, when it is a figure operators size by: a
+    /// stream's framer and extractor state, or a guarded request body's held tail (the
+    /// larger of the two).
+    state_bytes: Option<usize>,
 }
 
 impl Facts {
-    fn gather(cfg: &Config, common: &Common, blocked: bool, llm: &Llm, end: &EndInfo, now: u64) -> Facts {
+    fn gather(cfg: &Config, common: &Common, guard: &GuardState, llm: &Llm, end: &EndInfo, now: u64) -> Facts {
+        let blocked = guard.blocked.is_some();
         let x = &llm.extraction;
         let call = &x.call;
         let mut outcome = outcome::outcome_of(common, blocked, call.error_type.is_some(), end);
@@ -59,6 +64,9 @@ impl Facts {
         }
         let request_end = common.request_end_ns.unwrap_or(common.start_ns);
         let first_chunk = x.timing.first_content_ns.or(x.timing.first_frame_ns);
+        let streaming = call.params.stream.unwrap_or(false) || x.detected.path_stream;
+        let stream_state = if streaming { x.peak_state_bytes() } else { 0 };
+        let state_bytes = (streaming || guard.request_state_bytes > 0).then(|| stream_state.max(guard.request_state_bytes));
         Facts {
             provider: x.detected.provider.semconv_name(),
             operation: x.detected.operation.semconv_name(),
@@ -70,7 +78,8 @@ impl Facts {
             error_type: outcome.error_type(call.error_type.as_deref(), common.status),
             outcome,
             surface_reason,
-            streaming: call.params.stream.unwrap_or(false) || x.detected.path_stream,
+            streaming,
+            state_bytes,
             usage,
             end_ns: common.end_ns(now),
             ttfc_ns: first_chunk.map(|t| t.saturating_sub(request_end)),
@@ -114,7 +123,7 @@ fn roll_up<S: SharedData>(cfg: &Config, common: &Common, facts: &Facts, store: &
 
 /// Ends an LLM call: its span, stats, log records and warning lines go into `out`.
 pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardState, mut llm: Llm, end: &EndInfo, now: u64, store: &mut S, out: &mut Finished) {
-    let facts = Facts::gather(cfg, &common, guard.blocked.is_some(), &llm, end, now);
+    let facts = Facts::gather(cfg, &common, &guard, &llm, end, now);
     let rollup = roll_up(cfg, &common, &facts, store, out);
     let mut span = build_span(cfg, &common, &mut llm, &facts, &rollup);
     // remember the tools asked for, so their spans can link back here
@@ -216,8 +225,8 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
             span.set(attr::TAP_TIME_PER_OUTPUT_TOKEN_MS, gen_ms / (out_tokens - 1) as f64);
         }
     }
-    if f.streaming {
-        span.set(attr::TAP_STATE_BYTES, x.peak_state_bytes() as u64);
+    if let Some(n) = f.state_bytes {
+        span.set(attr::TAP_STATE_BYTES, n as u64);
     }
     span.set(attr::TAP_REQUEST_BYTES, common.request_bytes);
     span.set(attr::TAP_RESPONSE_BYTES, common.response_bytes);
@@ -309,8 +318,11 @@ fn push_stats(f: &Facts, llm: &Llm, common: &Common, s: &mut Vec<StatUpdate>) {
         if let Some(ttfc) = f.ttfc_ns {
             s.push(StatUpdate::new(stats::LLM_TTFC_MS, &[("provider", provider), ("model", model)], (ttfc / 1_000_000) as i64));
         }
-        // what a stream holds is the filter's memory cost per connection: operators size by it
-        s.push(StatUpdate::new(stats::STREAM_STATE_BYTES, &[("provider", provider)], llm.extraction.peak_state_bytes() as i64));
+    }
+    // what a stream or a guarded request body holds is the filter's memory cost per
+    // connection: operators size by it
+    if let Some(n) = f.state_bytes {
+        s.push(StatUpdate::new(stats::STREAM_STATE_BYTES, &[("provider", provider)], n as i64));
     }
     let duration_ms = f.end_ns.saturating_sub(common.start_ns) / 1_000_000;
     s.push(StatUpdate::new(stats::LLM_DURATION_MS, &[("provider", provider), ("model", model), ("operation", operation)], duration_ms as i64));

@@ -190,3 +190,30 @@ fn a_stream_with_nothing_held_at_its_trailers_just_ends() {
     let done = x.finish(&EndInfo::default(), 5);
     assert_eq!(stat(&done, stats::GUARD_RESPONSE_TRAILERS, &[("result", "released")]), 1);
 }
+
+/// The bytes a guarded request body held are what operators size memory by: they reach
+/// `stream_state_bytes` and the span's `genai_tap.stream.state_bytes` even for a call that
+/// does not stream, and they stay bounded by the window however large the body is.
+#[test]
+fn a_guarded_request_reports_the_tail_it_held_in_stream_state_bytes() {
+    let c = cfg(r#"{"pii":{"mode":"redact"},"secrets":{"mode":"block"}}"#);
+    let words = "Summarise the incident report and list follow-up actions for the platform team. ".repeat(40_000);
+    let body = serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": words}]}).to_string().into_bytes();
+    let mut x = Exchange::new(c.clone(), ids());
+    let pieces: Vec<&[u8]> = body.chunks(64 * 1024).collect();
+    let sent = request(&mut x, Some(body.len()), &pieces);
+    assert_eq!(sent, body, "a clean body passes byte-identical");
+    x.handle_response_headers(200, &head(&[(":status", "200"), ("content-type", "application/json")]), false, 2);
+    let _ = x.handle_response_body(br#"{"id":"c","object":"chat.completion","model":"gpt-4o","choices":[]}"#, true, 3);
+    let done = x.finish(&EndInfo::default(), 4);
+    let held = stat(&done, stats::STREAM_STATE_BYTES, &[]);
+    assert!(held > 0, "the held tail is reported for a call that does not stream");
+    assert!(held < 256 * 1024, "{held} bytes held for a {} byte body", body.len());
+    assert_eq!(done.spans[0].attr(crate::span::attr::TAP_STATE_BYTES), Some(&crate::span::AttrValue::from(held)));
+
+    // observe mode holds nothing and reports nothing for a call that does not stream
+    let mut x = Exchange::new(cfg(r#"{"pii":{"mode":"off"},"secrets":{"mode":"off"}}"#), ids());
+    let _ = request(&mut x, Some(body.len()), &pieces);
+    let done = x.finish(&EndInfo::default(), 4);
+    assert_eq!(done.stats.iter().filter(|s| s.metric == stats::STREAM_STATE_BYTES).count(), 0);
+}
