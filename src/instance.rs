@@ -14,7 +14,7 @@ pub const KEY: &str = "genai_tap.instance_id";
 
 /// The configured id, else the node id, when either is non-empty.
 pub fn chosen(configured: Option<&str>, node_id: Option<&str>) -> Option<String> {
-    configured.or(node_id).map(str::trim).filter(|s| !s.is_empty()).map(|s| crate::plugin::tools::cut(s, 256).to_owned())
+    configured.or(node_id).map(str::trim).filter(|s| !s.is_empty()).map(|s| crate::text::cut(s, 256).to_owned())
 }
 
 /// The proxy's generated id: the one already stored, else `fresh` (random hex from the

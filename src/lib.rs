@@ -70,6 +70,7 @@ mod span;
 mod stats;
 mod stream_guard;
 mod task;
+mod text;
 mod tier;
 mod tools;
 mod trace;

@@ -66,7 +66,7 @@ impl Common {
             _ => None,
         });
         let id = &cfg.identity;
-        let get = |h: &str| head.get(h).map(str::trim).filter(|v| !v.is_empty()).map(|v| crate::plugin::tools::cut(v, 256).to_owned());
+        let get = |h: &str| head.get(h).map(str::trim).filter(|v| !v.is_empty()).map(|v| crate::text::cut(v, 256).to_owned());
         Common {
             trace_id,
             span_id: ids.span_id,
@@ -87,7 +87,7 @@ impl Common {
                 spec_version: get(&id.spec_version_header),
                 agent_version: get(&id.agent_version_header),
                 task_budget_ms: head.get(&id.task_budget_header).and_then(crate::plugin::identity::Identity::parse_task_budget_ms),
-                task_end: head.get(&id.task_end_header).map(|v| crate::plugin::tools::cut(v.trim(), 64).to_owned()),
+                task_end: head.get(&id.task_end_header).map(|v| crate::text::cut(v.trim(), 64).to_owned()),
                 session_end: head.get(&id.session_end_header).is_some(),
                 agent: get(&id.agent_header),
             },

@@ -111,5 +111,5 @@ pub(super) fn surface_of(cfg: &Config, call: &LlmCall) -> Option<String> {
         .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
         .unwrap_or_default();
     let clean = crate::scan::sanitize_for_telemetry(&cfg.guard, &reason);
-    Some(crate::plugin::tools::cut(&clean, cfg.tools.surface_reason_max_bytes).to_owned())
+    Some(crate::text::cut(&clean, cfg.tools.surface_reason_max_bytes).to_owned())
 }

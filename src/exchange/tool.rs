@@ -145,7 +145,7 @@ pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardSt
                 span.set(attr::GEN_AI_TOOL_NAME, tool.as_str());
                 if let (true, Some(args)) = (cfg.tools.capture_arguments, &req.arguments) {
                     let clean = crate::scan::sanitize_for_telemetry(&cfg.guard, args);
-                    span.set(attr::GEN_AI_TOOL_CALL_ARGUMENTS, crate::plugin::tools::cut(&clean, cfg.tools.max_argument_bytes));
+                    span.set(attr::GEN_AI_TOOL_CALL_ARGUMENTS, crate::text::cut(&clean, cfg.tools.max_argument_bytes));
                 }
             }
             let tool_label = req.tool.clone().unwrap_or_else(|| req.method.clone());

@@ -42,14 +42,3 @@ impl Tools {
     }
 }
 
-/// Cuts `s` to at most `max` bytes on a character boundary.
-pub fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}

@@ -397,12 +397,7 @@ fn utf8_prefix(b: &[u8]) -> &str {
     }
 }
 
-fn floor_char(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
+use crate::text::floor_char;
 
 /// Sorts and removes overlaps; secrets win over PII, then the longer finding.
 fn normalize(out: &mut Vec<Finding>) {

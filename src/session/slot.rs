@@ -11,14 +11,7 @@ pub const MAX_TEXT: usize = 64;
 /// `s` cut to [`MAX_TEXT`] bytes on a character boundary; task, session and active-version
 /// records all keep their texts this way.
 pub(crate) fn cut(s: &str) -> &str {
-    if s.len() <= MAX_TEXT {
-        return s;
-    }
-    let mut end = MAX_TEXT;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    crate::text::cut(s, MAX_TEXT)
 }
 
 /// A session's slot, decoded.

@@ -98,12 +98,7 @@ pub(super) fn groupish(tok: &str) -> bool {
     tok.bytes().any(|c| c.is_ascii_digit()) && tok.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'(' | b')' | b'+' | b'/'))
 }
 
-pub(super) fn floor_char(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
+pub(super) use crate::text::floor_char;
 
 /// Whether byte `i` follows an odd run of backslashes.
 pub(super) fn escape_open(t: &str, i: usize) -> bool {
