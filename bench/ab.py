@@ -46,9 +46,7 @@ def main():
         prompts = {}
         for kind, make in [("clean", run.request_body), ("dense", run.dense_request_body)]:
             prompts[kind] = os.path.join(tmp, f"prompt-{kind}.json"); open(prompts[kind], "w").write(make(100 * 1024))
-        collector = '"collector":{"cluster":"otel_collector","authority":"127.0.0.1","path":"/v1/traces","flush_interval_ms":1000}'
-        observe = "{" + collector + ',"pii":{"mode":"off"},"secrets":{"mode":"off"}}'
-        guard = "{" + collector + ',"pii":{"mode":"redact"},"secrets":{"mode":"block"}}'
+        observe, guard = run.OBSERVE, run.GUARD
         chat = "/chat2k/v1/chat/completions"
         rows = {m: {k: [] for k in ["observe", "unobserved", "clean", "dense"]} for m in modules}
         for r in range(rounds):

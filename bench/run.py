@@ -15,6 +15,10 @@ SECONDS = 2 if QUICK else 5
 ENVOY = os.path.join(ROOT, ".tools/envoy-1.40.0/envoy")
 FIXTURES = os.path.join(ROOT, "..", "shared", "fixtures")
 procs = []
+# the plugin configurations every bench loads: the collector is nginx, which answers 200
+COLLECTOR = '"collector":{"cluster":"otel_collector","authority":"127.0.0.1","path":"/v1/traces","flush_interval_ms":1000}'
+OBSERVE = "{" + COLLECTOR + ',"pii":{"mode":"off"},"secrets":{"mode":"off"}}'
+GUARD = "{" + COLLECTOR + ',"pii":{"mode":"redact"},"secrets":{"mode":"block"}}'
 
 
 def free_port():
@@ -369,6 +373,7 @@ def main():
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing: make bench installs it with apt (run as root)")
     tmp = tempfile.mkdtemp(prefix="genai-tap-bench-")
+    keep_tmp = False
     os.chmod(tmp, 0o755)  # nginx's workers drop root and must read the bodies
     try:
         upstream = start_nginx(tmp)
@@ -378,9 +383,7 @@ def main():
         stream_req = os.path.join(tmp, "stream.json")
         open(stream_req, "w").write(json.dumps({"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}))
         tap = os.path.join(ROOT, "dist/genai_tap.wasm"); noop = os.path.join(ROOT, "dist/noop.wasm")
-        collector = '"collector":{"cluster":"otel_collector","authority":"127.0.0.1","path":"/v1/traces","flush_interval_ms":1000}'
-        observe = "{" + collector + ',"pii":{"mode":"off"},"secrets":{"mode":"off"}}'
-        guard = "{" + collector + ',"pii":{"mode":"redact"},"secrets":{"mode":"block"}}'
+        observe, guard = OBSERVE, GUARD
         native = os.path.join(ROOT, "dist/libgenai_tap.so")
         variants = [("bare", None, ""), ("noop", noop, "{}"), ("observe", tap, observe), ("guard", tap, guard),
                     ("native", native, observe)]
@@ -467,8 +470,6 @@ def main():
         keep_tmp = True
         print(f"bench failed; its files (Envoy logs, configs, bodies) are kept in {tmp}", file=sys.stderr)
         raise
-    else:
-        keep_tmp = False
     finally:
         stop_all()
         if not keep_tmp:
