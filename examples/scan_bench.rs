@@ -46,8 +46,27 @@ fn main() {
         let text = &text.as_bytes()[..256 * 1024];
         let policy = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
         let mut n = 0;
+        // `SCAN_PATH=stream`: the request guard as Envoy drives it, 16 KiB chunks of a body
+        // with `content-length` (placeholders fitted to each value's length)
+        let stream = std::env::var("SCAN_PATH").is_ok_and(|p| p == "stream");
         for _ in 0..rounds {
-            n += std::hint::black_box(genai_tap::guard_body(&guard, policy, text)).pii.len();
+            if stream {
+                let setup = genai_tap::RequestGuardSetup {
+                    policy,
+                    content_length: true,
+                    content_encoding: None,
+                    window: 64 * 1024,
+                    block_uninspectable: true,
+                };
+                let mut g = genai_tap::RequestGuard::new(setup);
+                let chunks: Vec<&[u8]> = text.chunks(16 * 1024).collect();
+                for (i, c) in chunks.iter().enumerate() {
+                    std::hint::black_box(g.push(&guard, c, i + 1 == chunks.len()));
+                }
+                n += g.pii.total();
+            } else {
+                n += std::hint::black_box(genai_tap::guard_body(&guard, policy, text)).pii.total();
+            }
         }
         println!("{{\"rounds\":{rounds},\"bytes\":{},\"pii\":{n}}}", text.len());
         return;
@@ -75,7 +94,7 @@ fn main() {
             if out != c.text.as_bytes() { vec![if gone { "high-entropy-string".into() } else { "other".into() }] } else { vec![] }
         } else {
             let g = genai_tap::guard_body(&guard, everything, c.text.as_bytes());
-            g.pii.into_iter().chain(g.secrets).collect()
+            g.pii.names(&guard).into_iter().chain(g.secrets.names(&guard)).collect()
         };
         let e = tiers.entry(format!("{}_{}", c.tier, c.class)).or_default();
         match (c.kinds.is_empty(), found.is_empty()) {

@@ -10,7 +10,7 @@ use crate::scan::{Direction, PiiMode, Policy};
 use crate::routes::RouteKind;
 use crate::plugin::Config;
 use crate::scan::request::{self, RequestGuard};
-use crate::scan;
+use crate::scan::{self, Tally};
 use crate::stream_guard::ResponseGuard;
 use crate::span::{attr, AttrValue, Span};
 use crate::stats::{self, StatUpdate};
@@ -42,10 +42,10 @@ pub(super) struct GuardState {
     /// response trailers (`released`, `reset`): each counted once.
     request_trailers: Option<&'static str>,
     response_trailers: Option<&'static str>,
-    /// Labels of request findings (PII kinds, secret rule ids), and those redacted.
-    pii_found: Vec<String>,
-    secrets_found: Vec<String>,
-    redacted: Vec<String>,
+    /// Request findings (PII by kind, secrets by rule), and the PII redacted.
+    pii_found: Tally,
+    secrets_found: Tally,
+    redacted: Tally,
 }
 
 /// The `rule` a request refused because its body could not be inspected is counted under.
@@ -114,9 +114,9 @@ impl GuardState {
             request_length: head.get("content-length").and_then(|v| v.trim().parse().ok()),
             request_trailers: None,
             response_trailers: None,
-            pii_found: Vec::new(),
-            secrets_found: Vec::new(),
-            redacted: Vec::new(),
+            pii_found: Tally::default(),
+            secrets_found: Tally::default(),
+            redacted: Tally::default(),
         }
     }
 
@@ -192,9 +192,9 @@ impl GuardState {
         }
         let Some(g) = self.request_guard.as_mut() else { return BodyVerdict::Continue };
         let verdict = g.push(&cfg.guard, chunk, end_of_stream);
-        self.pii_found.append(&mut g.pii);
-        self.secrets_found.append(&mut g.secrets);
-        self.redacted.append(&mut g.redacted);
+        self.pii_found.absorb(&mut g.pii);
+        self.secrets_found.absorb(&mut g.secrets);
+        self.redacted.absorb(&mut g.redacted);
         self.request_state_bytes = g.peak_state_bytes();
         if self.uninspectable.is_none() {
             self.uninspectable = g.uninspectable.map(|r| (r, !matches!(verdict, request::Verdict::Forward(_))));
@@ -259,7 +259,7 @@ impl GuardState {
     /// The record of what the guard did: stat updates, a warning line when it blocked (`what`
     /// names the call, `a request to api.openai.com (openai)`), and the attributes every span
     /// of the call carries.
-    pub fn record(&self, what: &str, stats_out: &mut Vec<StatUpdate>, warnings: &mut Vec<String>) -> GuardAttrs {
+    pub fn record(&self, cfg: &Config, what: &str, stats_out: &mut Vec<StatUpdate>, warnings: &mut Vec<String>) -> GuardAttrs {
         let mut attrs = GuardAttrs::default();
         if let Some((reason, refused)) = self.uninspectable {
             stats_out.push(StatUpdate::new(stats::GUARD_UNINSPECTABLE, &[("reason", reason), ("result", if refused { "blocked" } else { "passed" })], 1));
@@ -283,21 +283,26 @@ impl GuardState {
             warnings.push(format!("genai-tap: reset {what}: the response ended with trailers while the guard held its last bytes"));
         }
         // request side: PII redacted in place, secrets seen (a blocking one included)
-        for k in self.redacted.iter().filter(|k| !self.secrets_found.contains(k)) {
-            stats_out.push(StatUpdate::new(stats::GUARD_REDACTIONS, &[("kind", k)], 1));
-        }
-        attrs.redactions += self.redacted.len();
-        let mut rules: Vec<&String> = self.secrets_found.iter().collect();
+        // one update per kind, with its count: a dense prompt has thousands of findings
+        let detectors = &cfg.guard.detectors;
+        let count = |stats_out: &mut Vec<StatUpdate>, metric, label, tally: &Tally| {
+            for (kind, n) in tally.iter() {
+                stats_out.push(StatUpdate::new(metric, &[(label, &detectors.kind_name(kind))], i64::from(n)));
+            }
+        };
+        count(stats_out, stats::GUARD_REDACTIONS, "kind", &self.redacted);
+        attrs.redactions += self.redacted.total();
+        count(stats_out, stats::GUARD_SECRET_HITS, "rule", &self.secrets_found);
+        let mut rules: Vec<String> = self.secrets_found.iter().map(|(k, _)| detectors.kind_name(k).into_owned()).collect();
         // response side: what the redactor saw; PII counts as redacted when it was replaced
         if let Some(r) = &self.redactor {
             if self.rewrite_response && self.response.pii == PiiMode::Redact {
-                stats_out.extend(r.pii().iter().map(|k| StatUpdate::new(stats::GUARD_REDACTIONS, &[("kind", k)], 1)));
-                attrs.redactions += r.pii().len();
+                count(stats_out, stats::GUARD_REDACTIONS, "kind", r.pii());
+                attrs.redactions += r.pii().total();
             }
-            rules.extend(r.secrets().iter());
+            count(stats_out, stats::GUARD_SECRET_HITS, "rule", r.secrets());
+            rules.extend(r.secrets().iter().map(|(k, _)| detectors.kind_name(k).into_owned()));
         }
-        stats_out.extend(rules.iter().map(|rule| StatUpdate::new(stats::GUARD_SECRET_HITS, &[("rule", rule.as_str())], 1)));
-        let mut rules: Vec<String> = rules.into_iter().cloned().collect();
         rules.sort();
         rules.dedup();
         attrs.secret_rules = rules;

@@ -225,11 +225,17 @@ impl Detectors {
     }
 
     /// The word inside a placeholder: `EMAIL`, `SECRET`, or a custom kind's name.
-    pub(super) fn label(&self, k: Kind) -> Cow<'_, str> {
+    pub(super) fn label(&self, k: Kind) -> &str {
         match k {
-            Kind::Secret(_) => "SECRET".into(),
-            Kind::CustomPii(i) => self.custom_pii.get(i as usize).map(|c| c.name.as_str()).unwrap_or("PII").into(),
-            other => self.kind_name(other).to_ascii_uppercase().into(),
+            Kind::Email => "EMAIL",
+            Kind::Phone => "PHONE",
+            Kind::Ssn => "SSN",
+            Kind::CreditCard => "CREDIT_CARD",
+            Kind::Iban => "IBAN",
+            Kind::Ipv4 => "IPV4",
+            Kind::Ipv6 => "IPV6",
+            Kind::Secret(_) => "SECRET",
+            Kind::CustomPii(i) => self.custom_pii.get(i as usize).map_or("PII", |c| c.name.as_str()),
         }
     }
 

@@ -33,12 +33,14 @@ mod redact;
 pub mod request;
 mod rules;
 mod shape;
+mod tally;
 mod tlds;
 mod validate;
 
 pub use detect::{entropy, CustomPii, CustomSecret, Detectors, Finding, Kind};
 pub use ipranges::IpRanges;
 pub use pii::PiiKinds;
+pub use tally::Tally;
 pub use policy::{Block, Direction, Guard, PiiMode, Placeholder, Policy, SecretMode};
 pub use redact::{block_body, guard_body, redact, redact_all, sanitize_for_telemetry, Guarded, Outcome, StreamRedactor};
 

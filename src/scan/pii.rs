@@ -491,12 +491,25 @@ fn national_ok(d: &[u8], groups: &[u8]) -> bool {
 /// Validates an IPv4 address at the token; returns whether one was found (or skipped as one
 /// that names no one).
 fn ipv4(t: &[u8], tok: &NumberToken, ranges: &IpRanges, out: &mut Vec<Finding>) -> bool {
-    let Ok(text) = std::str::from_utf8(&t[tok.start..tok.end]) else { return false };
-    let parts: Vec<&str> = text.split('.').collect();
-    if parts.len() != 4 || parts.iter().any(|p| p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0'))) {
+    // four dot-separated decimal octets, without leading zeros (parsed by hand: no `Vec` for
+    // every dotted number in a prompt)
+    let mut octets = [0u8; 4];
+    let mut parts = 0;
+    for p in t[tok.start..tok.end].split(|b| *b == b'.') {
+        if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) || (p.len() > 1 && p[0] == b'0') {
+            return false;
+        }
+        let value = p.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
+        match (u8::try_from(value), octets.get_mut(parts)) {
+            (Ok(v), Some(slot)) => *slot = v,
+            _ => return false,
+        }
+        parts += 1;
+    }
+    if parts != 4 {
         return false;
     }
-    let Ok(addr) = text.parse::<std::net::Ipv4Addr>() else { return false };
+    let addr = std::net::Ipv4Addr::from(octets);
     // version strings (v1.2.3.4) and longer dotted numbers are not addresses
     let before = tok.start.checked_sub(1).and_then(|i| t.get(i)).copied();
     let after = t.get(tok.end).copied();
@@ -540,7 +553,10 @@ pub(super) fn ibans(t: &[u8], out: &mut Vec<Finding>) {
 }
 
 fn iban_at(t: &[u8], start: usize) -> Option<usize> {
-    let mut chars: Vec<u8> = vec![t[start], t[start + 1]];
+    // on the stack: every digit of a card or phone number is a candidate start
+    let mut chars: Inline<34> = Inline::new();
+    chars.push(t[start]);
+    chars.push(t[start + 1]);
     let mut i = start + 2;
     let mut end = i;
     while i < t.len() && chars.len() < 34 {

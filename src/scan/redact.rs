@@ -6,23 +6,52 @@
 //! body back as it streams (`request`).
 
 use super::json::{align_to_escapes, decode_ascii_escapes, is_json, number_around, string_ranges};
-use super::{Finding, Guard, PiiMode, Placeholder, Policy, SecretMode};
+use super::{Finding, Guard, PiiMode, Placeholder, Policy, SecretMode, Tally};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
-/// The placeholder for one finding.
-pub(crate) fn placeholder(guard: &Guard, text: &[u8], f: &Finding) -> String {
-    let label = guard.detectors.label(f.kind);
+/// Writes the placeholder for one finding onto `out`: `[REDACTED:EMAIL]`, or a pseudonym
+/// (`<EMAIL:1a2b3c>`, the same for the same value under the same salt). Written in place: a
+/// dense prompt has a finding every few dozen bytes, and a `String` each was a fifth of the scan.
+pub(crate) fn write_placeholder(out: &mut Vec<u8>, guard: &Guard, text: &[u8], f: &Finding) {
+    let label = guard.detectors.label(f.kind).as_bytes();
     match (guard.placeholder, f.kind.is_secret()) {
         (Placeholder::Pseudonym, false) => {
             let mut h = Sha256::new();
             h.update(guard.pseudonym_salt.as_bytes());
             h.update(text.get(f.start..f.end).unwrap_or_default());
             let digest = h.finalize();
-            format!("<{label}:{}>", crate::trace::to_hex(&digest[..3]))
+            out.push(b'<');
+            out.extend_from_slice(label);
+            out.push(b':');
+            out.extend_from_slice(crate::trace::to_hex(&digest[..3]).as_bytes());
+            out.push(b'>');
         }
-        _ => format!("[REDACTED:{label}]"),
+        _ => {
+            out.extend_from_slice(b"[REDACTED:");
+            out.extend_from_slice(label);
+            out.push(b']');
+        }
     }
+}
+
+/// The length of the placeholder [`write_placeholder`] writes for a finding of `kind`.
+pub(crate) fn placeholder_len(guard: &Guard, kind: crate::scan::Kind) -> usize {
+    let label = guard.detectors.label(kind).len();
+    match (guard.placeholder, kind.is_secret()) {
+        // `<` label `:` six hex digits `>`
+        (Placeholder::Pseudonym, false) => label + 9,
+        // `[REDACTED:` label `]`
+        _ => label + 11,
+    }
+}
+
+/// The placeholder for one finding, as a string.
+pub(crate) fn placeholder(guard: &Guard, text: &[u8], f: &Finding) -> String {
+    let mut out = Vec::with_capacity(32);
+    write_placeholder(&mut out, guard, text, f);
+    // labels are configured strings and the digest is hex: the bytes are UTF-8
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// What the guard decided about a whole body.
@@ -36,23 +65,23 @@ pub enum Outcome {
     Blocked(String),
 }
 
-/// The result of guarding a body: the decision, and the labels of what was found (secret rule
-/// ids and PII kind names, once per finding) for stats and spans.
+/// The result of guarding a body: the decision, and what was found, by kind, for stats and
+/// spans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guarded {
     /// What the guard decided.
     pub outcome: Outcome,
-    /// The PII kind names found, once per finding.
-    pub pii: Vec<String>,
-    /// The secret rule ids found, once per finding.
-    pub secrets: Vec<String>,
+    /// The PII found, by kind.
+    pub pii: Tally,
+    /// The secrets found, by rule.
+    pub secrets: Tally,
 }
 
 /// Guards a whole body (JSON, or any text) under `policy`.
 pub fn guard_body(guard: &Guard, policy: Policy, body: &[u8]) -> Guarded {
     let want_pii = policy.pii != PiiMode::Off;
     let want_secrets = policy.secrets != SecretMode::Off;
-    let mut result = Guarded { outcome: Outcome::Unchanged, pii: Vec::new(), secrets: Vec::new() };
+    let mut result = Guarded { outcome: Outcome::Unchanged, pii: Tally::default(), secrets: Tally::default() };
     if !want_pii && !want_secrets {
         return result;
     }
@@ -61,16 +90,15 @@ pub fn guard_body(guard: &Guard, policy: Policy, body: &[u8]) -> Guarded {
     let text: &[u8] = normalized.as_deref().unwrap_or(body);
     let findings = guard.detectors.find(text, want_pii, want_secrets);
     for f in &findings {
-        let name = guard.detectors.kind_name(f.kind).into_owned();
         if f.kind.is_secret() {
-            result.secrets.push(name);
+            result.secrets.add(f.kind);
         } else {
-            result.pii.push(name);
+            result.pii.add(f.kind);
         }
     }
     if policy.secrets == SecretMode::Block {
         if let Some(first) = result.secrets.first() {
-            result.outcome = Outcome::Blocked(first.clone());
+            result.outcome = Outcome::Blocked(guard.detectors.kind_name(first).into_owned());
             return result;
         }
     }
@@ -97,14 +125,13 @@ pub fn redact(guard: &Guard, text: &[u8], findings: &[Finding]) -> Vec<u8> {
             continue;
         }
         let f = &Finding { start, end, kind: f.kind };
-        let p = placeholder(guard, text, f);
         // the ranges are sorted and disjoint: the candidate is the last one starting at or before
         let idx = strings.partition_point(|(s, _)| *s <= start);
         let inside = idx > 0 && strings.get(idx - 1).is_some_and(|(_, e)| f.end <= *e);
         // a body without strings is JSON only if it is a bare value (`4111111111111111`)
         if inside || !*looks_json.get_or_insert_with(|| !strings.is_empty() || is_json(text)) {
             out.extend_from_slice(&text[at..start]);
-            out.extend_from_slice(p.as_bytes());
+            write_placeholder(&mut out, guard, text, f);
             at = f.end;
         } else {
             // a number outside any string: the placeholder replaces the whole number, as a
@@ -112,7 +139,7 @@ pub fn redact(guard: &Guard, text: &[u8], findings: &[Finding]) -> Vec<u8> {
             let (start, end) = number_around(text, at, start, f.end);
             out.extend_from_slice(&text[at..start]);
             out.push(b'"');
-            out.extend_from_slice(p.as_bytes());
+            write_placeholder(&mut out, guard, text, f);
             out.push(b'"');
             at = end;
         }
@@ -147,7 +174,9 @@ pub fn sanitize_for_telemetry<'a>(guard: &Guard, s: &'a str) -> Cow<'a, str> {
     let mut at = 0;
     for f in &findings {
         out.push_str(&s[at..f.start]);
-        out.push_str(&format!("[REDACTED:{}]", guard.detectors.label(f.kind)));
+        out.push_str("[REDACTED:");
+        out.push_str(guard.detectors.label(f.kind));
+        out.push(']');
         at = f.end;
     }
     out.push_str(&s[at..]);
@@ -173,13 +202,13 @@ pub fn block_body(rule: &str) -> Vec<u8> {
 pub struct StreamRedactor {
     held: Vec<u8>,
     window: usize,
-    pub pii: Vec<String>,
-    pub secrets: Vec<String>,
+    pub pii: Tally,
+    pub secrets: Tally,
 }
 
 impl StreamRedactor {
     pub fn new(window: usize) -> StreamRedactor {
-        StreamRedactor { held: Vec::new(), window, pii: Vec::new(), secrets: Vec::new() }
+        StreamRedactor { held: Vec::new(), window, pii: Tally::default(), secrets: Tally::default() }
     }
 
     /// Takes a chunk; returns the bytes that may leave now.
@@ -213,9 +242,8 @@ impl StreamRedactor {
         }
         let mut replace = Vec::new();
         for f in findings.into_iter().filter(|f| f.end <= cut) {
-            let name = guard.detectors.kind_name(f.kind).into_owned();
             let redact = if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact };
-            if f.kind.is_secret() { self.secrets.push(name) } else { self.pii.push(name) }
+            if f.kind.is_secret() { self.secrets.add(f.kind) } else { self.pii.add(f.kind) }
             if redact {
                 replace.push(f);
             }

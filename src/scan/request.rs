@@ -35,7 +35,8 @@
 
 use super::detect::Hint;
 use super::json::{decode_with_map, is_json, number_around, string_ranges_from, Lex};
-use super::{align_to_escapes, placeholder, Finding, Kind};
+use super::redact::{placeholder_len, write_placeholder};
+use super::{align_to_escapes, Finding, Kind, Tally};
 use super::{Guard, PiiMode, Placeholder, Policy, SecretMode};
 use aho_corasick::automaton::Automaton;
 use aho_corasick::Anchored;
@@ -119,12 +120,12 @@ pub struct RequestGuard {
     passing: bool,
     /// Why the body could not be inspected, once (counted by the exchange).
     pub uninspectable: Option<&'static str>,
-    /// Labels of PII findings, once per finding (drained by the exchange).
-    pub pii: Vec<String>,
-    /// Rule ids of secret findings, once per finding.
-    pub secrets: Vec<String>,
-    /// Labels of the PII values replaced.
-    pub redacted: Vec<String>,
+    /// PII findings by kind (drained by the exchange).
+    pub pii: Tally,
+    /// Secret findings by rule.
+    pub secrets: Tally,
+    /// The PII values replaced, by kind.
+    pub redacted: Tally,
     peak_held: usize,
 }
 
@@ -157,9 +158,9 @@ impl RequestGuard {
             refused: None,
             passing: false,
             uninspectable: None,
-            pii: Vec::new(),
-            secrets: Vec::new(),
-            redacted: Vec::new(),
+            pii: Tally::default(),
+            secrets: Tally::default(),
+            redacted: Tally::default(),
             peak_held: 0,
         }
     }
@@ -217,7 +218,7 @@ impl RequestGuard {
         self.peak_held = self.peak_held.max(self.held_bytes());
         match step {
             Step::Out(bytes) => Verdict::Forward(bytes),
-            Step::Secret(rule) => self.refuse(Refusal::Secret(rule)),
+            Step::Secret(kind) => self.refuse(Refusal::Secret(guard.detectors.kind_name(kind).into_owned())),
             Step::Uninspectable(why, pending) => {
                 self.uninspectable = Some(why);
                 if self.block_uninspectable {
@@ -241,9 +242,9 @@ impl RequestGuard {
 }
 
 struct Labels<'a> {
-    pii: &'a mut Vec<String>,
-    secrets: &'a mut Vec<String>,
-    redacted: &'a mut Vec<String>,
+    pii: &'a mut Tally,
+    secrets: &'a mut Tally,
+    redacted: &'a mut Tally,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,7 +258,7 @@ enum Mode {
 #[derive(Debug)]
 enum Step {
     Out(Vec<u8>),
-    Secret(String),
+    Secret(Kind),
     /// With the bytes that were waiting, to release if the setting says pass.
     Uninspectable(&'static str, Vec<u8>),
 }
@@ -329,16 +330,15 @@ impl Scanner {
             // a finding reaching back into released bytes (a match longer than the window):
             // what is still here is covered
             let f = Finding { start: f.start.max(self.ctx), ..*f };
-            let name = g.detectors.kind_name(f.kind).into_owned();
             if f.kind.is_secret() {
-                labels.secrets.push(name.clone());
+                labels.secrets.add(f.kind);
                 if policy.secrets == SecretMode::Block && first_secret.is_none() {
-                    first_secret = Some(name);
+                    first_secret = Some(f.kind);
                 }
             } else {
-                labels.pii.push(name.clone());
+                labels.pii.add(f.kind);
                 if policy.pii == PiiMode::Redact {
-                    labels.redacted.push(name);
+                    labels.redacted.add(f.kind);
                     replace.push(f);
                 }
             }
@@ -393,17 +393,23 @@ impl Scanner {
             let value = t.get(start..end).unwrap_or_default();
             if inside || !looks_json {
                 out.extend_from_slice(t.get(at..start).unwrap_or_default());
-                let p = if fit { fitted(g, f.kind, value, end - start) } else { placeholder(g, t, &Finding { start, end, kind: f.kind }) };
-                out.extend_from_slice(p.as_bytes());
+                if fit {
+                    write_fitted(&mut out, g, f.kind, value, end - start);
+                } else {
+                    write_placeholder(&mut out, g, t, &Finding { start, end, kind: f.kind });
+                }
                 at = end;
             } else {
                 // a number outside any string becomes a quoted placeholder, whole
                 let (s, e) = number_around(t, at, start, end);
                 let e = e.min(cut);
                 out.extend_from_slice(t.get(at..s).unwrap_or_default());
-                let p = if fit { fitted(g, f.kind, value, (e - s).saturating_sub(2)) } else { placeholder(g, t, &Finding { start, end, kind: f.kind }) };
                 out.push(b'"');
-                out.extend_from_slice(p.as_bytes());
+                if fit {
+                    write_fitted(&mut out, g, f.kind, value, (e - s).saturating_sub(2));
+                } else {
+                    write_placeholder(&mut out, g, t, &Finding { start, end, kind: f.kind });
+                }
                 out.push(b'"');
                 at = e;
             }
@@ -494,21 +500,29 @@ pub fn short_mark(k: Kind) -> &'static str {
     }
 }
 
-/// A placeholder of exactly `n` bytes, for a body whose `content-length` must not change: the
-/// configured placeholder when it fits, else the kind's [`short_mark`], padded with `*` before
-/// its closing bracket; `*` alone when even the mark does not fit.
-pub fn fitted(g: &Guard, k: Kind, value: &[u8], n: usize) -> String {
-    let full = placeholder(g, value, &Finding { start: 0, end: value.len(), kind: k });
+/// Writes a placeholder of exactly `n` bytes onto `out`, for a body whose `content-length`
+/// must not change: the configured placeholder when it fits, else the kind's [`short_mark`],
+/// padded with `*` before its closing bracket; `*` alone when even the mark does not fit.
+pub fn write_fitted(out: &mut Vec<u8>, g: &Guard, k: Kind, value: &[u8], n: usize) {
     let short = match g.placeholder {
         Placeholder::Label | Placeholder::Pseudonym => short_mark(k),
     };
-    for c in [full.as_str(), short] {
-        if c.len() <= n {
-            let (body, close) = c.split_at(c.len().saturating_sub(1));
-            return format!("{body}{}{close}", "*".repeat(n - c.len()));
-        }
+    let pad = |out: &mut Vec<u8>, len: usize| {
+        // the padding goes before the closing bracket: `[EMAIL****]`
+        let close = out.pop();
+        out.resize(out.len() + (n - len), b'*');
+        out.extend(close);
+    };
+    let full = placeholder_len(g, k);
+    if full <= n {
+        write_placeholder(out, g, value, &Finding { start: 0, end: value.len(), kind: k });
+        pad(out, full);
+    } else if short.len() <= n {
+        out.extend_from_slice(short.as_bytes());
+        pad(out, short.len());
+    } else {
+        out.resize(out.len() + n, b'*');
     }
-    "*".repeat(n)
 }
 
 #[cfg(test)]

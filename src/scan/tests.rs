@@ -201,7 +201,7 @@ fn the_mcp_recordings_secret_is_blocked_and_their_pii_found() {
                 assert_eq!(rule, "aws-access-key-id");
                 blocked += 1;
             }
-            pii += r.pii.len();
+            pii += r.pii.total();
         }
     }
     assert!(blocked >= 1, "the AWS example key in the recording is blocked");
@@ -288,7 +288,7 @@ fn judge(g: &Guard, c: &DetectorCase) -> Vec<String> {
     }
     let everything = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
     let r = guard_body(g, everything, c.text.as_bytes());
-    r.pii.into_iter().chain(r.secrets).collect()
+    r.pii.names(g).into_iter().chain(r.secrets.names(g)).collect()
 }
 
 #[test]
@@ -355,5 +355,15 @@ fn every_labelled_secret_is_gone_from_telemetry_and_every_case_keeps_json_valid(
             let s = sanitize_for_telemetry(&g, &c.text);
             assert!(!s.contains(&c.value), "{:?}: sanitize_for_telemetry leaks: {s}", c.kinds);
         }
+    }
+}
+
+#[test]
+fn placeholder_labels_are_the_stat_names_in_capitals() {
+    let g = guard();
+    for k in [Kind::Email, Kind::Phone, Kind::Ssn, Kind::CreditCard, Kind::Iban, Kind::Ipv4, Kind::Ipv6] {
+        assert_eq!(g.detectors.label(k), g.detectors.kind_name(k).to_ascii_uppercase());
+        let f = Finding { start: 0, end: 1, kind: k };
+        assert_eq!(crate::scan::redact::placeholder_len(&g, k), crate::scan::placeholder(&g, b"x", &f).len());
     }
 }

@@ -55,7 +55,7 @@ mod whole;
 #[cfg(test)]
 mod tests;
 
-use crate::scan::{Guard, PiiMode, Policy, SecretMode};
+use crate::scan::{Guard, PiiMode, Policy, SecretMode, Tally};
 use crate::framing::StreamFormat;
 use crate::scan::{self, Finding, StreamRedactor};
 use events::Wrap;
@@ -94,8 +94,8 @@ pub struct StreamGuard {
     /// After a framing error: the line redactor, for the rest of the stream.
     fallback: Option<StreamRedactor>,
     /// Labels of what was found (PII kinds, secret rule ids), once per finding.
-    pub pii: Vec<String>,
-    pub secrets: Vec<String>,
+    pub pii: Tally,
+    pub secrets: Tally,
     /// How many findings were replaced.
     pub replaced: usize,
     /// Events that could not be read (not JSON, bad frame): they left as text, line-scanned.
@@ -163,8 +163,8 @@ impl StreamGuard {
             next_channel: 0,
             ledger: Ledger::default(),
             fallback: None,
-            pii: Vec::new(),
-            secrets: Vec::new(),
+            pii: Tally::default(),
+            secrets: Tally::default(),
             replaced: 0,
             unreadable: 0,
             forced: 0,
@@ -416,8 +416,7 @@ impl StreamGuard {
         for f in findings.iter().filter(|f| f.end > fl && f.start < nf) {
             let (gs, ge) = (c.base + f.start as u64, c.base + f.end.min(nf) as u64);
             if gs >= c.counted_to {
-                let name = guard.detectors.kind_name(f.kind).into_owned();
-                if f.kind.is_secret() { self.secrets.push(name) } else { self.pii.push(name) }
+                if f.kind.is_secret() { self.secrets.add(f.kind) } else { self.pii.add(f.kind) }
                 c.counted_to = c.base + f.end as u64;
             }
             let redact = if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact };

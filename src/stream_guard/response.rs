@@ -4,7 +4,7 @@
 
 use super::{StreamGuard, WholeGuard};
 use crate::framing::StreamFormat;
-use crate::scan::{Guard, Policy, StreamRedactor};
+use crate::scan::{Guard, Policy, StreamRedactor, Tally};
 
 /// The response guard of one exchange, whatever the body: a stream followed by channel, a
 /// JSON answer held whole, or (a body that is neither, of a tool) the line redactor.
@@ -80,8 +80,8 @@ impl ResponseGuard {
         }
     }
 
-    /// Labels of PII found (kind names), once per finding.
-    pub fn pii(&self) -> &[String] {
+    /// The PII found, by kind.
+    pub fn pii(&self) -> &Tally {
         match self {
             ResponseGuard::Stream(s) => &s.pii,
             ResponseGuard::Whole(w) => &w.pii,
@@ -89,8 +89,8 @@ impl ResponseGuard {
         }
     }
 
-    /// Labels of secrets found (rule ids), once per finding.
-    pub fn secrets(&self) -> &[String] {
+    /// The secrets found, by rule.
+    pub fn secrets(&self) -> &Tally {
         match self {
             ResponseGuard::Stream(s) => &s.secrets,
             ResponseGuard::Whole(w) => &w.secrets,

@@ -4,7 +4,7 @@
 //! used by the stream guard for events it reads whole); the detectors and the redaction are
 //! `scan`'s, and the line redactor that takes over past the limit is `scan::StreamRedactor`.
 
-use crate::scan::{self, Guard, PiiMode, Policy, SecretMode, StreamRedactor};
+use crate::scan::{self, Guard, PiiMode, Policy, SecretMode, StreamRedactor, Tally};
 
 /// Guards a response that is not a stream: held whole (up to `limit` bytes), then scanned and
 /// redacted as requests are (JSON-aware, `\u` escapes decoded). Past the limit it goes
@@ -18,14 +18,14 @@ pub struct WholeGuard {
     /// whole and leaves with that chunk, whether or not the chunk says `end_of_stream` (a filter
     /// after genai-tap may add trailers, and nothing can leave from their callback).
     json_end: JsonEnd,
-    pub pii: Vec<String>,
-    pub secrets: Vec<String>,
+    pub pii: Tally,
+    pub secrets: Tally,
     pub replaced: usize,
 }
 
 impl WholeGuard {
     pub fn new(limit: usize) -> WholeGuard {
-        WholeGuard { body: Vec::new(), limit, lines: None, json_end: JsonEnd::default(), pii: Vec::new(), secrets: Vec::new(), replaced: 0 }
+        WholeGuard { body: Vec::new(), limit, lines: None, json_end: JsonEnd::default(), pii: Tally::default(), secrets: Tally::default(), replaced: 0 }
     }
 
     pub fn push(&mut self, guard: &Guard, policy: Policy, chunk: &[u8]) -> Vec<u8> {
@@ -49,8 +49,8 @@ impl WholeGuard {
         if let Some(l) = self.lines.as_mut() {
             let out = l.finish(guard, policy);
             // drained, not copied: findings of a body released early stay counted once
-            self.pii.append(&mut l.pii);
-            self.secrets.append(&mut l.secrets);
+            self.pii.absorb(&mut l.pii);
+            self.secrets.absorb(&mut l.secrets);
             return out;
         }
         let body = std::mem::take(&mut self.body);
@@ -147,8 +147,8 @@ pub(super) fn redact_whole(
     guard: &Guard,
     policy: Policy,
     source: &[u8],
-    pii: &mut Vec<String>,
-    secrets: &mut Vec<String>,
+    pii: &mut Tally,
+    secrets: &mut Tally,
 ) -> Option<(Vec<u8>, usize)> {
     let want_pii = policy.pii != PiiMode::Off;
     let want_secrets = policy.secrets != SecretMode::Off;
@@ -159,9 +159,8 @@ pub(super) fn redact_whole(
     let text: &[u8] = normalized.as_deref().unwrap_or(source);
     let mut replace = Vec::new();
     for f in guard.detectors.find(text, want_pii, want_secrets) {
-        let name = guard.detectors.kind_name(f.kind).into_owned();
         let redact = if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact };
-        if f.kind.is_secret() { secrets.push(name) } else { pii.push(name) }
+        if f.kind.is_secret() { secrets.add(f.kind) } else { pii.add(f.kind) }
         if redact {
             replace.push(f);
         }

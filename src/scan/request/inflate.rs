@@ -7,7 +7,7 @@
 //! is never redacted in place, only released or blocked.
 
 use super::{reason, Labels, Mode, Scanner, Step, MAX_INFLATED};
-use crate::scan::{Guard, Policy};
+use crate::scan::{Guard, Kind, Policy};
 use miniz_oxide::inflate::stream::{inflate, InflateState};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 
@@ -163,7 +163,7 @@ impl Inflater {
 }
 
 enum Stop {
-    Secret(String),
+    Secret(Kind),
     Uninspectable(&'static str),
 }
 

@@ -135,7 +135,9 @@ fn fitted_placeholders_per_kind() {
         (Kind::Iban, 27, "[REDACTED:IBAN************]"),
     ];
     for (kind, n, want) in cases {
-        assert_eq!(fitted(&g, *kind, b"x", *n), *want, "{kind:?} in {n}");
+        let mut out = b"before".to_vec();
+        write_fitted(&mut out, &g, *kind, b"x", *n);
+        assert_eq!(String::from_utf8_lossy(&out), format!("before{want}"), "{kind:?} in {n}");
         assert_eq!(want.len(), *n);
     }
 }
@@ -256,7 +258,7 @@ fn gzip_and_deflate_bodies_are_scanned_and_pass_untouched_or_blocked() {
     let observe = Policy { pii: PiiMode::Observe, secrets: SecretMode::Block };
     let mut r = RequestGuard::new(gz(observe));
     assert_eq!(r.push(&g, &pii, true), Verdict::Forward(pii.clone()));
-    assert_eq!(r.pii, vec!["email".to_owned()]);
+    assert_eq!(r.pii.names(&g), vec!["email".to_owned()]);
 }
 
 #[test]
