@@ -3,6 +3,10 @@
 
     python3 bench/ab.py A.wasm B.wasm [...] [--rounds N] [--seconds S]
 
+`bare` in place of a module runs the same Envoy without the filter. With `bare` and the no-op
+module (`dist/noop.wasm`) both in the list, each module's observe and unobserved CPU is also
+given as what it adds over the no-op, as a multiple of bare's: the unit of #20's targets.
+
 There is no symbolised profile inside V8 here, so a change is judged by what it does to
 Envoy's CPU per call. Each module is loaded in turn into the same pinned Envoy, in rounds that
 alternate the modules (A B A B ...) so that a slow minute of the machine hits both. Reported,
@@ -35,7 +39,7 @@ def main():
         i = args.index("--rounds"); rounds = int(args[i + 1]); del args[i:i + 2]
     if "--seconds" in args:
         i = args.index("--seconds"); seconds = int(args[i + 1]); del args[i:i + 2]
-    modules = [os.path.abspath(a) for a in args]
+    modules = [a if a == "bare" else os.path.abspath(a) for a in args]
     if not modules:
         raise SystemExit(__doc__)
     tmp = tempfile.mkdtemp(prefix="genai-tap-ab-")
@@ -51,10 +55,16 @@ def main():
         rows = {m: {k: [] for k in ["observe", "unobserved", "clean", "dense"]} for m in modules}
         for r in range(rounds):
             for m in modules:
-                e = run.Envoy(tmp, f"ab{r}", upstream, m, observe)
+                e = run.Envoy(tmp, f"ab{r}", upstream, None if m == "bare" else m, observe)
                 run.wrk(tmp, e.listen, chat, body2k, 1)  # warm-up: V8 tiers up the hot functions
                 rows[m]["observe"].append(cpu_per_call(e, tmp, chat, body2k, seconds))
                 rows[m]["unobserved"].append(cpu_per_call(e, tmp, "/unobserved/v1/files", body2k, seconds))
+                if m == "bare" or m.endswith("noop.wasm"):
+                    # nothing to guard: no scan speed to measure
+                    e.stop()
+                    for k in prompts:
+                        rows[m][k].append(float("nan"))
+                    continue
                 base = {k: cpu_per_call(e, tmp, chat, prompts[k], seconds) for k in prompts}
                 e.stop()
                 e = run.Envoy(tmp, f"ab{r}g", upstream, m, guard)
@@ -67,10 +77,21 @@ def main():
         print(f"{'module':<40} {'observe us':>11} {'unobs us':>9} {'clean MB/s':>11} {'dense MB/s':>11}  size")
         for m in modules:
             x = rows[m]
+            size = "" if m == "bare" else f"{os.path.getsize(m):,}"
             print(f"{os.path.basename(m):<40} {med(x['observe']):>11.1f} {med(x['unobserved']):>9.1f} "
-                  f"{med(x['clean']):>11.0f} {med(x['dense']):>11.0f}  {os.path.getsize(m):,}")
+                  f"{med(x['clean']):>11.0f} {med(x['dense']):>11.0f}  {size}")
             print(f"{'':<40} spread: observe {min(x['observe']):.1f}-{max(x['observe']):.1f}, "
                   f"clean {min(x['clean']):.0f}-{max(x['clean']):.0f}, dense {min(x['dense']):.0f}-{max(x['dense']):.0f}")
+        noop = next((m for m in modules if m.endswith("noop.wasm")), None)
+        if "bare" in modules and noop:
+            bare = {k: med(rows["bare"][k]) for k in ["observe", "unobserved"]}
+            floor = {k: med(rows[noop][k]) for k in ["observe", "unobserved"]}
+            print("\nadded over the no-op, as a multiple of bare's CPU per call (medians):")
+            for m in modules:
+                if m in ("bare", noop):
+                    continue
+                added = {k: (med(rows[m][k]) - floor[k]) / bare[k] for k in bare}
+                print(f"{os.path.basename(m):<40} observe {added['observe']:+.2f}x  unobserved {added['unobserved']:+.2f}x")
     finally:
         run.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
