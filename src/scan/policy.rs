@@ -119,6 +119,8 @@ pub struct Guard {
     pub request_hold_bytes: usize,
     /// `secrets.uninspectable_request`; `None`: block where the request's secrets are blocked.
     pub uninspectable_request: Option<bool>,
+    /// Strings bound for telemetry found clean before.
+    pub(crate) clean_memo: super::memo::CleanMemo,
 }
 
 /// The most `secrets.request_hold_bytes` may be: what one request may hold in the VM.
@@ -137,6 +139,7 @@ impl Default for Guard {
                 block_status: 403,
                 request_hold_bytes: super::request::DEFAULT_WINDOW,
                 uninspectable_request: None,
+                clean_memo: Default::default(),
             },
         }
     }
@@ -284,7 +287,7 @@ impl Guard {
             })?;
         let ignored_ips = super::IpRanges::parse(&pii.ignore_ip_ranges).map_err(|(i, why)| Error::pii(format!("ignore_ip_ranges[{i}]"), ErrorKind::IpRange(why)))?;
         let detectors = detectors.with_ignored_ips(ignored_ips);
-        Ok(Guard { policies, detectors, placeholder, pseudonym_salt: pii.pseudonym_salt, block_status, request_hold_bytes, uninspectable_request })
+        Ok(Guard { policies, detectors, placeholder, pseudonym_salt: pii.pseudonym_salt, block_status, request_hold_bytes, uninspectable_request, clean_memo: Default::default() })
     }
 
     /// Whether a request body the guard cannot inspect or redact in place is refused under

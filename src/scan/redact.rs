@@ -163,11 +163,12 @@ pub fn redact_all(guard: &Guard, body: &[u8]) -> Vec<u8> {
 /// wire modes: the defence in depth. Borrowed when there is nothing to redact.
 pub fn sanitize_for_telemetry<'a>(guard: &Guard, s: &'a str) -> Cow<'a, str> {
     // model names, ids and versions are short: most are 6 to 60 bytes of one word
-    if s.len() < 6 {
+    if s.len() < 6 || guard.clean_memo.is_clean(s) {
         return Cow::Borrowed(s);
     }
     let findings = guard.detectors.find_for_telemetry(s.as_bytes());
     if findings.is_empty() {
+        guard.clean_memo.found_clean(s);
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
