@@ -14,7 +14,7 @@ WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrappin
 	--enable-mutable-globals --enable-multivalue --enable-reference-types --enable-simd
 SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock .cargo/config.toml
 
-.PHONY: help build envoy tools run test test-tools test-builds test-bins test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak llm-sdk native
+.PHONY: lint help build envoy tools run test test-tools test-builds test-bins test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak llm-sdk native
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -123,6 +123,9 @@ oci: build ## the module as an OCI image (Istio's Wasm compat variant), without 
 
 test-unit: ## native tests of the core only (no Envoy)
 	cargo test --lib
+
+lint: ## clippy on every target: the library's unwrap, expect and panic bans fail it; warnings are advice
+	cargo clippy --all-targets
 
 test-rules: ## alert rule unit tests (promtool)
 	@if [ -f envoy/prometheus/alerts_test.yaml ]; then \

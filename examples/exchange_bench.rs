@@ -9,7 +9,10 @@ use std::time::Instant;
 
 fn main() {
     let cfg_json = std::env::args().nth(1).unwrap_or_else(|| r#"{"pii":{"mode":"off"},"secrets":{"mode":"off"}}"#.to_owned());
-    let cfg = Rc::new(Config::from_json(cfg_json.as_bytes()).unwrap_or_else(|e| panic!("{e}")));
+    let cfg = Rc::new(Config::from_json(cfg_json.as_bytes()).unwrap_or_else(|e| {
+        eprintln!("exchange_bench: {e}");
+        std::process::exit(2)
+    }));
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/openai/chat_basic.json");
     let fx: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default();
     let req = fx["request"]["body"].as_str().unwrap_or("{}").as_bytes().to_vec();

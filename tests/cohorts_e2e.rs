@@ -1,5 +1,7 @@
 //! Cohorts through the real Envoy and the real Prometheus: tasks of two spec versions, compared
 //! by PromQL over the labels `envoy/stats_config.yaml` extracts; and per-tier cost.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::prometheus::Prometheus;

@@ -3,6 +3,8 @@
 //! without them, and compressed request bodies decided by `secrets.uninspectable_request`.
 //! The upstream compresses at test time (the testkit's `x-encoding` knob: the `brotli` and
 //! `ruzstd` crates), so each body is a real encoder's output.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::OtlpSink;

@@ -2,6 +2,8 @@
 //! in the semantic-convention registry (`../shared/semconv/model`, v1.41.0) with the same type.
 //!
 //! Spans come from the real exchange, fed every recorded fixture the way the host feeds it.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap::Config;
 use genai_tap::{EndInfo, Exchange, RequestHead};

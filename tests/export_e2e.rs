@@ -1,6 +1,8 @@
 //! Export through the real Envoy: OTLP/JSON decoded by the real decoder, content by reference,
 //! and a collector that is slow, failing or rate-limiting while traffic stays unaffected and
 //! every span is accounted for.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{loopback_cluster, Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::OtlpSink;

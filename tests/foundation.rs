@@ -1,6 +1,8 @@
 //! The foundation, end to end: the real Envoy 1.40 with the built module, the fixture upstream
 //! and the OTLP sink on free loopback ports. Spans are checked after decoding the real OTLP
 //! encoding. Needs `make build envoy` (the Makefile's `test` target does both).
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::{OtlpSink, SpanRecord};

@@ -6,6 +6,8 @@
 //! mutations of them from a seeded generator, for a bounded time per target. It has no coverage
 //! guidance: that is `make fuzz`. What it gives CI is every crash ever found, and the inputs
 //! that matter most (real traffic, cut and damaged), checked on every change.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../fuzz/oracles/config.rs"]
 mod config;

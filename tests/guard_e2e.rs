@@ -1,5 +1,7 @@
 //! The guard in the real Envoy: secrets blocked before the upstream sees them, PII redacted in
 //! requests and in streamed responses, and no secret or raw PII in any exported payload or log.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::base64;
 use genai_tap_testkit::envoy::{loopback_cluster, Envoy, EnvoyConfig};

@@ -2,6 +2,8 @@
 //! no `allow_on_headers_stop_iteration`, `failure_policy: FAIL_OPEN`, Envoy's default buffer
 //! limits. The upstream keeps every byte it received, cut requests included, so "never reached
 //! the upstream" is checked on the bytes themselves.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::recorder::{send_spaced, Framing, Recorder};

@@ -3,6 +3,8 @@
 //! upstream served by the `h2` crate, no relay). What differs from HTTP/1.1 is tested here:
 //! flow control on bodies of several MiB with the guard on, streams reset by the client
 //! mid-request and mid-response, and response trailers.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::h2::{call, H2Call, H2Response};

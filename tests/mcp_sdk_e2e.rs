@@ -1,5 +1,7 @@
 //! The official `mcp` Python SDK (PyPI, installed by `make mcp-sdk`) as a real client and a real
 //! server, talking through the real Envoy with genai-tap, in both protocol generations.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{free_port, repo_root, Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::OtlpSink;

@@ -1,5 +1,7 @@
 //! The operator's view in the real Envoy: cost per span and as a counter that agree, identity
 //! headers (the user id only ever as a salted hash), and session roll-ups across calls.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::OtlpSink;

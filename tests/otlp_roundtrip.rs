@@ -1,6 +1,8 @@
 //! OTLP encoding, natively: spans and logs of every shape and size go through the real
 //! `opentelemetry-proto` decoder (in the testkit) and come back equal, in protobuf and JSON.
 //! Sizes straddle every varint length boundary of a nested message (127/128, 16383/16384).
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap::{encode_log, encode_request, encode_span, Encoding, Signal};
 use genai_tap::{AttrValue, Event, Link, LogRecord, Resource, Severity, Span, SpanKind, StatusCode};

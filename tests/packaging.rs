@@ -2,6 +2,8 @@
 //! loads from a remote HTTP source checked by sha256, a changed plugin configuration takes
 //! effect in a running Envoy without dropping traffic, and `make run`'s demo shows spans and
 //! stats.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{free_port, repo_root, wasm_module, Envoy, EnvoyConfig, TempDir};
 use genai_tap_testkit::http::{Handler, Reply, Request, Server};

@@ -1,6 +1,8 @@
 //! A real backend: spans go through the real Envoy to Arize Phoenix (PyPI `arize-phoenix`, on
 //! loopback, installed by `make phoenix`), and Phoenix's REST API shows an LLM span with the model
 //! and the token counts.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{free_port, repo_root, Envoy, EnvoyConfig, TempDir};
 use genai_tap_testkit::upstream::{Fixture, Upstream};

@@ -2,6 +2,8 @@
 //! the token totals that were sent, with labels from `envoy/stats_config.yaml`. Also the label
 //! cap: past `stats.max_label_values`, new models become `other`; and model labels keep their
 //! dots (`gpt-3.5-turbo-0125`).
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::prometheus::Prometheus;

@@ -2,6 +2,8 @@
 //! The upstream replays the recordings in small chunks so frames straddle callbacks; the span
 //! decoded at the OTLP sink must carry INDEX.md's values, and the client must get the bytes
 //! unchanged.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::OtlpSink;

@@ -1,6 +1,8 @@
 //! Session records through the real Envoy (two workers): a scripted agent session of several
 //! tasks that ends by its header, another that ends by idling, each leaving one record whose
 //! totals are its calls' sums; and the proxy's identity on every span.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::{OtlpSink, SpanRecord};

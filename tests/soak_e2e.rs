@@ -24,6 +24,8 @@
 //!   created, active, reloaded) did not move after startup.
 //!
 //! `make soak` runs it alone with the count from `SOAK_CALLS`; `make test` runs it with the rest.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::http::{self, Conn, Response};

@@ -1,6 +1,8 @@
 //! The stream guard (issue #15) in the real Envoy: prose reaches the client as soon as without
 //! the guard, in every stream format, and the official `openai` and `anthropic` SDKs read a
 //! redacted stream (values split across events) to its end, seeing the placeholders.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::base64;
 use genai_tap_testkit::envoy::{repo_root, Envoy, EnvoyConfig};

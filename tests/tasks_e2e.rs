@@ -1,5 +1,7 @@
 //! Task records through the real Envoy: a scripted agent session whose tasks end by header,
 //! by idling, surfaced and over budget, checked after decoding the OTLP the sink received.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::{OtlpSink, SpanRecord};

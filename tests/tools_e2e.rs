@@ -1,6 +1,8 @@
 //! Tool egress in the real Envoy: MCP in both protocol generations (the recordings of the
 //! official SDK, replayed), a plain HTTP tool with a refused call, and the link from a tool span
 //! to the LLM span that asked for it.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::base64;
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};

@@ -6,6 +6,8 @@
 //! Request trailers come from a raw HTTP/1.1 client (chunked, trailers enabled on the
 //! listener) and, through a relay Envoy, over HTTP/2. Response trailers come from Envoy's
 //! decompressor listed after genai-tap, as `envoy/demo.yaml` ships it.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::base64;
 use genai_tap_testkit::envoy::{Envoy, EnvoyConfig};

@@ -2,6 +2,8 @@
 //! real Envoy 1.40 with the guard on (PII redacted, secrets blocked): what follows the headers
 //! is frames or raw TCP, not a call's body, so every byte goes both ways unchanged, nothing
 //! waits on the guard, no span is made, and the call is counted in `unobserved_calls{api}`.
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap_testkit::envoy::{loopback_cluster, Envoy, EnvoyConfig};
 use genai_tap_testkit::sink::OtlpSink;

@@ -173,7 +173,7 @@ impl GuardState {
         if !self.rewrite_response {
             return None;
         }
-        let Some(r) = self.redactor.as_mut() else { return None };
+        let r = self.redactor.as_mut()?;
         let lost = r.push(&cfg.guard, self.response, &[], true, now);
         if lost.is_empty() {
             self.response_trailers = Some("released");

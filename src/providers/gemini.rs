@@ -18,7 +18,7 @@ pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
         return None;
     }
     let vertex = before.contains("/publishers/") || host.ends_with("aiplatform.googleapis.com");
-    if !vertex && !(before.starts_with("/v1beta/models/") || before.starts_with("/v1/models/") || before.starts_with("/v1alpha/models/")) {
+    if !(vertex || before.starts_with("/v1beta/models/") || before.starts_with("/v1/models/") || before.starts_with("/v1alpha/models/")) {
         return None;
     }
     let (api, operation, stream) = match method {

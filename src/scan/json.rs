@@ -231,7 +231,7 @@ pub(super) fn decode_with_map(t: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
                     let mut buf = [0u8; 4];
                     let bytes = c.encode_utf8(&mut buf).as_bytes();
                     out.extend_from_slice(bytes);
-                    map.extend(std::iter::repeat(i).take(bytes.len()));
+                    map.extend(std::iter::repeat_n(i, bytes.len()));
                     i += len;
                     changed = true;
                     continue;

@@ -300,10 +300,10 @@ fn card_brand_ok(d: &[u8]) -> bool {
     let len = d.len();
     match d.first() {
         Some(4) => matches!(len, 13 | 16 | 19),                                           // Visa
-        Some(5) => len == 16 && (51..=55).contains(&n(2)) || len == 16 && (2221..=2720).contains(&n(4)), // Mastercard
+        Some(5) => len == 16 && ((51..=55).contains(&n(2)) || (2221..=2720).contains(&n(4))), // Mastercard
         Some(2) => len == 16 && (2221..=2720).contains(&n(4)),                            // Mastercard 2-series
         Some(3) => (len == 15 && matches!(n(2), 34 | 37)) || (len == 16 && (3528..=3589).contains(&n(4))) || (len == 14 && (matches!(n(2), 36 | 38 | 39) || (300..=305).contains(&n(3)))), // Amex, JCB, Diners
-        Some(6) => len >= 16 && len <= 19 && (n(4) == 6011 || n(2) == 65 || (644..=649).contains(&n(3)) || n(2) == 62), // Discover, UnionPay
+        Some(6) => (16..=19).contains(&len) && (n(4) == 6011 || n(2) == 65 || (644..=649).contains(&n(3)) || n(2) == 62), // Discover, UnionPay
         _ => false,
     }
 }
