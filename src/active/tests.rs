@@ -27,7 +27,7 @@ impl SharedData for Store {
 
 /// (metric, label value, value) of each update, sorted.
 fn sets(updates: Vec<StatUpdate>) -> Vec<(&'static str, String, i64)> {
-    let mut v: Vec<_> = updates.into_iter().map(|u| (u.metric.name, u.labels[0].1.clone(), u.value)).collect();
+    let mut v: Vec<_> = updates.into_iter().map(|u| (u.metric.name, u.labels[0].1.to_string(), u.value)).collect();
     v.sort();
     v
 }

@@ -17,6 +17,7 @@ use crate::providers::{Provider, Usage};
 use crate::session::{SessionTotals, SharedData};
 use crate::span::{attr, Span, StatusCode};
 use crate::stats::{self, StatUpdate};
+use std::borrow::Cow;
 
 /// What a finished LLM call amounts to, computed before anything is built from it.
 struct Facts {
@@ -294,12 +295,19 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
 }
 
 fn push_stats(f: &Facts, llm: &Llm, common: &Common, s: &mut Vec<StatUpdate>) {
-    let (provider, operation, model) = (f.provider, f.operation, f.model_label.as_str());
-    let route = llm.route_kind.as_str();
-    let agent = common.identity.agent.as_deref();
-    let mut calls = vec![("provider", provider), ("model", model), ("operation", operation), ("route", route), ("outcome", f.outcome.as_str())];
-    calls.extend(agent.map(|a| ("agent", a)));
-    s.push(StatUpdate::new(stats::LLM_CALLS, &calls, 1));
+    // the constants are borrowed; only the model and the identity values are copied
+    let (provider, operation) = (Cow::Borrowed(f.provider), Cow::Borrowed(f.operation));
+    let model = || Cow::Owned(f.model_label.clone());
+    let owned = |v: &str| Cow::Owned(v.to_owned());
+    let route = Cow::Borrowed(llm.route_kind.as_str());
+    let outcome = Cow::Borrowed(f.outcome.as_str());
+    let idf = &common.identity;
+    let agent = idf.agent.as_deref();
+    s.reserve(10);
+    let mut calls = Vec::with_capacity(6);
+    calls.extend([("provider", provider.clone()), ("model", model()), ("operation", operation.clone()), ("route", route), ("outcome", outcome.clone())]);
+    calls.extend(agent.map(|a| ("agent", owned(a))));
+    s.push(StatUpdate::labelled(stats::LLM_CALLS, calls, 1));
     let u = f.usage;
     let tokens = [
         ("input", u.input),
@@ -311,45 +319,44 @@ fn push_stats(f: &Facts, llm: &Llm, common: &Common, s: &mut Vec<StatUpdate>) {
     ];
     for (kind, value) in tokens {
         if let Some(v) = value.filter(|v| *v > 0) {
-            s.push(StatUpdate::new(stats::LLM_TOKENS, &[("provider", provider), ("model", model), ("type", kind)], i64::try_from(v).unwrap_or(i64::MAX)));
+            let labels = vec![("provider", provider.clone()), ("model", model()), ("type", Cow::Borrowed(kind))];
+            s.push(StatUpdate::labelled(stats::LLM_TOKENS, labels, i64::try_from(v).unwrap_or(i64::MAX)));
         }
     }
     if f.streaming {
         if let Some(ttfc) = f.ttfc_ns {
-            s.push(StatUpdate::new(stats::LLM_TTFC_MS, &[("provider", provider), ("model", model)], (ttfc / 1_000_000) as i64));
+            s.push(StatUpdate::labelled(stats::LLM_TTFC_MS, vec![("provider", provider.clone()), ("model", model())], (ttfc / 1_000_000) as i64));
         }
     }
     // what a stream or a guarded request body holds is the filter's memory cost per
     // connection: operators size by it
     if let Some(n) = f.state_bytes {
-        s.push(StatUpdate::new(stats::STREAM_STATE_BYTES, &[("provider", provider)], n as i64));
+        s.push(StatUpdate::labelled(stats::STREAM_STATE_BYTES, vec![("provider", provider.clone())], n as i64));
     }
     let duration_ms = f.end_ns.saturating_sub(common.start_ns) / 1_000_000;
-    s.push(StatUpdate::new(stats::LLM_DURATION_MS, &[("provider", provider), ("model", model), ("operation", operation)], duration_ms as i64));
-    s.push(StatUpdate::new(stats::LLM_STEPS, &[("step", f.step)], 1));
+    let labels = vec![("provider", provider.clone()), ("model", model()), ("operation", operation)];
+    s.push(StatUpdate::labelled(stats::LLM_DURATION_MS, labels, duration_ms as i64));
+    s.push(StatUpdate::labelled(stats::LLM_STEPS, vec![("step", Cow::Borrowed(f.step))], 1));
     match &f.cost {
         Some(c) if c.micro_usd > 0 => {
-            s.push(StatUpdate::new(stats::LLM_COST_MICRO_USD, &[("provider", provider), ("model", model)], i64::try_from(c.micro_usd).unwrap_or(i64::MAX)));
+            let labels = vec![("provider", provider.clone()), ("model", model())];
+            s.push(StatUpdate::labelled(stats::LLM_COST_MICRO_USD, labels, i64::try_from(c.micro_usd).unwrap_or(i64::MAX)));
         }
         Some(_) => {}
-        None if f.has_usage() => s.push(StatUpdate::new(stats::LLM_UNPRICED_CALLS, &[("provider", provider), ("model", model)], 1)),
+        None if f.has_usage() => s.push(StatUpdate::labelled(stats::LLM_UNPRICED_CALLS, vec![("provider", provider.clone()), ("model", model())], 1)),
         None => {}
     }
     // cohorts: calls by spec and agent version, for pre/post-change comparisons
-    let idf = &common.identity;
-    let mut cohort = vec![("outcome", f.outcome.as_str())];
-    if let Some(v) = idf.spec_version.as_deref() {
-        cohort.push(("spec_version", v));
-    }
-    if let Some(v) = idf.agent_version.as_deref() {
-        cohort.push(("agent_version", v));
-    }
-    cohort.extend(agent.map(|a| ("agent", a)));
-    s.push(StatUpdate::new(stats::COHORT_CALLS, &cohort, 1));
+    let mut cohort = Vec::with_capacity(4);
+    cohort.push(("outcome", outcome));
+    cohort.extend(idf.spec_version.as_deref().map(|v| ("spec_version", owned(v))));
+    cohort.extend(idf.agent_version.as_deref().map(|v| ("agent_version", owned(v))));
+    cohort.extend(agent.map(|a| ("agent", owned(a))));
+    s.push(StatUpdate::labelled(stats::COHORT_CALLS, cohort, 1));
     if let Some(c) = f.cost.as_ref().filter(|c| c.micro_usd > 0) {
         s.push(StatUpdate::new(stats::TIER_COST_MICRO_USD, &[("tier", f.tier.as_str())], i64::try_from(c.micro_usd).unwrap_or(i64::MAX)));
     }
     if let Some(np) = llm.extraction.not_parsed() {
-        s.push(StatUpdate::new(stats::BODIES_NOT_PARSED, &[("reason", np.as_str())], 1));
+        s.push(StatUpdate::labelled(stats::BODIES_NOT_PARSED, vec![("reason", Cow::Borrowed(np.as_str()))], 1));
     }
 }

@@ -472,7 +472,7 @@ fn the_record_span_carries_the_totals_and_links_to_the_first_call() {
     assert_eq!((log.event_name, log.body.as_str(), log.span_id), ("genai_tap.session.record", "session sess-9 ended (header)", [3; 8]));
     let mut stats = Vec::new();
     record::stats(&u.ended[0], &mut stats);
-    assert_eq!(stats.iter().map(|s| (s.metric.name, s.labels.clone(), s.value)).collect::<Vec<_>>(), vec![
+    assert_eq!(stats.iter().map(|s| (s.metric.name, s.labels.iter().map(|(k, v)| (*k, v.to_string())).collect::<Vec<_>>(), s.value)).collect::<Vec<_>>(), vec![
         ("sessions", vec![("reason", "header".to_owned()), ("agent", "bot".to_owned())], 1),
         ("session_tasks", vec![("agent", "bot".to_owned())], 1),
     ]);
