@@ -389,13 +389,15 @@ mod json {
         let _ = serde_json::to_string(s).map(|q| out.push_str(&q));
     }
 
+    fn string_value(out: &mut String, s: &str) {
+        out.push_str("{\"stringValue\":");
+        string(out, s);
+        out.push('}');
+    }
+
     fn any_value(out: &mut String, v: &AttrValue) {
         match v {
-            AttrValue::Str(s) => {
-                out.push_str("{\"stringValue\":");
-                string(out, s);
-                out.push('}');
-            }
+            AttrValue::Str(s) => string_value(out, s),
             AttrValue::Bool(b) => {
                 let _ = write!(out, "{{\"boolValue\":{b}}}");
             }
@@ -420,7 +422,7 @@ mod json {
                     if i > 0 {
                         out.push(',');
                     }
-                    any_value(out, &AttrValue::Str(s.clone()));
+                    string_value(out, s);
                 }
                 out.push_str("]}}");
             }
@@ -507,7 +509,7 @@ mod json {
         out.push_str(",\"eventName\":");
         string(&mut out, l.event_name);
         out.push_str(",\"body\":");
-        any_value(&mut out, &AttrValue::Str(l.body.clone()));
+        string_value(&mut out, &l.body);
         out.push_str(",\"attributes\":");
         attributes(&mut out, &l.attributes);
         if l.trace_id != [0; 16] {
@@ -561,7 +563,7 @@ mod tests {
             start_time_unix_nano: 1,
             end_time_unix_nano: 2,
             // big enough that a batch's length prefixes take several varint bytes
-            attributes: vec![("genai_tap.correlation_id", AttrValue::Str("x".repeat(300 + i)))],
+            attributes: vec![("genai_tap.correlation_id", AttrValue::from("x".repeat(300 + i)))],
             events: Vec::new(),
             links: Vec::new(),
             status: StatusCode::Unset,

@@ -5,6 +5,8 @@
 //! [`attr`]. It does not encode anything (see `otlp`) and does not decide what goes in a span
 //! (see `exchange`). Attribute names are a public contract: add, never rename.
 
+use std::borrow::Cow;
+
 /// A W3C trace id: 16 bytes, never all zero when valid.
 pub type TraceId = [u8; 16];
 /// A W3C span id: 8 bytes, never all zero when valid.
@@ -40,8 +42,9 @@ pub enum StatusCode {
 /// An attribute value. Only the OTLP `AnyValue` shapes that genai-tap emits.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AttrValue {
-    /// A string.
-    Str(String),
+    /// A string: the crate's own constants (`chat`, `openai`, `completed`) borrowed, anything
+    /// else owned.
+    Str(Cow<'static, str>),
     /// An integer.
     Int(i64),
     /// A float.
@@ -54,12 +57,12 @@ pub enum AttrValue {
 
 impl From<&str> for AttrValue {
     fn from(s: &str) -> Self {
-        AttrValue::Str(s.to_owned())
+        AttrValue::Str(Cow::Owned(s.to_owned()))
     }
 }
 impl From<String> for AttrValue {
     fn from(s: String) -> Self {
-        AttrValue::Str(s)
+        AttrValue::Str(Cow::Owned(s))
     }
 }
 impl From<i64> for AttrValue {
@@ -186,6 +189,12 @@ impl Span {
             Some(slot) => slot.1 = value,
             None => self.attributes.push((key, value)),
         }
+    }
+
+    /// Sets `key` to one of the crate's own constants, borrowed rather than copied: a call's
+    /// span carries half a dozen (operation, provider, route kind, outcome...).
+    pub fn set_const(&mut self, key: &'static str, value: &'static str) {
+        self.set(key, AttrValue::Str(Cow::Borrowed(value)));
     }
 
     /// Sets `key` when there is a value: most request parameters are optional.

@@ -22,9 +22,9 @@ fn span_with(text: String, list: Vec<String>, n: i64, events: usize) -> Span {
         end_time_unix_nano: 1_700_000_000_500_000_000,
         attributes: Vec::new(),
         events: (0..events)
-            .map(|i| Event { time_unix_nano: i as u64, name: "gen_ai.choice", attributes: vec![("gen_ai.response.id", AttrValue::Str(text.clone()))] })
+            .map(|i| Event { time_unix_nano: i as u64, name: "gen_ai.choice", attributes: vec![("gen_ai.response.id", AttrValue::from(text.clone()))] })
             .collect(),
-        links: vec![Link { trace_id: [1; 16], span_id: [2; 8], attributes: vec![("gen_ai.tool.call.id", AttrValue::Str(text.clone()))] }],
+        links: vec![Link { trace_id: [1; 16], span_id: [2; 8], attributes: vec![("gen_ai.tool.call.id", AttrValue::from(text.clone()))] }],
         status: if n % 2 == 0 { StatusCode::Error } else { StatusCode::Unset },
         status_message: if n % 2 == 0 { text.clone() } else { String::new() },
     };
@@ -38,7 +38,7 @@ fn span_with(text: String, list: Vec<String>, n: i64, events: usize) -> Span {
 
 fn check(span: &Span, encoding: Encoding) {
     let frag = encode_span(span, encoding);
-    let resource = Resource { attributes: vec![("service.name", AttrValue::Str("x".repeat(200)))] };
+    let resource = Resource { attributes: vec![("service.name", AttrValue::from("x".repeat(200)))] };
     let body = encode_request(Signal::Traces, encoding, &resource, [frag.as_slice(), frag.as_slice()].into_iter());
     let got = decode_traces(&body, encoding == Encoding::Json).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(got.len(), 2);
@@ -50,7 +50,7 @@ fn check(span: &Span, encoding: Encoding) {
         assert_eq!(s.status_code, span.status as i32);
         assert_eq!(s.resource["service.name"], json!("x".repeat(200)));
         let AttrValue::Str(model) = span.attr("gen_ai.request.model").cloned().unwrap_or(AttrValue::Bool(false)) else { panic!() };
-        assert_eq!(s.str("gen_ai.request.model"), Some(model.as_str()));
+        assert_eq!(s.str("gen_ai.request.model"), Some(&*model));
         assert_eq!(s.int("gen_ai.usage.input_tokens"), span.attr("gen_ai.usage.input_tokens").and_then(|v| match v {
             AttrValue::Int(i) => Some(*i),
             _ => None,
@@ -90,7 +90,7 @@ fn log_records_round_trip() {
             severity: Severity::Info,
             event_name: "gen_ai.client.inference.operation.details",
             body: body.clone(),
-            attributes: vec![("gen_ai.response.id", AttrValue::Str(body.clone()))],
+            attributes: vec![("gen_ai.response.id", AttrValue::from(body.clone()))],
             trace_id: [4; 16],
             span_id: [5; 8],
         };

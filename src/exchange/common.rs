@@ -139,7 +139,10 @@ impl Common {
         if let Some(port) = self.port {
             span.set(attr::SERVER_PORT, i64::from(port));
         }
-        span.set(attr::HTTP_REQUEST_METHOD, self.method.as_str());
+        match ["POST", "GET", "PUT", "DELETE", "PATCH"].into_iter().find(|m| *m == self.method) {
+            Some(known) => span.set_const(attr::HTTP_REQUEST_METHOD, known),
+            None => span.set(attr::HTTP_REQUEST_METHOD, self.method.as_str()),
+        }
         if let Some(s) = self.status {
             span.set(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(s));
         }

@@ -140,7 +140,7 @@ pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardSt
     sanitize_span(cfg, &mut span);
     push_stats(&facts, &llm, &common, &mut out.stats);
     if let Some(v) = span.attr(attr::TAP_SPEC_VERSION).and_then(|v| match v {
-        crate::span::AttrValue::Str(s) => Some(s.clone()),
+        crate::span::AttrValue::Str(s) => Some(s.to_string()),
         _ => None,
     }) {
         out.versions.push((crate::active::Kind::Spec, v));
@@ -170,10 +170,10 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
     let x = &mut llm.extraction;
     let not_parsed = x.not_parsed();
     let call = &mut x.call;
-    span.set(attr::GEN_AI_OPERATION_NAME, f.operation);
-    span.set(attr::GEN_AI_PROVIDER_NAME, f.provider);
+    span.set_const(attr::GEN_AI_OPERATION_NAME, f.operation);
+    span.set_const(attr::GEN_AI_PROVIDER_NAME, f.provider);
     if cfg.gen_ai_system {
-        span.set(attr::GEN_AI_SYSTEM, f.provider);
+        span.set_const(attr::GEN_AI_SYSTEM, f.provider);
     }
     if !f.request_model.is_empty() {
         span.set(attr::GEN_AI_REQUEST_MODEL, f.request_model.as_str());
@@ -212,7 +212,7 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
         span.set(attr::TAP_TOOL_CALL_TYPES, call.tool_calls.iter().map(|t| t.tool_type.semconv_name().to_owned()).collect::<Vec<_>>());
     }
     common.set_http_attributes(&mut span);
-    span.set(attr::TAP_ROUTE_KIND, llm.route_kind.as_str());
+    span.set_const(attr::TAP_ROUTE_KIND, llm.route_kind.as_str());
     span.set(attr::TAP_MODEL_TIER, f.tier.as_str());
 
     // timing
@@ -233,11 +233,13 @@ fn build_span(cfg: &Config, common: &Common, llm: &mut Llm, f: &Facts, rollup: &
     span.set(attr::TAP_RESPONSE_BYTES, common.response_bytes);
 
     // outcome
-    span.set(attr::TAP_STEP_TYPE, f.step);
+    span.set_const(attr::TAP_STEP_TYPE, f.step);
     span.set_some(attr::TAP_SURFACE_REASON, f.surface_reason.clone());
-    span.set(attr::TAP_OUTCOME, f.outcome.as_str());
+    span.set_const(attr::TAP_OUTCOME, f.outcome.as_str());
     span.set(attr::TAP_PARSED, not_parsed.is_none());
-    span.set_some(attr::TAP_NOT_PARSED_REASON, not_parsed.map(|n| n.as_str()));
+    if let Some(n) = not_parsed {
+        span.set_const(attr::TAP_NOT_PARSED_REASON, n.as_str());
+    }
     // usage is partial when the call stopped early, or a stream ended without its provider's
     // terminal event
     let partial = f.outcome.stopped_early() || (f.streaming && !x.call.stream_complete && not_parsed.is_none());

@@ -22,13 +22,21 @@ pub(super) fn clean(cfg: &Config, s: &mut String) {
     }
 }
 
+/// [`clean`] for an attribute value, which may be borrowed: it is replaced only when the
+/// detectors change it.
+fn clean_value(cfg: &Config, s: &mut Cow<'static, str>) {
+    if let Cow::Owned(c) = scan::sanitize_for_telemetry(&cfg.guard, s) {
+        *s = Cow::Owned(c);
+    }
+}
+
 /// Every string attribute from the wire, every string in a list, and the span's name (it
 /// carries a model, a tool or a resource URI) through the detectors.
 pub(super) fn sanitize_span(cfg: &Config, span: &mut Span) {
     clean(cfg, &mut span.name);
     for (k, v) in span.attributes.iter_mut() {
         match v {
-            AttrValue::Str(s) if !OWN_VALUES.contains(k) => clean(cfg, s),
+            AttrValue::Str(s) if !OWN_VALUES.contains(k) => clean_value(cfg, s),
             AttrValue::StrList(list) => list.iter_mut().for_each(|s| clean(cfg, s)),
             _ => {}
         }

@@ -108,7 +108,7 @@ pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardSt
         span.set_some(attr::GEN_AI_AGENT_NAME, common.identity.agent.as_deref());
         guard_attrs.apply(span);
         if guard.blocked.is_some() {
-            span.set(attr::ERROR_TYPE, "secret_detected");
+            span.set_const(attr::ERROR_TYPE, "secret_detected");
             span.status = StatusCode::Error;
         }
         if let Some((trace, id, call_id)) = session.as_deref().zip(linked).and_then(|(sid, tool)| tool_links::find(store, sid, tool, end_ns / 1_000_000, cfg.sessions.idle_ttl_ms)) {
@@ -141,7 +141,7 @@ pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardSt
             span.set_some(attr::MCP_SESSION_ID, t.session.as_deref());
             span.set_some(attr::MCP_RESOURCE_URI, req.resource_uri.as_deref());
             if let Some(tool) = &req.tool {
-                span.set(attr::GEN_AI_OPERATION_NAME, "execute_tool");
+                span.set_const(attr::GEN_AI_OPERATION_NAME, "execute_tool");
                 span.set(attr::GEN_AI_TOOL_NAME, tool.as_str());
                 if let (true, Some(args)) = (cfg.tools.capture_arguments, &req.arguments) {
                     let clean = crate::scan::sanitize_for_telemetry(&cfg.guard, args);
@@ -171,7 +171,7 @@ pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardSt
         }
     } else {
         let mut span = common.span(common.span_id, format!("execute_tool {}", t.name), end_ns, 20);
-        span.set(attr::GEN_AI_OPERATION_NAME, "execute_tool");
+        span.set_const(attr::GEN_AI_OPERATION_NAME, "execute_tool");
         span.set(attr::GEN_AI_TOOL_NAME, t.name.as_str());
         span.set(attr::TAP_TOOL_SIDE_EFFECT, http::side_effect(&common.method, &common.host, &t.path));
         if let Some((ty, keys)) = &t.result_shape {

@@ -60,7 +60,7 @@ pub fn span(rec: &SessionRecord, span_id: SpanId, trace_id: TraceId) -> Span {
 /// The matching log record, on the session span's trace, for backends that prefer logs.
 pub fn log_record(span: &Span) -> LogRecord {
     let text = |k| match span.attr(k) {
-        Some(AttrValue::Str(s)) => s.as_str(),
+        Some(AttrValue::Str(s)) => s,
         _ => "",
     };
     LogRecord {

@@ -94,11 +94,11 @@ pub fn log_record(span: &Span) -> LogRecord {
         body: format!(
             "task {} ended ({})",
             match span.attr(attr::TAP_TASK_ID) {
-                Some(AttrValue::Str(s)) => s.as_str(),
+                Some(AttrValue::Str(s)) => s,
                 _ => "",
             },
             match span.attr(attr::TAP_TASK_OUTCOME) {
-                Some(AttrValue::Str(s)) => s.as_str(),
+                Some(AttrValue::Str(s)) => s,
                 _ => "",
             }
         ),
