@@ -14,7 +14,7 @@ WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrappin
 	--enable-mutable-globals --enable-multivalue --enable-reference-types --enable-simd
 SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock .cargo/config.toml
 
-.PHONY: lint help build envoy tools run test test-tools test-builds test-bins test-unit test-envoy test-rules deps clean litellm bench fuzz oci noop soak llm-sdk native
+.PHONY: lint help build envoy tools run test test-tools test-builds test-bins test-unit test-envoy test-rules deps clean litellm bench bench-core fuzz oci noop soak llm-sdk native
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -143,6 +143,11 @@ dist/noop.wasm: bench/noop/src/lib.rs bench/noop/Cargo.toml
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
 	cd bench/noop && cargo build --release --target $(TARGET)
 	@mkdir -p dist && cp bench/noop/target/$(TARGET)/release/genai_tap_noop.wasm $@
+
+bench-core: ## the core's cost per call in V8 (node), without Envoy; INSTR=1 counts instructions (valgrind), PROFILE=1 profiles
+	@command -v node >/dev/null || { echo "bench-core needs node (Debian: nodejs)"; exit 2; }
+	cd bench/core_v8 && cargo build --release --target $(TARGET)
+	python3 bench/core_v8/measure.py
 
 native: dist/libgenai_tap.so ## spike: the core as an Envoy dynamic module (native filter), for make bench
 
