@@ -4,7 +4,8 @@
 use super::verdict::{HeaderEdit, RequestHead};
 use crate::routes::strip_port;
 use crate::plugin::Config;
-use crate::span::{attr, Span, SpanId, SpanKind, StatusCode, TraceId};
+use crate::span::{attr, AttrValue, Span, SpanId, SpanKind, StatusCode, TraceId};
+use std::borrow::Cow;
 use crate::trace::{self, FreshIds, TraceParent};
 
 /// Ids, timing and request facts of one observed call.
@@ -20,7 +21,8 @@ pub(super) struct Common {
     pub start_ns: u64,
     pub request_end_ns: Option<u64>,
     pub response_end_ns: Option<u64>,
-    pub method: String,
+    /// The request's method: the common ones borrowed, so the span does not copy them.
+    pub method: Cow<'static, str>,
     pub host: String,
     pub port: Option<u16>,
     pub correlation_id: Option<String>,
@@ -76,7 +78,7 @@ impl Common {
             start_ns: now,
             request_end_ns: end_of_stream.then_some(now),
             response_end_ns: None,
-            method: head.get(":method").unwrap_or("").to_owned(),
+            method: method_of(head.get(":method").unwrap_or("")),
             host: host.to_owned(),
             port,
             correlation_id: head.get(&cfg.correlation_header).map(str::to_owned),
@@ -139,10 +141,7 @@ impl Common {
         if let Some(port) = self.port {
             span.set(attr::SERVER_PORT, i64::from(port));
         }
-        match ["POST", "GET", "PUT", "DELETE", "PATCH"].into_iter().find(|m| *m == self.method) {
-            Some(known) => span.set_const(attr::HTTP_REQUEST_METHOD, known),
-            None => span.set(attr::HTTP_REQUEST_METHOD, self.method.as_str()),
-        }
+        span.set(attr::HTTP_REQUEST_METHOD, AttrValue::Str(self.method.clone()));
         if let Some(s) = self.status {
             span.set(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(s));
         }
@@ -157,6 +156,13 @@ impl Common {
             span.set(attr::ERROR_TYPE, s.to_string());
             span.status = StatusCode::Error;
         }
+    }
+}
+
+fn method_of(m: &str) -> Cow<'static, str> {
+    match ["POST", "GET", "PUT", "DELETE", "PATCH"].into_iter().find(|known| *known == m) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(m.to_owned()),
     }
 }
 

@@ -15,20 +15,21 @@ pub struct Tally(Vec<(Kind, u32)>);
 impl Tally {
     /// Counts one finding of `kind`.
     pub fn add(&mut self, kind: Kind) {
-        // a handful of kinds at most: a scan beats a map
-        match self.0.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, n)) => *n = n.saturating_add(1),
-            None => self.0.push((kind, 1)),
-        }
+        self.add_n(kind, 1);
     }
 
     /// Adds every count of `other` and leaves it empty (findings drained, counted once).
     pub fn absorb(&mut self, other: &mut Tally) {
         for (kind, n) in other.0.drain(..) {
-            match self.0.iter_mut().find(|(k, _)| *k == kind) {
-                Some((_, m)) => *m = m.saturating_add(n),
-                None => self.0.push((kind, n)),
-            }
+            self.add_n(kind, n);
+        }
+    }
+
+    fn add_n(&mut self, kind: Kind, n: u32) {
+        // a handful of kinds at most: a scan beats a map
+        match self.0.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, m)) => *m = m.saturating_add(n),
+            None => self.0.push((kind, n)),
         }
     }
 

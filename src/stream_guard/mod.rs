@@ -93,7 +93,7 @@ pub struct StreamGuard {
     ledger: Ledger,
     /// After a framing error: the line redactor, for the rest of the stream.
     fallback: Option<StreamRedactor>,
-    /// Labels of what was found (PII kinds, secret rule ids), once per finding.
+    /// What was found: PII by kind, secrets by rule.
     pub pii: Tally,
     pub secrets: Tally,
     /// How many findings were replaced.

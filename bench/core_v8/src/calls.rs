@@ -1,0 +1,52 @@
+//! One observed call at a time, the way the host feeds the exchange: request headers and
+//! body, response headers and body, finish, then what the host does with the result (a
+//! stat's metric found by the hash of its labels, named only the first time; the span
+//! encoded). Shared by `bench/core_v8` (in V8) and `examples/exchange_bench.rs` (native), so
+//! both measure the same work.
+
+use genai_tap::{Config, EndInfo, Exchange, FreshIds, Namer, RequestHead};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Runs `n` chat calls with these bodies; returns microseconds per call and the bytes the
+/// host would have handed on (stat names and encoded spans), so nothing is optimised away.
+pub fn run(cfg: &Rc<Config>, request: &[u8], response: &[u8], n: u64) -> (f64, usize) {
+    let headers: Vec<(String, String)> = [
+        (":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions"), (":scheme", "http"),
+        ("content-type", "application/json"), ("x-request-id", "5f1e0c1a-1111-2222-3333-444455556666"), ("accept-encoding", "gzip"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let resp_headers = vec![(":status".to_owned(), "200".to_owned()), ("content-type".to_owned(), "application/json".to_owned())];
+    // the host's metric cache (`host::metrics`): a stat seen before costs a hash and a lookup
+    let mut namer = Namer::new(50);
+    let mut metric_of: HashMap<u64, usize> = HashMap::new();
+    let mut bytes = 0;
+    let start = Instant::now();
+    for i in 0..n {
+        let mut x = Exchange::new(cfg.clone(), FreshIds::from_random([(i % 251) as u8; 24]));
+        x.handle_request_headers(RequestHead { headers: &headers }, false, i);
+        let _ = x.poll_request_header_edits();
+        x.handle_request_body(request, true, i + 1);
+        x.handle_response_headers(200, &resp_headers, false, i + 2);
+        x.handle_response_body(response, true, i + 3);
+        let done = x.finish(&EndInfo { code_details: Some("via_upstream".into()) }, i + 4);
+        for u in &done.stats {
+            let mut h = DefaultHasher::new();
+            u.metric.name.hash(&mut h);
+            for (k, v) in &u.labels {
+                k.hash(&mut h);
+                v.hash(&mut h);
+            }
+            bytes += *metric_of.entry(h.finish()).or_insert_with(|| namer.name(u).len());
+        }
+        for s in &done.spans {
+            bytes += genai_tap::encode_span(s, genai_tap::Encoding::Protobuf).len();
+        }
+    }
+    (start.elapsed().as_secs_f64() * 1e6 / n.max(1) as f64, bytes)
+}
