@@ -38,14 +38,20 @@ fn main() {
         let pii_unit = "contact jane.doe@example.com or 415-555-2671, card 4111 1111 1111 1111, host 10.1.2.3, \
             ssn 123-45-6789, iban GB82 WEST 1234 5698 7654 32; the token word and the key word stay. ";
         let pii_dense = pii_unit.repeat(512 * 1024 / pii_unit.len());
+        // `prompt`: the clean prompt `make bench` sends Envoy, as the JSON body it is
+        let words = "Summarise the incident report and list follow-up actions for the platform team. ";
+        let prompt = format!("{{\"model\": \"gpt-4o\", \"messages\": [{{\"role\": \"user\", \"content\": \"{}\"}}]}}",
+            &words.repeat(300 * 1024 / words.len())[..260 * 1024]);
         let text = match which.as_str() {
             "dense" => &dense,
             "pii" => &pii_dense,
+            "prompt" => &prompt,
             _ => &clean,
         };
         let text = &text.as_bytes()[..256 * 1024];
         let policy = Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe };
         let mut n = 0;
+        let started = Instant::now();
         // `SCAN_PATH=stream`: the request guard as Envoy drives it, 16 KiB chunks of a body
         // with `content-length` (placeholders fitted to each value's length)
         let stream = std::env::var("SCAN_PATH").is_ok_and(|p| p == "stream");
@@ -68,7 +74,8 @@ fn main() {
                 n += std::hint::black_box(genai_tap::guard_body(&guard, policy, text)).pii.total();
             }
         }
-        println!("{{\"rounds\":{rounds},\"bytes\":{},\"pii\":{n}}}", text.len());
+        let mbps = (text.len() * rounds) as f64 / started.elapsed().as_secs_f64() / 1e6;
+        println!("{{\"rounds\":{rounds},\"bytes\":{},\"pii\":{n},\"mbps\":{mbps:.1}}}", text.len());
         return;
     }
     let clean_mbps = mbps(&guard, clean.as_bytes());

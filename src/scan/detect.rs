@@ -10,9 +10,7 @@ use super::pii::PiiKinds;
 use super::policy::DetectorError;
 use super::{pii, rules, shape, validate};
 use std::borrow::Cow;
-use aho_corasick::automaton::Automaton;
-use aho_corasick::dfa::DFA;
-use aho_corasick::{Anchored, MatchKind};
+use super::keywords::Keywords;
 use regex_lite::Regex;
 
 /// What was found.
@@ -91,7 +89,7 @@ pub struct Detectors {
     pub(super) custom_pii: Vec<CustomPii>,
     pub(super) secrets: Vec<SecretRule>,
     /// Every keyword of every rule and custom kind, in one case-insensitive automaton.
-    pub(super) keywords: Option<DFA>,
+    pub(super) keywords: Option<Keywords>,
     /// By pattern id: whose keyword it is, and the keyword itself when it must match exactly.
     pub(super) keyword_hints: Vec<(Hint, Option<Box<[u8]>>)>,
     pub(super) allow: Vec<String>,
@@ -107,18 +105,11 @@ pub const HIGH_ENTROPY_RULE: &str = "high-entropy-string";
 
 /// One automaton for all keywords, so that clean text costs one pass: case-insensitive,
 /// because some rules' keywords are; an exact keyword is compared again at each hit.
-fn build_keywords(patterns: &[(String, Hint, bool)]) -> Result<(Option<DFA>, Vec<(Hint, Option<Box<[u8]>>)>), String> {
-    if patterns.is_empty() {
-        return Ok((None, Vec::new()));
-    }
-    let dfa = aho_corasick::dfa::Builder::new()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .prefilter(false)
-        .build(patterns.iter().map(|(p, _, _)| p.as_bytes()))
-        .map_err(|e| e.to_string())?;
+#[allow(clippy::type_complexity)]
+fn build_keywords(patterns: &[(String, Hint, bool)]) -> Result<(Option<Keywords>, Vec<(Hint, Option<Box<[u8]>>)>), String> {
+    let keywords = Keywords::new(patterns.iter().map(|(p, _, _)| p.as_bytes()))?;
     let hints = patterns.iter().map(|(p, h, exact)| (*h, exact.then(|| p.as_bytes().into()))).collect();
-    Ok((Some(dfa), hints))
+    Ok((keywords, hints))
 }
 
 impl Detectors {
@@ -265,36 +256,27 @@ impl Detectors {
         // per rule, where its last finding ends: a hit inside it needs no second look
         let mut covered = vec![0usize; self.secrets.len()];
         let keywords = self.keywords.as_ref().filter(|_| self.keyword_hints.iter().any(|(h, _)| wanted(h)));
-        // an unanchored search always has a start state
-        if let Some((dfa, Ok(mut sid))) = keywords.map(|d| (d, d.start_state(Anchored::No))) {
+        if let Some(keywords) = keywords {
             let bytes = str_text.as_bytes();
-            for (i, &b) in bytes.iter().enumerate() {
-                sid = dfa.next_state(Anchored::No, sid, b);
-                if !dfa.is_special(sid) || !dfa.is_match(sid) {
-                    continue;
+            keywords.for_each(bytes, 0, |pid, start, end| {
+                let Some((hint, exact)) = self.keyword_hints.get(pid) else { return };
+                if !wanted(hint) || exact.as_deref().is_some_and(|e| bytes.get(start..end) != Some(e)) {
+                    return;
                 }
-                for k in 0..dfa.match_len(sid) {
-                    let pid = dfa.match_pattern(sid, k);
-                    let Some((hint, exact)) = self.keyword_hints.get(pid.as_usize()) else { continue };
-                    let (start, end) = (i + 1 - dfa.pattern_len(pid), i + 1);
-                    if !wanted(hint) || exact.as_deref().is_some_and(|e| bytes.get(start..end) != Some(e)) {
-                        continue;
-                    }
-                    match *hint {
-                        Hint::Secret(r) => {
-                            if covered.get(r as usize).is_some_and(|c| start < *c) {
-                                continue;
-                            }
-                            let before = out.len();
-                            self.secret_at(str_text, r, start, end, &mut out);
-                            if let (Some(f), Some(c)) = (out[before..].iter().map(|f| f.end).max(), covered.get_mut(r as usize)) {
-                                *c = (*c).max(f);
-                            }
+                match *hint {
+                    Hint::Secret(r) => {
+                        if covered.get(r as usize).is_some_and(|c| start < *c) {
+                            return;
                         }
-                        Hint::Pii(c) => self.custom_pii_at(str_text, c, start, &mut out),
+                        let before = out.len();
+                        self.secret_at(str_text, r, start, end, &mut out);
+                        if let (Some(f), Some(c)) = (out[before..].iter().map(|f| f.end).max(), covered.get_mut(r as usize)) {
+                            *c = (*c).max(f);
+                        }
                     }
+                    Hint::Pii(c) => self.custom_pii_at(str_text, c, start, &mut out),
                 }
-            }
+            });
         }
         if secrets {
             for (i, r) in self.secrets.iter().enumerate().filter(|(_, r)| r.everywhere) {

@@ -27,6 +27,7 @@ mod detect;
 mod entropy;
 mod ipranges;
 mod json;
+mod keywords;
 mod memo;
 mod pii;
 mod policy;

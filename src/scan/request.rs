@@ -38,8 +38,6 @@ use super::json::{decode_with_map, is_json, number_around, string_ranges_from, L
 use super::redact::{placeholder_len, write_placeholder};
 use super::{align_to_escapes, Finding, Kind, Tally};
 use super::{Guard, PiiMode, Placeholder, Policy, SecretMode};
-use aho_corasick::automaton::Automaton;
-use aho_corasick::Anchored;
 
 mod inflate;
 
@@ -429,7 +427,7 @@ fn open_windows(g: &Guard, text: &[u8], want_pii: bool, want_secrets: bool) -> O
     if (want_secrets && d.secrets.iter().any(|r| r.everywhere)) || (want_pii && d.custom_pii.iter().any(|c| c.keyword.is_none())) {
         keep(len.saturating_sub(UNKEYED_HOLD));
     }
-    let Some(dfa) = d.keywords.as_ref() else { return hold };
+    let Some(keywords) = d.keywords.as_ref() else { return hold };
     // a rule that reaches far (`jwt`: 8 KiB) would make the automaton rescan that much of every
     // chunk: its exact keywords are looked for with memmem instead, which costs next to nothing
     let far = |h: &Hint, exact: bool| matches!(h, Hint::Secret(r) if exact && d.secrets.get(*r as usize).is_some_and(|r| r.after > LONG_REACH));
@@ -455,34 +453,24 @@ fn open_windows(g: &Guard, text: &[u8], want_pii: bool, want_secrets: bool) -> O
         })
         .max()
         .unwrap_or(0);
-    let longest_keyword = (0..dfa.patterns_len()).map(|p| dfa.pattern_len(aho_corasick::PatternID::new_unchecked(p))).max().unwrap_or(0);
-    let from = len.saturating_sub(reach + longest_keyword + 1);
-    let Ok(mut sid) = dfa.start_state(Anchored::No) else { return hold };
-    for (i, &b) in text.iter().enumerate().skip(from) {
-        sid = dfa.next_state(Anchored::No, sid, b);
-        if !dfa.is_special(sid) || !dfa.is_match(sid) {
-            continue;
+    let from = len.saturating_sub(reach + keywords.longest() + 1);
+    keywords.for_each(text.get(from..).unwrap_or_default(), from, |pid, start, end| {
+        let Some((hint, exact)) = d.keyword_hints.get(pid) else { return };
+        if far(hint, exact.is_some()) {
+            return;
         }
-        for k in 0..dfa.match_len(sid) {
-            let pid = dfa.match_pattern(sid, k);
-            let Some((hint, exact)) = d.keyword_hints.get(pid.as_usize()) else { continue };
-            if far(hint, exact.is_some()) {
-                continue;
-            }
-            let (start, end) = (i + 1 - dfa.pattern_len(pid), i + 1);
-            match *hint {
-                Hint::Secret(r) if want_secrets => {
-                    if let Some(rule) = d.secrets.get(r as usize) {
-                        if end + rule.after > len {
-                            keep(start.saturating_sub(rule.before + 1));
-                        }
+        match *hint {
+            Hint::Secret(r) if want_secrets => {
+                if let Some(rule) = d.secrets.get(r as usize) {
+                    if end + rule.after > len {
+                        keep(start.saturating_sub(rule.before + 1));
                     }
                 }
-                Hint::Pii(_) if want_pii && start + 256 > len => keep(start),
-                _ => {}
             }
+            Hint::Pii(_) if want_pii && start + 256 > len => keep(start),
+            _ => {}
         }
-    }
+    });
     hold
 }
 
