@@ -338,8 +338,15 @@ fn ssn_context(t: &[u8], start: usize) -> bool {
     [&b"ssn"[..], b"social security", b"ss#", b"ss #", b"ssa number", b"taxpayer id", b"tin:"].iter().any(|k| memchr::memmem::find(w, k).is_some())
 }
 
-pub(super) fn numbers(t: &[u8], kinds: PiiKinds, ranges: &IpRanges, out: &mut Vec<Finding>) {
+/// Phones, SSNs, cards and IPv4 addresses: number tokens, classified. `inside` are ranges
+/// already found (IBANs), sorted by start: a token wholly inside one is skipped.
+pub(super) fn numbers(t: &[u8], kinds: PiiKinds, ranges: &IpRanges, inside: &[(usize, usize)], out: &mut Vec<Finding>) {
+    let mut inside = inside.iter().peekable();
     for tok in number_tokens(t) {
+        while inside.next_if(|(_, end)| *end <= tok.start).is_some() {}
+        if inside.peek().is_some_and(|&&(start, end)| start <= tok.start && tok.end <= end) {
+            continue;
+        }
         let n = tok.n_digits;
         if n < 7 || !boundary_ok(t, tok.start, tok.end) {
             // IPv4 addresses have as few as 4 digits
@@ -593,10 +600,28 @@ mod tests {
         let ranges = IpRanges::default();
         emails(t, &mut out);
         ipv6(t, &ranges, &mut out);
-        numbers(t, PiiKinds::ALL, &ranges, &mut out);
+        numbers(t, PiiKinds::ALL, &ranges, &[], &mut out);
         ibans(t, &mut out);
         out.sort_by_key(|f| f.start);
         out.into_iter().map(|f| (f.kind, text[f.start..f.end].to_owned())).collect()
+    }
+
+    #[test]
+    fn number_tokens_inside_an_iban_are_skipped_and_the_rest_found_alike() {
+        let t = b"iban GB82 WEST 1234 5698 7654 32 then call 415-555-2671; 4111 1111 1111 1111";
+        let ranges = IpRanges::default();
+        let mut ibans_found = Vec::new();
+        ibans(t, &mut ibans_found);
+        let iban: Vec<(usize, usize)> = ibans_found.iter().map(|f| (f.start, f.end)).collect();
+        assert_eq!(iban.len(), 1);
+        let (mut all, mut skipping) = (Vec::new(), Vec::new());
+        numbers(t, PiiKinds::ALL, &ranges, &[], &mut all);
+        numbers(t, PiiKinds::ALL, &ranges, &iban, &mut skipping);
+        let (s, e) = iban[0];
+        let outside: Vec<Finding> = all.iter().copied().filter(|f| !(s <= f.start && f.end <= e)).collect();
+        // the skipped tokens are the IBAN's digit groups only: what lies outside it is found alike
+        assert_eq!(skipping, outside);
+        assert_eq!(skipping.iter().map(|f| f.kind).collect::<Vec<_>>(), vec![Kind::Phone, Kind::CreditCard]);
     }
 
     #[test]
