@@ -555,7 +555,12 @@ pub(super) fn ibans(t: &[u8], out: &mut Vec<Finding>) {
                 continue;
             }
         }
-        i += 1;
+        // check digits have two letters before them: no digit of this run, nor the one just
+        // after it, can be the first (before, a card's or a phone's digits were each a try)
+        i = d;
+        while t.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
     }
 }
 
@@ -604,6 +609,17 @@ mod tests {
         ibans(t, &mut out);
         out.sort_by_key(|f| f.start);
         out.into_iter().map(|f| (f.kind, text[f.start..f.end].to_owned())).collect()
+    }
+
+    #[test]
+    fn ibans_right_after_runs_of_digits_are_found() {
+        for prefix in ["", "1 ", "12 ", "4111 1111 1111 1111 ", "9GB82 ", "1234567 ", "x1 ", "DE1 "] {
+            let text = format!("{prefix}GB82 WEST 1234 5698 7654 32 and 7 GB82WEST12345698765432.");
+            let mut out = Vec::new();
+            ibans(text.as_bytes(), &mut out);
+            let found: Vec<&str> = out.iter().map(|f| &text[f.start..f.end]).collect();
+            assert_eq!(found, vec!["GB82 WEST 1234 5698 7654 32", "GB82WEST12345698765432"], "prefix {prefix:?}");
+        }
     }
 
     #[test]
