@@ -144,7 +144,7 @@ dist/noop.wasm: bench/noop/src/lib.rs bench/noop/Cargo.toml
 	cd bench/noop && cargo build --release --target $(TARGET)
 	@mkdir -p dist && cp bench/noop/target/$(TARGET)/release/genai_tap_noop.wasm $@
 
-bench-core: ## the core's cost per call in V8 (node), without Envoy; INSTR=1 counts instructions (valgrind), PROFILE=1 profiles
+bench-core: ## the core's cost per call in V8 (node), without Envoy; INSTR=1 counts instructions (valgrind), PROFILE=1 profiles, SCAN=1 times the guard
 	@command -v node >/dev/null || { echo "bench-core needs node (Debian: nodejs)"; exit 2; }
 	cd bench/core_v8 && cargo build --release --target $(TARGET)
 	python3 bench/core_v8/measure.py

@@ -10,7 +10,9 @@ V8, and reports:
 - `INSTR=1`: V8 instructions per call under callgrind (TurboFan only, no tier-up, one thread),
   from two runs of 100 and 2,100 calls, so start-up and compilation cancel out; repeatable to
   about 1.5%, for A/B of one change (two minutes);
-- `PROFILE=1`: the functions where the time goes, self and inclusive, from `node --cpu-prof`.
+- `PROFILE=1`: the functions where the time goes, self and inclusive, from `node --cpu-prof`;
+- `SCAN=1`: the request guard's MB/s in V8 on the 100 KB prompts `make bench` sends Envoy
+  (clean and dense with PII), fed in 16 KiB chunks as Envoy does (the median of three runs).
 
 `perf` on Envoy itself (samples under V8's JIT frames against Envoy's own code) put the core at
 about half of what observe mode adds over the no-op module on 2026-12-03; the rest is the
@@ -25,9 +27,23 @@ import run  # noqa: E402  (the bench's bodies and plugin configuration)
 MODULE = os.path.join(HERE, "target", "wasm32-wasip1", "release", "genai-tap-core-v8.wasm")
 
 
-def node(data, n, extra=(), prefix=()):
-    cmd = [*prefix, "node", "--no-warnings", *extra, os.path.join(HERE, "run.mjs"), MODULE, data, run.OBSERVE]
-    return subprocess.run(cmd, env={**os.environ, "N": str(n)}, capture_output=True, text=True, cwd=data)
+def node(data, n, extra=(), prefix=(), config=None, env=()):
+    cmd = [*prefix, "node", "--no-warnings", *extra, os.path.join(HERE, "run.mjs"), MODULE, data, config or run.OBSERVE]
+    # this script's own SCAN=1 is not the module's SCAN=file
+    base = {k: v for k, v in os.environ.items() if k != "SCAN"}
+    return subprocess.run(cmd, env={**base, "N": str(n), **dict(env)}, capture_output=True, text=True, cwd=data)
+
+
+def scan_speed(data):
+    for kind, make in [("clean", run.request_body), ("dense", run.dense_request_body)]:
+        open(os.path.join(data, f"{kind}.json"), "w").write(make(100 * 1024))
+        speeds = []
+        for _ in range(3):
+            r = node(data, 300, config=run.GUARD, env={"SCAN": f"{kind}.json"})
+            if r.returncode != 0:
+                raise SystemExit(f"core_v8 failed: {r.stderr.strip()[-500:]}")
+            speeds.append(json.loads(r.stdout)["scan_mbps"])
+        print(f"V8 guard, {kind} 100 KB prompt: {statistics.median(speeds):.0f} MB/s (of {sorted(speeds)})")
 
 
 def instructions(data, n):
@@ -88,6 +104,8 @@ def main():
         print(f"V8 instructions per call: {(instructions(data, 2100) - instructions(data, 100)) // 2000:,}")
     if os.environ.get("PROFILE"):
         profile(data)
+    if os.environ.get("SCAN"):
+        scan_speed(data)
 
 
 if __name__ == "__main__":
