@@ -169,33 +169,22 @@ impl Keywords {
                 hit(p as usize, offset + end - len, offset + end);
             }
         };
-        // a lane's warm-up (the longest keyword) must stay small beside its share of the text
-        if text.len() >= MIN_LANED.max(4 * LANES * self.longest) {
-            let found = match &self.trans {
-                Table::Small(t) => walk_lanes(&**t, &self.classes, self.first_match, self.start, self.longest, text),
-                Table::Large(t) => walk_lanes(&**t, &self.classes, self.first_match, self.start, self.longest, text),
-            };
-            for (end, state) in found.into_iter().flatten() {
-                report(end, state);
-            }
-            return;
-        }
-        let mut at = 0;
-        let mut s = self.start;
-        while let Some((end, state)) = self.next_match(text, at, s) {
-            report(end, state);
-            (at, s) = (end, state);
+        match &self.trans {
+            Table::Small(t) => self.walker(&**t).scan(self.start, self.longest, text, &mut report),
+            Table::Large(t) => self.walker(&**t).scan(self.start, self.longest, text, &mut report),
         }
     }
 
-    /// From state `s` before `text[at]`, the end of the next keyword occurrence and the match
-    /// state there.
-    fn next_match(&self, text: &[u8], at: usize, s: u32) -> Option<(usize, u32)> {
-        match &self.trans {
-            Table::Small(t) => walk(&**t, &self.classes, self.first_match, text, at, s),
-            Table::Large(t) => walk(&**t, &self.classes, self.first_match, text, at, s),
-        }
+    fn walker<'a, T: Step + ?Sized>(&'a self, trans: &'a T) -> Walker<'a, T> {
+        Walker { trans, classes: &self.classes, first_match: self.first_match }
     }
+}
+
+/// What a walk reads: the table, the byte classes, and where the match states start.
+struct Walker<'a, T: ?Sized> {
+    trans: &'a T,
+    classes: &'a [u8; 256],
+    first_match: u32,
 }
 
 /// Independent walks over parts of one text, interleaved. A walk is a chain of dependent loads
@@ -205,45 +194,65 @@ const LANES: usize = 3;
 /// Texts shorter than this take one walk: the lanes' warm-up would cost more than it saves.
 const MIN_LANED: usize = 2048;
 
-/// Every match state reached in `text` and where, for each lane in order, so that the lanes'
-/// lists end to end are the one walk's.
-///
-/// Lane `k` starts at `k * d` and reports the ends in `(k * d + warm, (k + 1) * d + warm]`
-/// (lane 0 from 0): the automaton's state after a byte depends only on the `warm` bytes before
-/// it (the longest keyword), so a lane's state is exact once it has read `warm` bytes, and what
-/// ends before that is the lane before's.
-#[inline(never)]
-fn walk_lanes<T: Step + ?Sized>(trans: &T, classes: &[u8; 256], first_match: u32, start: u32, warm: usize, text: &[u8]) -> [Vec<(usize, u32)>; LANES] {
-    let mut found: [Vec<(usize, u32)>; LANES] = Default::default();
-    let len = text.len();
-    let d = len.saturating_sub(warm).div_ceil(LANES);
-    let origin = |k: usize| k * d;
-    let reports = |k: usize, end: usize| (k == 0 || end > origin(k) + warm) && end <= origin(k + 1) + warm;
-    // the steps every lane has: the last lane's, which stops at the end of the text
-    let n = len - origin(LANES - 1);
-    let lanes: [&[u8]; LANES] = std::array::from_fn(|k| text.get(origin(k)..origin(k) + n).unwrap_or_default());
-    let mut s = [start; LANES];
-    let mut i = 0;
-    while let Some(at) = walk_together(trans, classes, first_match, &lanes, i, &mut s) {
-        for (k, &state) in s.iter().enumerate() {
-            if state >= first_match && reports(k, origin(k) + at + 1) {
-                found[k].push((origin(k) + at + 1, state));
+impl<T: Step + ?Sized> Walker<'_, T> {
+    /// Calls `report(end, state)` for every match state reached in `text`, in order, starting
+    /// from `start`; `warm` is the longest keyword.
+    fn scan(&self, start: u32, warm: usize, text: &[u8], report: &mut impl FnMut(usize, u32)) {
+        // a lane's warm-up must stay small beside its share of the text
+        if text.len() >= MIN_LANED.max(4 * LANES * warm) {
+            for (end, state) in self.lanes(start, warm, text).into_iter().flatten() {
+                report(end, state);
             }
-        }
-        i = at + 1;
-    }
-    // the other lanes' rest, one at a time
-    for (k, lane_found) in found.iter_mut().enumerate().take(LANES - 1) {
-        let (mut at, mut state) = (origin(k) + n, s[k]);
-        let part = text.get(..(origin(k + 1) + warm).min(len)).unwrap_or_default();
-        while let Some((end, next)) = walk(trans, classes, first_match, part, at, state) {
-            if reports(k, end) {
-                lane_found.push((end, next));
-            }
-            (at, state) = (end, next);
+        } else {
+            self.walk_from(text, 0, start, report);
         }
     }
-    found
+
+    /// One walk over `text` from byte `at` in state `s`, reporting every match state.
+    fn walk_from(&self, text: &[u8], mut at: usize, mut s: u32, report: &mut impl FnMut(usize, u32)) {
+        while let Some((end, state)) = walk(self.trans, self.classes, self.first_match, text, at, s) {
+            report(end, state);
+            (at, s) = (end, state);
+        }
+    }
+
+    /// Every match state reached in `text` and where, for each lane in order, so that the
+    /// lanes' lists end to end are the one walk's.
+    ///
+    /// Lane `k` starts at `k * d` and reports the ends in `(k * d + warm, (k + 1) * d + warm]`
+    /// (lane 0 from 0): the automaton's state after a byte depends only on the `warm` bytes
+    /// before it (the longest keyword), so a lane's state is exact once it has read `warm`
+    /// bytes, and what ends before that is the lane before's.
+    fn lanes(&self, start: u32, warm: usize, text: &[u8]) -> [Vec<(usize, u32)>; LANES] {
+        let mut found: [Vec<(usize, u32)>; LANES] = Default::default();
+        let len = text.len();
+        let d = len.saturating_sub(warm).div_ceil(LANES);
+        let origin = |k: usize| k * d;
+        let reports = |k: usize, end: usize| (k == 0 || end > origin(k) + warm) && end <= origin(k + 1) + warm;
+        // the steps every lane has: the last lane's, which stops at the end of the text
+        let n = len - origin(LANES - 1);
+        let lanes: [&[u8]; LANES] = std::array::from_fn(|k| text.get(origin(k)..origin(k) + n).unwrap_or_default());
+        let mut s = [start; LANES];
+        let mut i = 0;
+        while let Some(at) = walk_together(self.trans, self.classes, self.first_match, &lanes, i, &mut s) {
+            for (k, &state) in s.iter().enumerate() {
+                if state >= self.first_match && reports(k, origin(k) + at + 1) {
+                    found[k].push((origin(k) + at + 1, state));
+                }
+            }
+            i = at + 1;
+        }
+        // the other lanes' rest, one at a time
+        for (k, lane_found) in found.iter_mut().enumerate().take(LANES - 1) {
+            let part = text.get(..(origin(k + 1) + warm).min(len)).unwrap_or_default();
+            self.walk_from(part, origin(k) + n, s[k], &mut |end, state| {
+                if reports(k, end) {
+                    lane_found.push((end, state));
+                }
+            });
+        }
+        found
+    }
 }
 
 /// Steps every lane, from byte `i` on, until a step leaves some lane in a match state: that
