@@ -6,7 +6,7 @@ recordings, each Envoy runs with --concurrency 1 pinned to core 0, and the load 
 Results are ratios taken in the same run (the machines are noisy); the table goes to
 BENCHMARKS.md and to stdout. BENCH_QUICK=1 (or --quick) gives a short smoke run.
 """
-import json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import json, os, random, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = "--quick" in sys.argv or os.environ.get("BENCH_QUICK") == "1"
@@ -22,6 +22,22 @@ GUARD = "{" + COLLECTOR + ',"pii":{"mode":"redact"},"secrets":{"mode":"block"}}'
 
 
 def free_port():
+    # below the ephemeral range, as testkit's free_port: a port bind(0) gave out can be handed to
+    # an outgoing connection before the server that was meant to have it binds it
+    try:
+        low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except Exception:
+        low = 32768
+    for _ in range(1000):
+        p = random.randrange(10000, max(low, 10001))
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
 

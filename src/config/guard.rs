@@ -49,7 +49,11 @@ pub struct RawRouteModes<M> {
 
 impl<M> Default for RawRouteModes<M> {
     fn default() -> Self {
-        RawRouteModes { llm: None, mcp: None, tool: None }
+        RawRouteModes {
+            llm: None,
+            mcp: None,
+            tool: None,
+        }
     }
 }
 

@@ -6,8 +6,11 @@
 
 use super::vm::Vm;
 use super::{Action, BodyOf, Headers, Host, Level, SharedStore};
+use crate::exchange::{
+    BodyVerdict, EndInfo, Exchange, HeaderEdit, HeadersVerdict, RequestBodyPlan, RequestHead,
+    ResponseVerdict, TrailersVerdict,
+};
 use crate::plugin::Config;
-use crate::exchange::{BodyVerdict, EndInfo, Exchange, HeaderEdit, HeadersVerdict, RequestBodyPlan, RequestHead, ResponseVerdict, TrailersVerdict};
 use crate::stats::{self, StatUpdate};
 use crate::trace::FreshIds;
 use std::cell::RefCell;
@@ -16,8 +19,14 @@ use std::rc::Rc;
 /// What one callback's verdict asks of the host.
 enum Verdict {
     Headers(HeadersVerdict),
-    RequestBody { size: usize, verdict: BodyVerdict },
-    ResponseBody { size: usize, verdict: ResponseVerdict },
+    RequestBody {
+        size: usize,
+        verdict: BodyVerdict,
+    },
+    ResponseBody {
+        size: usize,
+        verdict: ResponseVerdict,
+    },
     Trailers(TrailersVerdict),
     Nothing,
 }
@@ -33,13 +42,26 @@ impl Stream {
     pub(crate) fn new(cfg: Rc<Config>, vm: Rc<RefCell<Vm>>, host: &mut impl Host) -> Stream {
         let random = vm.borrow_mut().random_ids(host);
         let exchange = Exchange::new(cfg, FreshIds::from_random(random));
-        Stream { vm, exchange, counted_in_flight: false, finished: false }
+        Stream {
+            vm,
+            exchange,
+            counted_in_flight: false,
+            finished: false,
+        }
     }
 
     /// Applies a verdict and every output the exchange has pending.
     fn drive(&mut self, host: &mut impl Host, verdict: Verdict) -> Action {
-        apply_edits(host, Headers::Request, self.exchange.poll_request_header_edits());
-        apply_edits(host, Headers::Response, self.exchange.poll_response_header_edits());
+        apply_edits(
+            host,
+            Headers::Request,
+            self.exchange.poll_request_header_edits(),
+        );
+        apply_edits(
+            host,
+            Headers::Response,
+            self.exchange.poll_response_header_edits(),
+        );
         if self.exchange.is_observed() && !self.counted_in_flight {
             self.counted_in_flight = true;
             self.in_flight(host, 1);
@@ -80,68 +102,106 @@ impl Stream {
     }
 
     fn in_flight(&mut self, host: &mut impl Host, delta: i64) {
-        self.vm.borrow_mut().record(host, &[StatUpdate::new(stats::CALLS_IN_FLIGHT, &[], delta)]);
+        self.vm
+            .borrow_mut()
+            .record(host, &[StatUpdate::new(stats::CALLS_IN_FLIGHT, &[], delta)]);
     }
 
-    pub(crate) fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
+    pub(crate) fn on_request_headers(
+        &mut self,
+        host: &mut impl Host,
+        end_of_stream: bool,
+    ) -> Action {
         // "not mine" is decided from the few headers classification reads (get_map_value),
         // so traffic genai-tap does not observe never pays for the whole header map
-        if self.exchange.handle_request_probe(|name| host.header(Headers::Request, name)) {
+        if self
+            .exchange
+            .handle_request_probe(|name| host.header(Headers::Request, name))
+        {
             return Action::Continue;
         }
         {
             // once per VM, and only while the proxy's identity is a generated one
             let mut vm = self.vm.borrow_mut();
             if std::mem::take(&mut vm.node_id_wanted) {
-                vm.node_id_found = super::root::node_prop(&*host, &["id"]).filter(|s| !s.trim().is_empty());
+                vm.node_id_found =
+                    super::root::node_prop(&*host, &["id"]).filter(|s| !s.trim().is_empty());
             }
         }
         let headers = host.headers(Headers::Request);
         let now = host.now_ns();
-        let verdict = self.exchange.handle_request_headers(RequestHead { headers: &headers }, end_of_stream, now);
+        let verdict = self.exchange.handle_request_headers(
+            RequestHead { headers: &headers },
+            end_of_stream,
+            now,
+        );
         self.drive(host, Verdict::Headers(verdict))
     }
 
-    pub(crate) fn on_request_body(&mut self, host: &mut impl Host, size: usize, end_of_stream: bool) -> Action {
+    pub(crate) fn on_request_body(
+        &mut self,
+        host: &mut impl Host,
+        size: usize,
+        end_of_stream: bool,
+    ) -> Action {
         if !self.exchange.is_observed() {
             return Action::Continue;
         }
         let now = host.now_ns();
         let verdict = match self.exchange.request_body_plan() {
             RequestBodyPlan::Count => {
-                self.exchange.handle_request_bytes_unread(size, end_of_stream, now);
+                self.exchange
+                    .handle_request_bytes_unread(size, end_of_stream, now);
                 return Action::Continue;
             }
             RequestBodyPlan::Read => {
                 let chunk = read(host, BodyOf::Request, size);
-                self.exchange.handle_request_body(&chunk, end_of_stream, now)
+                self.exchange
+                    .handle_request_body(&chunk, end_of_stream, now)
             }
         };
         self.drive(host, Verdict::RequestBody { size, verdict })
     }
 
-    pub(crate) fn on_response_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
+    pub(crate) fn on_response_headers(
+        &mut self,
+        host: &mut impl Host,
+        end_of_stream: bool,
+    ) -> Action {
         if !self.exchange.is_observed() {
             return Action::Continue;
         }
         let headers = host.headers(Headers::Response);
-        let status = headers.iter().find(|(k, _)| k == ":status").and_then(|(_, v)| v.parse::<u16>().ok()).unwrap_or(0);
+        let status = headers
+            .iter()
+            .find(|(k, _)| k == ":status")
+            .and_then(|(_, v)| v.parse::<u16>().ok())
+            .unwrap_or(0);
         let now = host.now_ns();
-        self.exchange.handle_response_headers(status, &headers, end_of_stream, now);
+        self.exchange
+            .handle_response_headers(status, &headers, end_of_stream, now);
         self.drive(host, Verdict::Nothing)
     }
 
-    pub(crate) fn on_response_body(&mut self, host: &mut impl Host, size: usize, end_of_stream: bool) -> Action {
+    pub(crate) fn on_response_body(
+        &mut self,
+        host: &mut impl Host,
+        size: usize,
+        end_of_stream: bool,
+    ) -> Action {
         if !self.exchange.is_observed() {
             return Action::Continue;
         }
         let now = host.now_ns();
         if !self.exchange.wants_response_body() {
-            self.exchange.handle_response_bytes_unread(size, end_of_stream, now);
+            self.exchange
+                .handle_response_bytes_unread(size, end_of_stream, now);
             return Action::Continue;
         }
         let chunk = read(host, BodyOf::Response, size);
-        let verdict = self.exchange.handle_response_body(chunk, end_of_stream, now);
+        let verdict = self
+            .exchange
+            .handle_response_body(chunk, end_of_stream, now);
         self.drive(host, Verdict::ResponseBody { size, verdict })
     }
 
@@ -173,12 +233,15 @@ impl Stream {
         }
         self.finished = true;
         let code_details = if self.exchange.needs_end_details() {
-            host.property(&["response", "code_details"]).and_then(|b| String::from_utf8(b).ok())
+            host.property(&["response", "code_details"])
+                .and_then(|b| String::from_utf8(b).ok())
         } else {
             None
         };
         let now = host.now_ns();
-        let done = self.exchange.finish_with_store(&EndInfo { code_details }, now, &mut SharedStore(host));
+        let done =
+            self.exchange
+                .finish_with_store(&EndInfo { code_details }, now, &mut SharedStore(host));
         for w in &done.warnings {
             host.log(Level::Warn, w);
         }

@@ -129,4 +129,3 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     }
     s
 }
-

@@ -42,9 +42,12 @@ mod validate;
 pub use detect::{entropy, CustomPii, CustomSecret, Detectors, Finding, Kind};
 pub use ipranges::IpRanges;
 pub use pii::PiiKinds;
-pub use tally::Tally;
 pub use policy::{Block, Direction, Guard, PiiMode, Placeholder, Policy, SecretMode};
-pub use redact::{block_body, guard_body, redact, redact_all, sanitize_for_telemetry, Guarded, Outcome, StreamRedactor};
+pub use redact::{
+    block_body, guard_body, redact, redact_all, sanitize_for_telemetry, Guarded, Outcome,
+    StreamRedactor,
+};
+pub use tally::Tally;
 
 pub(crate) use json::{align_to_escapes, decode_ascii_escapes};
 pub(crate) use redact::placeholder;
