@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """A/B of module builds in the same Envoy, one change at a time (issue #20).
 
-    python3 bench/ab.py A.wasm B.wasm [...] [--rounds N] [--seconds S]
+    python3 bench/ab.py A.wasm B.wasm [...] [--rounds N] [--seconds S] [--observe-only]
 
-`bare` in place of a module runs the same Envoy without the filter. With `bare` and the no-op
+`A.wasm@extra.json` loads A.wasm with the JSON object in extra.json merged over the bench's
+plugin configurations (observe and guard), to weigh one setting the same way.
+`--observe-only` skips the guard's scan rows. `bare` in place of a module runs the same Envoy without the filter. With `bare` and the no-op
 module (`dist/noop.wasm`) both in the list, each module's observe and unobserved CPU is also
 given as what it adds over the no-op, as a multiple of bare's: the unit of #20's targets.
 
@@ -20,7 +22,7 @@ as medians over the rounds:
 Nothing here is a verdict; `make bench` holds the targets. This is the tool for deciding
 whether one build flag or one code change is worth keeping.
 """
-import os, statistics, sys, tempfile, shutil
+import json, os, statistics, sys, tempfile, shutil
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (the bench's own helpers: nginx, Envoy, wrk)
@@ -39,7 +41,10 @@ def main():
         i = args.index("--rounds"); rounds = int(args[i + 1]); del args[i:i + 2]
     if "--seconds" in args:
         i = args.index("--seconds"); seconds = int(args[i + 1]); del args[i:i + 2]
-    modules = [a if a == "bare" else os.path.abspath(a) for a in args]
+    observe_only = "--observe-only" in args
+    args = [a for a in args if a != "--observe-only"]
+    modules = [a if a == "bare" else "@".join(os.path.abspath(p) for p in a.split("@", 1)) for a in args]
+    label = lambda m: "@".join(os.path.basename(p) for p in m.split("@", 1))
     if not modules:
         raise SystemExit(__doc__)
     tmp = tempfile.mkdtemp(prefix="genai-tap-ab-")
@@ -50,16 +55,24 @@ def main():
         prompts = {}
         for kind, make in [("clean", run.request_body), ("dense", run.dense_request_body)]:
             prompts[kind] = os.path.join(tmp, f"prompt-{kind}.json"); open(prompts[kind], "w").write(make(100 * 1024))
-        observe, guard = run.OBSERVE, run.GUARD
+        def configs(m):
+            """The module file and its observe and guard configurations."""
+            if "@" not in m:
+                return m, run.OBSERVE, run.GUARD
+            path, extra = m.split("@", 1)
+            extra = json.load(open(extra))
+            merged = lambda cfg: json.dumps({**json.loads(cfg), **extra})
+            return path, merged(run.OBSERVE), merged(run.GUARD)
         chat = "/chat2k/v1/chat/completions"
         rows = {m: {k: [] for k in ["observe", "unobserved", "clean", "dense"]} for m in modules}
         for r in range(rounds):
             for m in modules:
-                e = run.Envoy(tmp, f"ab{r}", upstream, None if m == "bare" else m, observe)
+                module, observe, guard = configs(m) if m != "bare" else (None, run.OBSERVE, run.GUARD)
+                e = run.Envoy(tmp, f"ab{r}", upstream, module, observe)
                 run.wrk(tmp, e.listen, chat, body2k, 1)  # warm-up: V8 tiers up the hot functions
                 rows[m]["observe"].append(cpu_per_call(e, tmp, chat, body2k, seconds))
                 rows[m]["unobserved"].append(cpu_per_call(e, tmp, "/unobserved/v1/files", body2k, seconds))
-                if m == "bare" or m.endswith("noop.wasm"):
+                if m == "bare" or m.endswith("noop.wasm") or observe_only:
                     # nothing to guard: no scan speed to measure
                     e.stop()
                     for k in prompts:
@@ -67,7 +80,7 @@ def main():
                     continue
                 base = {k: cpu_per_call(e, tmp, chat, prompts[k], seconds) for k in prompts}
                 e.stop()
-                e = run.Envoy(tmp, f"ab{r}g", upstream, m, guard)
+                e = run.Envoy(tmp, f"ab{r}g", upstream, module, guard)
                 run.wrk(tmp, e.listen, chat, prompts["dense"], 1)
                 for k in prompts:
                     added = cpu_per_call(e, tmp, chat, prompts[k], seconds) - base[k]
@@ -77,8 +90,8 @@ def main():
         print(f"{'module':<40} {'observe us':>11} {'unobs us':>9} {'clean MB/s':>11} {'dense MB/s':>11}  size")
         for m in modules:
             x = rows[m]
-            size = "" if m == "bare" else f"{os.path.getsize(m):,}"
-            print(f"{os.path.basename(m):<40} {med(x['observe']):>11.1f} {med(x['unobserved']):>9.1f} "
+            size = "" if m == "bare" else f"{os.path.getsize(m.split('@')[0]):,}"
+            print(f"{label(m):<40} {med(x['observe']):>11.1f} {med(x['unobserved']):>9.1f} "
                   f"{med(x['clean']):>11.0f} {med(x['dense']):>11.0f}  {size}")
             print(f"{'':<40} spread: observe {min(x['observe']):.1f}-{max(x['observe']):.1f}, "
                   f"clean {min(x['clean']):.0f}-{max(x['clean']):.0f}, dense {min(x['dense']):.0f}-{max(x['dense']):.0f}")
@@ -91,7 +104,7 @@ def main():
                 if m in ("bare", noop):
                     continue
                 added = {k: (med(rows[m][k]) - floor[k]) / bare[k] for k in bare}
-                print(f"{os.path.basename(m):<40} observe {added['observe']:+.2f}x  unobserved {added['unobserved']:+.2f}x")
+                print(f"{label(m):<40} observe {added['observe']:+.2f}x  unobserved {added['unobserved']:+.2f}x")
     finally:
         run.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -303,10 +303,12 @@ impl Exchange {
         HeadersVerdict::Continue
     }
 
-    /// Decides "not mine" from the few request headers classification reads, each fetched by
-    /// name through `get` and only when needed: `:authority` (or `host`) and `:path`, then the
-    /// MCP headers. `true`: the exchange is now passthrough (as [`Exchange::handle_request_headers`]
-    /// would have made it) and the host need not read the whole header map. `false`: the call
+    /// Decides "not mine" from the few request headers classification reads, each asked of
+    /// `get` by name and only when needed: `:authority` (or `host`) and `:path`, then the MCP
+    /// headers. The wasm host answers from the header map it read once (in Envoy a read by
+    /// name costs nearly what the map does); the native host reads each in place.
+    /// `true`: the exchange is now passthrough (as [`Exchange::handle_request_headers`]
+    /// would have made it) and the host can stop there. `false`: the call
     /// is ours, and the exchange keeps the probe's classification for
     /// [`Exchange::handle_request_headers`] (call it with every header), which does not
     /// classify again.

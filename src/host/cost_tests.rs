@@ -4,6 +4,12 @@
 //! call or a call genai-tap does not observe. If a change removes one, lower the number.
 //! (The unobserved call's test found one: `upgrade` was read for every path, not only for
 //! paths ending in `/realtime`.)
+//!
+//! Not all host calls cost the same. Under callgrind in Envoy 1.40 (`bench/count.py`, 2 KB
+//! chat, instructions per call): a clock read about 1,100; a header read by name about 10,500,
+//! because Envoy re-enters the module to allocate every answer; the whole request header map
+//! of an SDK (17 headers) about 19,000. So the request's map is read once and serves both the
+//! "not mine" decision and the exchange.
 
 use super::fake::{headers, FakeHost};
 use super::root::Root;
@@ -27,7 +33,7 @@ fn configured() -> (Root, FakeHost) {
     // a first call defines the VM's metrics (once per VM, not per call): pay for it here
     one_chat_call(&root, &mut host);
     host.take_calls();
-    host.request_header_reads.borrow_mut().clear();
+    host.request_map_reads.set(0);
     (root, host)
 }
 
@@ -111,7 +117,7 @@ fn total(
 }
 
 #[test]
-fn an_observed_2k_chat_call_makes_fourteen_host_calls() {
+fn an_observed_2k_chat_call_makes_twelve_host_calls() {
     let (mut root, mut host) = configured();
     let calls = one_chat_call(&root, &mut host);
     let by_callback: Vec<(&str, usize)> = calls
@@ -124,7 +130,6 @@ fn an_observed_2k_chat_call_makes_fourteen_host_calls() {
             ("get_buffer", 2),
             ("get_current_time", 5),
             ("get_map", 2),
-            ("get_map_value", 2),
             ("record_metric", 1),
             ("set_map_value", 2)
         ]),
@@ -134,7 +139,7 @@ fn an_observed_2k_chat_call_makes_fourteen_host_calls() {
         by_callback,
         vec![
             ("create", 0),
-            ("request_headers", 6),
+            ("request_headers", 4),
             ("request_body", 2),
             ("response_headers", 2),
             ("response_body", 2),
@@ -197,7 +202,7 @@ fn a_streamed_call_makes_two_host_calls_per_chunk() {
 }
 
 #[test]
-fn an_unobserved_call_makes_four_header_reads_and_nothing_else() {
+fn an_unobserved_call_makes_one_header_map_read_and_nothing_else() {
     let (root, mut host) = configured();
     let mut stream = root.stream(&mut host).expect("configured");
     host.request_headers = headers(&[
@@ -233,16 +238,7 @@ fn an_unobserved_call_makes_four_header_reads_and_nothing_else() {
     );
     assert_eq!(stream.on_response_trailers(&mut host), Action::Continue);
     stream.on_log(&mut host);
-    // :authority and :path, then the two MCP headers (the path leaves MCP open); the body,
-    // trailer and log callbacks return at once
-    assert_eq!(host.take_calls(), BTreeMap::from([("get_map_value", 4)]));
-    assert_eq!(
-        *host.request_header_reads.borrow(),
-        vec![
-            ":authority",
-            ":path",
-            "mcp-protocol-version",
-            "mcp-session-id"
-        ]
-    );
+    // the map, read once; the body, trailer and log callbacks return at once
+    assert_eq!(host.take_calls(), BTreeMap::from([("get_map", 1)]));
+    assert_eq!(host.request_map_reads.get(), 1);
 }

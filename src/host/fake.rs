@@ -34,8 +34,7 @@ pub(crate) struct FakeHost {
     pub tick_ms: Option<u64>,
     pub random_calls: usize,
     pub memory: i64,
-    /// Header names read one by one (`get_map_value`), and whole-map reads, of the request.
-    pub request_header_reads: std::cell::RefCell<Vec<String>>,
+    /// Whole-map reads of the request headers.
     pub request_map_reads: std::cell::Cell<usize>,
     /// Envoy in a trailers callback: the body buffer is gone, a write gets `BadArgument`, and
     /// proxy-wasm's SDK panics on it (measured). The fake panics the same way.
@@ -100,16 +99,6 @@ impl Host for FakeHost {
             self.request_map_reads.set(self.request_map_reads.get() + 1);
         }
         self.map(map).clone()
-    }
-    fn header(&self, map: Headers, name: &str) -> Option<String> {
-        self.count("get_map_value");
-        if map == Headers::Request {
-            self.request_header_reads.borrow_mut().push(name.to_owned());
-        }
-        self.map(map)
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
     }
     fn set_header(&mut self, map: Headers, name: &str, value: Option<&str>) {
         self.count("set_map_value");

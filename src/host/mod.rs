@@ -71,7 +71,6 @@ pub(crate) trait Host {
     fn now_ns(&self) -> u64;
     fn log(&mut self, level: Level, message: &str);
     fn headers(&self, map: Headers) -> Vec<(String, String)>;
-    fn header(&self, map: Headers, name: &str) -> Option<String>;
     /// Sets (or, with `None`, removes) a header.
     fn set_header(&mut self, map: Headers, name: &str, value: Option<&str>);
     /// The first `size` bytes of the current body chunk.

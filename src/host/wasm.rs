@@ -63,10 +63,6 @@ impl Host for WasmHost {
         hostcalls::get_map(map_type(map)).unwrap_or_default()
     }
 
-    fn header(&self, map: Headers, name: &str) -> Option<String> {
-        hostcalls::get_map_value(map_type(map), name).ok().flatten()
-    }
-
     fn set_header(&mut self, map: Headers, name: &str, value: Option<&str>) {
         let _ = hostcalls::set_map_value(map_type(map), name, value);
     }
