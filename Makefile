@@ -14,7 +14,7 @@ WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrappin
 	--enable-mutable-globals --enable-multivalue --enable-reference-types --enable-simd
 SRC := $(shell find src -name '*.rs') Cargo.toml Cargo.lock .cargo/config.toml
 
-.PHONY: lint help build envoy tools run test test-tools test-builds test-bins test-unit test-envoy test-rules deps clean litellm bench bench-core fuzz oci noop soak llm-sdk native
+.PHONY: lint help build envoy tools run test test-tools test-builds test-bins test-unit test-envoy test-rules deps clean litellm bench bench-core bench-count fuzz oci noop soak llm-sdk native
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -143,6 +143,11 @@ dist/noop.wasm: bench/noop/src/lib.rs bench/noop/Cargo.toml
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
 	cd bench/noop && cargo build --release --target $(TARGET)
 	@mkdir -p dist && cp bench/noop/target/$(TARGET)/release/genai_tap_noop.wasm $@
+
+bench-count: build envoy noop ## instructions per call inside the real Envoy under callgrind: bare, the no-op module, genai-tap (bench/count.py; COUNT_PATH=/unobserved/v1/files for unobserved traffic)
+	@command -v valgrind >/dev/null && command -v nginx >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind nginx-light >/dev/null; }
+	python3 bench/count.py bare dist/noop.wasm dist/genai_tap.wasm $(if $(COUNT_PATH),--path $(COUNT_PATH),)
 
 bench-core: ## the core's cost per call in V8 (node), without Envoy; INSTR=1 counts instructions (valgrind), PROFILE=1 profiles, SCAN=1 times the guard
 	@command -v node >/dev/null || { echo "bench-core needs node (Debian: nodejs)"; exit 2; }
