@@ -22,7 +22,7 @@ as medians over the rounds:
 Nothing here is a verdict; `make bench` holds the targets. This is the tool for deciding
 whether one build flag or one code change is worth keeping.
 """
-import json, os, statistics, sys, tempfile, shutil
+import os, statistics, sys, tempfile, shutil
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (the bench's own helpers: nginx, Envoy, wrk)
@@ -43,7 +43,7 @@ def main():
         i = args.index("--seconds"); seconds = int(args[i + 1]); del args[i:i + 2]
     observe_only = "--observe-only" in args
     args = [a for a in args if a != "--observe-only"]
-    modules = [a if a == "bare" else "@".join(os.path.abspath(p) for p in a.split("@", 1)) for a in args]
+    modules = args
     label = lambda m: "@".join(os.path.basename(p) for p in m.split("@", 1))
     if not modules:
         raise SystemExit(__doc__)
@@ -55,19 +55,11 @@ def main():
         prompts = {}
         for kind, make in [("clean", run.request_body), ("dense", run.dense_request_body)]:
             prompts[kind] = os.path.join(tmp, f"prompt-{kind}.json"); open(prompts[kind], "w").write(make(100 * 1024))
-        def configs(m):
-            """The module file and its observe and guard configurations."""
-            if "@" not in m:
-                return m, run.OBSERVE, run.GUARD
-            path, extra = m.split("@", 1)
-            extra = json.load(open(extra))
-            merged = lambda cfg: json.dumps({**json.loads(cfg), **extra})
-            return path, merged(run.OBSERVE), merged(run.GUARD)
         chat = "/chat2k/v1/chat/completions"
         rows = {m: {k: [] for k in ["observe", "unobserved", "clean", "dense"]} for m in modules}
         for r in range(rounds):
             for m in modules:
-                module, observe, guard = configs(m) if m != "bare" else (None, run.OBSERVE, run.GUARD)
+                module, observe, guard = run.module_spec(m)
                 e = run.Envoy(tmp, f"ab{r}", upstream, module, observe)
                 run.wrk(tmp, e.listen, chat, body2k, 1)  # warm-up: V8 tiers up the hot functions
                 rows[m]["observe"].append(cpu_per_call(e, tmp, chat, body2k, seconds))
@@ -90,7 +82,7 @@ def main():
         print(f"{'module':<40} {'observe us':>11} {'unobs us':>9} {'clean MB/s':>11} {'dense MB/s':>11}  size")
         for m in modules:
             x = rows[m]
-            size = "" if m == "bare" else f"{os.path.getsize(m.split('@')[0]):,}"
+            size = "" if m == "bare" else f"{os.path.getsize(run.module_spec(m)[0]):,}"
             print(f"{label(m):<40} {med(x['observe']):>11.1f} {med(x['unobserved']):>9.1f} "
                   f"{med(x['clean']):>11.0f} {med(x['dense']):>11.0f}  {size}")
             print(f"{'':<40} spread: observe {min(x['observe']):.1f}-{max(x['observe']):.1f}, "

@@ -16,7 +16,7 @@ dumped. Reported: instructions per call, over all of Envoy's threads. Slow (Envo
 50 times slower under valgrind), and a measure of work, not of time: cache misses and the
 host's own noise are not in it, which is the point.
 """
-import http.client, json, os, re, shutil, subprocess, sys, tempfile, time
+import http.client, os, re, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (nginx, the Envoy configuration, the bench's bodies)
@@ -104,14 +104,7 @@ def main():
         upstream = run.start_nginx(tmp)
         body = run.request_body(kb * 1024).encode()
         for m in args:
-            if m == "bare":
-                module, config = None, run.OBSERVE
-            elif "@" in m:
-                module, extra = m.split("@", 1)
-                config = json.dumps({**json.loads(run.OBSERVE), **json.load(open(extra))})
-            else:
-                module, config = m, run.OBSERVE
-            module = module and os.path.abspath(module)
+            module, config, _ = run.module_spec(m)
             per_call = count(tmp, upstream, module, config, path, body, n)
             print(f"{m:<50} {per_call:>12,.0f} instructions per call", flush=True)
     finally:

@@ -21,6 +21,20 @@ OBSERVE = "{" + COLLECTOR + ',"pii":{"mode":"off"},"secrets":{"mode":"off"}}'
 GUARD = "{" + COLLECTOR + ',"pii":{"mode":"redact"},"secrets":{"mode":"block"}}'
 
 
+def module_spec(spec):
+    """What `ab.py` and `count.py` take on their command line, resolved: `bare` (no filter), a
+    module, or `module@extra.json` (the JSON object merged over the observe and guard
+    configurations). Returns the module's absolute path (None for bare) and both configurations."""
+    if spec == "bare":
+        return None, OBSERVE, GUARD
+    path, _, extra = spec.partition("@")
+    if not extra:
+        return os.path.abspath(path), OBSERVE, GUARD
+    merge = json.load(open(extra))
+    merged = lambda cfg: json.dumps({**json.loads(cfg), **merge})
+    return os.path.abspath(path), merged(OBSERVE), merged(GUARD)
+
+
 def free_port():
     # below the ephemeral range, as testkit's free_port: a port bind(0) gave out can be handed to
     # an outgoing connection before the server that was meant to have it binds it
