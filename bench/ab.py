@@ -5,7 +5,9 @@
 
 `A.wasm@extra.json` loads A.wasm with the JSON object in extra.json merged over the bench's
 plugin configurations (observe and guard), to weigh one setting the same way.
-`--observe-only` skips the guard's scan rows. `bare` in place of a module runs the same Envoy without the filter. With `bare` and the no-op
+`--observe-only` skips the guard's scan rows.
+
+`bare` in place of a module runs the same Envoy without the filter. With `bare` and the no-op
 module (`dist/noop.wasm`) both in the list, each module's observe and unobserved CPU is also
 given as what it adds over the no-op, as a multiple of bare's: the unit of #20's targets.
 
@@ -42,8 +44,7 @@ def main():
     if "--seconds" in args:
         i = args.index("--seconds"); seconds = int(args[i + 1]); del args[i:i + 2]
     observe_only = "--observe-only" in args
-    args = [a for a in args if a != "--observe-only"]
-    modules = args
+    modules = [a for a in args if a != "--observe-only"]
     label = lambda m: "@".join(os.path.basename(p) for p in m.split("@", 1))
     if not modules:
         raise SystemExit(__doc__)

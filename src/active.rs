@@ -31,6 +31,7 @@ use crate::session::{update, SharedData, UpdateError};
 use crate::stats::{self, Metric, StatUpdate};
 use std::collections::HashMap;
 
+
 /// What kind of version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -134,12 +135,7 @@ pub struct Tracker {
 impl Tracker {
     /// `cap`: the label cap (`stats.max_label_values`).
     pub fn new(window_ms: u64, cap: usize) -> Tracker {
-        Tracker {
-            window_ms,
-            cap: cap.max(1),
-            local: Default::default(),
-            shown: Default::default(),
-        }
+        Tracker { window_ms, cap: cap.max(1), local: Default::default(), shown: Default::default() }
     }
 
     /// A finished call carried this version. Worker memory only, bounded by the cap.
@@ -184,26 +180,16 @@ impl Tracker {
             let shown = &mut self.shown[i];
             for (version, last) in &merged {
                 let active = now_ms.saturating_sub(*last) < self.window_ms;
-                if shown.get(version) != Some(&active)
-                    && (active || shown.contains_key(version) || shown.len() < self.cap)
-                {
+                if shown.get(version) != Some(&active) && (active || shown.contains_key(version) || shown.len() < self.cap) {
                     shown.insert(version.clone(), active);
-                    out.push(StatUpdate::new(
-                        kind.metric(),
-                        &[(kind.label(), version)],
-                        i64::from(active),
-                    ));
+                    out.push(StatUpdate::new(kind.metric(), &[(kind.label(), version)], i64::from(active)));
                 }
             }
             // gone from the record (pruned or pushed out): its series reads 0 from now on
             shown.retain(|version, active| {
                 let keep = merged.iter().any(|(v, _)| v == version);
                 if !keep && *active {
-                    out.push(StatUpdate::new(
-                        kind.metric(),
-                        &[(kind.label(), version)],
-                        0,
-                    ));
+                    out.push(StatUpdate::new(kind.metric(), &[(kind.label(), version)], 0));
                 }
                 keep
             });

@@ -115,9 +115,7 @@ impl PriceTable {
             })?;
         }
         for (i, entry) in raw.models.into_iter().enumerate() {
-            table
-                .insert(entry)
-                .map_err(|e| e.under(&format!("models[{i}]")))?;
+            table.insert(entry).map_err(|e| e.under(&format!("models[{i}]")))?;
         }
         Ok(table)
     }
@@ -138,9 +136,7 @@ impl PriceTable {
         }
         let mut table = PriceTable::default();
         for (i, entry) in raw.models.into_iter().enumerate() {
-            table
-                .insert(entry)
-                .map_err(|e| e.under(&format!("models[{i}]")))?;
+            table.insert(entry).map_err(|e| e.under(&format!("models[{i}]")))?;
         }
         Ok(table)
     }
@@ -164,8 +160,7 @@ impl PriceTable {
         let provider = match raw.provider.as_deref() {
             None => None,
             Some(name) => Some(
-                Provider::from_config_name(name)
-                    .ok_or(Error::at("provider", ErrorKind::Provider))?,
+                Provider::from_config_name(name).ok_or(Error::at("provider", ErrorKind::Provider))?,
             ),
         };
         let rate = |k: &'static str, usd: f64| -> Result<u64, Error> {
@@ -273,19 +268,12 @@ enum ErrorKind {
 
 impl Error {
     fn at(field: &str, kind: ErrorKind) -> Error {
-        Error {
-            field: field.to_owned(),
-            kind,
-        }
+        Error { field: field.to_owned(), kind }
     }
 
     /// The same error, one level down: `input` under `models[3]` is `models[3].input`.
     fn under(mut self, prefix: &str) -> Error {
-        self.field = if self.field.is_empty() {
-            prefix.to_owned()
-        } else {
-            format!("{prefix}.{}", self.field)
-        };
+        self.field = if self.field.is_empty() { prefix.to_owned() } else { format!("{prefix}.{}", self.field) };
         self
     }
 
@@ -620,7 +608,7 @@ mod tests {
             ("gemini/stream_generate_content_thinking", false), // gemini-3.5-flash
             ("bedrock/converse_tool_use", true),                // mistral.devstral-2-123b
             ("ollama/chat", false),                             // llama3, local
-            ("openai_compatible/groq_chat", false), // llama3-8b-8192 (deepseek-chat is priced since 2026-12)
+            ("openai_compatible/groq_chat", false),             // llama3-8b-8192 (deepseek-chat is priced since 2026-12)
         ] {
             let (model, usage, provider) = usage_of(fixture, adds);
             assert_eq!(
@@ -744,17 +732,11 @@ mod tests {
         }
         assert_eq!(input("gpt-4o", Provider::OpenAi), Some(2_500_000));
         let mut t = PriceTable::builtin().unwrap();
-        assert_eq!(
-            t.lookup("gpt-4o", Provider::OpenAi).map(|p| p.input),
-            Some(2_500_000)
-        );
+        assert_eq!(t.lookup("gpt-4o", Provider::OpenAi).map(|p| p.input), Some(2_500_000));
         let raw: RawModelPrice =
             serde_json::from_str(r#"{"match":"gpt-4o","input":9,"output":9}"#).unwrap();
         t.insert(raw).unwrap();
-        assert_eq!(
-            t.lookup("gpt-4o", Provider::OpenAi).map(|p| p.input),
-            Some(9_000_000)
-        );
+        assert_eq!(t.lookup("gpt-4o", Provider::OpenAi).map(|p| p.input), Some(9_000_000));
     }
 
     #[test]
@@ -808,7 +790,10 @@ mod tests {
             micro("gpt-4o-2024-08-06", Provider::OpenAi),
             Some(12_500_000)
         );
-        assert_eq!(micro("llama3-8b-8192", Provider::Groq), Some(130_000));
+        assert_eq!(
+            micro("llama3-8b-8192", Provider::Groq),
+            Some(130_000)
+        );
         assert_eq!(micro("llama3", Provider::Ollama), Some(0));
         assert_eq!(micro("llama3", Provider::Anthropic), None);
         assert_eq!(micro("my-model", Provider::Unknown), Some(3_000_000));

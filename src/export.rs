@@ -17,8 +17,8 @@
 //! | `partial_success` | the collector accepted the batch but rejected some spans |
 //! | `shutdown` | the configuration was replaced while spans were still queued for the old collector |
 
-use crate::otlp::{self, Encoding, Signal};
 use crate::plugin::export::Collector;
+use crate::otlp::{self, Encoding, Signal};
 use crate::span::{Resource, Span};
 use std::collections::VecDeque;
 
@@ -125,18 +125,11 @@ impl Exporter {
         let encoding = encoding_of(collector);
         if encoding != self.encoding {
             let n = self.queue.len() as u64
-                + self
-                    .waiting_retry
-                    .iter()
-                    .map(|b| b.fragments.len() as u64)
-                    .sum::<u64>();
+                + self.waiting_retry.iter().map(|b| b.fragments.len() as u64).sum::<u64>();
             self.queue.clear();
             self.waiting_retry.clear();
             if n > 0 {
-                self.events.push_back(ExportEvent::Dropped {
-                    spans: n,
-                    reason: "shutdown",
-                });
+                self.events.push_back(ExportEvent::Dropped { spans: n, reason: "shutdown" });
             }
         }
         self.encoding = encoding;
@@ -169,12 +162,7 @@ impl Exporter {
     }
 
     fn held(&self) -> usize {
-        self.queue.len()
-            + self
-                .waiting_retry
-                .iter()
-                .map(|b| b.fragments.len())
-                .sum::<usize>()
+        self.queue.len() + self.waiting_retry.iter().map(|b| b.fragments.len()).sum::<usize>()
     }
 
     fn enforce_bound(&mut self) {
@@ -191,10 +179,7 @@ impl Exporter {
             }
         }
         if dropped > 0 {
-            self.events.push_back(ExportEvent::Dropped {
-                spans: dropped,
-                reason: "queue_full",
-            });
+            self.events.push_back(ExportEvent::Dropped { spans: dropped, reason: "queue_full" });
         }
     }
 
@@ -208,26 +193,14 @@ impl Exporter {
             return Some(self.send(batch, now));
         }
         let interval = self.collector.flush_interval_ms * MS;
-        let due = self
-            .last_flush
-            .is_some_and(|t| now.saturating_sub(t) >= interval);
+        let due = self.last_flush.is_some_and(|t| now.saturating_sub(t) >= interval);
         if self.queue.len() >= self.collector.max_batch_spans || (due && !self.queue.is_empty()) {
             let n = self.queue.len().min(self.collector.max_batch_spans);
             let fragments: Vec<Vec<u8>> = self.queue.drain(..n).collect();
-            self.last_flush = if self.queue.is_empty() {
-                None
-            } else {
-                Some(now)
-            };
+            self.last_flush = if self.queue.is_empty() { None } else { Some(now) };
             let token = self.next_token;
             self.next_token += 1;
-            let batch = Batch {
-                token,
-                fragments,
-                attempts: 0,
-                sent_at: now,
-                ready_at: now,
-            };
+            let batch = Batch { token, fragments, attempts: 0, sent_at: now, ready_at: now };
             return Some(self.send(batch, now));
         }
         if due {
@@ -248,10 +221,7 @@ impl Exporter {
             (":method".to_owned(), "POST".to_owned()),
             (":path".to_owned(), self.collector.path.clone()),
             (":authority".to_owned(), self.collector.authority.clone()),
-            (
-                "content-type".to_owned(),
-                self.encoding.content_type().to_owned(),
-            ),
+            ("content-type".to_owned(), self.encoding.content_type().to_owned()),
         ];
         let body = match self.collector.compression {
             crate::config::export::Compression::None => body,
@@ -265,48 +235,26 @@ impl Exporter {
         }
         let token = batch.token;
         self.in_flight.push(batch);
-        Transmit {
-            token,
-            headers,
-            body,
-            timeout_ms: self.collector.timeout_ms,
-        }
+        Transmit { token, headers, body, timeout_ms: self.collector.timeout_ms }
     }
 
     /// The collector answered `status` (the host's `:status`; Envoy says 503 when the cluster
     /// is unreachable and 504 when the call timed out).
-    pub fn handle_response(
-        &mut self,
-        token: u64,
-        status: u16,
-        headers: &[(String, String)],
-        body: &[u8],
-        now: u64,
-    ) {
-        let Some(i) = self.in_flight.iter().position(|b| b.token == token) else {
-            return;
-        };
+    pub fn handle_response(&mut self, token: u64, status: u16, headers: &[(String, String)], body: &[u8], now: u64) {
+        let Some(i) = self.in_flight.iter().position(|b| b.token == token) else { return };
         let batch = self.in_flight.remove(i);
-        self.events.push_back(ExportEvent::Latency {
-            ms: now.saturating_sub(batch.sent_at) / MS,
-        });
+        self.events.push_back(ExportEvent::Latency { ms: now.saturating_sub(batch.sent_at) / MS });
         let n = batch.fragments.len() as u64;
         match status {
             200..=299 => {
-                let content_type =
-                    header(headers, "content-type").unwrap_or("application/x-protobuf");
+                let content_type = header(headers, "content-type").unwrap_or("application/x-protobuf");
                 let rejected = otlp::rejected_count(body, content_type).min(n);
                 self.events.push_back(ExportEvent::Request { result: "ok" });
                 if n - rejected > 0 {
-                    self.events.push_back(ExportEvent::Exported {
-                        spans: n - rejected,
-                    });
+                    self.events.push_back(ExportEvent::Exported { spans: n - rejected });
                 }
                 if rejected > 0 {
-                    self.events.push_back(ExportEvent::Dropped {
-                        spans: rejected,
-                        reason: "partial_success",
-                    });
+                    self.events.push_back(ExportEvent::Dropped { spans: rejected, reason: "partial_success" });
                 }
             }
             429 | 502 | 503 | 504 => {
@@ -316,21 +264,15 @@ impl Exporter {
                 self.retry_or_drop(batch, retry_after_ms, "retries_exhausted", now);
             }
             _ => {
-                self.events
-                    .push_back(ExportEvent::Request { result: "failed" });
-                self.events.push_back(ExportEvent::Dropped {
-                    spans: n,
-                    reason: "rejected",
-                });
+                self.events.push_back(ExportEvent::Request { result: "failed" });
+                self.events.push_back(ExportEvent::Dropped { spans: n, reason: "rejected" });
             }
         }
     }
 
     /// The host could not dispatch the request at all (an unknown cluster, for example).
     pub fn handle_dispatch_failed(&mut self, token: u64, now: u64) {
-        let Some(i) = self.in_flight.iter().position(|b| b.token == token) else {
-            return;
-        };
+        let Some(i) = self.in_flight.iter().position(|b| b.token == token) else { return };
         let batch = self.in_flight.remove(i);
         // retried like any failure (a cluster may appear with the next configuration), but a
         // batch that never left is dropped as `dispatch_failed`: a wrong cluster name, not a
@@ -339,34 +281,21 @@ impl Exporter {
     }
 
     /// Retries `batch` after a backoff, or drops it for `reason` once its retries are spent.
-    fn retry_or_drop(
-        &mut self,
-        mut batch: Batch,
-        retry_after_ms: Option<u64>,
-        reason: &'static str,
-        now: u64,
-    ) {
+    fn retry_or_drop(&mut self, mut batch: Batch, retry_after_ms: Option<u64>, reason: &'static str, now: u64) {
         batch.attempts += 1;
         if batch.attempts > self.collector.max_retries {
-            self.events
-                .push_back(ExportEvent::Request { result: "failed" });
-            self.events.push_back(ExportEvent::Dropped {
-                spans: batch.fragments.len() as u64,
-                reason,
-            });
+            self.events.push_back(ExportEvent::Request { result: "failed" });
+            self.events.push_back(ExportEvent::Dropped { spans: batch.fragments.len() as u64, reason });
             return;
         }
-        self.events
-            .push_back(ExportEvent::Request { result: "retry" });
+        self.events.push_back(ExportEvent::Request { result: "retry" });
         let cap = self
             .collector
             .initial_backoff_ms
             .saturating_mul(1 << (batch.attempts - 1).min(20))
             .min(self.collector.max_backoff_ms);
         let jittered = self.random() % (cap + 1);
-        let wait_ms = retry_after_ms.map_or(jittered, |ra| {
-            ra.min(self.collector.max_backoff_ms).max(jittered)
-        });
+        let wait_ms = retry_after_ms.map_or(jittered, |ra| ra.min(self.collector.max_backoff_ms).max(jittered));
         batch.ready_at = now + wait_ms * MS;
         self.waiting_retry.push(batch);
         self.enforce_bound();
@@ -388,9 +317,7 @@ impl Exporter {
 
     /// When the exporter next has something to do without new input, in unix nanoseconds.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let flush = self
-            .last_flush
-            .map(|t| t + self.collector.flush_interval_ms * MS);
+        let flush = self.last_flush.map(|t| t + self.collector.flush_interval_ms * MS);
         let retry = self.waiting_retry.iter().map(|b| b.ready_at).min();
         match (flush, retry) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -439,10 +366,7 @@ fn encoding_of(c: &Collector) -> Encoding {
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 #[cfg(test)]
@@ -453,8 +377,7 @@ mod tests {
     const S: u64 = 1_000_000_000;
 
     fn exporter(collector: &str) -> Exporter {
-        let cfg =
-            Config::from_json(format!(r#"{{"collector":{}}}"#, collector).as_bytes()).unwrap();
+        let cfg = Config::from_json(format!(r#"{{"collector":{}}}"#, collector).as_bytes()).unwrap();
         let mut e = Exporter::new(&cfg.collector, Resource::default());
         e.seed(42);
         e
@@ -477,18 +400,12 @@ mod tests {
     }
 
     fn dropped(acc: &(u64, Vec<(&'static str, u64)>, Vec<&'static str>), reason: &str) -> u64 {
-        acc.1
-            .iter()
-            .filter(|(r, _)| *r == reason)
-            .map(|(_, n)| n)
-            .sum()
+        acc.1.iter().filter(|(r, _)| *r == reason).map(|(_, n)| n).sum()
     }
 
     #[test]
     fn a_batch_that_never_left_is_dropped_as_dispatch_failed() {
-        let mut e = exporter(
-            r#"{"max_batch_spans":1,"max_retries":2,"initial_backoff_ms":10,"max_backoff_ms":10}"#,
-        );
+        let mut e = exporter(r#"{"max_batch_spans":1,"max_retries":2,"initial_backoff_ms":10,"max_backoff_ms":10}"#);
         e.enqueue(fragment(1), 0);
         let mut acc = (0, Vec::new(), Vec::new());
         let mut now = 0;
@@ -501,11 +418,7 @@ mod tests {
         drain(&mut e, &mut acc);
         assert_eq!(dropped(&acc, "dispatch_failed"), 1, "{acc:?}");
         assert_eq!(dropped(&acc, "retries_exhausted"), 0);
-        assert_eq!(
-            acc.2.iter().filter(|r| **r == "retry").count(),
-            2,
-            "retried first: {acc:?}"
-        );
+        assert_eq!(acc.2.iter().filter(|r| **r == "retry").count(), 2, "retried first: {acc:?}");
     }
 
     #[test]
@@ -515,20 +428,12 @@ mod tests {
             e.enqueue(fragment(i), 0);
         }
         let t = e.poll_transmit(0).expect("a full batch leaves at once");
-        assert!(t
-            .headers
-            .contains(&(":path".to_owned(), "/v1/traces".to_owned())));
-        assert!(t.headers.contains(&(
-            "content-type".to_owned(),
-            "application/x-protobuf".to_owned()
-        )));
+        assert!(t.headers.contains(&(":path".to_owned(), "/v1/traces".to_owned())));
+        assert!(t.headers.contains(&("content-type".to_owned(), "application/x-protobuf".to_owned())));
         e.enqueue(fragment(9), S);
         assert!(e.poll_transmit(S).is_none(), "not full, not due");
         assert!(e.poll_transmit(S + 99_000_000).is_none());
-        assert!(
-            e.poll_transmit(S + 100_000_000).is_some(),
-            "due after the interval"
-        );
+        assert!(e.poll_transmit(S + 100_000_000).is_some(), "due after the interval");
         assert_eq!(e.poll_timeout(), None);
     }
 
@@ -543,44 +448,22 @@ mod tests {
         assert_eq!(dropped(&acc, "queue_full"), 2);
         let t = e.poll_transmit(0).unwrap();
         // the survivors are the newest three; the batch holds the first two of them
-        assert!(
-            t.body.windows(3).any(|w| w == [0x0a, 1, 2])
-                && !t.body.windows(3).any(|w| w == [0x0a, 1, 0])
-        );
+        assert!(t.body.windows(3).any(|w| w == [0x0a, 1, 2]) && !t.body.windows(3).any(|w| w == [0x0a, 1, 0]));
     }
 
     #[test]
     fn only_429_502_503_504_are_retried_and_retry_after_is_honoured() {
-        for (status, retried) in [
-            (429, true),
-            (502, true),
-            (503, true),
-            (504, true),
-            (500, false),
-            (400, false),
-            (401, false),
-            (413, false),
-        ] {
-            let mut e =
-                exporter(r#"{"max_batch_spans":1,"initial_backoff_ms":100,"max_backoff_ms":1000}"#);
+        for (status, retried) in [(429, true), (502, true), (503, true), (504, true), (500, false), (400, false), (401, false), (413, false)] {
+            let mut e = exporter(r#"{"max_batch_spans":1,"initial_backoff_ms":100,"max_backoff_ms":1000}"#);
             let mut acc = Default::default();
             e.enqueue(fragment(1), 0);
             let t = e.poll_transmit(0).unwrap();
             e.handle_response(t.token, status, &[], b"", 0);
             drain(&mut e, &mut acc);
-            assert_eq!(
-                acc.2,
-                vec![if retried { "retry" } else { "failed" }],
-                "{status}"
-            );
-            assert_eq!(
-                dropped(&acc, "rejected"),
-                if retried { 0 } else { 1 },
-                "{status}"
-            );
+            assert_eq!(acc.2, vec![if retried { "retry" } else { "failed" }], "{status}");
+            assert_eq!(dropped(&acc, "rejected"), if retried { 0 } else { 1 }, "{status}");
         }
-        let mut e =
-            exporter(r#"{"max_batch_spans":1,"initial_backoff_ms":10,"max_backoff_ms":5000}"#);
+        let mut e = exporter(r#"{"max_batch_spans":1,"initial_backoff_ms":10,"max_backoff_ms":5000}"#);
         e.enqueue(fragment(1), 0);
         let t = e.poll_transmit(0).unwrap();
         e.handle_response(t.token, 429, &[("retry-after".into(), "3".into())], b"", 0);
@@ -597,13 +480,7 @@ mod tests {
         }
         let t = e.poll_transmit(0).unwrap();
         // ExportTraceServiceResponse { partial_success (1) { rejected_spans (1): 2 } }
-        e.handle_response(
-            t.token,
-            200,
-            &[("content-type".into(), "application/x-protobuf".into())],
-            &[0x0a, 0x02, 0x08, 0x02],
-            S,
-        );
+        e.handle_response(t.token, 200, &[("content-type".into(), "application/x-protobuf".into())], &[0x0a, 0x02, 0x08, 0x02], S);
         drain(&mut e, &mut acc);
         assert_eq!((acc.0, dropped(&acc, "partial_success")), (3, 2));
         let mut e = exporter(r#"{"max_batch_spans":2,"encoding":"json"}"#);
@@ -611,13 +488,7 @@ mod tests {
         e.enqueue(fragment(1), 0);
         e.enqueue(fragment(2), 0);
         let t = e.poll_transmit(0).unwrap();
-        e.handle_response(
-            t.token,
-            200,
-            &[("content-type".into(), "application/json".into())],
-            br#"{"partialSuccess":{"rejectedSpans":"1"}}"#,
-            S,
-        );
+        e.handle_response(t.token, 200, &[("content-type".into(), "application/json".into())], br#"{"partialSuccess":{"rejectedSpans":"1"}}"#, S);
         drain(&mut e, &mut acc);
         assert_eq!((acc.0, dropped(&acc, "partial_success")), (1, 1));
     }
@@ -626,9 +497,7 @@ mod tests {
     /// span ends up exported or dropped with a reason, exactly once.
     #[test]
     fn every_span_is_accounted_for_through_faults() {
-        let mut e = exporter(
-            r#"{"max_batch_spans":7,"max_queued_spans":50,"max_retries":2,"initial_backoff_ms":50,"max_backoff_ms":400,"flush_interval_ms":20}"#,
-        );
+        let mut e = exporter(r#"{"max_batch_spans":7,"max_queued_spans":50,"max_retries":2,"initial_backoff_ms":50,"max_backoff_ms":400,"flush_interval_ms":20}"#);
         let mut acc = Default::default();
         let statuses = [200u16, 503, 429, 500, 0, 504, 200, 502, 400, 200];
         let mut enqueued = 0u64;
@@ -666,17 +535,8 @@ mod tests {
         }
         drain(&mut e, &mut acc);
         let dropped_total: u64 = acc.1.iter().map(|(_, n)| n).sum();
-        assert_eq!(
-            acc.0 + dropped_total,
-            enqueued,
-            "exported {} + dropped {:?} != {enqueued}",
-            acc.0,
-            acc.1
-        );
-        assert!(
-            acc.0 > 0 && dropped(&acc, "rejected") > 0 && dropped(&acc, "retries_exhausted") > 0,
-            "{acc:?}"
-        );
+        assert_eq!(acc.0 + dropped_total, enqueued, "exported {} + dropped {:?} != {enqueued}", acc.0, acc.1);
+        assert!(acc.0 > 0 && dropped(&acc, "rejected") > 0 && dropped(&acc, "retries_exhausted") > 0, "{acc:?}");
         assert_eq!(e.depth(), (0, 0));
     }
 }

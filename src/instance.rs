@@ -14,11 +14,7 @@ pub const KEY: &str = "genai_tap.instance_id";
 
 /// The configured id, else the node id, when either is non-empty.
 pub fn chosen(configured: Option<&str>, node_id: Option<&str>) -> Option<String> {
-    configured
-        .or(node_id)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| crate::text::cut(s, 256).to_owned())
+    configured.or(node_id).map(str::trim).filter(|s| !s.is_empty()).map(|s| crate::text::cut(s, 256).to_owned())
 }
 
 /// The proxy's generated id: the one already stored, else `fresh` (random hex from the
@@ -34,11 +30,7 @@ pub fn claim<S: SharedData>(store: &mut S, fresh: &str) -> String {
 
 /// The generated id in shared data, if any.
 pub fn stored<S: SharedData>(store: &S) -> Option<String> {
-    store
-        .get(KEY)
-        .0
-        .and_then(|b| String::from_utf8(b).ok())
-        .filter(|s| !s.is_empty())
+    store.get(KEY).0.and_then(|b| String::from_utf8(b).ok()).filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
@@ -65,10 +57,7 @@ mod tests {
     #[test]
     fn configured_beats_the_node_id_and_blank_is_none() {
         assert_eq!(chosen(Some("gw-1"), Some("node")), Some("gw-1".into()));
-        assert_eq!(
-            chosen(None, Some(" sidecar~10.0.0.1~p.ns~ns.svc.cluster.local ")),
-            Some("sidecar~10.0.0.1~p.ns~ns.svc.cluster.local".into())
-        );
+        assert_eq!(chosen(None, Some(" sidecar~10.0.0.1~p.ns~ns.svc.cluster.local ")), Some("sidecar~10.0.0.1~p.ns~ns.svc.cluster.local".into()));
         assert_eq!(chosen(None, Some("")), None);
         assert_eq!(chosen(Some("  "), None), None);
         assert_eq!(chosen(None, None), None);

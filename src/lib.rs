@@ -50,19 +50,16 @@
 #![deny(missing_docs)]
 // `host` is built only for wasm and tests: what only it uses looks unused to the native build
 // (the `native/` spike, fuzz targets, examples), which is not a reason to warn.
-#![cfg_attr(
-    not(any(target_arch = "wasm32", test)),
-    allow(dead_code, unused_imports)
-)]
+#![cfg_attr(not(any(target_arch = "wasm32", test)), allow(dead_code, unused_imports))]
 
 mod active;
 mod config;
 mod cost;
+mod instance;
 mod crc;
 mod exchange;
 mod export;
 mod framing;
-mod instance;
 mod otlp;
 mod plugin;
 mod providers;
@@ -91,31 +88,25 @@ pub use crate::{
     // apply its verdicts, and hand the finished spans to the exporter.
     config::ConfigError,
     exchange::{
-        BodyVerdict, EndInfo, Exchange, Finished, HeaderEdit, HeadersVerdict, LocalReply, LogOut,
-        LogSink, RequestBodyPlan, RequestHead, ResponseVerdict,
+        BodyVerdict, EndInfo, Exchange, Finished, HeaderEdit, HeadersVerdict, LocalReply, LogOut, LogSink, RequestBodyPlan,
+        RequestHead, ResponseVerdict,
     },
     export::{ExportEvent, Exporter, Transmit},
+    plugin::Config,
+    session::{SetError, SharedData},
+    trace::{FreshIds, RandomPool},
+    // The telemetry model and its OTLP encoding, for hosts that export themselves and for
+    // tests that decode what the filter sent.
+    otlp::{encode_log, encode_request, encode_span, Encoding, Signal},
+    span::{Attr, AttrValue, Event, Link, LogRecord, Resource, Severity, Span, SpanId, SpanKind, StatusCode, TraceId},
+    stats::{Namer, StatUpdate},
     // The parsers and the guard on their own, for the fuzz targets (`fuzz/oracles`) and the
     // benches (`examples/`): each is one input in, a value out, and none keeps state that an
     // exchange would not.
     framing::{Frame, FramingError, StreamDecoder, StreamFormat},
-    // The telemetry model and its OTLP encoding, for hosts that export themselves and for
-    // tests that decode what the filter sent.
-    otlp::{encode_log, encode_request, encode_span, Encoding, Signal},
-    plugin::Config,
     providers::{handle_request as read_llm_request, Api, ExtractError, LlmCall, ResponseReader},
     scan::request::{RequestGuard, Setup as RequestGuardSetup, Verdict as RequestGuardVerdict},
-    scan::{
-        guard_body, redact_all, sanitize_for_telemetry, Guard, Guarded, Outcome as GuardOutcome,
-        PiiMode, Policy, SecretMode,
-    },
-    session::{SetError, SharedData},
-    span::{
-        Attr, AttrValue, Event, Link, LogRecord, Resource, Severity, Span, SpanId, SpanKind,
-        StatusCode, TraceId,
-    },
-    stats::{Namer, StatUpdate},
+    scan::{guard_body, redact_all, sanitize_for_telemetry, Guard, Guarded, Outcome as GuardOutcome, PiiMode, Policy, SecretMode},
     tools::http::{result_shape as http_result_shape, side_effect as http_side_effect},
     tools::mcp::{parse_requests as parse_mcp_requests, parse_responses as parse_mcp_responses},
-    trace::{FreshIds, RandomPool},
 };

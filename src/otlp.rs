@@ -315,9 +315,7 @@ mod proto {
         let mut r = Reader { b: body };
         while let Some((field, wire)) = r.tag()? {
             if field == 1 && wire == LEN {
-                let mut inner = Reader {
-                    b: r.len_delimited()?,
-                };
+                let mut inner = Reader { b: r.len_delimited()? };
                 while let Some((f, w)) = inner.tag()? {
                     if f == 1 && w == VARINT {
                         return inner.varint();
@@ -448,12 +446,7 @@ mod json {
 
     pub(super) fn span(s: &Span) -> String {
         let mut out = String::with_capacity(512);
-        let _ = write!(
-            out,
-            "{{\"traceId\":\"{}\",\"spanId\":\"{}\"",
-            to_hex(&s.trace_id),
-            to_hex(&s.span_id)
-        );
+        let _ = write!(out, "{{\"traceId\":\"{}\",\"spanId\":\"{}\"", to_hex(&s.trace_id), to_hex(&s.span_id));
         if !s.trace_state.is_empty() {
             out.push_str(",\"traceState\":");
             string(&mut out, &s.trace_state);
@@ -489,12 +482,7 @@ mod json {
                 if i > 0 {
                     out.push(',');
                 }
-                let _ = write!(
-                    out,
-                    "{{\"traceId\":\"{}\",\"spanId\":\"{}\",\"attributes\":",
-                    to_hex(&l.trace_id),
-                    to_hex(&l.span_id)
-                );
+                let _ = write!(out, "{{\"traceId\":\"{}\",\"spanId\":\"{}\",\"attributes\":", to_hex(&l.trace_id), to_hex(&l.span_id));
                 attributes(&mut out, &l.attributes);
                 out.push('}');
             }
@@ -525,12 +513,7 @@ mod json {
         out.push_str(",\"attributes\":");
         attributes(&mut out, &l.attributes);
         if l.trace_id != [0; 16] {
-            let _ = write!(
-                out,
-                ",\"traceId\":\"{}\",\"spanId\":\"{}\"",
-                to_hex(&l.trace_id),
-                to_hex(&l.span_id)
-            );
+            let _ = write!(out, ",\"traceId\":\"{}\",\"spanId\":\"{}\"", to_hex(&l.trace_id), to_hex(&l.span_id));
         }
         out.push('}');
         out
@@ -550,9 +533,7 @@ mod json {
         attributes(&mut head, &resource.attributes);
         let _ = write!(head, "}},\"{inner}\":[{{\"scope\":{{\"name\":\"{SCOPE_NAME}\",\"version\":\"{SCOPE_VERSION}\"}},\"{items}\":[");
         // one buffer of the final size, as for protobuf
-        let (n, bytes) = fragments
-            .clone()
-            .fold((0usize, 0usize), |(n, b), f| (n + 1, b + f.len()));
+        let (n, bytes) = fragments.clone().fold((0usize, 0usize), |(n, b), f| (n + 1, b + f.len()));
         let mut out = Vec::with_capacity(head.len() + bytes + n.saturating_sub(1) + 6);
         out.extend_from_slice(head.as_bytes());
         for (i, f) in fragments.enumerate() {
@@ -582,10 +563,7 @@ mod tests {
             start_time_unix_nano: 1,
             end_time_unix_nano: 2,
             // big enough that a batch's length prefixes take several varint bytes
-            attributes: vec![(
-                "genai_tap.correlation_id",
-                AttrValue::from("x".repeat(300 + i)),
-            )],
+            attributes: vec![("genai_tap.correlation_id", AttrValue::from("x".repeat(300 + i)))],
             events: Vec::new(),
             links: Vec::new(),
             status: StatusCode::Unset,
@@ -594,9 +572,7 @@ mod tests {
     }
 
     fn resource() -> Resource {
-        Resource {
-            attributes: vec![("service.name", "genai-tap".into())],
-        }
+        Resource { attributes: vec![("service.name", "genai-tap".into())] }
     }
 
     /// Found by the soak: a batch was built through three nested, growing buffers. It is now
@@ -606,33 +582,16 @@ mod tests {
         for n in [0usize, 1, 2, 200] {
             let spans: Vec<Span> = (0..n).map(span).collect();
             for encoding in [Encoding::Protobuf, Encoding::Json] {
-                let fragments: Vec<Vec<u8>> =
-                    spans.iter().map(|s| encode_span(s, encoding)).collect();
-                let body = encode_request(
-                    Signal::Traces,
-                    encoding,
-                    &resource(),
-                    fragments.iter().map(Vec::as_slice),
-                );
-                assert_eq!(
-                    body.capacity(),
-                    body.len(),
-                    "{encoding:?}, {n} spans: one allocation, no slack"
-                );
-                let decoded =
-                    genai_tap_testkit::sink::decode_traces(&body, encoding == Encoding::Json)
-                        .unwrap_or_else(|e| panic!("{encoding:?}, {n} spans: {e}"));
+                let fragments: Vec<Vec<u8>> = spans.iter().map(|s| encode_span(s, encoding)).collect();
+                let body = encode_request(Signal::Traces, encoding, &resource(), fragments.iter().map(Vec::as_slice));
+                assert_eq!(body.capacity(), body.len(), "{encoding:?}, {n} spans: one allocation, no slack");
+                let decoded = genai_tap_testkit::sink::decode_traces(&body, encoding == Encoding::Json)
+                    .unwrap_or_else(|e| panic!("{encoding:?}, {n} spans: {e}"));
                 assert_eq!(decoded.len(), n);
                 for (i, d) in decoded.iter().enumerate() {
                     assert_eq!(d.name, format!("chat model-{i}"));
-                    assert_eq!(
-                        d.str("genai_tap.correlation_id").map(str::len),
-                        Some(300 + i)
-                    );
-                    assert_eq!(
-                        d.resource.get("service.name").and_then(|v| v.as_str()),
-                        Some("genai-tap")
-                    );
+                    assert_eq!(d.str("genai_tap.correlation_id").map(str::len), Some(300 + i));
+                    assert_eq!(d.resource.get("service.name").and_then(|v| v.as_str()), Some("genai-tap"));
                 }
             }
         }
@@ -648,15 +607,9 @@ mod tests {
         };
         for encoding in [Encoding::Protobuf, Encoding::Json] {
             let fragments: Vec<Vec<u8>> = (0..3).map(|_| encode_log(&log, encoding)).collect();
-            let body = encode_request(
-                Signal::Logs,
-                encoding,
-                &resource(),
-                fragments.iter().map(Vec::as_slice),
-            );
+            let body = encode_request(Signal::Logs, encoding, &resource(), fragments.iter().map(Vec::as_slice));
             assert_eq!(body.capacity(), body.len());
-            let decoded =
-                genai_tap_testkit::sink::decode_logs(&body, encoding == Encoding::Json).unwrap();
+            let decoded = genai_tap_testkit::sink::decode_logs(&body, encoding == Encoding::Json).unwrap();
             assert_eq!(decoded.len(), 3);
             assert_eq!(decoded[0].event_name, "genai_tap.spec_gap.candidate");
         }

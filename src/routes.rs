@@ -107,10 +107,9 @@ impl Routes {
             }
             let provider = match (&r.provider, kind) {
                 (None, _) => None,
-                (Some(p), RouteKind::Llm) => Some(
-                    Provider::from_config_name(p)
-                        .ok_or(err("provider", ErrorKind::UnknownProvider))?,
-                ),
+                (Some(p), RouteKind::Llm) => {
+                    Some(Provider::from_config_name(p).ok_or(err("provider", ErrorKind::UnknownProvider))?)
+                }
                 (Some(_), _) => return Err(err("provider", ErrorKind::ProviderNotLlm)),
             };
             if r.tool.is_some() && kind != RouteKind::Tool {
@@ -119,13 +118,7 @@ impl Routes {
             if matches!(&r.tool, Some(t) if t.trim().is_empty()) {
                 return Err(err("tool", ErrorKind::EmptyTool));
             }
-            routes.push(Route {
-                host,
-                path_prefix: r.path_prefix,
-                kind,
-                provider,
-                tool: r.tool,
-            });
+            routes.push(Route { host, path_prefix: r.path_prefix, kind, provider, tool: r.tool });
         }
         Ok(Routes { routes })
     }
@@ -192,11 +185,7 @@ pub fn strip_port(authority: &str) -> &str {
         };
     }
     match authority.rfind(':') {
-        Some(i)
-            if authority
-                .get(i + 1..)
-                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
-        {
+        Some(i) if authority.get(i + 1..).is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())) => {
             authority.get(..i).unwrap_or(authority)
         }
         _ => authority,
@@ -220,18 +209,9 @@ mod tests {
                 {"host":"*","kind":"tool"}]"#,
         )
         .unwrap();
-        assert_eq!(
-            r.find("API.OpenAI.com", "/v1/chat").unwrap().provider,
-            Some(Provider::OpenAi)
-        );
-        assert_eq!(
-            r.find("api.openai.com", "/v2/x").unwrap().kind,
-            RouteKind::Tool
-        );
-        assert_eq!(
-            r.find("a.internal.example", "/mcp/x").unwrap().kind,
-            RouteKind::Mcp
-        );
+        assert_eq!(r.find("API.OpenAI.com", "/v1/chat").unwrap().provider, Some(Provider::OpenAi));
+        assert_eq!(r.find("api.openai.com", "/v2/x").unwrap().kind, RouteKind::Tool);
+        assert_eq!(r.find("a.internal.example", "/mcp/x").unwrap().kind, RouteKind::Mcp);
         let inv = r.find("inventory.internal.example", "/items").unwrap();
         assert_eq!(inv.tool.as_deref(), Some("inventory"));
         // a bare suffix is not a subdomain of itself
@@ -241,41 +221,13 @@ mod tests {
     #[test]
     fn bad_routes_name_the_field() {
         let cases = [
-            (
-                r#"[{"host":"a:80","kind":"llm"}]"#,
-                "[0].host",
-                "without a port",
-            ),
-            (
-                r#"[{"host":"a","kind":"tool"},{"host":"*.","kind":"tool"}]"#,
-                "[1].host",
-                "'*.suffix'",
-            ),
-            (
-                r#"[{"host":"a","kind":"llm","provider":"openia"}]"#,
-                "[0].provider",
-                "unknown provider",
-            ),
-            (
-                r#"[{"host":"a","kind":"tool","provider":"openai"}]"#,
-                "[0].provider",
-                "only applies",
-            ),
-            (
-                r#"[{"host":"a","kind":"mcp","tool":"x"}]"#,
-                "[0].tool",
-                "only applies",
-            ),
-            (
-                r#"[{"host":"a","kind":"tool","tool":" "}]"#,
-                "[0].tool",
-                "must not be empty",
-            ),
-            (
-                r#"[{"host":"a","kind":"tool","path_prefix":"x"}]"#,
-                "[0].path_prefix",
-                "start with '/'",
-            ),
+            (r#"[{"host":"a:80","kind":"llm"}]"#, "[0].host", "without a port"),
+            (r#"[{"host":"a","kind":"tool"},{"host":"*.","kind":"tool"}]"#, "[1].host", "'*.suffix'"),
+            (r#"[{"host":"a","kind":"llm","provider":"openia"}]"#, "[0].provider", "unknown provider"),
+            (r#"[{"host":"a","kind":"tool","provider":"openai"}]"#, "[0].provider", "only applies"),
+            (r#"[{"host":"a","kind":"mcp","tool":"x"}]"#, "[0].tool", "only applies"),
+            (r#"[{"host":"a","kind":"tool","tool":" "}]"#, "[0].tool", "must not be empty"),
+            (r#"[{"host":"a","kind":"tool","path_prefix":"x"}]"#, "[0].path_prefix", "start with '/'"),
         ];
         for (json, field, why) in cases {
             let e = routes(json).unwrap_err();

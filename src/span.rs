@@ -179,10 +179,7 @@ pub struct Span {
 impl Span {
     /// The value of the first attribute named `key`, if any.
     pub fn attr(&self, key: &str) -> Option<&AttrValue> {
-        self.attributes
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v)
+        self.attributes.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// Sets `key` to `value`, replacing an earlier value of the same key.

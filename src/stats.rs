@@ -86,23 +86,8 @@ metrics! {
 
 /// Label keys, in the order they appear in a stat name.
 pub const LABEL_ORDER: &[&str] = &[
-    "provider",
-    "model",
-    "operation",
-    "route",
-    "outcome",
-    "type",
-    "step",
-    "tool",
-    "kind",
-    "authz",
-    "rule",
-    "reason",
-    "result",
-    "api",
-    "spec_version",
-    "agent_version",
-    "tier",
+    "provider", "model", "operation", "route", "outcome", "type", "step", "tool", "kind", "authz",
+    "rule", "reason", "result", "api", "spec_version", "agent_version", "tier",
     "agent",
 ];
 
@@ -128,25 +113,14 @@ impl StatUpdate {
     pub fn new(metric: Metric, labels: &[(&'static str, &str)], value: i64) -> StatUpdate {
         StatUpdate {
             metric,
-            labels: labels
-                .iter()
-                .map(|(k, v)| (*k, Cow::Owned((*v).to_owned())))
-                .collect(),
+            labels: labels.iter().map(|(k, v)| (*k, Cow::Owned((*v).to_owned()))).collect(),
             value,
         }
     }
 
     /// An update of `metric` with `labels` as given: constants borrowed, the rest owned.
-    pub fn labelled(
-        metric: Metric,
-        labels: Vec<(&'static str, Cow<'static, str>)>,
-        value: i64,
-    ) -> StatUpdate {
-        StatUpdate {
-            metric,
-            labels,
-            value,
-        }
+    pub fn labelled(metric: Metric, labels: Vec<(&'static str, Cow<'static, str>)>, value: i64) -> StatUpdate {
+        StatUpdate { metric, labels, value }
     }
 }
 
@@ -160,10 +134,7 @@ pub struct Namer {
 impl Namer {
     /// A namer that keeps at most `max_values` distinct values per label.
     pub fn new(max_values: usize) -> Namer {
-        Namer {
-            max_values,
-            seen: HashMap::new(),
-        }
+        Namer { max_values, seen: HashMap::new() }
     }
 
     /// The full Envoy stat name of `update` (without the host's `wasmcustom.` prefix).
@@ -209,18 +180,10 @@ pub fn sanitize_label(raw: &str) -> String {
     let mut out: String = raw
         .bytes()
         .take(64)
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.' {
-                b as char
-            } else {
-                '_'
-            }
-        })
+        .map(|b| if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.' { b as char } else { '_' })
         .collect();
     let ambiguous = out.contains('.')
-        && out.split('.').any(|seg| {
-            seg.is_empty() || LABEL_ORDER.contains(&seg) || ALL.iter().any(|m| m.name == seg)
-        });
+        && out.split('.').any(|seg| seg.is_empty() || LABEL_ORDER.contains(&seg) || ALL.iter().any(|m| m.name == seg));
     if ambiguous {
         out = out.replace('.', "_");
     }
@@ -252,19 +215,8 @@ mod tests {
     #[test]
     fn names_put_labels_in_order() {
         let mut n = Namer::new(10);
-        let u = StatUpdate::new(
-            LLM_TOKENS,
-            &[
-                ("type", "input"),
-                ("model", "gpt-4.1"),
-                ("provider", "openai"),
-            ],
-            5,
-        );
-        assert_eq!(
-            n.name(&u),
-            "genai_tap.provider.openai.model.gpt-4.1.type.input.llm_tokens"
-        );
+        let u = StatUpdate::new(LLM_TOKENS, &[("type", "input"), ("model", "gpt-4.1"), ("provider", "openai")], 5);
+        assert_eq!(n.name(&u), "genai_tap.provider.openai.model.gpt-4.1.type.input.llm_tokens");
         let u = StatUpdate::new(EXPORT_QUEUE_DEPTH, &[], 1);
         assert_eq!(n.name(&u), "genai_tap.export_queue_depth");
     }
@@ -273,11 +225,7 @@ mod tests {
     fn label_values_are_capped_per_key() {
         let mut n = Namer::new(2);
         let name = |n: &mut Namer, m: &str| {
-            n.name(&StatUpdate::new(
-                LLM_CALLS,
-                &[("model", m), ("provider", "openai")],
-                1,
-            ))
+            n.name(&StatUpdate::new(LLM_CALLS, &[("model", m), ("provider", "openai")], 1))
         };
         assert!(name(&mut n, "a").contains(".model.a."));
         assert!(name(&mut n, "b").contains(".model.b."));
@@ -316,15 +264,8 @@ mod tests {
                 tags.push(((*key).to_owned(), c[2].to_owned()));
             }
         }
-        let kept: String = full
-            .char_indices()
-            .filter(|(i, _)| !cut.iter().any(|r| r.contains(i)))
-            .map(|(_, ch)| ch)
-            .collect();
-        (
-            kept.trim_start_matches("wasmcustom.").replace('.', "_"),
-            tags,
-        )
+        let kept: String = full.char_indices().filter(|(i, _)| !cut.iter().any(|r| r.contains(i))).map(|(_, ch)| ch).collect();
+        (kept.trim_start_matches("wasmcustom.").replace('.', "_"), tags)
     }
 
     #[test]
@@ -332,40 +273,11 @@ mod tests {
         let mut n = Namer::new(100);
         type Case<'a> = (Metric, &'a [(&'static str, &'a str)]);
         let cases: &[Case<'_>] = &[
-            (
-                LLM_TOKENS,
-                &[
-                    ("provider", "openai"),
-                    ("model", "gpt-3.5-turbo-0125"),
-                    ("type", "input"),
-                ],
-            ),
-            (
-                LLM_CALLS,
-                &[
-                    ("provider", "azure.ai.inference"),
-                    ("model", "mistral.large.2411"),
-                    ("operation", "chat"),
-                    ("route", "llm"),
-                    ("outcome", "completed"),
-                ],
-            ),
-            (
-                LLM_COST_MICRO_USD,
-                &[("provider", "gcp.vertex_ai"), ("model", "gemini-2.5-flash")],
-            ),
-            (
-                TOOL_CALLS,
-                &[("tool", "model"), ("kind", "mcp"), ("authz", "refused")],
-            ),
-            (
-                TOOL_CALLS,
-                &[
-                    ("tool", "search.web"),
-                    ("kind", "http"),
-                    ("authz", "allowed"),
-                ],
-            ),
+            (LLM_TOKENS, &[("provider", "openai"), ("model", "gpt-3.5-turbo-0125"), ("type", "input")]),
+            (LLM_CALLS, &[("provider", "azure.ai.inference"), ("model", "mistral.large.2411"), ("operation", "chat"), ("route", "llm"), ("outcome", "completed")]),
+            (LLM_COST_MICRO_USD, &[("provider", "gcp.vertex_ai"), ("model", "gemini-2.5-flash")]),
+            (TOOL_CALLS, &[("tool", "model"), ("kind", "mcp"), ("authz", "refused")]),
+            (TOOL_CALLS, &[("tool", "search.web"), ("kind", "http"), ("authz", "allowed")]),
             (LLM_TTFC_MS, &[("provider", "x_ai"), ("model", "grok-4.1")]),
             (UNOBSERVED_CALLS, &[("api", "openai_batches")]),
             (BODIES_NOT_PARSED, &[("reason", "v1.2")]),
@@ -378,12 +290,7 @@ mod tests {
             assert_eq!(prom, format!("genai_tap_{}", metric.name), "{name}");
             let want: Vec<(String, String)> = LABEL_ORDER
                 .iter()
-                .filter_map(|k| {
-                    labels
-                        .iter()
-                        .find(|(l, _)| l == k)
-                        .map(|(_, v)| ((*k).to_owned(), sanitize_label(v)))
-                })
+                .filter_map(|k| labels.iter().find(|(l, _)| l == k).map(|(_, v)| ((*k).to_owned(), sanitize_label(v))))
                 .collect();
             assert_eq!(tags, want, "{name}");
         }
@@ -393,21 +300,13 @@ mod tests {
     #[test]
     fn example_configs_carry_the_generated_extractors() {
         let root = env!("CARGO_MANIFEST_DIR");
-        for file in [
-            "envoy/stats_config.yaml",
-            "envoy/demo.yaml",
-            "envoy/egress.yaml",
-            "envoy/istio/stats-bootstrap.yaml",
-        ] {
+        for file in ["envoy/stats_config.yaml", "envoy/demo.yaml", "envoy/egress.yaml", "envoy/istio/stats-bootstrap.yaml"] {
             let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
             for key in LABEL_ORDER {
                 let re = tag_regex(key).unwrap();
                 // YAML single-quoted in the Envoy configs, JSON-escaped in Istio's bootstrap
                 let json = serde_json::to_string(&re).unwrap();
-                assert!(
-                    text.contains(&format!("'{re}'")) || text.contains(&json),
-                    "{file}: tag {key} is not {re}"
-                );
+                assert!(text.contains(&format!("'{re}'")) || text.contains(&json), "{file}: tag {key} is not {re}");
             }
         }
     }

@@ -32,26 +32,14 @@ impl Tiers {
     pub fn compile(raw: BTreeMap<String, String>) -> Result<Tiers, ConfigError> {
         let mut t = Tiers::default();
         for (pattern, tier) in raw {
-            let ok = !tier.is_empty()
-                && tier.len() <= 32
-                && tier.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                });
+            let ok = !tier.is_empty() && tier.len() <= 32 && tier.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
             if !ok {
-                return Err(ConfigError::new(
-                    "model_tiers",
-                    "a tier must be 1 to 32 of a-z, 0-9, '_' and '-'",
-                ));
+                return Err(ConfigError::new("model_tiers", "a tier must be 1 to 32 of a-z, 0-9, '_' and '-'"));
             }
             let pattern = pattern.to_ascii_lowercase();
             match pattern.strip_suffix('*') {
                 Some(p) => t.prefixes.push((p.to_owned(), tier)),
-                None if pattern.is_empty() => {
-                    return Err(ConfigError::new(
-                        "model_tiers",
-                        "a model name must not be empty",
-                    ))
-                }
+                None if pattern.is_empty() => return Err(ConfigError::new("model_tiers", "a model name must not be empty")),
                 None => t.exact.push((pattern, tier)),
             }
         }
@@ -65,11 +53,7 @@ impl Tiers {
         if let Some((_, t)) = self.exact.iter().find(|(p, _)| *p == m) {
             return t;
         }
-        if let Some((_, t)) = self
-            .prefixes
-            .iter()
-            .find(|(p, _)| m.starts_with(p.as_str()))
-        {
+        if let Some((_, t)) = self.prefixes.iter().find(|(p, _)| m.starts_with(p.as_str())) {
             return t;
         }
         match pricing.lookup(model, provider) {
@@ -105,20 +89,13 @@ mod tests {
         raw.insert("no-such-model".to_owned(), "local".to_owned());
         let t = Tiers::compile(raw).unwrap();
         assert_eq!(t.tier(&table, "gpt-4o-2024-08-06", Provider::OpenAi), "mid");
-        assert_eq!(
-            t.tier(&table, "GPT-4o-mini-2024", Provider::OpenAi),
-            "tiny",
-            "the longest prefix wins"
-        );
+        assert_eq!(t.tier(&table, "GPT-4o-mini-2024", Provider::OpenAi), "tiny", "the longest prefix wins");
         assert_eq!(t.tier(&table, "no-such-model", Provider::OpenAi), "local");
         for bad in ["", "Frontier", "a.b", &"x".repeat(33)] {
             let mut raw = BTreeMap::new();
             raw.insert("m".to_owned(), bad.to_owned());
             let e = Tiers::compile(raw).unwrap_err().to_string();
-            assert!(
-                e.contains("model_tiers") && (bad.is_empty() || !e.contains(bad)),
-                "{e}"
-            );
+            assert!(e.contains("model_tiers") && (bad.is_empty() || !e.contains(bad)), "{e}");
         }
     }
 }

@@ -41,11 +41,7 @@ pub fn parse_traceparent(value: &str) -> Option<TraceParent> {
     if trace_id == [0; 16] || parent_id == [0; 8] {
         return None;
     }
-    Some(TraceParent {
-        trace_id,
-        parent_id,
-        flags,
-    })
+    Some(TraceParent { trace_id, parent_id, flags })
 }
 
 /// Formats a version-00 `traceparent`.
@@ -125,10 +121,7 @@ pub struct RandomPool {
 
 impl Default for RandomPool {
     fn default() -> RandomPool {
-        RandomPool {
-            bytes: [0; 24 * RandomPool::CALLS],
-            used: 24 * RandomPool::CALLS,
-        }
+        RandomPool { bytes: [0; 24 * RandomPool::CALLS], used: 24 * RandomPool::CALLS }
     }
 }
 
@@ -186,8 +179,7 @@ mod tests {
 
     #[test]
     fn parses_the_spec_example() {
-        let tp =
-            parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        let tp = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
         assert_eq!(to_hex(&tp.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(to_hex(&tp.parent_id), "00f067aa0ba902b7");
         assert_eq!(tp.flags, 1);
@@ -212,10 +204,7 @@ mod tests {
             assert_eq!(parse_traceparent(bad), None, "{bad:?}");
         }
         // a future version may carry more fields
-        assert!(
-            parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-ab")
-                .is_some()
-        );
+        assert!(parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-ab").is_some());
     }
 
     #[test]

@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use genai_tap::Config;
-use genai_tap::FreshIds;
-use genai_tap::{AttrValue, Span};
 use genai_tap::{EndInfo, Exchange, RequestHead};
+use genai_tap::{AttrValue, Span};
+use genai_tap::FreshIds;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -74,14 +74,8 @@ fn fixtures() -> Vec<(String, Value)> {
 pub fn run_fixture(cfg: &Rc<Config>, fx: &Value) -> Vec<Span> {
     let req = &fx["request"];
     let mut headers: Vec<(String, String)> = vec![
-        (
-            ":method".into(),
-            req["method"].as_str().unwrap_or("POST").into(),
-        ),
-        (
-            ":authority".into(),
-            fx["upstream_host"].as_str().unwrap_or("localhost").into(),
-        ),
+        (":method".into(), req["method"].as_str().unwrap_or("POST").into()),
+        (":authority".into(), fx["upstream_host"].as_str().unwrap_or("localhost").into()),
         (":path".into(), req["path"].as_str().unwrap().into()),
         (":scheme".into(), "https".into()),
     ];
@@ -122,13 +116,7 @@ pub fn run_fixture(cfg: &Rc<Config>, fx: &Value) -> Vec<Span> {
     if n == 0 {
         x.handle_response_body(&[][..], true, t0 + 10_000_000);
     }
-    x.finish(
-        &EndInfo {
-            code_details: Some("via_upstream".into()),
-        },
-        t0 + 900_000_000,
-    )
-    .spans
+    x.finish(&EndInfo { code_details: Some("via_upstream".into()) }, t0 + 900_000_000).spans
 }
 
 #[test]
@@ -153,8 +141,7 @@ fn every_emitted_gen_ai_and_mcp_attribute_is_in_the_registry_with_its_type() {
                         let got = type_of(value);
                         let ok = ty == got || ty == "any" || (ty == "enum" && got == "string");
                         if !ok {
-                            problems
-                                .push(format!("{name}: {key} is {got}, the registry says {ty}"));
+                            problems.push(format!("{name}: {key} is {got}, the registry says {ty}"));
                         }
                     }
                 }
@@ -163,10 +150,7 @@ fn every_emitted_gen_ai_and_mcp_attribute_is_in_the_registry_with_its_type() {
     }
     // MCP: both recorded protocol generations, through the same exchange
     let mut mcp_checked = 0;
-    for file in [
-        "wire_streamable_http_legacy_2025-11-25.jsonl",
-        "wire_streamable_http_modern_2026-07-28.jsonl",
-    ] {
+    for file in ["wire_streamable_http_legacy_2025-11-25.jsonl", "wire_streamable_http_modern_2026-07-28.jsonl"] {
         let text = std::fs::read_to_string(shared().join("fixtures/mcp").join(file)).unwrap();
         for line in text.lines() {
             let ex: Value = serde_json::from_str(line).unwrap();
@@ -183,15 +167,8 @@ fn every_emitted_gen_ai_and_mcp_attribute_is_in_the_registry_with_its_type() {
                     mcp_checked += 1;
                     match registry.get(*key) {
                         None => problems.push(format!("{file}: {key} is not in the registry")),
-                        Some(ty)
-                            if !(ty == type_of(value)
-                                || ty == "any"
-                                || (ty == "enum" && type_of(value) == "string")) =>
-                        {
-                            problems.push(format!(
-                                "{file}: {key} is {}, the registry says {ty}",
-                                type_of(value)
-                            ))
+                        Some(ty) if !(ty == type_of(value) || ty == "any" || (ty == "enum" && type_of(value) == "string")) => {
+                            problems.push(format!("{file}: {key} is {}, the registry says {ty}", type_of(value)))
                         }
                         Some(_) => {}
                     }
@@ -201,10 +178,7 @@ fn every_emitted_gen_ai_and_mcp_attribute_is_in_the_registry_with_its_type() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(checked > 100, "too few attributes checked: {checked}");
-    assert!(
-        mcp_checked > 20,
-        "too few MCP attributes checked: {mcp_checked}"
-    );
+    assert!(mcp_checked > 20, "too few MCP attributes checked: {mcp_checked}");
 }
 
 #[test]
@@ -221,10 +195,7 @@ fn llm_spans_carry_the_required_attributes_and_the_conventional_name() {
             Some(AttrValue::Str(op)) => op.clone(),
             other => panic!("{name}: gen_ai.operation.name is {other:?}"),
         };
-        assert!(
-            matches!(s.attr("gen_ai.provider.name"), Some(AttrValue::Str(p)) if p != "unknown"),
-            "{name}"
-        );
+        assert!(matches!(s.attr("gen_ai.provider.name"), Some(AttrValue::Str(p)) if p != "unknown"), "{name}");
         match s.attr("gen_ai.request.model") {
             Some(AttrValue::Str(m)) => assert_eq!(s.name, format!("{op} {m}"), "{name}"),
             _ => assert_eq!(s.name, op, "{name}"),

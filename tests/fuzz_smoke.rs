@@ -31,18 +31,11 @@ use std::time::{Duration, Instant};
 
 /// Time per target; FUZZ_SMOKE_MS overrides it.
 fn budget() -> Duration {
-    Duration::from_millis(
-        std::env::var("FUZZ_SMOKE_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2_500),
-    )
+    Duration::from_millis(std::env::var("FUZZ_SMOKE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_500))
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -56,21 +49,11 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Bodies from every recording, plus the regression and corpus files of `target`.
 fn seeds(target: &str) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    for dir in [
-        fixtures_dir(),
-        genai_tap_testkit::upstream::recordings_dir(),
-    ] {
+    for dir in [fixtures_dir(), genai_tap_testkit::upstream::recordings_dir()] {
         let mut fixtures = Vec::new();
         files_under(&dir, &mut fixtures);
-        for path in fixtures
-            .iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        {
-            let name = path
-                .strip_prefix(&dir)
-                .ok()
-                .and_then(|p| p.to_str())
-                .map(|s| s.trim_end_matches(".json").to_owned());
+        for path in fixtures.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+            let name = path.strip_prefix(&dir).ok().and_then(|p| p.to_str()).map(|s| s.trim_end_matches(".json").to_owned());
             if let Some(fx) = name.and_then(|n| Fixture::load(&n).ok()) {
                 out.push(fx.request_body());
                 out.push(fx.response_body());
@@ -78,42 +61,25 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
         }
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
-    for dir in [
-        root.join("regressions").join(target),
-        root.join("corpus").join(target),
-    ] {
+    for dir in [root.join("regressions").join(target), root.join("corpus").join(target)] {
         let mut files = Vec::new();
         files_under(&dir, &mut files);
         files.sort();
         // a local corpus can be large: a bounded, evenly spread sample of it
         let step = (files.len() / 500).max(1);
-        out.extend(
-            files
-                .iter()
-                .step_by(step)
-                .filter_map(|f| std::fs::read(f).ok()),
-        );
+        out.extend(files.iter().step_by(step).filter_map(|f| std::fs::read(f).ok()));
     }
     if target == "redactor" {
         // the guard's labelled set: every case as a chat body, and the JSON ones as they are
         for c in detector_cases() {
-            out.push(
-                serde_json::json!({"messages": [{"role": "user", "content": c.text}]})
-                    .to_string()
-                    .into_bytes(),
-            );
+            out.push(serde_json::json!({"messages": [{"role": "user", "content": c.text}]}).to_string().into_bytes());
             if c.context.starts_with("json") {
                 out.push(c.text.into_bytes());
             }
         }
     }
     out.retain(|s| !s.is_empty());
-    assert!(
-        out.len() > 100,
-        "{target}: only {} seeds; are the fixtures at {:?}?",
-        out.len(),
-        fixtures_dir()
-    );
+    assert!(out.len() > 100, "{target}: only {} seeds; are the fixtures at {:?}?", out.len(), fixtures_dir());
     out
 }
 
@@ -134,42 +100,10 @@ impl Rng {
 
 /// Tokens that mean something to one of the parsers.
 const TOKENS: &[&[u8]] = &[
-    b"\"",
-    b"\\",
-    b"\\u00",
-    b"\\ud83d",
-    b"{",
-    b"}",
-    b"[",
-    b"]",
-    b":",
-    b",",
-    b"\n",
-    b"\r\n",
-    b"\n\n",
-    b"data: ",
-    b"event: ",
-    b"data: [DONE]\n\n",
-    b"null",
-    b"true",
-    b"-1",
-    b"1e999",
-    b"18446744073709551616",
-    b"\xff",
-    b"\x00\x00\x00",
-    b"@example.com",
-    b"4111 1111 1111 1111",
-    b"AKIAIOSFODNN7EXAMPLE",
-    b"\\u00e9",
-    b"\\u0040",
-    b"\xc2\xa0",
-    b"%40",
-    b"postgres://u:",
-    b"hvs.",
-    b"-----BEGIN PRIVATE KEY-----",
-    b"\"content\":",
-    b"\"usage\":{",
-    b"\"jsonrpc\":\"2.0\"",
+    b"\"", b"\\", b"\\u00", b"\\ud83d", b"{", b"}", b"[", b"]", b":", b",", b"\n", b"\r\n", b"\n\n", b"data: ",
+    b"event: ", b"data: [DONE]\n\n", b"null", b"true", b"-1", b"1e999", b"18446744073709551616", b"\xff", b"\x00\x00\x00",
+    b"@example.com", b"4111 1111 1111 1111", b"AKIAIOSFODNN7EXAMPLE", b"\\u00e9", b"\\u0040", b"\xc2\xa0", b"%40",
+    b"postgres://u:", b"hvs.", b"-----BEGIN PRIVATE KEY-----", b"\"content\":", b"\"usage\":{", b"\"jsonrpc\":\"2.0\"",
 ];
 
 fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {

@@ -31,19 +31,12 @@ fn rig() -> Rig {
 fn rig_with(guard: &str) -> Rig {
     let upstream = Upstream::start_h2(0).unwrap();
     let sink = OtlpSink::start(0).unwrap();
-    let plugin = format!(
-        r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{}","flush_interval_ms":50}}{guard}}}"#,
-        sink.port
-    );
+    let plugin = format!(r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{}","flush_interval_ms":50}}{guard}}}"#, sink.port);
     let mut cfg = EnvoyConfig::new(upstream.port(), sink.port, &plugin);
     cfg.upstream_http2 = true;
     cfg.fail_open = true;
     let envoy = Envoy::start(&cfg).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
-    Rig {
-        upstream,
-        sink,
-        envoy,
-    }
+    Rig { upstream, sink, envoy }
 }
 
 /// A chat request whose one message is about `n` bytes of numbered words, with `tail` at the end.
@@ -55,16 +48,11 @@ fn big_chat(n: usize, tail: &str) -> Vec<u8> {
         i += 1;
     }
     s.push_str(tail);
-    serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": s}]})
-        .to_string()
-        .into_bytes()
+    serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": s}]}).to_string().into_bytes()
 }
 
 fn replace(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    let at = hay
-        .windows(from.len())
-        .position(|w| w == from)
-        .expect("the needle is there");
+    let at = hay.windows(from.len()).position(|w| w == from).expect("the needle is there");
     [&hay[..at], to, &hay[at + from.len()..]].concat()
 }
 
@@ -87,16 +75,7 @@ fn events(body: &[u8]) -> Vec<&[u8]> {
 }
 
 fn post(envoy: &Envoy, headers: &[(&str, &str)], body: &[u8]) -> H2Response {
-    call(
-        envoy.listener_port,
-        &H2Call {
-            method: "POST",
-            path: CHAT,
-            headers,
-            body,
-            ..Default::default()
-        },
-    )
+    call(envoy.listener_port, &H2Call { method: "POST", path: CHAT, headers, body, ..Default::default() })
 }
 
 fn span_n(sink: &OtlpSink, n: usize) -> SpanRecord {
@@ -114,31 +93,16 @@ fn e2e_h2_bodies_of_several_mib_arrive_whole_and_in_order_with_the_guard_on() {
     let rig = rig();
     let body = big_chat(3_500_000, &format!(" reach me at {SYNTH_EMAIL} thanks"));
     let len = body.len().to_string();
-    let r = post(
-        &rig.envoy,
-        &[
-            HOST,
-            JSON,
-            ("content-length", &len),
-            ("x-fixture", "openai/chat_basic"),
-        ],
-        &body,
-    );
+    let r = post(&rig.envoy, &[HOST, JSON, ("content-length", &len), ("x-fixture", "openai/chat_basic")], &body);
     assert_eq!(r.status, 200, "{:?}", r.error);
     assert!(r.complete);
-    assert_eq!(
-        r.body,
-        Fixture::load("openai/chat_basic").unwrap().response_body()
-    );
+    assert_eq!(r.body, Fixture::load("openai/chat_basic").unwrap().response_body());
     let got = rig.upstream.requests().pop().unwrap();
     assert_eq!(got.header("x-fixture"), Some("openai/chat_basic"));
     // a 20-byte address in a body of declared length: the placeholder padded to fit
     let expected = replace(&body, SYNTH_EMAIL.as_bytes(), b"[REDACTED:EMAIL****]");
     assert_eq!(got.body.len(), expected.len());
-    assert!(
-        got.body == expected,
-        "the upstream got the body whole, in order, redacted in place"
-    );
+    assert!(got.body == expected, "the upstream got the body whole, in order, redacted in place");
     let s = span_n(&rig.sink, 1);
     assert_eq!(s.str("genai_tap.outcome"), Some("completed"));
     assert_eq!(s.str("gen_ai.request.model"), Some("gpt-4o-mini"));
@@ -160,42 +124,23 @@ fn e2e_h2_bodies_of_several_mib_arrive_whole_and_in_order_with_the_guard_on() {
     );
     assert_eq!(r.status, 200, "{:?}", r.error);
     assert!(r.complete, "{:?}", r.error);
-    assert!(
-        r.data_frames > 64,
-        "the body came in many frames: {}",
-        r.data_frames
-    );
+    assert!(r.data_frames > 64, "the body came in many frames: {}", r.data_frames);
     let got = events(&r.body);
     assert_eq!(got.len(), want.len(), "every event, none merged or lost");
     let mut changed = 0;
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         if g != w {
             changed += 1;
-            assert!(
-                contains(w, SYNTH_EMAIL.as_bytes()),
-                "event {i} changed but held no address"
-            );
-            assert!(
-                !contains(g, SYNTH_EMAIL.as_bytes()) && contains(g, b"[REDACTED:EMAIL]"),
-                "event {i}"
-            );
+            assert!(contains(w, SYNTH_EMAIL.as_bytes()), "event {i} changed but held no address");
+            assert!(!contains(g, SYNTH_EMAIL.as_bytes()) && contains(g, b"[REDACTED:EMAIL]"), "event {i}");
         }
     }
     assert_eq!(changed, 1, "only the event with the address changed");
     let s = span_n(&rig.sink, 2);
     assert_eq!(s.str("genai_tap.outcome"), Some("completed"));
-    assert_eq!(
-        s.attr("genai_tap.parsed"),
-        Some(&serde_json::json!(true)),
-        "{:?}",
-        s.str("genai_tap.not_parsed.reason")
-    );
+    assert_eq!(s.attr("genai_tap.parsed"), Some(&serde_json::json!(true)), "{:?}", s.str("genai_tap.not_parsed.reason"));
     assert_eq!(s.int("gen_ai.usage.input_tokens"), Some(11));
-    assert_eq!(
-        s.int("gen_ai.usage.output_tokens"),
-        Some(want.len() as i64 - 4),
-        "one token per content event"
-    );
+    assert_eq!(s.int("gen_ai.usage.output_tokens"), Some(want.len() as i64 - 4), "one token per content event");
     let state = s.int("genai_tap.stream.state_bytes").unwrap();
     assert!(state < 256 * 1024, "a 4 MiB stream held {state} bytes");
 }
@@ -221,31 +166,17 @@ fn e2e_h2_streams_reset_by_the_client_are_cancelled_calls_and_leak_nothing() {
                 &H2Call {
                     method: "POST",
                     path: CHAT,
-                    headers: &[
-                        HOST,
-                        JSON,
-                        ("x-synth-chat-stream", "2097152"),
-                        ("x-chunk-bytes", "65536"),
-                        ("x-chunk-delay-ms", "20"),
-                    ],
+                    headers: &[HOST, JSON, ("x-synth-chat-stream", "2097152"), ("x-chunk-bytes", "65536"), ("x-chunk-delay-ms", "20")],
                     body: stream_req,
                     reset_response_after: Some(200_000),
                     ..Default::default()
                 },
             );
             assert_eq!(r.status, 200, "{:?}", r.error);
-            assert!(
-                !r.complete && r.body.len() >= 200_000 && r.body.len() < 2_000_000,
-                "{} bytes",
-                r.body.len()
-            );
+            assert!(!r.complete && r.body.len() >= 200_000 && r.body.len() < 2_000_000, "{} bytes", r.body.len());
             spans += 1;
             let s = span_n(&rig.sink, spans);
-            assert_eq!(
-                s.str("genai_tap.outcome"),
-                Some("cancelled"),
-                "mid-response"
-            );
+            assert_eq!(s.str("genai_tap.outcome"), Some("cancelled"), "mid-response");
             assert_eq!(s.str("error.type"), Some("cancelled"));
             assert_eq!(s.int("http.response.status_code"), Some(200));
             let state = s.int("genai_tap.stream.state_bytes").unwrap_or(0);
@@ -254,14 +185,7 @@ fn e2e_h2_streams_reset_by_the_client_are_cancelled_calls_and_leak_nothing() {
             // mid-request: 400 KB of a 2 MB body, then the reset
             let r = call(
                 rig.envoy.listener_port,
-                &H2Call {
-                    method: "POST",
-                    path: CHAT,
-                    headers: &[HOST, JSON],
-                    body: &big,
-                    reset_request_after: Some(400_000),
-                    ..Default::default()
-                },
+                &H2Call { method: "POST", path: CHAT, headers: &[HOST, JSON], body: &big, reset_request_after: Some(400_000), ..Default::default() },
             );
             assert!(!r.complete, "a reset request gets no whole answer");
             spans += 1;
@@ -271,46 +195,19 @@ fn e2e_h2_streams_reset_by_the_client_are_cancelled_calls_and_leak_nothing() {
             let state = s.int("genai_tap.stream.state_bytes").unwrap_or(0);
             assert!(state < 256 * 1024, "a reset request held {state} bytes");
         }
-        assert!(
-            rig.envoy.wait_until(Duration::from_secs(5), |e| e
-                .stat("wasmcustom.genai_tap.calls_in_flight")
-                == 0),
-            "calls left in flight"
-        );
+        assert!(rig.envoy.wait_until(Duration::from_secs(5), |e| e.stat("wasmcustom.genai_tap.calls_in_flight") == 0), "calls left in flight");
         memory.push(vm_memory(&rig.envoy));
     }
-    assert!(rig.envoy.wait_until(Duration::from_secs(5), |e| e
-        .prom("genai_tap_llm_calls", &[("outcome", "cancelled")])
-        == (4 * ROUND) as f64));
+    assert!(rig.envoy.wait_until(Duration::from_secs(5), |e| e.prom("genai_tap_llm_calls", &[("outcome", "cancelled")]) == (4 * ROUND) as f64));
     assert!(memory[0] > 0, "vm_memory_bytes is reported");
-    assert!(
-        memory[1] <= memory[0] + 1024 * 1024,
-        "vm_memory_bytes grew from {} to {} over the second round",
-        memory[0],
-        memory[1]
-    );
+    assert!(memory[1] <= memory[0] + 1024 * 1024, "vm_memory_bytes grew from {} to {} over the second round", memory[0], memory[1]);
     // the upstream saw the cut request's clean prefix, never more than was sent
-    let cut = rig
-        .upstream
-        .requests()
-        .into_iter()
-        .filter(|r| r.body.len() > 100_000)
-        .count();
-    assert_eq!(
-        cut, 0,
-        "a request reset mid-body is never completed to the upstream"
-    );
+    let cut = rig.upstream.requests().into_iter().filter(|r| r.body.len() > 100_000).count();
+    assert_eq!(cut, 0, "a request reset mid-body is never completed to the upstream");
     // nothing panicked: the VM still answers and observes
-    let r = post(
-        &rig.envoy,
-        &[HOST, JSON, ("x-fixture", "openai/chat_basic")],
-        &Fixture::load("openai/chat_basic").unwrap().request_body(),
-    );
+    let r = post(&rig.envoy, &[HOST, JSON, ("x-fixture", "openai/chat_basic")], &Fixture::load("openai/chat_basic").unwrap().request_body());
     assert_eq!(r.status, 200);
-    assert_eq!(
-        span_n(&rig.sink, spans + 1).str("genai_tap.outcome"),
-        Some("completed")
-    );
+    assert_eq!(span_n(&rig.sink, spans + 1).str("genai_tap.outcome"), Some("completed"));
     assert!(!rig.envoy.log().contains("panicked"), "{}", rig.envoy.log());
 }
 
@@ -322,48 +219,23 @@ fn e2e_h2_streams_reset_by_the_client_are_cancelled_calls_and_leak_nothing() {
 #[test]
 fn e2e_h2_upstream_trailers_pass_through_intact() {
     let rig = rig_with(r#","pii":{"request":"redact"},"secrets":{"request":"block"}"#);
-    for (i, name) in ["openai/chat_basic", "openai/chat_stream_include_usage"]
-        .iter()
-        .enumerate()
-    {
+    for (i, name) in ["openai/chat_basic", "openai/chat_stream_include_usage"].iter().enumerate() {
         let fx = Fixture::load(name).unwrap();
         let r = post(
             &rig.envoy,
-            &[
-                HOST,
-                JSON,
-                ("x-fixture", name),
-                ("x-chunk-bytes", "97"),
-                (
-                    "x-trailers",
-                    "grpc-status=0,grpc-message=all%20good,x-usage-check=7f3a",
-                ),
-            ],
+            &[HOST, JSON, ("x-fixture", name), ("x-chunk-bytes", "97"), ("x-trailers", "grpc-status=0,grpc-message=all%20good,x-usage-check=7f3a")],
             &fx.request_body(),
         );
         assert_eq!(r.status, 200, "{name}: {:?}", r.error);
         assert!(r.complete, "{name}: {:?}", r.error);
         assert_eq!(r.body, fx.response_body(), "{name}");
-        assert_eq!(
-            r.trailer("grpc-status"),
-            Some("0"),
-            "{name}: {:?}",
-            r.trailers
-        );
+        assert_eq!(r.trailer("grpc-status"), Some("0"), "{name}: {:?}", r.trailers);
         assert_eq!(r.trailer("grpc-message"), Some("all%20good"), "{name}");
         assert_eq!(r.trailer("x-usage-check"), Some("7f3a"), "{name}");
         let s = span_n(&rig.sink, i + 1);
         let e = fx.expected();
         assert_eq!(s.str("genai_tap.outcome"), Some("completed"), "{name}");
-        assert_eq!(
-            s.int("gen_ai.usage.output_tokens"),
-            e["output_tokens"].as_i64(),
-            "{name}"
-        );
-        assert_eq!(
-            s.str("gen_ai.response.model"),
-            e["response_model"].as_str(),
-            "{name}"
-        );
+        assert_eq!(s.int("gen_ai.usage.output_tokens"), e["output_tokens"].as_i64(), "{name}");
+        assert_eq!(s.str("gen_ai.response.model"), e["response_model"].as_str(), "{name}");
     }
 }

@@ -26,10 +26,7 @@ fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
 #[test]
 fn e2e_phoenix_shows_an_llm_span_with_the_model_and_the_tokens() {
     let bin = repo_root().join(".tools/phoenix-venv/bin/phoenix");
-    assert!(
-        bin.exists(),
-        "Phoenix is not installed: run `make phoenix` (make test does)"
-    );
+    assert!(bin.exists(), "Phoenix is not installed: run `make phoenix` (make test does)");
     let dir = TempDir::new("genai-tap-phoenix");
     let (port, grpc) = (free_port(), free_port());
     let child = Command::new(&bin)
@@ -56,20 +53,10 @@ fn e2e_phoenix_shows_an_llm_span_with_the_model_and_the_tokens() {
     let cfg = format!(
         r#"{{"service_name":"agents","collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{port}","path":"/v1/traces","encoding":"protobuf","headers":{{"x-project-name":"genai-tap-e2e"}},"flush_interval_ms":100}}}}"#
     );
-    let envoy = Envoy::start(&EnvoyConfig::new(upstream.port(), port, &cfg))
-        .unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
+    let envoy = Envoy::start(&EnvoyConfig::new(upstream.port(), port, &cfg)).unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
     for name in ["openai/chat_basic", "anthropic/messages_tool_use"] {
         let fx = Fixture::load(name).unwrap();
-        let r = envoy.send(
-            "POST",
-            &fx.request_path(),
-            &[
-                ("host", &fx.upstream_host()),
-                ("content-type", "application/json"),
-                ("x-fixture", name),
-            ],
-            &fx.request_body(),
-        );
+        let r = envoy.send("POST", &fx.request_path(), &[("host", &fx.upstream_host()), ("content-type", "application/json"), ("x-fixture", name)], &fx.request_body());
         assert_eq!(r.status, 200);
     }
     // Phoenix stores spans after answering: poll
@@ -80,18 +67,11 @@ fn e2e_phoenix_shows_an_llm_span_with_the_model_and_the_tokens() {
                 break v["data"].as_array().cloned().unwrap_or_default();
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "no spans in Phoenix: {}",
-            envoy.admin("/stats/prometheus")
-        );
+        assert!(Instant::now() < deadline, "no spans in Phoenix: {}", envoy.admin("/stats/prometheus"));
         std::thread::sleep(Duration::from_millis(250));
     };
     assert!(envoy.prom("genai_tap_export_spans_exported", &[]) >= 2.0);
-    let openai = spans
-        .iter()
-        .find(|s| s["name"] == "chat gpt-3.5-turbo")
-        .unwrap_or_else(|| panic!("{spans:#?}"));
+    let openai = spans.iter().find(|s| s["name"] == "chat gpt-3.5-turbo").unwrap_or_else(|| panic!("{spans:#?}"));
     let a = &openai["attributes"];
     let text = serde_json::to_string(openai).unwrap();
     // Phoenix reads the GenAI conventions itself: an LLM span, with its own model and token keys
@@ -101,10 +81,7 @@ fn e2e_phoenix_shows_an_llm_span_with_the_model_and_the_tokens() {
     assert_eq!(a["llm.token_count.prompt"], 15, "{text}");
     assert_eq!(a["llm.token_count.completion"], 19, "{text}");
     assert_eq!(a["gen_ai.response.model"], "gpt-3.5-turbo-0125", "{text}");
-    let anthropic = spans
-        .iter()
-        .find(|s| s["name"] == "chat claude-3-5-sonnet-20240620")
-        .unwrap_or_else(|| panic!("{spans:#?}"));
+    let anthropic = spans.iter().find(|s| s["name"] == "chat claude-3-5-sonnet-20240620").unwrap_or_else(|| panic!("{spans:#?}"));
     assert_eq!(anthropic["span_kind"], "LLM");
     assert_eq!(anthropic["attributes"]["llm.token_count.prompt"], 514);
 }

@@ -109,12 +109,7 @@ struct Kind {
     tokens: Option<bool>,
 }
 
-const fn k(
-    fixture: &'static str,
-    provider: &'static str,
-    weight: usize,
-    cache_in_input: bool,
-) -> Kind {
+const fn k(fixture: &'static str, provider: &'static str, weight: usize, cache_in_input: bool) -> Kind {
     Kind {
         fixture,
         body: Body::Recorded,
@@ -129,16 +124,8 @@ const fn k(
 }
 
 /// A stream whose events straddle callbacks: 97-byte chunks.
-const fn stream(
-    fixture: &'static str,
-    provider: &'static str,
-    weight: usize,
-    cache_in_input: bool,
-) -> Kind {
-    Kind {
-        knobs: &[("x-chunk-bytes", "97")],
-        ..k(fixture, provider, weight, cache_in_input)
-    }
+const fn stream(fixture: &'static str, provider: &'static str, weight: usize, cache_in_input: bool) -> Kind {
+    Kind { knobs: &[("x-chunk-bytes", "97")], ..k(fixture, provider, weight, cache_in_input) }
 }
 
 /// A stream answered in bad JSON (`data: {"id":"x","choices":[{` then a blank line), base64.
@@ -163,50 +150,19 @@ const KINDS: &[Kind] = &[
     // streamed: SSE, SSE with CRLF, the AWS event stream, NDJSON
     stream("openai/chat_stream_include_usage", "openai", 3, false),
     stream("anthropic/messages_tool_use_stream", "anthropic", 2, true),
-    stream(
-        "gemini/stream_generate_content_usage",
-        "gcp.gemini",
-        2,
-        false,
-    ),
-    stream(
-        "bedrock/converse_stream_tool_use_claude",
-        "aws.bedrock",
-        2,
-        true,
-    ),
+    stream("gemini/stream_generate_content_usage", "gcp.gemini", 2, false),
+    stream("bedrock/converse_stream_tool_use_claude", "aws.bedrock", 2, true),
     stream("bedrock/invoke_stream_claude3", "aws.bedrock", 1, true),
     stream("ollama/chat_stream_ndjson", "ollama", 2, false),
     // a provider error: errored, with a spec-gap log record
-    Kind {
-        outcome: "errored",
-        tokens: None,
-        ..k("openai/chat_error_400_bad_request", "openai", 1, false)
-    },
+    Kind { outcome: "errored", tokens: None, ..k("openai/chat_error_400_bad_request", "openai", 1, false) },
     // over max_body_bytes: the request (70 KB), and the response (Ollama embeddings, 79 KB)
-    Kind {
-        body: Body::Oversized,
-        not_parsed: Some("too_large"),
-        tokens: None,
-        ..k("openai/chat_basic", "openai", 1, false)
-    },
-    Kind {
-        not_parsed: Some("too_large"),
-        tokens: None,
-        ..k("ollama/embeddings", "ollama", 1, false)
-    },
+    Kind { body: Body::Oversized, not_parsed: Some("too_large"), tokens: None, ..k("openai/chat_basic", "openai", 1, false) },
+    Kind { not_parsed: Some("too_large"), tokens: None, ..k("ollama/embeddings", "ollama", 1, false) },
     // malformed JSON: in the request, in a whole response, in a stream
+    Kind { body: Body::Malformed, not_parsed: Some("malformed"), tokens: None, ..k("anthropic/messages_basic", "anthropic", 1, false) },
     Kind {
-        body: Body::Malformed,
-        not_parsed: Some("malformed"),
-        tokens: None,
-        ..k("anthropic/messages_basic", "anthropic", 1, false)
-    },
-    Kind {
-        knobs: &[(
-            "x-raw-body",
-            r#"{"id": "chatcmpl-x", "choices": [{"message": tru"#,
-        )],
+        knobs: &[("x-raw-body", r#"{"id": "chatcmpl-x", "choices": [{"message": tru"#)],
         not_parsed: Some("malformed"),
         tokens: None,
         ..k("openai/chat_basic", "openai", 1, false)
@@ -218,42 +174,17 @@ const KINDS: &[Kind] = &[
         ..k("openai/chat_stream_include_usage", "openai", 1, false)
     },
     // the upstream resets mid-body
-    Kind {
-        mode: Mode::ResetAfter(600),
-        outcome: "truncated",
-        tokens: None,
-        ..stream("openai/chat_stream_include_usage", "openai", 1, false)
-    },
-    Kind {
-        mode: Mode::ResetAfter(3000),
-        outcome: "truncated",
-        tokens: None,
-        ..stream("anthropic/messages_tool_use_stream", "anthropic", 1, true)
-    },
-    Kind {
-        mode: Mode::ResetAfter(2000),
-        outcome: "truncated",
-        tokens: None,
-        ..stream("bedrock/invoke_stream_claude3", "aws.bedrock", 1, true)
-    },
-    Kind {
-        mode: Mode::ResetAfter(200),
-        outcome: "truncated",
-        tokens: None,
-        ..k("gemini/generate_content_tool", "gcp.gemini", 1, false)
-    },
+    Kind { mode: Mode::ResetAfter(600), outcome: "truncated", tokens: None, ..stream("openai/chat_stream_include_usage", "openai", 1, false) },
+    Kind { mode: Mode::ResetAfter(3000), outcome: "truncated", tokens: None, ..stream("anthropic/messages_tool_use_stream", "anthropic", 1, true) },
+    Kind { mode: Mode::ResetAfter(2000), outcome: "truncated", tokens: None, ..stream("bedrock/invoke_stream_claude3", "aws.bedrock", 1, true) },
+    Kind { mode: Mode::ResetAfter(200), outcome: "truncated", tokens: None, ..k("gemini/generate_content_tool", "gcp.gemini", 1, false) },
     // the client hangs up mid-stream, with the rest of the stream 5 ms a chunk away
     Kind {
         knobs: DISCONNECT_KNOBS,
         mode: Mode::Disconnect(256),
         outcome: "cancelled",
         tokens: None,
-        ..k(
-            "gemini/stream_generate_content_usage",
-            "gcp.gemini",
-            1,
-            false,
-        )
+        ..k("gemini/stream_generate_content_usage", "gcp.gemini", 1, false)
     },
     Kind {
         knobs: DISCONNECT_KNOBS,
@@ -263,12 +194,7 @@ const KINDS: &[Kind] = &[
         ..k("ollama/chat_stream_ndjson", "ollama", 1, false)
     },
     // the client hangs up before any response: halfway through its body, or while waiting
-    Kind {
-        mode: Mode::AbandonBody,
-        outcome: "cancelled",
-        tokens: None,
-        ..k("anthropic/messages_tool_use", "anthropic", 1, true)
-    },
+    Kind { mode: Mode::AbandonBody, outcome: "cancelled", tokens: None, ..k("anthropic/messages_tool_use", "anthropic", 1, true) },
     Kind {
         knobs: HANG_UP_KNOBS,
         mode: Mode::HangUpEarly,
@@ -286,10 +212,7 @@ fn mix() -> Vec<usize> {
     }
     // interleave, so that neighbouring calls (on concurrent clients) are of different kinds
     let n = m.len();
-    let step = (1..n)
-        .rev()
-        .find(|s| gcd(*s, n) == 1 && *s * 3 < n * 2)
-        .unwrap_or(1);
+    let step = (1..n).rev().find(|s| gcd(*s, n) == 1 && *s * 3 < n * 2).unwrap_or(1);
     (0..n).map(|i| m[(i * step) % n]).collect()
 }
 
@@ -325,53 +248,31 @@ fn prepare(kind: Kind, upstream_port: u16) -> Prepared {
             b[..b.len() / 2].to_vec()
         }
     };
-    assert!(
-        matches!(kind.body, Body::Oversized) == (body.len() > MAX_BODY),
-        "{}",
-        kind.fixture
-    );
+    assert!(matches!(kind.body, Body::Oversized) == (body.len() > MAX_BODY), "{}", kind.fixture);
     let mut headers: Vec<(String, String)> = vec![
         ("host".into(), fx.upstream_host()),
         ("content-type".into(), "application/json".into()),
         ("x-fixture".into(), kind.fixture.into()),
     ];
-    headers.extend(
-        kind.knobs
-            .iter()
-            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned())),
-    );
+    headers.extend(kind.knobs.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())));
     if let Mode::ResetAfter(n) = kind.mode {
         headers.push(("x-reset-after-bytes".into(), n.to_string()));
     }
     let path = fx.request_path();
     // what the same upstream answers without Envoy: the expectation for every call of this kind
-    let h: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let h: Vec<(&str, &str)> = headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let reference = match kind.mode {
         Mode::AbandonBody | Mode::HangUpEarly => None,
-        _ => Some(
-            http::request(upstream_port, "POST", &path, &h, &body, None)
-                .unwrap_or_else(|e| panic!("{}: {e}", kind.fixture)),
-        ),
+        _ => Some(http::request(upstream_port, "POST", &path, &h, &body, None).unwrap_or_else(|e| panic!("{}: {e}", kind.fixture))),
     };
     if let Some(r) = &reference {
         assert_ne!(r.status, 599, "{}: {}", kind.fixture, r.text());
         match kind.mode {
-            Mode::ResetAfter(n) => assert!(
-                !r.complete && r.body.len() <= n,
-                "{}: the upstream must cut",
-                kind.fixture
-            ),
+            Mode::ResetAfter(n) => assert!(!r.complete && r.body.len() <= n, "{}: the upstream must cut", kind.fixture),
             _ => assert!(r.complete, "{}", kind.fixture),
         }
         if let Mode::Disconnect(n) = kind.mode {
-            assert!(
-                r.body.len() > 4 * n,
-                "{}: too short to leave mid-stream",
-                kind.fixture
-            );
+            assert!(r.body.len() > 4 * n, "{}: too short to leave mid-stream", kind.fixture);
         }
         if kind.not_parsed == Some("too_large") && matches!(kind.body, Body::Recorded) {
             assert!(r.body.len() > MAX_BODY, "{}", kind.fixture);
@@ -379,23 +280,10 @@ fn prepare(kind: Kind, upstream_port: u16) -> Prepared {
     }
     let tokens = kind.tokens.map(|cache_in_input| {
         let e = fx.expected();
-        let cache = e["cache_read_tokens"].as_i64().unwrap_or(0)
-            + e["cache_write_tokens"].as_i64().unwrap_or(0);
-        (
-            e["input_tokens"]
-                .as_i64()
-                .map(|i| if cache_in_input { i + cache } else { i }),
-            e["output_tokens"].as_i64(),
-        )
+        let cache = e["cache_read_tokens"].as_i64().unwrap_or(0) + e["cache_write_tokens"].as_i64().unwrap_or(0);
+        (e["input_tokens"].as_i64().map(|i| if cache_in_input { i + cache } else { i }), e["output_tokens"].as_i64())
     });
-    Prepared {
-        kind,
-        path,
-        headers,
-        body,
-        reference,
-        tokens,
-    }
+    Prepared { kind, path, headers, body, reference, tokens }
 }
 
 /// A client that goes away before any answer, on a socket of its own.
@@ -403,11 +291,7 @@ fn hang_up(port: u16, p: &Prepared, headers: &[(&str, &str)]) -> std::io::Result
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_nodelay(true)?;
-    let mut msg = format!(
-        "POST {} HTTP/1.1\r\ncontent-length: {}\r\n",
-        p.path,
-        p.body.len()
-    );
+    let mut msg = format!("POST {} HTTP/1.1\r\ncontent-length: {}\r\n", p.path, p.body.len());
     for (k, v) in headers {
         msg.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -423,10 +307,7 @@ fn hang_up(port: u16, p: &Prepared, headers: &[(&str, &str)]) -> std::io::Result
     s.set_nonblocking(true)?;
     let mut buf = [0u8; 64];
     match s.read(&mut buf) {
-        Ok(n) if n > 0 => Err(std::io::Error::other(format!(
-            "answered before hanging up: {:?}",
-            String::from_utf8_lossy(&buf[..n])
-        ))),
+        Ok(n) if n > 0 => Err(std::io::Error::other(format!("answered before hanging up: {:?}", String::from_utf8_lossy(&buf[..n])))),
         _ => Ok(()),
     }
 }
@@ -451,45 +332,25 @@ impl Failures {
 
 /// Checks one response against its kind's reference. `None` when it is what it must be.
 fn check_response(p: &Prepared, r: &Response) -> Option<String> {
-    let Some(want) = &p.reference else {
-        return Some("an answer to a call that hung up".into());
-    };
+    let Some(want) = &p.reference else { return Some("an answer to a call that hung up".into()) };
     if r.status != want.status {
-        return Some(format!(
-            "status {} instead of {}: {}",
-            r.status,
-            want.status,
-            String::from_utf8_lossy(&r.body[..r.body.len().min(200)])
-        ));
+        return Some(format!("status {} instead of {}: {}", r.status, want.status, String::from_utf8_lossy(&r.body[..r.body.len().min(200)])));
     }
     match p.kind.mode {
         Mode::Whole | Mode::ResetAfter(_) => {
             if r.body != want.body {
-                return Some(format!(
-                    "{} body bytes instead of {} (or other bytes)",
-                    r.body.len(),
-                    want.body.len()
-                ));
+                return Some(format!("{} body bytes instead of {} (or other bytes)", r.body.len(), want.body.len()));
             }
             if r.complete != want.complete {
-                return Some(format!(
-                    "complete={} where the upstream gives complete={}",
-                    r.complete, want.complete
-                ));
+                return Some(format!("complete={} where the upstream gives complete={}", r.complete, want.complete));
             }
         }
         Mode::Disconnect(n) => {
             if r.body.len() < n || !want.body.starts_with(&r.body) {
-                return Some(format!(
-                    "{} bytes before hanging up, not a prefix of the upstream's {}",
-                    r.body.len(),
-                    want.body.len()
-                ));
+                return Some(format!("{} bytes before hanging up, not a prefix of the upstream's {}", r.body.len(), want.body.len()));
             }
         }
-        Mode::AbandonBody | Mode::HangUpEarly => {
-            return Some("an answer to a call that hung up".into())
-        }
+        Mode::AbandonBody | Mode::HangUpEarly => return Some("an answer to a call that hung up".into()),
     }
     None
 }
@@ -523,16 +384,8 @@ impl Seen {
 
     fn span(&mut self, s: &SpanRecord, prepared: &[Prepared], mix: &[usize]) {
         self.span_count += 1;
-        let Some(i) = s
-            .str("genai_tap.correlation_id")
-            .and_then(|c| c.strip_prefix("soak-"))
-            .and_then(|n| n.parse::<usize>().ok())
-        else {
-            self.wrong(format!(
-                "a span without a soak call id: {} {:?}",
-                s.name,
-                s.str("genai_tap.correlation_id")
-            ));
+        let Some(i) = s.str("genai_tap.correlation_id").and_then(|c| c.strip_prefix("soak-")).and_then(|n| n.parse::<usize>().ok()) else {
+            self.wrong(format!("a span without a soak call id: {} {:?}", s.name, s.str("genai_tap.correlation_id")));
             return;
         };
         if i >= self.spans.len() {
@@ -559,17 +412,10 @@ impl Seen {
             bad.push(format!("provider {:?}", s.str("gen_ai.provider.name")));
         }
         if s.str("genai_tap.not_parsed.reason") != kd.not_parsed {
-            bad.push(format!(
-                "not_parsed {:?}",
-                s.str("genai_tap.not_parsed.reason")
-            ));
+            bad.push(format!("not_parsed {:?}", s.str("genai_tap.not_parsed.reason")));
         }
         if let Some((input, output)) = p.tokens {
-            if (
-                s.int("gen_ai.usage.input_tokens"),
-                s.int("gen_ai.usage.output_tokens"),
-            ) != (input, output)
-            {
+            if (s.int("gen_ai.usage.input_tokens"), s.int("gen_ai.usage.output_tokens")) != (input, output) {
                 bad.push(format!(
                     "tokens {:?}/{:?} instead of {input:?}/{output:?}",
                     s.int("gen_ai.usage.input_tokens"),
@@ -581,10 +427,7 @@ impl Seen {
             bad.push(format!("status {:?}", s.int("http.response.status_code")));
         }
         // the byte counts: what went up, and what came back (all of it, or the part that came)
-        let (sent, got) = (
-            s.int("genai_tap.request.bytes"),
-            s.int("genai_tap.response.bytes"),
-        );
+        let (sent, got) = (s.int("genai_tap.request.bytes"), s.int("genai_tap.response.bytes"));
         let body = p.body.len() as i64;
         let sent_ok = match kd.mode {
             Mode::AbandonBody => sent.is_some_and(|n| n <= body / 2),
@@ -595,30 +438,17 @@ impl Seen {
         }
         let got_ok = match (&p.reference, kd.mode) {
             (Some(r), Mode::Whole | Mode::ResetAfter(_)) => got == Some(r.body.len() as i64),
-            (Some(r), Mode::Disconnect(n)) => {
-                got.is_some_and(|g| g >= n as i64 && g <= r.body.len() as i64)
-            }
+            (Some(r), Mode::Disconnect(n)) => got.is_some_and(|g| g >= n as i64 && g <= r.body.len() as i64),
             _ => got == Some(0),
         };
         if !got_ok {
-            bad.push(format!(
-                "response bytes {got:?} of {:?}",
-                p.reference.as_ref().map(|r| r.body.len())
-            ));
+            bad.push(format!("response bytes {got:?} of {:?}", p.reference.as_ref().map(|r| r.body.len())));
         }
         if s.end_time_unix_nano < s.start_time_unix_nano || s.start_time_unix_nano == 0 {
-            bad.push(format!(
-                "times {}..{}",
-                s.start_time_unix_nano, s.end_time_unix_nano
-            ));
+            bad.push(format!("times {}..{}", s.start_time_unix_nano, s.end_time_unix_nano));
         }
         if !bad.is_empty() {
-            self.wrong(format!(
-                "call {i} ({} {:?}): {}",
-                kd.fixture,
-                kd.mode,
-                bad.join(", ")
-            ));
+            self.wrong(format!("call {i} ({} {:?}): {}", kd.fixture, kd.mode, bad.join(", ")));
         }
     }
 
@@ -645,14 +475,7 @@ enum Phase {
     Failing,
 }
 
-const CYCLE: &[Phase] = &[
-    Phase::Healthy,
-    Phase::Down,
-    Phase::Restarted,
-    Phase::Slow,
-    Phase::RateLimited,
-    Phase::Failing,
-];
+const CYCLE: &[Phase] = &[Phase::Healthy, Phase::Down, Phase::Restarted, Phase::Slow, Phase::RateLimited, Phase::Failing];
 
 fn enter(sink: &OtlpSink, phase: Phase) {
     sink.slow(Duration::ZERO);
@@ -669,41 +492,22 @@ fn enter(sink: &OtlpSink, phase: Phase) {
 
 /// Lines of Envoy's log that say a wasm VM panicked, failed, or was restarted.
 fn vm_trouble(log: &str) -> Vec<&str> {
-    const SIGNS: &[&str] = &[
-        "panic",
-        "runtimeerror",
-        "unreachable",
-        "failed:",
-        "vm failed",
-        "failed to load",
-        "crash",
-        "reloading",
-        "[critical]",
-    ];
+    const SIGNS: &[&str] = &["panic", "runtimeerror", "unreachable", "failed:", "vm failed", "failed to load", "crash", "reloading", "[critical]"];
     log.lines()
         .filter(|l| {
             let l = l.to_ascii_lowercase();
-            SIGNS.iter().any(|s| l.contains(s))
-                || (l.contains("wasm") && (l.contains("restart") || l.contains("fail")))
+            SIGNS.iter().any(|s| l.contains(s)) || (l.contains("wasm") && (l.contains("restart") || l.contains("fail")))
         })
         .collect()
 }
 
 /// Envoy's own wasm counters and gauges (VMs created, active, failed...).
 fn wasm_stats(envoy: &Envoy) -> BTreeMap<String, i64> {
-    envoy
-        .stats()
-        .into_iter()
-        .filter(|(k, _)| k.starts_with("wasm."))
-        .collect()
+    envoy.stats().into_iter().filter(|(k, _)| k.starts_with("wasm.")).collect()
 }
 
 fn calls_from_env() -> usize {
-    std::env::var("SOAK_CALLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(DEFAULT_CALLS)
+    std::env::var("SOAK_CALLS").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(DEFAULT_CALLS)
 }
 
 #[test]
@@ -711,10 +515,7 @@ fn e2e_soak_under_faults_loses_no_call_and_no_span_and_stays_flat() {
     let calls = calls_from_env();
     let mix = mix();
     let phases = CYCLES * CYCLE.len();
-    assert!(
-        calls >= MIN_CALLS,
-        "SOAK_CALLS={calls}: at least {MIN_CALLS}, so that every fault phase overflows the queue"
-    );
+    assert!(calls >= MIN_CALLS, "SOAK_CALLS={calls}: at least {MIN_CALLS}, so that every fault phase overflows the queue");
 
     let upstream = Upstream::start(0).unwrap();
     upstream.record_requests(false);
@@ -730,20 +531,11 @@ fn e2e_soak_under_faults_loses_no_call_and_no_span_and_stays_flat() {
     // Envoy holds a connection it closes for up to `delayed_close_timeout` (1 s) waiting for the
     // client to close first, so each upstream reset would cost its client a second of silence:
     // close at once instead, as soon as the truncated response is flushed.
-    let close_at_once = |yaml: String| {
-        yaml.replacen(
-            "stat_prefix: egress",
-            "stat_prefix: egress\n          delayed_close_timeout: 0s",
-            1,
-        )
-    };
+    let close_at_once = |yaml: String| yaml.replacen("stat_prefix: egress", "stat_prefix: egress\n          delayed_close_timeout: 0s", 1);
     assert!(close_at_once(cfg.render()).contains("delayed_close_timeout: 0s"));
     let envoy = Envoy::start_edited(&cfg, &["--concurrency", "2"], close_at_once)
         .unwrap_or_else(|e| panic!("{}\n{}", e.message, e.log));
-    let prepared: Vec<Prepared> = KINDS
-        .iter()
-        .map(|kd| prepare(*kd, upstream.port()))
-        .collect();
+    let prepared: Vec<Prepared> = KINDS.iter().map(|kd| prepare(*kd, upstream.port())).collect();
     let wasm_at_start = wasm_stats(&envoy);
 
     // the clients
@@ -754,8 +546,7 @@ fn e2e_soak_under_faults_loses_no_call_and_no_span_and_stays_flat() {
     let failures = Arc::new(Failures::default());
     let connects = Arc::new(AtomicU64::new(0));
     // per kind: calls, total and worst latency in microseconds
-    let latency: Arc<Vec<[AtomicU64; 3]>> =
-        Arc::new(KINDS.iter().map(|_| Default::default()).collect());
+    let latency: Arc<Vec<[AtomicU64; 3]>> = Arc::new(KINDS.iter().map(|_| Default::default()).collect());
     let stop = Arc::new(AtomicBool::new(false));
     let prepared = Arc::new(prepared);
     let mix = Arc::new(mix);
@@ -791,11 +582,7 @@ fn e2e_soak_under_faults_loses_no_call_and_no_span_and_stays_flat() {
                     let p = &prepared[kind_idx];
                     let t0 = Instant::now();
                     let id = format!("soak-{i}");
-                    let mut h: Vec<(&str, &str)> = p
-                        .headers
-                        .iter()
-                        .map(|(a, b)| (a.as_str(), b.as_str()))
-                        .collect();
+                    let mut h: Vec<(&str, &str)> = p.headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
                     h.push(("x-soak-call", &id));
                     let session = format!("soak-session-{}", i % SESSIONS);
                     h.push(("x-agent-session-id", &session));
@@ -812,10 +599,7 @@ fn e2e_soak_under_faults_loses_no_call_and_no_span_and_stays_flat() {
                         }
                     };
                     if let Some(why) = outcome {
-                        failures.add(format!(
-                            "call {i} ({} {:?}): {why}",
-                            p.kind.fixture, p.kind.mode
-                        ));
+                        failures.add(format!("call {i} ({} {:?}): {why}", p.kind.fixture, p.kind.mode));
                     }
                     let us = t0.elapsed().as_micros() as u64;
                     let l = &latency[kind_idx];
@@ -846,10 +630,7 @@ fn e2e_soak_under_faults_loses_no_call_and_no_span_and_stays_flat() {
     loop {
         let d = done.load(Ordering::Relaxed);
         // the next phase starts when the last one's calls are all done and it lasted long enough
-        if phase_no < phases
-            && d >= phase_no * per_phase
-            && (phase_no == 0 || phase_started.elapsed() >= MIN_PHASE)
-        {
+        if phase_no < phases && d >= phase_no * per_phase && (phase_no == 0 || phase_started.elapsed() >= MIN_PHASE) {
             let phase = CYCLE[phase_no % CYCLE.len()];
             if phase_no == CYCLE.len() {
                 // the warm-up is one whole fault cycle: the queue has been full, every path taken
@@ -865,14 +646,7 @@ fn e2e_soak_under_faults_loses_no_call_and_no_span_and_stays_flat() {
             ));
             phase_no += 1;
             phase_started = Instant::now();
-            allowed.store(
-                if phase_no == phases {
-                    calls
-                } else {
-                    phase_no * per_phase
-                },
-                Ordering::Release,
-            );
+            allowed.store(if phase_no == phases { calls } else { phase_no * per_phase }, Ordering::Release);
         }
         if last_take.elapsed() >= Duration::from_millis(100) {
             seen.take(&sink, &prepared, &mix);
@@ -897,10 +671,7 @@ fn e2e_soak_under_faults_loses_no_call_and_no_span_and_stays_flat() {
     }
 
     // drain: every span leaves, as exported or dropped
-    let accounted = |e: &Envoy| {
-        e.prom("genai_tap_export_spans_exported", &[])
-            + e.prom("genai_tap_export_spans_dropped", &[])
-    };
+    let accounted = |e: &Envoy| e.prom("genai_tap_export_spans_exported", &[]) + e.prom("genai_tap_export_spans_dropped", &[]);
     let drained = envoy.wait_until(Duration::from_secs(30), |e| {
         seen.take(&sink, &prepared, &mix);
         accounted(e) >= made as f64 && e.prom("genai_tap_export_queue_depth", &[]) == 0.0
@@ -911,36 +682,18 @@ fn e2e_soak_under_faults_loses_no_call_and_no_span_and_stays_flat() {
     let end_memory = vm_memory(&envoy);
     let end_rss = envoy.rss_kib();
     let prom = envoy.admin("/stats/prometheus");
-    let p = |metric: &str, labels: &[(&str, &str)]| {
-        genai_tap_testkit::envoy::prom_sum(&prom, metric, labels)
-    };
+    let p = |metric: &str, labels: &[(&str, &str)]| genai_tap_testkit::envoy::prom_sum(&prom, metric, labels);
 
     // the report, whatever happens next
     let (warm_memory, warm_rss, warm_calls) = warm.unwrap_or((0, 0, 0));
     let exported = p("genai_tap_export_spans_exported", &[]);
     let dropped = p("genai_tap_export_spans_dropped", &[]);
-    let reasons: Vec<String> = [
-        "queue_full",
-        "rejected",
-        "retries_exhausted",
-        "partial_success",
-        "shutdown",
-    ]
-    .iter()
-    .map(|r| {
-        format!(
-            "{r}={}",
-            p("genai_tap_export_spans_dropped", &[("reason", r)])
-        )
-    })
-    .collect();
-    println!(
-        "soak: {made} calls in {:.1}s ({:.0} calls/s), drained after {:.1}s, {} client connections",
-        traffic_time.as_secs_f64(),
-        made as f64 / traffic_time.as_secs_f64(),
-        total_time.as_secs_f64(),
-        connects.load(Ordering::Relaxed)
-    );
+    let reasons: Vec<String> = ["queue_full", "rejected", "retries_exhausted", "partial_success", "shutdown"]
+        .iter()
+        .map(|r| format!("{r}={}", p("genai_tap_export_spans_dropped", &[("reason", r)])))
+        .collect();
+    println!("soak: {made} calls in {:.1}s ({:.0} calls/s), drained after {:.1}s, {} client connections",
+        traffic_time.as_secs_f64(), made as f64 / traffic_time.as_secs_f64(), total_time.as_secs_f64(), connects.load(Ordering::Relaxed));
     println!("soak: spans exported {exported}, dropped {dropped} ({}), decoded at the collector {} in {} requests; logs {}",
         reasons.join(" "), seen.span_count, seen.requests, seen.logs);
     println!("soak: vm_memory_bytes {warm_memory} after the warm-up ({warm_calls} calls), {end_memory} at the end; Envoy RSS {warm_rss} KiB -> {end_rss} KiB");
@@ -948,25 +701,14 @@ fn e2e_soak_under_faults_loses_no_call_and_no_span_and_stays_flat() {
     println!("soak: phases:\n  {}", timeline.join("\n  "));
     for (kd, l) in KINDS.iter().zip(latency.iter()) {
         let n = l[0].load(Ordering::Relaxed).max(1);
-        println!(
-            "soak: {:>6} x {:<45} {:<16} mean {:>6} us, worst {:>7} us",
-            n,
-            kd.fixture,
-            format!("{:?}", kd.mode),
-            l[1].load(Ordering::Relaxed) / n,
-            l[2].load(Ordering::Relaxed)
-        );
+        println!("soak: {:>6} x {:<45} {:<16} mean {:>6} us, worst {:>7} us", n, kd.fixture, format!("{:?}", kd.mode),
+            l[1].load(Ordering::Relaxed) / n, l[2].load(Ordering::Relaxed));
     }
 
     // nothing failed because of the filter
     assert_eq!(made, calls, "every call was made within the time limit");
     let failed = failures.count.load(Ordering::Relaxed);
-    assert_eq!(
-        failed,
-        0,
-        "calls that did not get what the upstream gives:\n{}",
-        failures.first.lock().unwrap().join("\n")
-    );
+    assert_eq!(failed, 0, "calls that did not get what the upstream gives:\n{}", failures.first.lock().unwrap().join("\n"));
 
     // every call counted once, with the outcome its kind must have
     let mut want_outcomes: BTreeMap<&str, f64> = BTreeMap::new();
@@ -982,123 +724,58 @@ fn e2e_soak_under_faults_loses_no_call_and_no_span_and_stays_flat() {
             want_errored += 1.0;
         }
     }
-    assert_eq!(
-        p("genai_tap_llm_calls", &[]),
-        calls as f64,
-        "llm_calls counts every call once"
-    );
+    assert_eq!(p("genai_tap_llm_calls", &[]), calls as f64, "llm_calls counts every call once");
     for (outcome, n) in &want_outcomes {
-        assert_eq!(
-            p("genai_tap_llm_calls", &[("outcome", outcome)]),
-            *n,
-            "llm_calls{{outcome={outcome}}}"
-        );
+        assert_eq!(p("genai_tap_llm_calls", &[("outcome", outcome)]), *n, "llm_calls{{outcome={outcome}}}");
     }
-    for reason in [
-        "malformed",
-        "too_large",
-        "compressed",
-        "framing",
-        "unknown_shape",
-    ] {
+    for reason in ["malformed", "too_large", "compressed", "framing", "unknown_shape"] {
         let want = want_not_parsed.get(reason).copied().unwrap_or(0.0);
-        assert_eq!(
-            p("genai_tap_bodies_not_parsed", &[("reason", reason)]),
-            want,
-            "bodies_not_parsed{{reason={reason}}}"
-        );
+        assert_eq!(p("genai_tap_bodies_not_parsed", &[("reason", reason)]), want, "bodies_not_parsed{{reason={reason}}}");
     }
-    assert_eq!(
-        p("genai_tap_calls_in_flight", &[]),
-        0.0,
-        "no call left open"
-    );
+    assert_eq!(p("genai_tap_calls_in_flight", &[]), 0.0, "no call left open");
 
     // every span accounted for: exported, or dropped with a reason
-    assert!(
-        drained,
-        "spans still unaccounted after 30 s: exported {exported} + dropped {dropped} of {calls}"
-    );
-    assert_eq!(
-        exported + dropped,
-        calls as f64,
-        "spans exported + dropped == calls"
-    );
+    assert!(drained, "spans still unaccounted after 30 s: exported {exported} + dropped {dropped} of {calls}");
+    assert_eq!(exported + dropped, calls as f64, "spans exported + dropped == calls");
     assert_eq!(p("genai_tap_export_queue_depth", &[]), 0.0);
     assert_eq!(seen.decode_errors, 0, "{:?}", sink.decode_errors());
     assert_eq!(seen.duplicates, 0, "spans the collector got twice");
-    assert_eq!(
-        seen.wrong_count,
-        0,
-        "spans that do not match their call:\n{}",
-        seen.wrong.join("\n")
-    );
-    assert_eq!(
-        seen.span_count as f64, exported,
-        "the collector decoded exactly the spans counted as exported"
-    );
+    assert_eq!(seen.wrong_count, 0, "spans that do not match their call:\n{}", seen.wrong.join("\n"));
+    assert_eq!(seen.span_count as f64, exported, "the collector decoded exactly the spans counted as exported");
     // the session roll-ups: each call of a session saw its own running count (two workers
     // updating one record with compare-and-swap must never both count the same call)
     let mut repeated = Vec::new();
     for (sid, values) in seen.session_calls.iter_mut().enumerate() {
         let in_session = (0..calls).filter(|i| i % SESSIONS == sid).count() as i64;
         values.sort_unstable();
-        let dups: Vec<i64> = values
-            .windows(2)
-            .filter(|w| w[0] == w[1])
-            .map(|w| w[0])
-            .collect();
+        let dups: Vec<i64> = values.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
         if !dups.is_empty() || values.last().is_some_and(|m| *m > in_session) {
-            repeated.push(format!(
-                "session {sid}: counts {dups:?} seen twice, highest {:?} of {in_session} calls",
-                values.last()
-            ));
+            repeated.push(format!("session {sid}: counts {dups:?} seen twice, highest {:?} of {in_session} calls", values.last()));
         }
     }
-    assert!(
-        repeated.is_empty(),
-        "session roll-ups lost or doubled calls:\n{}",
-        repeated.join("\n")
-    );
+    assert!(repeated.is_empty(), "session roll-ups lost or doubled calls:\n{}", repeated.join("\n"));
     // the faults happened: each kind of drop, and spans got through between them
     for reason in ["queue_full", "rejected", "retries_exhausted"] {
-        assert!(
-            p("genai_tap_export_spans_dropped", &[("reason", reason)]) > 0.0,
-            "no span dropped as {reason}: the faults did not bite"
-        );
+        assert!(p("genai_tap_export_spans_dropped", &[("reason", reason)]) > 0.0, "no span dropped as {reason}: the faults did not bite");
     }
     assert!(p("genai_tap_export_requests", &[("result", "retry")]) > 0.0);
     for (i, n) in seen.spans_by_kind.iter().enumerate() {
-        assert!(
-            *n > 0,
-            "no span of {} {:?} reached the collector",
-            KINDS[i].fixture,
-            KINDS[i].mode
-        );
+        assert!(*n > 0, "no span of {} {:?} reached the collector", KINDS[i].fixture, KINDS[i].mode);
     }
     // the spec-gap records of the errored calls, likewise
     let logs = p("genai_tap_export_logs_exported", &[]) + p("genai_tap_export_logs_dropped", &[]);
-    assert_eq!(
-        logs, want_errored,
-        "log records exported + dropped == errored calls"
-    );
+    assert_eq!(logs, want_errored, "log records exported + dropped == errored calls");
     assert_eq!(seen.logs as f64, p("genai_tap_export_logs_exported", &[]));
 
     // memory: flat after the warm-up
-    assert!(
-        warm_memory > 0 && end_memory > 0,
-        "vm_memory_bytes is reported"
-    );
+    assert!(warm_memory > 0 && end_memory > 0, "vm_memory_bytes is reported");
     assert!(
         end_memory - warm_memory <= VM_MEMORY_SLACK,
         "the wasm VMs grew by {} bytes over {} calls after the warm-up",
         end_memory - warm_memory,
         calls - warm_calls
     );
-    assert!(
-        end_rss <= warm_rss + RSS_SLACK_KIB,
-        "Envoy's RSS grew from {warm_rss} KiB to {end_rss} KiB"
-    );
+    assert!(end_rss <= warm_rss + RSS_SLACK_KIB, "Envoy's RSS grew from {warm_rss} KiB to {end_rss} KiB");
 
     // no panic, no VM failure, no restart
     let log = envoy.log();
@@ -1106,20 +783,10 @@ fn e2e_soak_under_faults_loses_no_call_and_no_span_and_stays_flat() {
     assert!(trouble.is_empty(), "Envoy's log:\n{}", trouble.join("\n"));
     // VMs created, active, reloaded (and reload failures): all as they were after startup
     let wasm_at_end = wasm_stats(&envoy);
-    for name in [
-        "wasm.envoy.wasm.runtime.v8.created",
-        "wasm.envoy.wasm.runtime.v8.active",
-        "wasm.wasm_vm_count",
-    ] {
-        assert!(
-            wasm_at_start.get(name).is_some_and(|v| *v > 0),
-            "{name} missing: {wasm_at_start:?}"
-        );
+    for name in ["wasm.envoy.wasm.runtime.v8.created", "wasm.envoy.wasm.runtime.v8.active", "wasm.wasm_vm_count"] {
+        assert!(wasm_at_start.get(name).is_some_and(|v| *v > 0), "{name} missing: {wasm_at_start:?}");
     }
-    assert_eq!(
-        wasm_at_end, wasm_at_start,
-        "Envoy's wasm stats changed during the soak"
-    );
+    assert_eq!(wasm_at_end, wasm_at_start, "Envoy's wasm stats changed during the soak");
 }
 
 #[test]
@@ -1142,11 +809,6 @@ fn the_mix_holds_every_kind_in_proportion() {
     let m = mix();
     assert_eq!(m.len(), KINDS.iter().map(|k| k.weight).sum::<usize>());
     for (i, kd) in KINDS.iter().enumerate() {
-        assert_eq!(
-            m.iter().filter(|x| **x == i).count(),
-            kd.weight,
-            "{}",
-            kd.fixture
-        );
+        assert_eq!(m.iter().filter(|x| **x == i).count(), kd.weight, "{}", kd.fixture);
     }
 }

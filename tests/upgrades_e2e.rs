@@ -12,8 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 /// A frame-like payload a guard would judge if it read it: a secret and an address.
-const PAYLOAD: &[u8] =
-    b"\x81\x3eAKIAZ7QW4XJ2LBNM5K3P mail jane@example.org card 4111-1111-1111-1111";
+const PAYLOAD: &[u8] = b"\x81\x3eAKIAZ7QW4XJ2LBNM5K3P mail jane@example.org card 4111-1111-1111-1111";
 
 /// Echoes every byte back; with `upgrade`, first reads an HTTP head and answers
 /// `101 Switching Protocols`, as a WebSocket server does.
@@ -67,10 +66,7 @@ fn exchange(port: u16, head: &str) -> (String, Vec<u8>, Duration) {
             Ok(n) => got.extend_from_slice(&buf[..n]),
         }
     }
-    let at = got
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(got.len(), |i| i + 4);
+    let at = got.windows(4).position(|w| w == b"\r\n\r\n").map_or(got.len(), |i| i + 4);
     let answer = String::from_utf8_lossy(&got[..at]).into_owned();
     let mut echo = got[at..].to_vec();
     let started = Instant::now();
@@ -116,47 +112,19 @@ fn e2e_websocket_and_connect_on_an_llm_route_pass_untouched_and_are_counted() {
     assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
     assert_eq!(echo, PAYLOAD);
     // a CONNECT tunnel to the provider
-    let (answer, echo, tcp_rtt) = exchange(
-        envoy.listener_port,
-        "CONNECT api.openai.com:443 HTTP/1.1\r\nhost: api.openai.com:443\r\n\r\n",
-    );
+    let (answer, echo, tcp_rtt) = exchange(envoy.listener_port, "CONNECT api.openai.com:443 HTTP/1.1\r\nhost: api.openai.com:443\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(echo, PAYLOAD);
     // nothing waited on the guard: a held tail would never come back without more bytes
-    assert!(
-        ws_rtt < Duration::from_secs(2) && tcp_rtt < Duration::from_secs(2),
-        "{ws_rtt:?} {tcp_rtt:?}"
-    );
+    assert!(ws_rtt < Duration::from_secs(2) && tcp_rtt < Duration::from_secs(2), "{ws_rtt:?} {tcp_rtt:?}");
 
-    assert!(
-        envoy.wait_until(Duration::from_secs(3), |e| e
-            .prom("genai_tap_unobserved_calls", &[("api", "openai_realtime")])
-            == 1.0),
-        "{}",
-        envoy
-            .admin("/stats/prometheus")
-            .lines()
-            .filter(|l| l.contains("unobserved"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    assert!(envoy.wait_until(Duration::from_secs(3), |e| e
-        .prom("genai_tap_unobserved_calls", &[("api", "websocket")])
-        == 1.0));
-    assert!(envoy.wait_until(Duration::from_secs(3), |e| e
-        .prom("genai_tap_unobserved_calls", &[("api", "connect")])
-        == 1.0));
+    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_unobserved_calls", &[("api", "openai_realtime")]) == 1.0), "{}", envoy.admin("/stats/prometheus").lines().filter(|l| l.contains("unobserved")).collect::<Vec<_>>().join("\n"));
+    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_unobserved_calls", &[("api", "websocket")]) == 1.0));
+    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_unobserved_calls", &[("api", "connect")]) == 1.0));
     // the guard saw none of it, and no LLM span was made
     assert_eq!(envoy.prom("genai_tap_guard_blocks", &[]), 0.0);
     assert_eq!(envoy.prom("genai_tap_guard_redactions", &[]), 0.0);
     assert_eq!(envoy.prom("genai_tap_llm_calls", &[]), 0.0);
     std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        sink.spans().is_empty(),
-        "{:?}",
-        sink.spans()
-            .iter()
-            .map(|s| s.name.clone())
-            .collect::<Vec<_>>()
-    );
+    assert!(sink.spans().is_empty(), "{:?}", sink.spans().iter().map(|s| s.name.clone()).collect::<Vec<_>>());
 }

@@ -24,12 +24,7 @@ pub fn check(data: &[u8]) {
     if data.len() < 2 {
         return;
     }
-    let format = [
-        StreamFormat::Sse,
-        StreamFormat::Ndjson,
-        StreamFormat::JsonArray,
-        StreamFormat::EventStream,
-    ][data[0] as usize % 4];
+    let format = [StreamFormat::Sse, StreamFormat::Ndjson, StreamFormat::JsonArray, StreamFormat::EventStream][data[0] as usize % 4];
     let body = &data[2..];
     let cut = data[1] as usize % (body.len() + 1);
     let whole = frames(format, &[body]);

@@ -30,21 +30,10 @@ pub fn check(data: &[u8]) {
         status_message: text.clone(),
     };
     span.set("gen_ai.request.model", text.as_str());
-    span.set(
-        "gen_ai.usage.input_tokens",
-        AttrValue::Int(-(data.len() as i64)),
-    );
-    span.set(
-        "genai_tap.tool_calls.names",
-        AttrValue::StrList(text.split(' ').map(str::to_owned).collect()),
-    );
+    span.set("gen_ai.usage.input_tokens", AttrValue::Int(-(data.len() as i64)));
+    span.set("genai_tap.tool_calls.names", AttrValue::StrList(text.split(' ').map(str::to_owned).collect()));
     let frag = encode_span(&span, Encoding::Protobuf);
-    let body = encode_request(
-        Signal::Traces,
-        Encoding::Protobuf,
-        &Resource::default(),
-        std::iter::once(frag.as_slice()),
-    );
+    let body = encode_request(Signal::Traces, Encoding::Protobuf, &Resource::default(), std::iter::once(frag.as_slice()));
     let req = ExportTraceServiceRequest::decode(body.as_slice()).expect("decodes");
     let got = &req.resource_spans[0].scope_spans[0].spans[0];
     assert_eq!(got.name, span.name);

@@ -5,9 +5,9 @@
 //! way a body is redacted is checked: PII redacted on the wire, secrets redacted (a response's
 //! `block`), and everything for the capture bucket (`redact_all`, with its high-entropy pass).
 
-use genai_tap::{guard_body, redact_all, sanitize_for_telemetry, GuardOutcome as Outcome};
-use genai_tap::{PiiMode, Policy, SecretMode};
 use genai_tap::{RequestGuard, RequestGuardSetup as Setup, RequestGuardVerdict as Verdict};
+use genai_tap::{PiiMode, Policy, SecretMode};
+use genai_tap::{guard_body, redact_all, sanitize_for_telemetry, GuardOutcome as Outcome};
 use std::sync::OnceLock;
 
 /// The property this target checks, for one input: panics when it does not hold.
@@ -15,41 +15,21 @@ pub fn check(data: &[u8]) {
     static CFG: OnceLock<genai_tap::Config> = OnceLock::new();
     let cfg = CFG.get_or_init(|| genai_tap::Config::from_json(b"{}").expect("defaults"));
     let valid = serde_json::from_slice::<serde_json::Value>(data).is_ok();
-    for policy in [
-        Policy {
-            pii: PiiMode::Redact,
-            secrets: SecretMode::Observe,
-        },
-        Policy {
-            pii: PiiMode::Redact,
-            secrets: SecretMode::Block,
-        },
-    ] {
+    for policy in [Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe }, Policy { pii: PiiMode::Redact, secrets: SecretMode::Block }] {
         let r = guard_body(&cfg.guard, policy, data);
         if let Outcome::Rewritten(out) = r.outcome {
             if valid {
-                serde_json::from_slice::<serde_json::Value>(&out)
-                    .expect("redaction keeps JSON valid");
+                serde_json::from_slice::<serde_json::Value>(&out).expect("redaction keeps JSON valid");
             }
         }
     }
     // the wire's own path: the request guard as it streams, with and without a declared length
     for content_length in [false, true] {
-        let setup = Setup {
-            policy: Policy {
-                pii: PiiMode::Redact,
-                secrets: SecretMode::Observe,
-            },
-            content_length,
-            content_encoding: None,
-            window: 65_536,
-            block_uninspectable: false,
-        };
+        let setup = Setup { policy: Policy { pii: PiiMode::Redact, secrets: SecretMode::Observe }, content_length, content_encoding: None, window: 65_536, block_uninspectable: false };
         let mut g = RequestGuard::new(setup);
         if let Verdict::Forward(out) = g.push(&cfg.guard, data, true) {
             if valid {
-                serde_json::from_slice::<serde_json::Value>(&out)
-                    .expect("the request guard keeps JSON valid");
+                serde_json::from_slice::<serde_json::Value>(&out).expect("the request guard keeps JSON valid");
             }
             if content_length {
                 assert_eq!(out.len(), data.len(), "a declared length is kept");

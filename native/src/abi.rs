@@ -34,10 +34,7 @@ pub struct ModuleBuffer {
 
 impl ModuleBuffer {
     fn of(bytes: &[u8]) -> ModuleBuffer {
-        ModuleBuffer {
-            ptr: bytes.as_ptr(),
-            length: bytes.len(),
-        }
+        ModuleBuffer { ptr: bytes.as_ptr(), length: bytes.len() }
     }
 }
 
@@ -72,11 +69,7 @@ const LOG_WARN: u32 = 3;
 
 extern "C" {
     fn envoy_dynamic_module_callback_http_get_headers_size(filter: EnvoyPtr, kind: u32) -> usize;
-    fn envoy_dynamic_module_callback_http_get_headers(
-        filter: EnvoyPtr,
-        kind: u32,
-        out: *mut EnvoyHttpHeader,
-    ) -> bool;
+    fn envoy_dynamic_module_callback_http_get_headers(filter: EnvoyPtr, kind: u32, out: *mut EnvoyHttpHeader) -> bool;
     fn envoy_dynamic_module_callback_http_get_header(
         filter: EnvoyPtr,
         kind: u32,
@@ -85,22 +78,11 @@ extern "C" {
         index: usize,
         total: *mut usize,
     ) -> bool;
-    fn envoy_dynamic_module_callback_http_get_body_chunks_size(
-        filter: EnvoyPtr,
-        kind: u32,
-    ) -> usize;
-    fn envoy_dynamic_module_callback_http_get_body_chunks(
-        filter: EnvoyPtr,
-        kind: u32,
-        out: *mut EnvoyBuffer,
-    ) -> bool;
-    fn envoy_dynamic_module_callback_http_filter_config_scheduler_new(config: EnvoyPtr)
-        -> EnvoyPtr;
+    fn envoy_dynamic_module_callback_http_get_body_chunks_size(filter: EnvoyPtr, kind: u32) -> usize;
+    fn envoy_dynamic_module_callback_http_get_body_chunks(filter: EnvoyPtr, kind: u32, out: *mut EnvoyBuffer) -> bool;
+    fn envoy_dynamic_module_callback_http_filter_config_scheduler_new(config: EnvoyPtr) -> EnvoyPtr;
     fn envoy_dynamic_module_callback_http_filter_config_scheduler_delete(scheduler: EnvoyPtr);
-    fn envoy_dynamic_module_callback_http_filter_config_scheduler_commit(
-        scheduler: EnvoyPtr,
-        event_id: u64,
-    );
+    fn envoy_dynamic_module_callback_http_filter_config_scheduler_commit(scheduler: EnvoyPtr, event_id: u64);
     fn envoy_dynamic_module_callback_http_filter_config_http_callout(
         config: EnvoyPtr,
         callout_id_out: *mut u64,
@@ -159,8 +141,7 @@ impl Stream {
         // SAFETY: `views` has room for the `n` entries Envoy said it holds; Envoy writes exactly
         // that many before returning true, and only then is the length set.
         let ok = unsafe {
-            let ok =
-                envoy_dynamic_module_callback_http_get_headers(self.0, kind, views.as_mut_ptr());
+            let ok = envoy_dynamic_module_callback_http_get_headers(self.0, kind, views.as_mut_ptr());
             if ok {
                 views.set_len(n);
             }
@@ -169,15 +150,7 @@ impl Stream {
         if !ok {
             return Vec::new();
         }
-        views
-            .iter()
-            .map(|h| {
-                (
-                    text(h.key_ptr, h.key_length),
-                    text(h.value_ptr, h.value_length),
-                )
-            })
-            .collect()
+        views.iter().map(|h| (text(h.key_ptr, h.key_length), text(h.value_ptr, h.value_length))).collect()
     }
 
     /// The first value of one header, read by name without touching the rest of the map.
@@ -186,22 +159,12 @@ impl Stream {
             Side::Request => REQUEST_HEADER,
             Side::Response => RESPONSE_HEADER,
         };
-        let mut out = EnvoyBuffer {
-            ptr: std::ptr::null(),
-            length: 0,
-        };
+        let mut out = EnvoyBuffer { ptr: std::ptr::null(), length: 0 };
         let mut total = 0usize;
         // SAFETY: self.0 is the current hook's filter pointer; `out` and `total` are valid for
         // writes, and `name` outlives the call.
         let found = unsafe {
-            envoy_dynamic_module_callback_http_get_header(
-                self.0,
-                kind,
-                ModuleBuffer::of(name.as_bytes()),
-                &mut out,
-                0,
-                &mut total,
-            )
+            envoy_dynamic_module_callback_http_get_header(self.0, kind, ModuleBuffer::of(name.as_bytes()), &mut out, 0, &mut total)
         };
         (found && !out.ptr.is_null()).then(|| text(out.ptr, out.length))
     }
@@ -221,11 +184,7 @@ impl Stream {
         let mut views: Vec<EnvoyBuffer> = Vec::with_capacity(n);
         // SAFETY: room for the `n` views Envoy reported; the length is set only after it wrote them.
         let ok = unsafe {
-            let ok = envoy_dynamic_module_callback_http_get_body_chunks(
-                self.0,
-                kind,
-                views.as_mut_ptr(),
-            );
+            let ok = envoy_dynamic_module_callback_http_get_body_chunks(self.0, kind, views.as_mut_ptr());
             if ok {
                 views.set_len(n);
             }
@@ -244,21 +203,10 @@ pub struct ConfigHandle(EnvoyPtr);
 
 impl ConfigHandle {
     /// Sends one export request; the callout id comes back with its answer.
-    pub fn callout(
-        &self,
-        cluster: &str,
-        headers: &[(String, String)],
-        body: &[u8],
-        timeout_ms: u64,
-    ) -> Result<u64, u32> {
+    pub fn callout(&self, cluster: &str, headers: &[(String, String)], body: &[u8], timeout_ms: u64) -> Result<u64, u32> {
         let views: Vec<ModuleHttpHeader> = headers
             .iter()
-            .map(|(k, v)| ModuleHttpHeader {
-                key_ptr: k.as_ptr(),
-                key_length: k.len(),
-                value_ptr: v.as_ptr(),
-                value_length: v.len(),
-            })
+            .map(|(k, v)| ModuleHttpHeader { key_ptr: k.as_ptr(), key_length: k.len(), value_ptr: v.as_ptr(), value_length: v.len() })
             .collect();
         let mut id = 0u64;
         // SAFETY: self.0 is the configuration pointer Envoy passed to this hook (main thread);
@@ -326,9 +274,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
 ) -> ModulePtr {
     let raw = lent(config.ptr, config.length).to_vec();
     // SAFETY: Envoy passes its live configuration object; the scheduler lives until config_destroy.
-    let scheduler = Scheduler(unsafe {
-        envoy_dynamic_module_callback_http_filter_config_scheduler_new(config_envoy)
-    });
+    let scheduler = Scheduler(unsafe { envoy_dynamic_module_callback_http_filter_config_scheduler_new(config_envoy) });
     match Native::new(raw, scheduler) {
         Ok(native) => Box::into_raw(Box::new(native)) as ModulePtr,
         Err((message, scheduler)) => {
@@ -355,11 +301,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(config: Mod
 
 /// The main thread: time to export (the ticker thread committed an event).
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_config_scheduled(
-    config_envoy: EnvoyPtr,
-    config: ModulePtr,
-    _event: u64,
-) {
+pub extern "C" fn envoy_dynamic_module_on_http_filter_config_scheduled(config_envoy: EnvoyPtr, config: ModulePtr, _event: u64) {
     if let Some(native) = native(config) {
         native.pump(&ConfigHandle(config_envoy), filter::now_ns());
     }
@@ -384,15 +326,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
         if !headers.is_null() {
             // SAFETY: Envoy passes `headers_size` header views, valid during this call.
             let views = unsafe { std::slice::from_raw_parts(headers, headers_size) };
-            owned_headers = views
-                .iter()
-                .map(|h| {
-                    (
-                        text(h.key_ptr, h.key_length),
-                        text(h.value_ptr, h.value_length),
-                    )
-                })
-                .collect();
+            owned_headers = views.iter().map(|h| (text(h.key_ptr, h.key_length), text(h.value_ptr, h.value_length))).collect();
         }
         if !body.is_null() {
             // SAFETY: Envoy passes `body_size` slices of the response body, valid during this call.
@@ -402,14 +336,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
             }
         }
     }
-    native.callout_done(
-        &ConfigHandle(config_envoy),
-        callout_id,
-        result == CALLOUT_SUCCESS,
-        &owned_headers,
-        &owned_body,
-        filter::now_ns(),
-    );
+    native.callout_done(&ConfigHandle(config_envoy), callout_id, result == CALLOUT_SUCCESS, &owned_headers, &owned_body, filter::now_ns());
 }
 
 fn native<'a>(config: ModulePtr) -> Option<&'a Native> {
@@ -425,10 +352,7 @@ fn filter<'a>(ptr: ModulePtr) -> Option<&'a mut Filter> {
 }
 
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
-    config: ModulePtr,
-    _filter_envoy: EnvoyPtr,
-) -> ModulePtr {
+pub extern "C" fn envoy_dynamic_module_on_http_filter_new(config: ModulePtr, _filter_envoy: EnvoyPtr) -> ModulePtr {
     match native(config) {
         Some(native) => Box::into_raw(Box::new(Filter::new(native))) as ModulePtr,
         None => std::ptr::null(),
@@ -444,11 +368,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(ptr: ModulePtr) {
 }
 
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
-    envoy: EnvoyPtr,
-    ptr: ModulePtr,
-    end_of_stream: bool,
-) -> u32 {
+pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(envoy: EnvoyPtr, ptr: ModulePtr, end_of_stream: bool) -> u32 {
     if let Some(f) = filter(ptr) {
         f.request_headers(&Stream(envoy), end_of_stream);
     }
@@ -456,11 +376,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
 }
 
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
-    envoy: EnvoyPtr,
-    ptr: ModulePtr,
-    end_of_stream: bool,
-) -> u32 {
+pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(envoy: EnvoyPtr, ptr: ModulePtr, end_of_stream: bool) -> u32 {
     if let Some(f) = filter(ptr) {
         f.request_body(&Stream(envoy), end_of_stream);
     }
@@ -468,19 +384,12 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
 }
 
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
-    _envoy: EnvoyPtr,
-    _ptr: ModulePtr,
-) -> u32 {
+pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(_envoy: EnvoyPtr, _ptr: ModulePtr) -> u32 {
     CONTINUE
 }
 
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
-    envoy: EnvoyPtr,
-    ptr: ModulePtr,
-    end_of_stream: bool,
-) -> u32 {
+pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(envoy: EnvoyPtr, ptr: ModulePtr, end_of_stream: bool) -> u32 {
     if let Some(f) = filter(ptr) {
         f.response_headers(&Stream(envoy), end_of_stream);
     }
@@ -488,11 +397,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
 }
 
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
-    envoy: EnvoyPtr,
-    ptr: ModulePtr,
-    end_of_stream: bool,
-) -> u32 {
+pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(envoy: EnvoyPtr, ptr: ModulePtr, end_of_stream: bool) -> u32 {
     if let Some(f) = filter(ptr) {
         f.response_body(&Stream(envoy), end_of_stream);
     }
@@ -500,10 +405,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
 }
 
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
-    _envoy: EnvoyPtr,
-    ptr: ModulePtr,
-) -> u32 {
+pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(_envoy: EnvoyPtr, ptr: ModulePtr) -> u32 {
     if let Some(f) = filter(ptr) {
         f.response_trailers();
     }
@@ -511,10 +413,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
 }
 
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
-    _envoy: EnvoyPtr,
-    ptr: ModulePtr,
-) {
+pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(_envoy: EnvoyPtr, ptr: ModulePtr) {
     if let Some(f) = filter(ptr) {
         f.complete();
     }
@@ -537,10 +436,6 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset() {}
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled() {}
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark()
-{
-}
+pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark() {}
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark()
-{
-}
+pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark() {}

@@ -8,10 +8,10 @@
 //! configuration-level callouts: a ticker thread posts an event there every flush interval.
 
 use crate::abi::{self, ConfigHandle, Scheduler, Side, Stream};
-use genai_tap::Config;
-use genai_tap::Exporter;
-use genai_tap::{AttrValue, Resource};
 use genai_tap::{EndInfo, Exchange, HeadersVerdict, RequestBodyPlan, RequestHead};
+use genai_tap::Exporter;
+use genai_tap::Config;
+use genai_tap::{AttrValue, Resource};
 use genai_tap::{FreshIds, RandomPool};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -94,20 +94,16 @@ impl Native {
         let scheduler = Arc::new(scheduler);
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let (s, st) = (scheduler.clone(), stop.clone());
-        let spawned = std::thread::Builder::new()
-            .name("genai-tap-tick".into())
-            .spawn(move || loop {
-                let (flag, cv) = &*st;
-                let guard = lock(flag);
-                let (guard, _) = cv
-                    .wait_timeout(guard, period)
-                    .unwrap_or_else(|e| e.into_inner());
-                if *guard {
-                    return;
-                }
-                drop(guard);
-                s.commit();
-            });
+        let spawned = std::thread::Builder::new().name("genai-tap-tick".into()).spawn(move || loop {
+            let (flag, cv) = &*st;
+            let guard = lock(flag);
+            let (guard, _) = cv.wait_timeout(guard, period).unwrap_or_else(|e| e.into_inner());
+            if *guard {
+                return;
+            }
+            drop(guard);
+            s.commit();
+        });
         let thread = match spawned {
             Ok(t) => t,
             Err(e) => {
@@ -116,14 +112,7 @@ impl Native {
                 return Err((message, Arc::try_unwrap(scheduler).ok()));
             }
         };
-        Ok(Native {
-            shared,
-            ticker: Some(Ticker {
-                stop,
-                thread,
-                scheduler,
-            }),
-        })
+        Ok(Native { shared, ticker: Some(Ticker { stop, thread, scheduler }) })
     }
 
     /// Stops the ticker; returns the scheduler once nothing else can use it.
@@ -154,10 +143,7 @@ impl Native {
                     lock(&self.shared.in_flight).insert(id, t.token);
                 }
                 Err(code) => {
-                    abi::warn(&format!(
-                        "genai-tap (native): export callout to {:?} refused ({code})",
-                        self.shared.cluster
-                    ));
+                    abi::warn(&format!("genai-tap (native): export callout to {:?} refused ({code})", self.shared.cluster));
                     lock(&self.shared.exporter).handle_dispatch_failed(t.token, now);
                 }
             }
@@ -165,18 +151,8 @@ impl Native {
     }
 
     /// Main thread: an export callout answered (`ok == false`: reset or over the buffer limit).
-    pub fn callout_done(
-        &self,
-        envoy: &ConfigHandle,
-        id: u64,
-        ok: bool,
-        headers: &[(String, String)],
-        body: &[u8],
-        now: u64,
-    ) {
-        let Some(token) = lock(&self.shared.in_flight).remove(&id) else {
-            return;
-        };
+    pub fn callout_done(&self, envoy: &ConfigHandle, id: u64, ok: bool, headers: &[(String, String)], body: &[u8], now: u64) {
+        let Some(token) = lock(&self.shared.in_flight).remove(&id) else { return };
         // a reset is what a collector that is down looks like: retried like a 503
         let status = if ok { status_of(headers) } else { 503 };
         lock(&self.shared.exporter).handle_response(token, status, headers, body, now);
@@ -185,11 +161,7 @@ impl Native {
 }
 
 fn status_of(headers: &[(String, String)]) -> u16 {
-    headers
-        .iter()
-        .find(|(k, _)| k == ":status")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0)
+    headers.iter().find(|(k, _)| k == ":status").and_then(|(_, v)| v.parse().ok()).unwrap_or(0)
 }
 
 /// What a worker keeps for the configuration it last served.
@@ -219,11 +191,7 @@ impl Filter {
             let mut w = w.borrow_mut();
             if w.as_ref().is_none_or(|w| w.generation != shared.generation) {
                 let cfg = Config::from_json(&shared.raw).ok()?;
-                *w = Some(Worker {
-                    generation: shared.generation,
-                    cfg: Rc::new(cfg),
-                    random: RandomPool::default(),
-                });
+                *w = Some(Worker { generation: shared.generation, cfg: Rc::new(cfg), random: RandomPool::default() });
             }
             let w = w.as_mut()?;
             let random = w.random.take(|bytes| {
@@ -231,11 +199,7 @@ impl Filter {
             });
             Some(Exchange::new(w.cfg.clone(), FreshIds::from_random(random)))
         });
-        Filter {
-            exchange,
-            shared,
-            finished: false,
-        }
+        Filter { exchange, shared, finished: false }
     }
 
     fn observed(&mut self) -> Option<&mut Exchange> {
@@ -243,16 +207,13 @@ impl Filter {
     }
 
     pub fn request_headers(&mut self, stream: &Stream, end_of_stream: bool) {
-        let Some(ex) = self.exchange.as_mut() else {
-            return;
-        };
+        let Some(ex) = self.exchange.as_mut() else { return };
         // "not mine" from the few headers classification reads, as the wasm host does
         if ex.handle_request_probe(|name| stream.header(Side::Request, name)) {
             return;
         }
         let headers = stream.headers(Side::Request);
-        let verdict =
-            ex.handle_request_headers(RequestHead { headers: &headers }, end_of_stream, now_ns());
+        let verdict = ex.handle_request_headers(RequestHead { headers: &headers }, end_of_stream, now_ns());
         // header edits (traceparent injection, accept-encoding) are not applied by the spike
         let _ = ex.poll_request_header_edits();
         if verdict != HeadersVerdict::Continue {
@@ -268,17 +229,11 @@ impl Filter {
             match ex.request_body_plan() {
                 RequestBodyPlan::Read => {
                     if slices.is_empty() {
-                        check(
-                            ex.handle_request_body(&[], end_of_stream, now)
-                                == genai_tap::BodyVerdict::Continue,
-                        );
+                        check(ex.handle_request_body(&[], end_of_stream, now) == genai_tap::BodyVerdict::Continue);
                     }
                     for (i, s) in slices.iter().enumerate() {
                         let last = end_of_stream && i + 1 == slices.len();
-                        check(
-                            ex.handle_request_body(s, last, now)
-                                == genai_tap::BodyVerdict::Continue,
-                        );
+                        check(ex.handle_request_body(s, last, now) == genai_tap::BodyVerdict::Continue);
                     }
                 }
                 RequestBodyPlan::Count => ex.handle_request_bytes_unread(size, end_of_stream, now),
@@ -303,16 +258,11 @@ impl Filter {
                 return;
             }
             if slices.is_empty() {
-                check(
-                    ex.handle_response_body(&[][..], end_of_stream, now)
-                        == genai_tap::ResponseVerdict::Continue,
-                );
+                check(ex.handle_response_body(&[][..], end_of_stream, now) == genai_tap::ResponseVerdict::Continue);
             }
             for (i, s) in slices.iter().enumerate() {
                 let last = end_of_stream && i + 1 == slices.len();
-                check(
-                    ex.handle_response_body(*s, last, now) == genai_tap::ResponseVerdict::Continue,
-                );
+                check(ex.handle_response_body(*s, last, now) == genai_tap::ResponseVerdict::Continue);
             }
         });
     }

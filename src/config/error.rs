@@ -21,10 +21,7 @@ pub struct ConfigError {
 impl ConfigError {
     /// `message` must not hold the configured value (see the module doc).
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            field: field.into(),
-            message: message.into(),
-        }
+        ConfigError { field: field.into(), message: message.into() }
     }
 
     /// An error found by a domain's `compile` at `field` inside the block `block`: `routes` and
@@ -60,11 +57,7 @@ impl fmt::Display for ConfigError {
         if self.field.is_empty() {
             write!(f, "invalid genai-tap configuration: {}", self.message)
         } else {
-            write!(
-                f,
-                "invalid genai-tap configuration: {}: {}",
-                self.field, self.message
-            )
+            write!(f, "invalid genai-tap configuration: {}: {}", self.field, self.message)
         }
     }
 }
@@ -98,9 +91,7 @@ fn strip_position(msg: &str) -> &str {
 /// and it always comes last, so the last `, expected ` splits a quoted value off safely even if
 /// the value itself holds that text. Anything not recognised gets a fixed message.
 fn data_message(text: &str) -> String {
-    let expected = text
-        .rfind(", expected ")
-        .and_then(|i| text.get(i + ", expected ".len()..));
+    let expected = text.rfind(", expected ").and_then(|i| text.get(i + ", expected ".len()..));
     if let Some(rest) = text.strip_prefix("invalid type: ") {
         let got = unexpected_kind(rest);
         return match expected {
@@ -122,12 +113,7 @@ fn data_message(text: &str) -> String {
         };
     }
     // Field names are keys of our own structs: the path names them anyway.
-    for shape in [
-        "unknown field `",
-        "missing field `",
-        "duplicate field `",
-        "invalid length ",
-    ] {
+    for shape in ["unknown field `", "missing field `", "duplicate field `", "invalid length "] {
         if text.starts_with(shape) && names_only(text) {
             return text.to_owned();
         }
@@ -171,9 +157,7 @@ fn unexpected_kind(rest: &str) -> &'static str {
 /// An unknown, missing or duplicate field message names only identifiers, which are keys we
 /// know or keys the path already shows; anything else (a quote, a control byte) is refused.
 fn names_only(text: &str) -> bool {
-    text.len() <= 512
-        && text.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
-        && !text.contains('"')
+    text.len() <= 512 && text.bytes().all(|b| b.is_ascii_graphic() || b == b' ') && !text.contains('"')
 }
 
 #[cfg(test)]
@@ -189,56 +173,26 @@ mod tests {
 
     #[test]
     fn values_are_cut_and_the_expected_type_kept() {
-        assert_eq!(
-            message_of::<u64>(r#""s3cr3t-salt""#),
-            "invalid type: string, expected u64"
-        );
-        assert_eq!(
-            message_of::<u32>("-7777"),
-            "invalid value: integer, expected u32"
-        );
-        assert_eq!(
-            message_of::<u64>("1.5"),
-            "invalid type: floating point, expected u64"
-        );
-        assert_eq!(
-            message_of::<String>("true"),
-            "invalid type: boolean, expected a string"
-        );
-        assert_eq!(
-            message_of::<String>("{}"),
-            "invalid type: map, expected a string"
-        );
-        assert_eq!(
-            message_of::<u8>(r#""x, expected u64""#),
-            "invalid type: string, expected u8"
-        );
+        assert_eq!(message_of::<u64>(r#""s3cr3t-salt""#), "invalid type: string, expected u64");
+        assert_eq!(message_of::<u32>("-7777"), "invalid value: integer, expected u32");
+        assert_eq!(message_of::<u64>("1.5"), "invalid type: floating point, expected u64");
+        assert_eq!(message_of::<String>("true"), "invalid type: boolean, expected a string");
+        assert_eq!(message_of::<String>("{}"), "invalid type: map, expected a string");
+        assert_eq!(message_of::<u8>(r#""x, expected u64""#), "invalid type: string, expected u8");
     }
 
     #[test]
     fn syntax_errors_keep_their_fixed_text() {
-        assert_eq!(
-            message_of::<u64>(r#"{"a""#),
-            "invalid type: map, expected u64"
-        );
+        assert_eq!(message_of::<u64>(r#"{"a""#), "invalid type: map, expected u64");
         assert_eq!(message_of::<Vec<u8>>("[1,"), "EOF while parsing a value");
         assert_eq!(message_of::<u8>("1 2"), "trailing characters");
     }
 
     #[test]
     fn within_joins_paths() {
-        assert_eq!(
-            ConfigError::within("routes", "[0].host", "x").field(),
-            "routes[0].host"
-        );
-        assert_eq!(
-            ConfigError::within("pii", "custom[1].name", "x").field(),
-            "pii.custom[1].name"
-        );
+        assert_eq!(ConfigError::within("routes", "[0].host", "x").field(), "routes[0].host");
+        assert_eq!(ConfigError::within("pii", "custom[1].name", "x").field(), "pii.custom[1].name");
         assert_eq!(ConfigError::within("stats", "", "x").field(), "stats");
-        assert_eq!(
-            ConfigError::within("", "max_body_bytes", "x").field(),
-            "max_body_bytes"
-        );
+        assert_eq!(ConfigError::within("", "max_body_bytes", "x").field(), "max_body_bytes");
     }
 }

@@ -141,11 +141,7 @@ pub struct RawContent {
 
 impl Default for RawContent {
     fn default() -> Self {
-        RawContent {
-            hash_salt: String::new(),
-            retention_bucket: default_retention_bucket(),
-            capture: RawCapture::default(),
-        }
+        RawContent { hash_salt: String::new(), retention_bucket: default_retention_bucket(), capture: RawCapture::default() }
     }
 }
 

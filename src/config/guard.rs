@@ -49,11 +49,7 @@ pub struct RawRouteModes<M> {
 
 impl<M> Default for RawRouteModes<M> {
     fn default() -> Self {
-        RawRouteModes {
-            llm: None,
-            mcp: None,
-            tool: None,
-        }
+        RawRouteModes { llm: None, mcp: None, tool: None }
     }
 }
 

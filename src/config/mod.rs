@@ -143,10 +143,7 @@ pub struct RawLlm {
 }
 impl Default for RawLlm {
     fn default() -> Self {
-        RawLlm {
-            narrow_accept_encoding: true,
-            max_frame_bytes: default_max_frame_bytes(),
-        }
+        RawLlm { narrow_accept_encoding: true, max_frame_bytes: default_max_frame_bytes() }
     }
 }
 fn default_max_frame_bytes() -> u64 {

@@ -20,10 +20,7 @@ pub struct RawPricing {
 
 impl Default for RawPricing {
     fn default() -> Self {
-        RawPricing {
-            use_default_table: true,
-            models: Vec::new(),
-        }
+        RawPricing { use_default_table: true, models: Vec::new() }
     }
 }
 

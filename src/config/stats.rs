@@ -17,10 +17,7 @@ pub struct RawStats {
 
 impl Default for RawStats {
     fn default() -> Self {
-        RawStats {
-            max_label_values: default_max_label_values(),
-            active_version_window_ms: default_active_version_window_ms(),
-        }
+        RawStats { max_label_values: default_max_label_values(), active_version_window_ms: default_active_version_window_ms() }
     }
 }
 

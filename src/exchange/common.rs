@@ -2,11 +2,11 @@
 //! who it belongs to, read once from the request headers.
 
 use super::verdict::{HeaderEdit, RequestHead};
-use crate::plugin::Config;
 use crate::routes::strip_port;
+use crate::plugin::Config;
 use crate::span::{attr, AttrValue, Span, SpanId, SpanKind, StatusCode, TraceId};
-use crate::trace::{self, FreshIds, TraceParent};
 use std::borrow::Cow;
+use crate::trace::{self, FreshIds, TraceParent};
 
 /// Ids, timing and request facts of one observed call.
 #[derive(Debug)]
@@ -51,25 +51,11 @@ pub(super) struct Identity {
 
 impl Common {
     /// Reads the request's facts; `host` is the authority without its port, lowercase.
-    pub fn new(
-        cfg: &Config,
-        ids: &FreshIds,
-        head: RequestHead<'_>,
-        end_of_stream: bool,
-        now: u64,
-        host: &str,
-    ) -> Common {
-        let authority = head
-            .get(":authority")
-            .or_else(|| head.get("host"))
-            .unwrap_or("");
+    pub fn new(cfg: &Config, ids: &FreshIds, head: RequestHead<'_>, end_of_stream: bool, now: u64, host: &str) -> Common {
+        let authority = head.get(":authority").or_else(|| head.get("host")).unwrap_or("");
         let parent = head.get("traceparent").and_then(trace::parse_traceparent);
         let (trace_id, parent_id, trace_flags) = match &parent {
-            Some(TraceParent {
-                trace_id,
-                parent_id,
-                flags,
-            }) => (*trace_id, Some(*parent_id), *flags),
+            Some(TraceParent { trace_id, parent_id, flags }) => (*trace_id, Some(*parent_id), *flags),
             None => (ids.trace_id, None, 1),
         };
         let trace_state = match parent {
@@ -82,12 +68,7 @@ impl Common {
             _ => None,
         });
         let id = &cfg.identity;
-        let get = |h: &str| {
-            head.get(h)
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(|v| crate::text::cut(v, 256).to_owned())
-        };
+        let get = |h: &str| head.get(h).map(str::trim).filter(|v| !v.is_empty()).map(|v| crate::text::cut(v, 256).to_owned());
         Common {
             trace_id,
             span_id: ids.span_id,
@@ -107,12 +88,8 @@ impl Common {
                 task_id: get(&id.task_header),
                 spec_version: get(&id.spec_version_header),
                 agent_version: get(&id.agent_version_header),
-                task_budget_ms: head
-                    .get(&id.task_budget_header)
-                    .and_then(crate::plugin::identity::Identity::parse_task_budget_ms),
-                task_end: head
-                    .get(&id.task_end_header)
-                    .map(|v| crate::text::cut(v.trim(), 64).to_owned()),
+                task_budget_ms: head.get(&id.task_budget_header).and_then(crate::plugin::identity::Identity::parse_task_budget_ms),
+                task_end: head.get(&id.task_end_header).map(|v| crate::text::cut(v.trim(), 64).to_owned()),
                 session_end: head.get(&id.session_end_header).is_some(),
                 agent: get(&id.agent_header),
             },
@@ -125,14 +102,7 @@ impl Common {
 
     /// The trace context for the upstream: our span becomes the parent of whatever it does.
     pub fn traceparent_edit(&self) -> HeaderEdit {
-        HeaderEdit {
-            name: "traceparent",
-            value: Some(trace::format_traceparent(
-                &self.trace_id,
-                &self.span_id,
-                self.trace_flags,
-            )),
-        }
+        HeaderEdit { name: "traceparent", value: Some(trace::format_traceparent(&self.trace_id, &self.span_id, self.trace_flags)) }
     }
 
     /// When the call ended: the response's end, or `now` for a call that never finished.
@@ -171,10 +141,7 @@ impl Common {
         if let Some(port) = self.port {
             span.set(attr::SERVER_PORT, i64::from(port));
         }
-        span.set(
-            attr::HTTP_REQUEST_METHOD,
-            AttrValue::Str(self.method.clone()),
-        );
+        span.set(attr::HTTP_REQUEST_METHOD, AttrValue::Str(self.method.clone()));
         if let Some(s) = self.status {
             span.set(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(s));
         }
@@ -193,10 +160,7 @@ impl Common {
 }
 
 fn method_of(m: &str) -> Cow<'static, str> {
-    match ["POST", "GET", "PUT", "DELETE", "PATCH"]
-        .into_iter()
-        .find(|known| *known == m)
-    {
+    match ["POST", "GET", "PUT", "DELETE", "PATCH"].into_iter().find(|known| *known == m) {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(m.to_owned()),
     }

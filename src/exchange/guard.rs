@@ -6,14 +6,14 @@
 //! spans share.
 
 use super::verdict::{BodyVerdict, LocalReply, RequestHead, ResponseVerdict};
-use crate::plugin::Config;
+use crate::scan::{Direction, PiiMode, Policy};
 use crate::routes::RouteKind;
+use crate::plugin::Config;
 use crate::scan::request::{self, RequestGuard};
 use crate::scan::{self, Tally};
-use crate::scan::{Direction, PiiMode, Policy};
+use crate::stream_guard::ResponseGuard;
 use crate::span::{attr, AttrValue, Span};
 use crate::stats::{self, StatUpdate};
-use crate::stream_guard::ResponseGuard;
 
 /// What the guard did and is doing in one call.
 #[derive(Debug)]
@@ -89,17 +89,9 @@ impl GuardState {
     /// The guard for a call on a `route_kind` route. A request that ends with its headers, an
     /// upgrade (a WebSocket, OpenAI Realtime) or a tunnel has no body to guard, and never
     /// waits on one.
-    pub fn new(
-        cfg: &Config,
-        route_kind: RouteKind,
-        head: RequestHead<'_>,
-        end_of_stream: bool,
-    ) -> GuardState {
+    pub fn new(cfg: &Config, route_kind: RouteKind, head: RequestHead<'_>, end_of_stream: bool) -> GuardState {
         let request = cfg.guard.policy(Direction::Request, route_kind);
-        let tunnel = head
-            .get(":method")
-            .is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"))
-            || head.get("upgrade").is_some();
+        let tunnel = head.get(":method").is_some_and(|m| m.eq_ignore_ascii_case("CONNECT")) || head.get("upgrade").is_some();
         let request_guard = (!request.is_off() && !end_of_stream && !tunnel).then(|| {
             RequestGuard::new(request::Setup {
                 policy: request,
@@ -119,9 +111,7 @@ impl GuardState {
             redactor: None,
             rewrite_response: false,
             blocked: None,
-            request_length: head
-                .get("content-length")
-                .and_then(|v| v.trim().parse().ok()),
+            request_length: head.get("content-length").and_then(|v| v.trim().parse().ok()),
             request_trailers: None,
             response_trailers: None,
             pii_found: Tally::default(),
@@ -156,11 +146,7 @@ impl GuardState {
             BodyVerdict::Replace(bytes) if !bytes.is_empty() => {
                 self.blocked = Some(TRAILERS_RULE.to_owned());
                 self.request_trailers = Some("refused");
-                Some(LocalReply {
-                    status: TRAILERS_STATUS,
-                    body: trailers_body("request"),
-                    content_type: "application/json",
-                })
+                Some(LocalReply { status: TRAILERS_STATUS, body: trailers_body("request"), content_type: "application/json" })
             }
             _ => {
                 self.request_trailers_after_end();
@@ -194,63 +180,36 @@ impl GuardState {
             return None;
         }
         self.response_trailers = Some("reset");
-        Some(LocalReply {
-            status: 502,
-            body: trailers_body("response"),
-            content_type: "application/json",
-        })
+        Some(LocalReply { status: 502, body: trailers_body("response"), content_type: "application/json" })
     }
 
     /// Guards one request body chunk as it streams: what the host should do with it.
     /// `overflowed`: the body outgrew `max_body_bytes`; a guard that only observes stops there,
     /// while one that may block or redact scans on, whatever the size.
-    pub fn guard_request_chunk(
-        &mut self,
-        cfg: &Config,
-        chunk: &[u8],
-        end_of_stream: bool,
-        overflowed: bool,
-    ) -> BodyVerdict {
-        if overflowed
-            && self
-                .request_guard
-                .as_ref()
-                .is_some_and(RequestGuard::observes_only)
-        {
+    pub fn guard_request_chunk(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool, overflowed: bool) -> BodyVerdict {
+        if overflowed && self.request_guard.as_ref().is_some_and(RequestGuard::observes_only) {
             self.request_guard = None;
         }
-        let Some(g) = self.request_guard.as_mut() else {
-            return BodyVerdict::Continue;
-        };
+        let Some(g) = self.request_guard.as_mut() else { return BodyVerdict::Continue };
         let verdict = g.push(&cfg.guard, chunk, end_of_stream);
         self.pii_found.absorb(&mut g.pii);
         self.secrets_found.absorb(&mut g.secrets);
         self.redacted.absorb(&mut g.redacted);
         self.request_state_bytes = g.peak_state_bytes();
         if self.uninspectable.is_none() {
-            self.uninspectable = g
-                .uninspectable
-                .map(|r| (r, !matches!(verdict, request::Verdict::Forward(_))));
+            self.uninspectable = g.uninspectable.map(|r| (r, !matches!(verdict, request::Verdict::Forward(_))));
         }
         let out = match verdict {
             request::Verdict::Forward(bytes) if bytes == chunk => BodyVerdict::Continue,
             request::Verdict::Forward(bytes) => BodyVerdict::Replace(bytes),
             request::Verdict::Block(request::Refusal::Secret(rule)) => {
-                let reply = LocalReply {
-                    status: cfg.guard.block_status,
-                    body: scan::block_body(&rule),
-                    content_type: "application/json",
-                };
+                let reply = LocalReply { status: cfg.guard.block_status, body: scan::block_body(&rule), content_type: "application/json" };
                 self.blocked = Some(rule);
                 BodyVerdict::LocalReply(reply)
             }
             request::Verdict::Block(request::Refusal::Uninspectable(reason)) => {
                 self.blocked = Some(UNINSPECTABLE_RULE.to_owned());
-                BodyVerdict::LocalReply(LocalReply {
-                    status: 415,
-                    body: uninspectable_body(reason),
-                    content_type: "application/json",
-                })
+                BodyVerdict::LocalReply(LocalReply { status: 415, body: uninspectable_body(reason), content_type: "application/json" })
             }
         };
         if end_of_stream || matches!(out, BodyVerdict::LocalReply(_)) {
@@ -279,16 +238,8 @@ impl GuardState {
     }
 
     /// Scans a response chunk; replaces it when the response is rewritten.
-    pub fn filter_response(
-        &mut self,
-        cfg: &Config,
-        chunk: &[u8],
-        end_of_stream: bool,
-        now: u64,
-    ) -> ResponseVerdict {
-        let Some(r) = self.redactor.as_mut() else {
-            return ResponseVerdict::Continue;
-        };
+    pub fn filter_response(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool, now: u64) -> ResponseVerdict {
+        let Some(r) = self.redactor.as_mut() else { return ResponseVerdict::Continue };
         let out = if chunk.is_empty() && !end_of_stream && self.rewrite_response {
             // an empty chunk that does not end the body: Envoy's decompressor, listed after
             // genai-tap, sends one when the upstream's body ends and then adds trailers (so
@@ -308,37 +259,16 @@ impl GuardState {
     /// The record of what the guard did: stat updates, a warning line when it blocked (`what`
     /// names the call, `a request to api.openai.com (openai)`), and the attributes every span
     /// of the call carries.
-    pub fn record(
-        &self,
-        cfg: &Config,
-        what: &str,
-        stats_out: &mut Vec<StatUpdate>,
-        warnings: &mut Vec<String>,
-    ) -> GuardAttrs {
+    pub fn record(&self, cfg: &Config, what: &str, stats_out: &mut Vec<StatUpdate>, warnings: &mut Vec<String>) -> GuardAttrs {
         let mut attrs = GuardAttrs::default();
         if let Some((reason, refused)) = self.uninspectable {
-            stats_out.push(StatUpdate::new(
-                stats::GUARD_UNINSPECTABLE,
-                &[
-                    ("reason", reason),
-                    ("result", if refused { "blocked" } else { "passed" }),
-                ],
-                1,
-            ));
+            stats_out.push(StatUpdate::new(stats::GUARD_UNINSPECTABLE, &[("reason", reason), ("result", if refused { "blocked" } else { "passed" })], 1));
         }
         if let Some(result) = self.request_trailers {
-            stats_out.push(StatUpdate::new(
-                stats::GUARD_REQUEST_TRAILERS,
-                &[("result", result)],
-                1,
-            ));
+            stats_out.push(StatUpdate::new(stats::GUARD_REQUEST_TRAILERS, &[("result", result)], 1));
         }
         if let Some(result) = self.response_trailers {
-            stats_out.push(StatUpdate::new(
-                stats::GUARD_RESPONSE_TRAILERS,
-                &[("result", result)],
-                1,
-            ));
+            stats_out.push(StatUpdate::new(stats::GUARD_RESPONSE_TRAILERS, &[("result", result)], 1));
         }
         if let Some(rule) = &self.blocked {
             attrs.blocked_rule = Some(rule.clone());
@@ -357,26 +287,13 @@ impl GuardState {
         let detectors = &cfg.guard.detectors;
         let count = |stats_out: &mut Vec<StatUpdate>, metric, label, tally: &Tally| {
             for (kind, n) in tally.iter() {
-                stats_out.push(StatUpdate::new(
-                    metric,
-                    &[(label, &detectors.kind_name(kind))],
-                    i64::from(n),
-                ));
+                stats_out.push(StatUpdate::new(metric, &[(label, &detectors.kind_name(kind))], i64::from(n)));
             }
         };
         count(stats_out, stats::GUARD_REDACTIONS, "kind", &self.redacted);
         attrs.redactions += self.redacted.total();
-        count(
-            stats_out,
-            stats::GUARD_SECRET_HITS,
-            "rule",
-            &self.secrets_found,
-        );
-        let mut rules: Vec<String> = self
-            .secrets_found
-            .iter()
-            .map(|(k, _)| detectors.kind_name(k).into_owned())
-            .collect();
+        count(stats_out, stats::GUARD_SECRET_HITS, "rule", &self.secrets_found);
+        let mut rules: Vec<String> = self.secrets_found.iter().map(|(k, _)| detectors.kind_name(k).into_owned()).collect();
         // response side: what the redactor saw; PII counts as redacted when it was replaced
         if let Some(r) = &self.redactor {
             if self.rewrite_response && self.response.pii == PiiMode::Redact {
@@ -384,11 +301,7 @@ impl GuardState {
                 attrs.redactions += r.pii().total();
             }
             count(stats_out, stats::GUARD_SECRET_HITS, "rule", r.secrets());
-            rules.extend(
-                r.secrets()
-                    .iter()
-                    .map(|(k, _)| detectors.kind_name(k).into_owned()),
-            );
+            rules.extend(r.secrets().iter().map(|(k, _)| detectors.kind_name(k).into_owned()));
         }
         rules.sort();
         rules.dedup();
@@ -411,10 +324,7 @@ impl GuardAttrs {
             span.set(attr::TAP_GUARD_BLOCKED_RULE, rule.as_str());
         }
         if self.redactions > 0 {
-            span.set(
-                attr::TAP_GUARD_REDACTIONS,
-                AttrValue::from(self.redactions as u64),
-            );
+            span.set(attr::TAP_GUARD_REDACTIONS, AttrValue::from(self.redactions as u64));
         }
         if !self.secret_rules.is_empty() {
             span.set(attr::TAP_GUARD_SECRET_RULES, self.secret_rules.clone());

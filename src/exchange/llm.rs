@@ -2,9 +2,9 @@
 //! extraction, and keeping its content by reference (salted digests) or, when capture is on,
 //! a bounded copy.
 
+use crate::routes::RouteKind;
 use crate::plugin::Config;
 use crate::providers::{Detected, Extraction, Limits};
-use crate::routes::RouteKind;
 use sha2::Digest;
 
 /// An LLM call in flight.
@@ -31,27 +31,19 @@ pub(super) struct Captured {
 
 impl Llm {
     pub fn new(cfg: &Config, detected: Detected, route_kind: RouteKind) -> Llm {
-        let limits = Limits {
-            max_body_bytes: cfg.max_body_bytes,
-            max_frame_bytes: cfg.max_frame_bytes,
-        };
+        let limits = Limits { max_body_bytes: cfg.max_body_bytes, max_frame_bytes: cfg.max_frame_bytes };
         Llm {
             extraction: Extraction::new(detected, limits),
             route_kind,
             prompt_sha256: None,
             completion_hasher: cfg.content.hasher(),
-            captured: cfg.content.capture.as_ref().map(|c| Captured {
-                limit: c.max_content_bytes,
-                ..Captured::default()
-            }),
+            captured: cfg.content.capture.as_ref().map(|c| Captured { limit: c.max_content_bytes, ..Captured::default() }),
         }
     }
 
     /// Response chunks are wanted for the digest, the capture or the extraction.
     pub fn wants_response_body(&self) -> bool {
-        self.completion_hasher.is_some()
-            || self.captured.is_some()
-            || self.extraction.wants_response_body()
+        self.completion_hasher.is_some() || self.captured.is_some() || self.extraction.wants_response_body()
     }
 
     /// Reads the whole request body.
@@ -75,8 +67,7 @@ impl Llm {
         }
         if let Some(c) = self.captured.as_mut() {
             let room = c.limit.saturating_sub(c.completion.len());
-            c.completion
-                .extend_from_slice(&chunk[..chunk.len().min(room)]);
+            c.completion.extend_from_slice(&chunk[..chunk.len().min(room)]);
             c.completion_truncated |= chunk.len() > room;
         }
         self.extraction.handle_response_chunk(chunk, now);

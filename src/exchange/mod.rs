@@ -57,15 +57,13 @@ mod trailers_tests;
 
 pub(crate) use session_link::emit_session;
 pub use task_link::emit_task;
-pub use verdict::{
-    BodyVerdict, EndInfo, Finished, HeaderEdit, HeadersVerdict, LocalReply, LogOut, LogSink,
-    RequestBodyPlan, RequestHead, ResponseVerdict, TrailersVerdict,
-};
+pub use verdict::{BodyVerdict, EndInfo, Finished, HeaderEdit, HeadersVerdict, LocalReply, LogOut, LogSink, RequestBodyPlan, RequestHead, ResponseVerdict, TrailersVerdict};
 
-use crate::framing::BoundedBody;
-use crate::plugin::Config;
-use crate::providers::{self, Api, Detected, NotParsed, Operation, Provider};
 use crate::routes::RouteKind;
+use std::borrow::Cow;
+use crate::plugin::Config;
+use crate::framing::BoundedBody;
+use crate::providers::{self, Api, Detected, NotParsed, Operation, Provider};
 use crate::session::SharedData;
 use crate::stats::{self, StatUpdate};
 use crate::stream_guard::ResponseGuard;
@@ -73,7 +71,6 @@ use crate::trace::FreshIds;
 use common::Common;
 use guard::GuardState;
 use llm::Llm;
-use std::borrow::Cow;
 use std::rc::Rc;
 use tool::Tool;
 
@@ -99,9 +96,7 @@ enum State {
     Probed(Box<Target>),
     /// Nothing to observe: every later call is a no-op. Provider traffic that passes unread
     /// (batches, files, realtime) names its API, to be counted at the end.
-    Passthrough {
-        unobserved: Option<&'static str>,
-    },
+    Passthrough { unobserved: Option<&'static str> },
     Observed(Box<Observed>),
 }
 
@@ -141,13 +136,7 @@ enum Target {
 impl Exchange {
     /// `ids`: fresh random ids; the trace id is used only when the agent sent no trace context.
     pub fn new(cfg: Rc<Config>, ids: FreshIds) -> Exchange {
-        Exchange {
-            cfg,
-            ids,
-            state: State::New,
-            request_edits: Vec::new(),
-            response_edits: Vec::new(),
-        }
+        Exchange { cfg, ids, state: State::New, request_edits: Vec::new(), response_edits: Vec::new() }
     }
 
     fn observed(&mut self) -> Option<&mut Observed> {
@@ -172,42 +161,32 @@ impl Exchange {
     /// Passed through unread, but provider traffic worth counting (`unobserved_calls`): the
     /// host must still call [`Exchange::finish_with_store`] for it.
     pub fn is_unobserved_api(&self) -> bool {
-        matches!(
-            self.state,
-            State::Passthrough {
-                unobserved: Some(_)
-            }
-        )
+        matches!(self.state, State::Passthrough { unobserved: Some(_) })
     }
 
     /// Whether [`EndInfo::code_details`] can change how this exchange is classified: only an
     /// LLM call that did not end with a complete success response. The host skips reading the
     /// property otherwise, a host call saved on nearly every call.
     pub fn needs_end_details(&self) -> bool {
-        self.observed_ref()
-            .is_some_and(|o| matches!(o.call, Call::Llm(_)) && !o.common.done_ok())
+        self.observed_ref().is_some_and(|o| matches!(o.call, Call::Llm(_)) && !o.common.done_ok())
     }
 
     /// Whether [`Exchange::handle_response_body`] may answer anything but `Continue`: the guard
     /// rewrites this response.
     pub fn may_rewrite_response(&self) -> bool {
-        self.observed_ref()
-            .is_some_and(|o| o.guard.rewrite_response)
+        self.observed_ref().is_some_and(|o| o.guard.rewrite_response)
     }
 
     /// The host should copy request body chunks in.
     pub fn wants_request_body(&self) -> bool {
-        self.observed_ref()
-            .is_some_and(|o| !o.request_body.overflowed())
+        self.observed_ref().is_some_and(|o| !o.request_body.overflowed())
     }
 
     /// What the host does with a request body chunk: read it (for the guard, or for the
     /// copy that extraction reads at the end), or only count it.
     pub fn request_body_plan(&self) -> RequestBodyPlan {
         match self.observed_ref() {
-            Some(o) if o.guard.reads_request() || !o.request_body.overflowed() => {
-                RequestBodyPlan::Read
-            }
+            Some(o) if o.guard.reads_request() || !o.request_body.overflowed() => RequestBodyPlan::Read,
             _ => RequestBodyPlan::Count,
         }
     }
@@ -224,52 +203,31 @@ impl Exchange {
     }
 
     /// Reads the request headers and classifies the exchange.
-    pub fn handle_request_headers(
-        &mut self,
-        head: RequestHead<'_>,
-        end_of_stream: bool,
-        now: u64,
-    ) -> HeadersVerdict {
+    pub fn handle_request_headers(&mut self, head: RequestHead<'_>, end_of_stream: bool, now: u64) -> HeadersVerdict {
         if !matches!(self.state, State::New | State::Probed(_)) {
             return HeadersVerdict::Continue;
         }
-        let authority = head
-            .get(":authority")
-            .or_else(|| head.get("host"))
-            .unwrap_or("");
+        let authority = head.get(":authority").or_else(|| head.get("host")).unwrap_or("");
         let host = common::host_of(authority);
         let path = head.get(":path").unwrap_or("/");
-        let unobserved =
-            || providers::unobserved_api(&host, path, &|n| head.get(n).map(str::to_owned));
+        let unobserved = || providers::unobserved_api(&host, path, &|n| head.get(n).map(str::to_owned));
         let target = match std::mem::replace(&mut self.state, State::New) {
             State::Probed(target) => *target,
-            _ => self.classify(&host, path, || {
-                crate::tools::mcp::looks_like_mcp(head.headers)
-            }),
+            _ => self.classify(&host, path, || crate::tools::mcp::looks_like_mcp(head.headers)),
         };
         // an upgrade or a tunnel on a route genai-tap reads (a host-wide `kind: llm` route):
         // what follows the headers is frames or raw TCP, never a call's body. It passes
         // untouched, is never scanned or held, makes no span, and is counted as unobserved.
-        if let (false, Some(tunnel)) = (
-            matches!(target, Target::None),
-            providers::tunnel(head.get(":method"), head.get("upgrade")),
-        ) {
-            self.state = State::Passthrough {
-                unobserved: Some(unobserved().unwrap_or(tunnel)),
-            };
+        if let (false, Some(tunnel)) = (matches!(target, Target::None), providers::tunnel(head.get(":method"), head.get("upgrade"))) {
+            self.state = State::Passthrough { unobserved: Some(unobserved().unwrap_or(tunnel)) };
             return HeadersVerdict::Continue;
         }
         let (route_kind, call) = match target {
             Target::None => {
-                self.state = State::Passthrough {
-                    unobserved: unobserved(),
-                };
+                self.state = State::Passthrough { unobserved: unobserved() };
                 return HeadersVerdict::Continue;
             }
-            Target::Llm(detected, route_kind) => (
-                route_kind,
-                Call::Llm(Llm::new(&self.cfg, detected, route_kind)),
-            ),
+            Target::Llm(detected, route_kind) => (route_kind, Call::Llm(Llm::new(&self.cfg, detected, route_kind))),
             Target::Tool { mcp, name } => {
                 let kind = if mcp { RouteKind::Mcp } else { RouteKind::Tool };
                 (kind, Call::Tool(Tool::new(head, &host, path, mcp, name)))
@@ -280,14 +238,8 @@ impl Exchange {
             self.request_edits.push(common.traceparent_edit());
         }
         // LLM upstreams only, as documented: a tool server's encoding is its own business
-        if self.cfg.narrow_accept_encoding
-            && matches!(call, Call::Llm(_))
-            && head.get("accept-encoding").is_some()
-        {
-            self.request_edits.push(HeaderEdit {
-                name: "accept-encoding",
-                value: Some("identity".into()),
-            });
+        if self.cfg.narrow_accept_encoding && matches!(call, Call::Llm(_)) && head.get("accept-encoding").is_some() {
+            self.request_edits.push(HeaderEdit { name: "accept-encoding", value: Some("identity".into()) });
         }
         let guard = GuardState::new(&self.cfg, route_kind, head, end_of_stream);
         self.state = State::Observed(Box::new(Observed {
@@ -316,17 +268,13 @@ impl Exchange {
         if !matches!(self.state, State::New) {
             return false;
         }
-        let authority = get(":authority")
-            .or_else(|| get("host"))
-            .unwrap_or_default();
+        let authority = get(":authority").or_else(|| get("host")).unwrap_or_default();
         let host = common::host_of(&authority);
         let path = get(":path").unwrap_or_else(|| "/".to_owned());
         let mcp = || crate::tools::mcp::HEADERS.iter().any(|h| get(h).is_some());
         match self.classify(&host, &path, mcp) {
             Target::None => {
-                self.state = State::Passthrough {
-                    unobserved: providers::unobserved_api(&host, &path, &get),
-                };
+                self.state = State::Passthrough { unobserved: providers::unobserved_api(&host, &path, &get) };
                 true
             }
             target => {
@@ -353,17 +301,11 @@ impl Exchange {
                 }
                 Target::Llm(d, RouteKind::Llm)
             }
-            Some(r) => Target::Tool {
-                mcp: r.kind == RouteKind::Mcp,
-                name: r.tool.clone(),
-            },
+            Some(r) => Target::Tool { mcp: r.kind == RouteKind::Mcp, name: r.tool.clone() },
             None => match providers::detect(host, path) {
                 Some(d) => Target::Llm(d, RouteKind::Llm),
                 None if path.split('?').next().is_some_and(|p| p.ends_with("/mcp")) || mcp() => {
-                    Target::Tool {
-                        mcp: true,
-                        name: None,
-                    }
+                    Target::Tool { mcp: true, name: None }
                 }
                 None => Target::None,
             },
@@ -381,16 +323,9 @@ impl Exchange {
     /// is over at `end_of_stream`, or once its declared `content-length` has come: a body
     /// followed by trailers never gets `end_of_stream`, and what the guard holds must leave
     /// with the last chunk, since nothing can be released from the trailers callback.
-    pub fn handle_request_body(
-        &mut self,
-        chunk: &[u8],
-        end_of_stream: bool,
-        now: u64,
-    ) -> BodyVerdict {
+    pub fn handle_request_body(&mut self, chunk: &[u8], end_of_stream: bool, now: u64) -> BodyVerdict {
         let cfg = self.cfg.clone();
-        let Some(o) = self.observed() else {
-            return BodyVerdict::Continue;
-        };
+        let Some(o) = self.observed() else { return BodyVerdict::Continue };
         if o.request_done {
             // past the end already (the empty end_of_stream after a declared length)
             o.common.request_bytes += chunk.len() as u64;
@@ -399,9 +334,7 @@ impl Exchange {
         o.common.request_bytes += chunk.len() as u64;
         let end = end_of_stream || o.guard.request_complete(o.common.request_bytes);
         o.request_body.push(chunk);
-        let verdict = o
-            .guard
-            .guard_request_chunk(&cfg, chunk, end, o.request_body.overflowed());
+        let verdict = o.guard.guard_request_chunk(&cfg, chunk, end, o.request_body.overflowed());
         if end {
             o.end_request_body(&cfg, now);
         }
@@ -413,9 +346,7 @@ impl Exchange {
     /// [`TrailersVerdict`]), so such a request is refused rather than sent cut short.
     pub fn handle_request_trailers(&mut self, now: u64) -> TrailersVerdict {
         let cfg = self.cfg.clone();
-        let Some(o) = self.observed() else {
-            return TrailersVerdict::Continue;
-        };
+        let Some(o) = self.observed() else { return TrailersVerdict::Continue };
         if o.request_done {
             o.guard.request_trailers_after_end();
             return TrailersVerdict::Continue;
@@ -441,13 +372,7 @@ impl Exchange {
     }
 
     /// Reads the response status and headers.
-    pub fn handle_response_headers(
-        &mut self,
-        status: u16,
-        headers: &[(String, String)],
-        end_of_stream: bool,
-        now: u64,
-    ) {
+    pub fn handle_response_headers(&mut self, status: u16, headers: &[(String, String)], end_of_stream: bool, now: u64) {
         let cfg = self.cfg.clone();
         let Some(o) = self.observed() else { return };
         o.common.status = Some(status);
@@ -455,44 +380,23 @@ impl Exchange {
         if end_of_stream {
             o.common.response_end_ns = Some(now);
         }
-        let get = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
-        let encoded = get("content-encoding")
-            .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+        let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let encoded = get("content-encoding").is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
         // a compressed body cannot be scanned or rewritten in place
         match &mut o.call {
             Call::Llm(l) => {
                 if !encoded {
                     let d = &l.extraction.detected;
-                    let format = providers::stream_format(
-                        d.api,
-                        d.path_stream,
-                        get("content-type").unwrap_or(""),
-                    );
-                    o.guard.start_response(|| {
-                        ResponseGuard::for_llm(format, cfg.max_frame_bytes, cfg.max_body_bytes)
-                    });
+                    let format = providers::stream_format(d.api, d.path_stream, get("content-type").unwrap_or(""));
+                    o.guard.start_response(|| ResponseGuard::for_llm(format, cfg.max_frame_bytes, cfg.max_body_bytes));
                 }
-                let pairs: Vec<(&str, &str)> = headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                l.extraction.handle_response_headers(
-                    &pairs,
-                    get("content-type").unwrap_or(""),
-                    encoded,
-                );
+                let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                l.extraction.handle_response_headers(&pairs, get("content-type").unwrap_or(""), encoded);
             }
             Call::Tool(t) => {
                 if !encoded {
                     let ct = get("content-type").unwrap_or("");
-                    o.guard.start_response(|| {
-                        ResponseGuard::for_tool(ct, cfg.max_frame_bytes, cfg.max_body_bytes)
-                    });
+                    o.guard.start_response(|| ResponseGuard::for_tool(ct, cfg.max_frame_bytes, cfg.max_body_bytes));
                 }
                 t.handle_response_headers(&|n| get(n).map(str::to_owned), encoded, &cfg);
             }
@@ -502,10 +406,7 @@ impl Exchange {
         }
         if o.guard.rewrite_response {
             // redaction changes lengths: the response goes out chunked
-            self.response_edits.push(HeaderEdit {
-                name: "content-length",
-                value: None,
-            });
+            self.response_edits.push(HeaderEdit { name: "content-length", value: None });
         }
     }
 
@@ -520,26 +421,17 @@ impl Exchange {
     /// A host that already owns the chunk (wasm's `get_buffer` returns a `Vec`) hands it over,
     /// and a deferred chunk is kept without a copy; a host that lends a slice (the native
     /// module) pays a copy only when the chunk is deferred.
-    pub fn handle_response_body<'c>(
-        &mut self,
-        chunk: impl Into<Cow<'c, [u8]>>,
-        end_of_stream: bool,
-        now: u64,
-    ) -> ResponseVerdict {
+    pub fn handle_response_body<'c>(&mut self, chunk: impl Into<Cow<'c, [u8]>>, end_of_stream: bool, now: u64) -> ResponseVerdict {
         let chunk = chunk.into();
         let cfg = self.cfg.clone();
-        let Some(o) = self.observed() else {
-            return ResponseVerdict::Continue;
-        };
+        let Some(o) = self.observed() else { return ResponseVerdict::Continue };
         if !o.guard.rewrite_response {
             if o.deferred.bytes + chunk.len() > DEFER_BYTES {
                 o.run_deferred(&cfg);
             }
             if chunk.len() <= DEFER_BYTES {
                 o.deferred.bytes += chunk.len();
-                o.deferred
-                    .chunks
-                    .push((chunk.into_owned(), end_of_stream, now));
+                o.deferred.chunks.push((chunk.into_owned(), end_of_stream, now));
                 if end_of_stream {
                     // known now, read later: how the call ended must not wait for the reading
                     o.common.response_end_ns.get_or_insert(now);
@@ -568,9 +460,7 @@ impl Exchange {
     /// cut short (counted in `guard_response_trailers`).
     pub fn handle_response_trailers(&mut self, now: u64) -> TrailersVerdict {
         let cfg = self.cfg.clone();
-        let reply = self
-            .observed()
-            .and_then(|o| o.guard.end_response_at_trailers(&cfg, now));
+        let reply = self.observed().and_then(|o| o.guard.end_response_at_trailers(&cfg, now));
         self.handle_response_bytes_unread(0, true, now);
         match reply {
             Some(r) => TrailersVerdict::LocalReply(r),
@@ -585,35 +475,19 @@ impl Exchange {
     }
 
     /// Ends the exchange, rolling the call up into its session and task in `store`.
-    pub fn finish_with_store<S: SharedData>(
-        &mut self,
-        end: &EndInfo,
-        now: u64,
-        store: &mut S,
-    ) -> Finished {
+    pub fn finish_with_store<S: SharedData>(&mut self, end: &EndInfo, now: u64, store: &mut S) -> Finished {
         let cfg = self.cfg.clone();
         let mut out = Finished::default();
-        let mut o =
-            match std::mem::replace(&mut self.state, State::Passthrough { unobserved: None }) {
-                State::Observed(o) => o,
-                State::Passthrough {
-                    unobserved: Some(api),
-                } => {
-                    out.stats
-                        .push(StatUpdate::new(stats::UNOBSERVED_CALLS, &[("api", api)], 1));
-                    return out;
-                }
-                State::New | State::Probed(_) | State::Passthrough { unobserved: None } => {
-                    return out
-                }
-            };
+        let mut o = match std::mem::replace(&mut self.state, State::Passthrough { unobserved: None }) {
+            State::Observed(o) => o,
+            State::Passthrough { unobserved: Some(api) } => {
+                out.stats.push(StatUpdate::new(stats::UNOBSERVED_CALLS, &[("api", api)], 1));
+                return out;
+            }
+            State::New | State::Probed(_) | State::Passthrough { unobserved: None } => return out,
+        };
         o.run_deferred(&cfg);
-        let Observed {
-            common,
-            guard,
-            call,
-            ..
-        } = *o;
+        let Observed { common, guard, call, .. } = *o;
         match call {
             Call::Llm(l) => llm_span::finish(&cfg, common, guard, l, end, now, store, &mut out),
             Call::Tool(t) => tool::finish(&cfg, common, guard, t, now, store, &mut out),
@@ -621,13 +495,8 @@ impl Exchange {
         // defence in depth for what is not a span: a warning line or a spec-gap record carries
         // text from the wire too (the authority, which may hold userinfo). Captured content is
         // redacted where it is built.
-        out.warnings
-            .iter_mut()
-            .for_each(|w| sanitize::clean(&cfg, w));
-        out.logs
-            .iter_mut()
-            .filter(|l| l.sink == LogSink::SpecGap)
-            .for_each(|l| sanitize::clean(&cfg, &mut l.record.body));
+        out.warnings.iter_mut().for_each(|w| sanitize::clean(&cfg, w));
+        out.logs.iter_mut().filter(|l| l.sink == LogSink::SpecGap).for_each(|l| sanitize::clean(&cfg, &mut l.record.body));
         out
     }
 }
@@ -665,13 +534,7 @@ impl Observed {
         }
     }
 
-    fn read_response_chunk(
-        &mut self,
-        cfg: &Config,
-        chunk: &[u8],
-        end_of_stream: bool,
-        now: u64,
-    ) -> ResponseVerdict {
+    fn read_response_chunk(&mut self, cfg: &Config, chunk: &[u8], end_of_stream: bool, now: u64) -> ResponseVerdict {
         self.common.response_bytes += chunk.len() as u64;
         let verdict = self.guard.filter_response(cfg, chunk, end_of_stream, now);
         match &mut self.call {
@@ -704,12 +567,7 @@ impl SharedData for NoStore {
     fn get(&self, _key: &str) -> (Option<Vec<u8>>, Option<u32>) {
         (None, None)
     }
-    fn set(
-        &mut self,
-        _key: &str,
-        _value: &[u8],
-        _cas: Option<u32>,
-    ) -> Result<(), crate::session::SetError> {
+    fn set(&mut self, _key: &str, _value: &[u8], _cas: Option<u32>) -> Result<(), crate::session::SetError> {
         Err(crate::session::SetError::Host)
     }
 }

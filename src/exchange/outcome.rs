@@ -33,20 +33,14 @@ impl Outcome {
 
     /// The call stopped before its answer was whole: its usage, if any, is partial.
     pub fn stopped_early(self) -> bool {
-        matches!(
-            self,
-            Outcome::Truncated | Outcome::Cancelled | Outcome::TimedOut
-        )
+        matches!(self, Outcome::Truncated | Outcome::Cancelled | Outcome::TimedOut)
     }
 
     /// `error.type` for an outcome that is an error; `provider_error` is what the body said.
     pub fn error_type(self, provider_error: Option<&str>, status: Option<u16>) -> Option<String> {
         match self {
             Outcome::Errored => Some(
-                provider_error
-                    .map(str::to_owned)
-                    .or_else(|| status.map(|s| s.to_string()))
-                    .unwrap_or_else(|| "_OTHER".to_owned()),
+                provider_error.map(str::to_owned).or_else(|| status.map(|s| s.to_string())).unwrap_or_else(|| "_OTHER".to_owned()),
             ),
             Outcome::TimedOut => Some("timeout".to_owned()),
             Outcome::Cancelled => Some("cancelled".to_owned()),
@@ -58,18 +52,12 @@ impl Outcome {
 }
 
 /// Classifies how an LLM call ended from the guard, the status, the stream and Envoy's details.
-pub(super) fn outcome_of(
-    common: &Common,
-    blocked: bool,
-    provider_error: bool,
-    end: &EndInfo,
-) -> Outcome {
+pub(super) fn outcome_of(common: &Common, blocked: bool, provider_error: bool, end: &EndInfo) -> Outcome {
     if blocked {
         return Outcome::Blocked;
     }
     let details = end.code_details.as_deref().unwrap_or("");
-    if details.contains("upstream_response_timeout") || details.contains("request_overall_timeout")
-    {
+    if details.contains("upstream_response_timeout") || details.contains("request_overall_timeout") {
         return Outcome::TimedOut;
     }
     if client_went_away(details) && common.response_end_ns.is_none() {
@@ -117,10 +105,7 @@ pub(super) fn step_type(call: &LlmCall, outcome: Outcome) -> &'static str {
 /// The first surface-tool call's `reason` argument, sanitised and cut; `None` when the model
 /// called no surface tool.
 pub(super) fn surface_of(cfg: &Config, call: &LlmCall) -> Option<String> {
-    let t = call
-        .tool_calls
-        .iter()
-        .find(|t| cfg.tools.is_surface(&t.name))?;
+    let t = call.tool_calls.iter().find(|t| cfg.tools.is_surface(&t.name))?;
     let reason = serde_json::from_str::<serde_json::Value>(&t.arguments)
         .ok()
         .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))

@@ -9,22 +9,10 @@ use std::borrow::Cow;
 /// Attributes whose values genai-tap writes itself (constants, numbers as text, hex digests):
 /// nothing from the wire reaches them, so the telemetry pass skips them.
 const OWN_VALUES: &[&str] = &[
-    attr::GEN_AI_OPERATION_NAME,
-    attr::GEN_AI_PROVIDER_NAME,
-    attr::TAP_OUTCOME,
-    attr::TAP_STEP_TYPE,
-    attr::TAP_ROUTE_KIND,
-    attr::TAP_NOT_PARSED_REASON,
-    attr::TAP_RETENTION_BUCKET,
-    attr::TAP_PROMPT_SHA256,
-    attr::TAP_COMPLETION_SHA256,
-    attr::USER_ID_HASH,
-    attr::TAP_TOOL_AUTHZ,
-    attr::TAP_GUARD_BLOCKED_RULE,
-    attr::TAP_TOOL_RESULT_TYPE,
-    attr::MCP_METHOD_NAME,
-    attr::TAP_MODEL_TIER,
-    attr::GEN_AI_SYSTEM,
+    attr::GEN_AI_OPERATION_NAME, attr::GEN_AI_PROVIDER_NAME, attr::TAP_OUTCOME, attr::TAP_STEP_TYPE,
+    attr::TAP_ROUTE_KIND, attr::TAP_NOT_PARSED_REASON, attr::TAP_RETENTION_BUCKET, attr::TAP_PROMPT_SHA256,
+    attr::TAP_COMPLETION_SHA256, attr::USER_ID_HASH, attr::TAP_TOOL_AUTHZ, attr::TAP_GUARD_BLOCKED_RULE,
+    attr::TAP_TOOL_RESULT_TYPE, attr::MCP_METHOD_NAME, attr::TAP_MODEL_TIER, attr::GEN_AI_SYSTEM,
 ];
 
 /// Passes `s` through the detectors, in place.

@@ -16,15 +16,7 @@ use crate::span::{SpanId, TraceId};
 
 /// Writes the call into its session's slot; ended sessions' records go into `out`. Returns
 /// the session's totals after the call.
-pub(super) fn write<S: SharedData>(
-    cfg: &Config,
-    common: &Common,
-    usage: Usage,
-    cost_micro_usd: Option<u64>,
-    end_ns: u64,
-    store: &mut S,
-    out: &mut Finished,
-) -> Option<SessionTotals> {
+pub(super) fn write<S: SharedData>(cfg: &Config, common: &Common, usage: Usage, cost_micro_usd: Option<u64>, end_ns: u64, store: &mut S, out: &mut Finished) -> Option<SessionTotals> {
     let idf = &common.identity;
     let sid = idf.session_id.as_deref()?;
     let clean = |s: &str| crate::scan::sanitize_for_telemetry(&cfg.guard, s).into_owned();
@@ -43,10 +35,7 @@ pub(super) fn write<S: SharedData>(
         start_ms: common.start_ns / 1_000_000,
     };
     let upd = session::record_call(store, &cfg.sessions, sid, &delta, end_ns / 1_000_000).ok()?;
-    let ended_here = upd
-        .ended
-        .iter()
-        .any(|r| r.state == session::State::EndedByHeader);
+    let ended_here = upd.ended.iter().any(|r| r.state == session::State::EndedByHeader);
     if !ended_here {
         out.session_slot = Some(session::SlotKey::session(&cfg.sessions, sid).slot());
     }
@@ -67,10 +56,7 @@ pub(super) fn write<S: SharedData>(
 /// An ended session's span, log record and stats, into `out` (a call's, or the tick's).
 pub fn emit_session(rec: &SessionRecord, span_id: SpanId, trace_id: TraceId, out: &mut Finished) {
     let span = record::span(rec, span_id, trace_id);
-    out.logs.push(LogOut {
-        sink: LogSink::Task,
-        record: record::log_record(&span),
-    });
+    out.logs.push(LogOut { sink: LogSink::Task, record: record::log_record(&span) });
     record::stats(rec, &mut out.stats);
     out.spans.push(span);
 }

@@ -33,24 +33,12 @@ pub(super) struct CallFacts<'a> {
 }
 
 /// Writes the call into its task's slot; an ended task's record goes into `out`.
-pub(super) fn write<S: SharedData>(
-    cfg: &Config,
-    common: &Common,
-    f: &CallFacts<'_>,
-    store: &mut S,
-    out: &mut Finished,
-) -> TaskWrite {
+pub(super) fn write<S: SharedData>(cfg: &Config, common: &Common, f: &CallFacts<'_>, store: &mut S, out: &mut Finished) -> TaskWrite {
     let mut w = TaskWrite::default();
     let idf = &common.identity;
-    let Some(task_id) = idf.task_id.as_deref().filter(|_| cfg.sessions.enabled) else {
-        return w;
-    };
+    let Some(task_id) = idf.task_id.as_deref().filter(|_| cfg.sessions.enabled) else { return w };
     let clean = |s: &str| crate::scan::sanitize_for_telemetry(&cfg.guard, s).into_owned();
-    let (task_id, spec, agent) = (
-        clean(task_id),
-        idf.spec_version.as_deref().map(clean),
-        idf.agent_version.as_deref().map(clean),
-    );
+    let (task_id, spec, agent) = (clean(task_id), idf.spec_version.as_deref().map(clean), idf.agent_version.as_deref().map(clean));
     let agent_name = idf.agent.as_deref().map(clean);
     let reason = f.surface_reason.map(clean);
     let declared = idf.task_end.as_deref().map(clean);
@@ -65,11 +53,7 @@ pub(super) fn write<S: SharedData>(
         input_tokens: u.input.unwrap_or(0),
         output_tokens: u.output.unwrap_or(0),
         cached_input_tokens: u.cache_read.unwrap_or(0),
-        uncached_input_tokens: if u.input.is_some() {
-            split.uncached_input
-        } else {
-            0
-        },
+        uncached_input_tokens: if u.input.is_some() { split.uncached_input } else { 0 },
         reasoning_tokens: u.reasoning.unwrap_or(0),
         cost_micro_usd: f.cost_micro_usd,
         outcome: f.outcome,
@@ -83,13 +67,10 @@ pub(super) fn write<S: SharedData>(
         parent: common.parent,
         end: declared.as_deref(),
     };
-    let Ok((key, a)) = task::record_call(store, &cfg.sessions, &d, f.end_ns / 1_000_000) else {
-        return w;
-    };
+    let Ok((key, a)) = task::record_call(store, &cfg.sessions, &d, f.end_ns / 1_000_000) else { return w };
     w.over_budget = a.over_budget;
     if a.newly_over_budget {
-        out.stats
-            .push(StatUpdate::new(stats::TASKS_OVER_BUDGET, &[], 1));
+        out.stats.push(StatUpdate::new(stats::TASKS_OVER_BUDGET, &[], 1));
     }
     if a.ended {
         if cfg.sessions.task_records {
@@ -105,17 +86,9 @@ pub(super) fn write<S: SharedData>(
 }
 
 /// An ended task's span, log record and stats, into `out` (a call's, or the tick's).
-pub fn emit_task(
-    rec: &TaskRecord,
-    span_id: SpanId,
-    fallback_trace: crate::span::TraceId,
-    out: &mut Finished,
-) {
+pub fn emit_task(rec: &TaskRecord, span_id: SpanId, fallback_trace: crate::span::TraceId, out: &mut Finished) {
     let span = task::span(rec, span_id, fallback_trace);
-    out.logs.push(LogOut {
-        sink: LogSink::Task,
-        record: task::log_record(&span),
-    });
+    out.logs.push(LogOut { sink: LogSink::Task, record: task::log_record(&span) });
     task::stats(rec, &mut out.stats);
     out.spans.push(span);
 }

@@ -8,8 +8,8 @@ use super::logs::{self, Gap};
 use super::sanitize::sanitize_span;
 use super::tool_links;
 use super::verdict::{Finished, RequestHead};
-use crate::framing::{Body, BodyEnd, Frame, StreamFormat};
 use crate::plugin::Config;
+use crate::framing::{Body, BodyEnd, Frame, StreamFormat};
 use crate::session::SharedData;
 use crate::span::{attr, AttrValue, Span, StatusCode};
 use crate::stats::{self, StatUpdate};
@@ -31,13 +31,7 @@ pub(super) struct Tool {
 }
 
 impl Tool {
-    pub fn new(
-        head: RequestHead<'_>,
-        host: &str,
-        path: &str,
-        mcp: bool,
-        tool: Option<String>,
-    ) -> Tool {
+    pub fn new(head: RequestHead<'_>, host: &str, path: &str, mcp: bool, tool: Option<String>) -> Tool {
         Tool {
             mcp,
             name: tool.unwrap_or_else(|| host.to_owned()),
@@ -63,51 +57,28 @@ impl Tool {
     }
 
     /// Chooses how the response is read: an MCP stream as SSE events, anything else whole.
-    pub fn handle_response_headers(
-        &mut self,
-        get: &dyn Fn(&str) -> Option<String>,
-        encoded: bool,
-        cfg: &Config,
-    ) {
+    pub fn handle_response_headers(&mut self, get: &dyn Fn(&str) -> Option<String>, encoded: bool, cfg: &Config) {
         if self.session.is_none() {
             self.session = get("mcp-session-id");
         }
-        let sse = get("content-type").is_some_and(|c| {
-            c.trim()
-                .to_ascii_lowercase()
-                .starts_with("text/event-stream")
-        });
+        let sse = get("content-type").is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("text/event-stream"));
         self.response = if encoded {
             Body::Skip
         } else {
-            Body::new(
-                (sse && self.mcp).then_some(StreamFormat::Sse),
-                cfg.max_body_bytes,
-                cfg.max_frame_bytes,
-            )
+            Body::new((sse && self.mcp).then_some(StreamFormat::Sse), cfg.max_body_bytes, cfg.max_frame_bytes)
         };
     }
 
     pub fn handle_response_chunk(&mut self, chunk: &[u8]) {
-        let Tool {
-            response,
-            responses,
-            ..
-        } = self;
+        let Tool { response, responses, .. } = self;
         // a framing error is sticky: the body is skipped from then on
         let _ = response.push(chunk, &mut |f| read_event(f, responses));
     }
 
     pub fn end_response(&mut self) {
-        let Tool {
-            response,
-            responses,
-            ..
-        } = self;
+        let Tool { response, responses, .. } = self;
         match response.finish(&mut |f| read_event(f, responses)) {
-            BodyEnd::Whole(bytes) if self.mcp => {
-                self.responses.extend(mcp::parse_responses(&bytes))
-            }
+            BodyEnd::Whole(bytes) if self.mcp => self.responses.extend(mcp::parse_responses(&bytes)),
             BodyEnd::Whole(bytes) => self.result_shape = http::result_shape(&bytes),
             _ => {}
         }
@@ -122,39 +93,14 @@ fn read_event(frame: Frame<'_>, responses: &mut Vec<mcp::McpResponse>) {
 
 /// Ends a tool call: one span per tool request (MCP) or one for the call (plain HTTP), with
 /// their stats, a warning when the guard blocked it and a spec-gap record when it was refused.
-pub(super) fn finish<S: SharedData>(
-    cfg: &Config,
-    common: Common,
-    guard: GuardState,
-    t: Tool,
-    now: u64,
-    store: &mut S,
-    out: &mut Finished,
-) {
+pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardState, t: Tool, now: u64, store: &mut S, out: &mut Finished) {
     let end_ns = common.end_ns(now);
-    let authz = if guard.blocked.is_some() {
-        "refused"
-    } else {
-        http::authorization(common.status)
-    };
+    let authz = if guard.blocked.is_some() { "refused" } else { http::authorization(common.status) };
     let kind = if t.mcp { "mcp" } else { "http" };
-    let session = common
-        .identity
-        .session_id
-        .clone()
-        .or_else(|| t.session.clone());
+    let session = common.identity.session_id.clone().or_else(|| t.session.clone());
     let duration_ms = end_ns.saturating_sub(common.start_ns) / 1_000_000;
-    let guard_attrs = guard.record(
-        cfg,
-        &format!("a tool call to {}", common.host),
-        &mut out.stats,
-        &mut out.warnings,
-    );
-    let finish_span = |span: &mut Span,
-                       tool: &str,
-                       linked: Option<&str>,
-                       store: &S,
-                       out: &mut Finished| {
+    let guard_attrs = guard.record(cfg, &format!("a tool call to {}", common.host), &mut out.stats, &mut out.warnings);
+    let finish_span = |span: &mut Span, tool: &str, linked: Option<&str>, store: &S, out: &mut Finished| {
         common.set_http_attributes(span);
         span.set(attr::TAP_TOOL_AUTHZ, authz);
         span.set(attr::TAP_ROUTE_KIND, if t.mcp { "mcp" } else { "tool" });
@@ -165,35 +111,16 @@ pub(super) fn finish<S: SharedData>(
             span.set_const(attr::ERROR_TYPE, "secret_detected");
             span.status = StatusCode::Error;
         }
-        if let Some((trace, id, call_id)) =
-            session.as_deref().zip(linked).and_then(|(sid, tool)| {
-                tool_links::find(
-                    store,
-                    sid,
-                    tool,
-                    end_ns / 1_000_000,
-                    cfg.sessions.idle_ttl_ms,
-                )
-            })
-        {
+        if let Some((trace, id, call_id)) = session.as_deref().zip(linked).and_then(|(sid, tool)| tool_links::find(store, sid, tool, end_ns / 1_000_000, cfg.sessions.idle_ttl_ms)) {
             if !call_id.is_empty() {
                 span.set(attr::GEN_AI_TOOL_CALL_ID, call_id.as_str());
             }
-            span.links.push(crate::span::Link {
-                trace_id: trace,
-                span_id: id,
-                attributes: vec![(attr::GEN_AI_TOOL_CALL_ID, AttrValue::from(call_id.as_str()))],
-            });
+            span.links.push(crate::span::Link { trace_id: trace, span_id: id, attributes: vec![(attr::GEN_AI_TOOL_CALL_ID, AttrValue::from(call_id.as_str()))] });
         }
         let mut labels = vec![("tool", tool), ("kind", kind), ("authz", authz)];
         labels.extend(common.identity.agent.as_deref().map(|a| ("agent", a)));
-        out.stats
-            .push(StatUpdate::new(stats::TOOL_CALLS, &labels, 1));
-        out.stats.push(StatUpdate::new(
-            stats::TOOL_DURATION_MS,
-            &[("tool", tool)],
-            duration_ms as i64,
-        ));
+        out.stats.push(StatUpdate::new(stats::TOOL_CALLS, &labels, 1));
+        out.stats.push(StatUpdate::new(stats::TOOL_DURATION_MS, &[("tool", tool)], duration_ms as i64));
     };
     let mut spans = Vec::new();
     if t.mcp {
@@ -207,19 +134,9 @@ pub(super) fn finish<S: SharedData>(
             };
             let mut span = common.span(span_id, name, end_ns, 20);
             span.set(attr::MCP_METHOD_NAME, req.method.as_str());
-            span.set_some(
-                attr::JSONRPC_REQUEST_ID,
-                req.id.as_deref().map(|id| id.trim_matches('"')),
-            );
-            let resp = t
-                .responses
-                .iter()
-                .find(|r| r.id.is_some() && r.id == req.id);
-            let version = req
-                .protocol_version
-                .clone()
-                .or_else(|| t.header_protocol.clone())
-                .or_else(|| resp.and_then(|r| r.protocol_version.clone()));
+            span.set_some(attr::JSONRPC_REQUEST_ID, req.id.as_deref().map(|id| id.trim_matches('"')));
+            let resp = t.responses.iter().find(|r| r.id.is_some() && r.id == req.id);
+            let version = req.protocol_version.clone().or_else(|| t.header_protocol.clone()).or_else(|| resp.and_then(|r| r.protocol_version.clone()));
             span.set_some(attr::MCP_PROTOCOL_VERSION, version);
             span.set_some(attr::MCP_SESSION_ID, t.session.as_deref());
             span.set_some(attr::MCP_RESOURCE_URI, req.resource_uri.as_deref());
@@ -228,10 +145,7 @@ pub(super) fn finish<S: SharedData>(
                 span.set(attr::GEN_AI_TOOL_NAME, tool.as_str());
                 if let (true, Some(args)) = (cfg.tools.capture_arguments, &req.arguments) {
                     let clean = crate::scan::sanitize_for_telemetry(&cfg.guard, args);
-                    span.set(
-                        attr::GEN_AI_TOOL_CALL_ARGUMENTS,
-                        crate::text::cut(&clean, cfg.tools.max_argument_bytes),
-                    );
+                    span.set(attr::GEN_AI_TOOL_CALL_ARGUMENTS, crate::text::cut(&clean, cfg.tools.max_argument_bytes));
                 }
             }
             let tool_label = req.tool.clone().unwrap_or_else(|| req.method.clone());
@@ -245,11 +159,7 @@ pub(super) fn finish<S: SharedData>(
                         span.set(attr::TAP_TOOL_RESULT_KEYS, r.structured_keys.clone());
                     }
                     span.set(attr::TAP_TOOL_RESULT_BYTES, r.bytes as u64);
-                    if let Some(e) = r
-                        .error_code
-                        .map(mcp::error_type)
-                        .or_else(|| r.is_error.then(|| "tool_error".to_owned()))
-                    {
+                    if let Some(e) = r.error_code.map(mcp::error_type).or_else(|| r.is_error.then(|| "tool_error".to_owned())) {
                         span.set(attr::ERROR_TYPE, e);
                         span.status = StatusCode::Error;
                     }
@@ -260,18 +170,10 @@ pub(super) fn finish<S: SharedData>(
             spans.push(span);
         }
     } else {
-        let mut span = common.span(
-            common.span_id,
-            format!("execute_tool {}", t.name),
-            end_ns,
-            20,
-        );
+        let mut span = common.span(common.span_id, format!("execute_tool {}", t.name), end_ns, 20);
         span.set_const(attr::GEN_AI_OPERATION_NAME, "execute_tool");
         span.set(attr::GEN_AI_TOOL_NAME, t.name.as_str());
-        span.set(
-            attr::TAP_TOOL_SIDE_EFFECT,
-            http::side_effect(&common.method, &common.host, &t.path),
-        );
+        span.set(attr::TAP_TOOL_SIDE_EFFECT, http::side_effect(&common.method, &common.host, &t.path));
         if let Some((ty, keys)) = &t.result_shape {
             span.set(attr::TAP_TOOL_RESULT_TYPE, *ty);
             if !keys.is_empty() {
@@ -296,33 +198,12 @@ pub(super) fn finish<S: SharedData>(
                 Some(rule) => rule.clone(),
                 None => common.status.map(|s| s.to_string()).unwrap_or_default(),
             };
-            out.logs.push(logs::spec_gap(
-                span,
-                &common,
-                Gap {
-                    kind: "refused",
-                    reason,
-                },
-            ));
+            out.logs.push(logs::spec_gap(span, &common, Gap { kind: "refused", reason }));
         }
     }
     // the task counts the tool call (once per exchange, however many JSON-RPC requests)
-    let outcome = if guard.blocked.is_some() {
-        "blocked"
-    } else if spans.iter().any(|s| s.status == StatusCode::Error) {
-        "errored"
-    } else {
-        "completed"
-    };
-    let call = super::task_link::CallFacts {
-        llm: false,
-        end_ns,
-        usage: None,
-        cost_micro_usd: None,
-        outcome,
-        surface_reason: None,
-        model: None,
-    };
+    let outcome = if guard.blocked.is_some() { "blocked" } else if spans.iter().any(|s| s.status == StatusCode::Error) { "errored" } else { "completed" };
+    let call = super::task_link::CallFacts { llm: false, end_ns, usage: None, cost_micro_usd: None, outcome, surface_reason: None, model: None };
     super::task_link::write(cfg, &common, &call, store, out);
     out.spans.extend(spans);
 }

@@ -13,53 +13,27 @@ const SLOTS: u64 = 4096;
 const MAX_SLOT_BYTES: usize = 40 + 128;
 
 fn slot(session: &str, tool: &str) -> ([u8; 8], String) {
-    let d = Sha256::new()
-        .chain_update(session.as_bytes())
-        .chain_update([0u8])
-        .chain_update(tool.as_bytes())
-        .finalize();
+    let d = Sha256::new().chain_update(session.as_bytes()).chain_update([0u8]).chain_update(tool.as_bytes()).finalize();
     let mut tag = [0u8; 8];
     tag.copy_from_slice(&d[..8]);
-    (
-        tag,
-        format!("genai_tap.toolreq.{}", u64::from_be_bytes(tag) % SLOTS),
-    )
+    (tag, format!("genai_tap.toolreq.{}", u64::from_be_bytes(tag) % SLOTS))
 }
 
 /// Remembers that the LLM span `(trace, span)` asked for `tool` with `call_id`.
-pub(super) fn remember<S: SharedData>(
-    store: &mut S,
-    session: &str,
-    tool: &str,
-    call_id: &str,
-    trace: &[u8; 16],
-    span: &[u8; 8],
-    now_ms: u64,
-) {
+pub(super) fn remember<S: SharedData>(store: &mut S, session: &str, tool: &str, call_id: &str, trace: &[u8; 16], span: &[u8; 8], now_ms: u64) {
     let (tag, key) = slot(session, tool);
     let mut v = Vec::with_capacity(MAX_SLOT_BYTES);
     v.extend_from_slice(&tag);
     v.extend_from_slice(trace);
     v.extend_from_slice(span);
     v.extend_from_slice(&now_ms.to_be_bytes());
-    v.extend_from_slice(
-        call_id
-            .as_bytes()
-            .get(..call_id.len().min(MAX_SLOT_BYTES - 40))
-            .unwrap_or_default(),
-    );
+    v.extend_from_slice(call_id.as_bytes().get(..call_id.len().min(MAX_SLOT_BYTES - 40)).unwrap_or_default());
     let (_, cas) = store.get(&key);
     let _ = store.set(&key, &v, cas);
 }
 
 /// The LLM span that last asked for `tool` in `session`, within `ttl_ms`.
-pub(super) fn find<S: SharedData>(
-    store: &S,
-    session: &str,
-    tool: &str,
-    now_ms: u64,
-    ttl_ms: u64,
-) -> Option<([u8; 16], [u8; 8], String)> {
+pub(super) fn find<S: SharedData>(store: &S, session: &str, tool: &str, now_ms: u64, ttl_ms: u64) -> Option<([u8; 16], [u8; 8], String)> {
     let (tag, key) = slot(session, tool);
     let (v, _) = store.get(&key);
     let v = v?;
@@ -72,11 +46,7 @@ pub(super) fn find<S: SharedData>(
     if now_ms.saturating_sub(at) > ttl_ms {
         return None;
     }
-    Some((
-        trace,
-        span,
-        String::from_utf8_lossy(v.get(40..)?).into_owned(),
-    ))
+    Some((trace, span, String::from_utf8_lossy(v.get(40..)?).into_owned()))
 }
 
 #[cfg(test)]
@@ -91,12 +61,7 @@ mod tests {
         fn get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
             (self.0.get(key).cloned(), None)
         }
-        fn set(
-            &mut self,
-            key: &str,
-            value: &[u8],
-            _cas: Option<u32>,
-        ) -> Result<(), crate::session::SetError> {
+        fn set(&mut self, key: &str, value: &[u8], _cas: Option<u32>) -> Result<(), crate::session::SetError> {
             self.0.insert(key.to_owned(), value.to_vec());
             Ok(())
         }
@@ -107,24 +72,12 @@ mod tests {
         let mut store = Store::default();
         let long_id = "c".repeat(1000);
         for i in 0..20_000 {
-            remember(
-                &mut store,
-                &format!("s{i}"),
-                "get_weather",
-                &long_id,
-                &[1; 16],
-                &[2; 8],
-                5,
-            );
+            remember(&mut store, &format!("s{i}"), "get_weather", &long_id, &[1; 16], &[2; 8], 5);
         }
         assert!(store.0.len() as u64 <= SLOTS, "{} keys", store.0.len());
         assert!(store.0.values().all(|v| v.len() == MAX_SLOT_BYTES));
-        let (trace, span, id) =
-            find(&store, "s19999", "get_weather", 6, 10).expect("the last one is there");
+        let (trace, span, id) = find(&store, "s19999", "get_weather", 6, 10).expect("the last one is there");
         assert_eq!((trace, span, id.len()), ([1; 16], [2; 8], 128));
-        assert!(
-            find(&store, "s19999", "get_weather", 100, 10).is_none(),
-            "past its ttl"
-        );
+        assert!(find(&store, "s19999", "get_weather", 100, 10).is_none(), "past its ttl");
     }
 }

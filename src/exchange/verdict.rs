@@ -14,10 +14,7 @@ pub struct RequestHead<'a> {
 impl<'a> RequestHead<'a> {
     /// The first value of header `name` (lowercase).
     pub fn get(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 

@@ -17,11 +17,7 @@ pub struct BoundedBody {
 
 impl BoundedBody {
     pub fn new(limit: usize) -> BoundedBody {
-        BoundedBody {
-            bytes: Vec::new(),
-            limit,
-            overflowed: false,
-        }
+        BoundedBody { bytes: Vec::new(), limit, overflowed: false }
     }
 
     /// Appends `chunk`, or forgets everything once the limit would be passed.
@@ -81,11 +77,7 @@ pub enum Body {
 
 impl Body {
     /// A body to read as `format`'s frames, or whole when there is no format.
-    pub fn new(
-        format: Option<StreamFormat>,
-        max_body_bytes: usize,
-        max_frame_bytes: usize,
-    ) -> Body {
+    pub fn new(format: Option<StreamFormat>, max_body_bytes: usize, max_frame_bytes: usize) -> Body {
         match format {
             Some(format) => Body::Stream(StreamDecoder::new(format, max_frame_bytes)),
             None => Body::Whole(BoundedBody::new(max_body_bytes)),
@@ -98,11 +90,7 @@ impl Body {
     }
 
     /// Feeds a chunk. A framing error is sticky: the body is skipped from then on.
-    pub fn push(
-        &mut self,
-        chunk: &[u8],
-        on_frame: &mut dyn FnMut(Frame<'_>),
-    ) -> Result<(), FramingError> {
+    pub fn push(&mut self, chunk: &[u8], on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingError> {
         let result = match self {
             Body::Whole(b) => {
                 b.push(chunk);

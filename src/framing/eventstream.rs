@@ -27,17 +27,13 @@ fn message_len(b: &[u8], max: usize) -> Result<Option<usize>, FramingError> {
     if b.len() < PRELUDE {
         return Ok(None);
     }
-    let (Some(total), Some(headers), Some(crc)) = (be32(b, 0), be32(b, 4), be32(b, 8)) else {
-        return Ok(None);
-    };
+    let (Some(total), Some(headers), Some(crc)) = (be32(b, 0), be32(b, 4), be32(b, 8)) else { return Ok(None) };
     if crc32(&b[..8]) != crc {
         return Err(FramingError::bad_checksum());
     }
     let total = total as usize;
     if total < MIN_MESSAGE || headers as usize > total - MIN_MESSAGE {
-        return Err(FramingError::malformed(
-            "event-stream lengths do not add up",
-        ));
+        return Err(FramingError::malformed("event-stream lengths do not add up"));
     }
     if total > max {
         return Err(FramingError::too_large(max));
@@ -53,12 +49,8 @@ fn emit(m: &[u8], on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingErro
         return Err(FramingError::bad_checksum());
     }
     let headers_len = be32(m, 4).ok_or(FramingError::truncated())? as usize;
-    let headers = m
-        .get(PRELUDE..PRELUDE + headers_len)
-        .ok_or(FramingError::malformed("headers past the message"))?;
-    let payload = m
-        .get(PRELUDE + headers_len..total - 4)
-        .ok_or(FramingError::malformed("payload past the message"))?;
+    let headers = m.get(PRELUDE..PRELUDE + headers_len).ok_or(FramingError::malformed("headers past the message"))?;
+    let payload = m.get(PRELUDE + headers_len..total - 4).ok_or(FramingError::malformed("payload past the message"))?;
     let (mut event_type, mut message_type, mut exception_type) = ("", "event", None);
     let mut h = headers;
     while !h.is_empty() {
@@ -74,12 +66,7 @@ fn emit(m: &[u8], on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingErro
             4 => (None, 4),
             5 | 8 => (None, 8),
             6 | 7 => {
-                let n = u16::from_be_bytes(
-                    rest.get(..2)
-                        .ok_or(bad.clone())?
-                        .try_into()
-                        .map_err(|_| bad.clone())?,
-                ) as usize;
+                let n = u16::from_be_bytes(rest.get(..2).ok_or(bad.clone())?.try_into().map_err(|_| bad.clone())?) as usize;
                 (Some(rest.get(2..2 + n).ok_or(bad.clone())?), 2 + n)
             }
             9 => (None, 16),
@@ -89,9 +76,7 @@ fn emit(m: &[u8], on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingErro
             return Err(bad);
         }
         if kind == 7 {
-            let v = value
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .unwrap_or("");
+            let v = value.and_then(|v| std::str::from_utf8(v).ok()).unwrap_or("");
             match name {
                 b":event-type" => event_type = v,
                 b":message-type" => message_type = v,
@@ -102,27 +87,16 @@ fn emit(m: &[u8], on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingErro
         h = &rest[used..];
     }
     let event_type = exception_type.unwrap_or(event_type);
-    on_frame(Frame::EventStream {
-        event_type,
-        message_type,
-        payload,
-    });
+    on_frame(Frame::EventStream { event_type, message_type, payload });
     Ok(())
 }
 
 impl EventStreamDecoder {
     pub(crate) fn new(max_frame_bytes: usize) -> Self {
-        EventStreamDecoder {
-            max_frame_bytes,
-            partial: Vec::new(),
-        }
+        EventStreamDecoder { max_frame_bytes, partial: Vec::new() }
     }
 
-    pub(crate) fn push(
-        &mut self,
-        chunk: &[u8],
-        on_frame: &mut dyn FnMut(Frame<'_>),
-    ) -> Result<(), FramingError> {
+    pub(crate) fn push(&mut self, chunk: &[u8], on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingError> {
         let mut rest = chunk;
         // finish a message begun in an earlier chunk
         while !self.partial.is_empty() {
@@ -154,10 +128,7 @@ impl EventStreamDecoder {
         Ok(())
     }
 
-    pub(crate) fn finish(
-        &mut self,
-        _on_frame: &mut dyn FnMut(Frame<'_>),
-    ) -> Result<(), FramingError> {
+    pub(crate) fn finish(&mut self, _on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingError> {
         if self.partial.is_empty() {
             Ok(())
         } else {
@@ -202,17 +173,8 @@ pub(crate) mod tests {
         let mut d = StreamDecoder::new(StreamFormat::EventStream, 4096);
         let mut out = Vec::new();
         let mut sink = |f: Frame<'_>| {
-            if let Frame::EventStream {
-                event_type,
-                message_type,
-                payload,
-            } = f
-            {
-                out.push((
-                    event_type.to_owned(),
-                    message_type.to_owned(),
-                    String::from_utf8_lossy(payload).into_owned(),
-                ));
+            if let Frame::EventStream { event_type, message_type, payload } = f {
+                out.push((event_type.to_owned(), message_type.to_owned(), String::from_utf8_lossy(payload).into_owned()));
             }
         };
         for c in chunks {
@@ -229,28 +191,11 @@ pub(crate) mod tests {
 
     #[test]
     fn messages_at_every_split() {
-        let mut body = message(
-            &[(":event-type", "chunk"), (":message-type", "event")],
-            b"{\"a\":1}",
-        );
-        body.extend(message(
-            &[
-                (":message-type", "exception"),
-                (":exception-type", "throttlingException"),
-            ],
-            b"{}",
-        ));
+        let mut body = message(&[(":event-type", "chunk"), (":message-type", "event")], b"{\"a\":1}");
+        body.extend(message(&[(":message-type", "exception"), (":exception-type", "throttlingException")], b"{}"));
         let want = vec![
-            (
-                "chunk".to_owned(),
-                "event".to_owned(),
-                "{\"a\":1}".to_owned(),
-            ),
-            (
-                "throttlingException".to_owned(),
-                "exception".to_owned(),
-                "{}".to_owned(),
-            ),
+            ("chunk".to_owned(), "event".to_owned(), "{\"a\":1}".to_owned()),
+            ("throttlingException".to_owned(), "exception".to_owned(), "{}".to_owned()),
         ];
         for i in 0..=body.len() {
             let (a, b) = body.split_at(i);
@@ -268,10 +213,7 @@ pub(crate) mod tests {
             let r = decode(&[&bad]);
             assert!(r.is_err(), "flip at {i}: {r:?}");
         }
-        assert_eq!(
-            decode(&[&good[..good.len() - 3]]),
-            Err(FramingError::truncated())
-        );
+        assert_eq!(decode(&[&good[..good.len() - 3]]), Err(FramingError::truncated()));
     }
 }
 
@@ -309,9 +251,7 @@ pub fn base64_encode(b: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
     for g in b.chunks(3) {
-        let n = (u32::from(g[0]) << 16)
-            | (u32::from(*g.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*g.get(2).unwrap_or(&0));
+        let n = (u32::from(g[0]) << 16) | (u32::from(*g.get(1).unwrap_or(&0)) << 8) | u32::from(*g.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= g.len() {
                 out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -343,12 +283,7 @@ mod encode_tests {
         // one byte at a time, so the straddling path runs too
         for b in &m {
             d.push(std::slice::from_ref(b), &mut |f| {
-                if let Frame::EventStream {
-                    event_type,
-                    payload,
-                    ..
-                } = f
-                {
+                if let Frame::EventStream { event_type, payload, .. } = f {
                     got.push((event_type.to_owned(), payload.to_vec()));
                 }
             })
@@ -359,15 +294,7 @@ mod encode_tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (plain, enc) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
+        for (plain, enc) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
             assert_eq!(base64_encode(plain.as_bytes()), enc);
         }
     }

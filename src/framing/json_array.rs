@@ -30,31 +30,16 @@ pub(crate) struct JsonArrayDecoder {
 
 impl JsonArrayDecoder {
     pub(crate) fn new(max_frame_bytes: usize) -> Self {
-        JsonArrayDecoder {
-            max_frame_bytes,
-            at: Where::Start,
-            element: Vec::new(),
-            depth: 0,
-            in_string: false,
-            escaped: false,
-        }
+        JsonArrayDecoder { max_frame_bytes, at: Where::Start, element: Vec::new(), depth: 0, in_string: false, escaped: false }
     }
 
-    pub(crate) fn push(
-        &mut self,
-        chunk: &[u8],
-        on_frame: &mut dyn FnMut(Frame<'_>),
-    ) -> Result<(), FramingError> {
+    pub(crate) fn push(&mut self, chunk: &[u8], on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingError> {
         for &b in chunk {
             match self.at {
                 Where::Start => match b {
                     b'[' => self.at = Where::Between,
                     b if b.is_ascii_whitespace() => {}
-                    _ => {
-                        return Err(FramingError::malformed(
-                            "a JSON-array stream must start with '['",
-                        ))
-                    }
+                    _ => return Err(FramingError::malformed("a JSON-array stream must start with '['")),
                 },
                 Where::Between => match b {
                     b',' => {}
@@ -66,11 +51,7 @@ impl JsonArrayDecoder {
                         self.element.clear();
                         self.element.push(b);
                     }
-                    _ => {
-                        return Err(FramingError::malformed(
-                            "array elements must be objects or arrays",
-                        ))
-                    }
+                    _ => return Err(FramingError::malformed("array elements must be objects or arrays")),
                 },
                 Where::InElement => {
                     if self.element.len() >= self.max_frame_bytes {
@@ -111,10 +92,7 @@ impl JsonArrayDecoder {
         Ok(())
     }
 
-    pub(crate) fn finish(
-        &mut self,
-        _on_frame: &mut dyn FnMut(Frame<'_>),
-    ) -> Result<(), FramingError> {
+    pub(crate) fn finish(&mut self, _on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingError> {
         match self.at {
             Where::Done | Where::Start => Ok(()),
             Where::Between | Where::InElement => Err(FramingError::truncated()),
@@ -137,10 +115,7 @@ mod tests {
     #[test]
     fn elements_at_every_split() {
         let input = "[{\"a\":\"x,]}\\\"\"},\r\n{\"b\":[1,{\"c\":2}]}\n]";
-        let want = vec![
-            "{\"a\":\"x,]}\\\"\"}".to_owned(),
-            "{\"b\":[1,{\"c\":2}]}".to_owned(),
-        ];
+        let want = vec!["{\"a\":\"x,]}\\\"\"}".to_owned(), "{\"b\":[1,{\"c\":2}]}".to_owned()];
         let b = input.as_bytes();
         for i in 0..=b.len() {
             let (x, y) = b.split_at(i);
@@ -152,25 +127,11 @@ mod tests {
     #[test]
     fn bad_and_truncated_arrays() {
         assert_eq!(decode(&[b"[{\"a\":1}"]), Err(FramingError::truncated()));
-        assert_eq!(
-            decode(&[b"[{\"a\":1},{\"b\""]),
-            Err(FramingError::truncated())
-        );
+        assert_eq!(decode(&[b"[{\"a\":1},{\"b\""]), Err(FramingError::truncated()));
         let not_an_array = decode(&[b"{\"a\":1}"]).unwrap_err();
-        assert_eq!(
-            not_an_array.to_string(),
-            "malformed stream: a JSON-array stream must start with '['"
-        );
-        assert_eq!(
-            decode(&[b"[1]"]),
-            Err(FramingError::malformed(
-                "array elements must be objects or arrays"
-            ))
-        );
-        assert_eq!(
-            decode(&[b"[] x"]),
-            Err(FramingError::malformed("bytes after the closing ']'"))
-        );
+        assert_eq!(not_an_array.to_string(), "malformed stream: a JSON-array stream must start with '['");
+        assert_eq!(decode(&[b"[1]"]), Err(FramingError::malformed("array elements must be objects or arrays")));
+        assert_eq!(decode(&[b"[] x"]), Err(FramingError::malformed("bytes after the closing ']'")));
         assert_eq!(decode(&[b" [ ] "]).unwrap(), Vec::<String>::new());
     }
 }

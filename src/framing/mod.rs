@@ -65,30 +65,22 @@ enum FramingErrorKind {
 impl FramingError {
     /// One frame grew past `limit` bytes.
     pub(crate) fn too_large(limit: usize) -> FramingError {
-        FramingError {
-            kind: FramingErrorKind::FrameTooLarge { limit },
-        }
+        FramingError { kind: FramingErrorKind::FrameTooLarge { limit } }
     }
 
     /// An AWS event-stream prelude or message CRC did not match.
     pub(crate) fn bad_checksum() -> FramingError {
-        FramingError {
-            kind: FramingErrorKind::BadChecksum,
-        }
+        FramingError { kind: FramingErrorKind::BadChecksum }
     }
 
     /// Bytes that cannot start or continue a frame; `what` says which, without quoting them.
     pub(crate) fn malformed(what: &'static str) -> FramingError {
-        FramingError {
-            kind: FramingErrorKind::Malformed(what),
-        }
+        FramingError { kind: FramingErrorKind::Malformed(what) }
     }
 
     /// The stream ended inside a frame.
     pub(crate) fn truncated() -> FramingError {
-        FramingError {
-            kind: FramingErrorKind::Truncated,
-        }
+        FramingError { kind: FramingErrorKind::Truncated }
     }
 }
 
@@ -214,11 +206,7 @@ impl StreamDecoder {
 
 /// The JSON frames a decoder yields for `chunks`, as strings: the framers' tests compare them.
 #[cfg(test)]
-pub(crate) fn json_frames(
-    format: StreamFormat,
-    chunks: &[&[u8]],
-    limit: usize,
-) -> Result<Vec<String>, FramingError> {
+pub(crate) fn json_frames(format: StreamFormat, chunks: &[&[u8]], limit: usize) -> Result<Vec<String>, FramingError> {
     let mut d = StreamDecoder::new(format, limit);
     let mut out = Vec::new();
     let mut sink = |f: Frame<'_>| {

@@ -21,17 +21,10 @@ fn emit(line: &[u8], on_frame: &mut dyn FnMut(Frame<'_>)) {
 
 impl NdjsonDecoder {
     pub(crate) fn new(max_frame_bytes: usize) -> Self {
-        NdjsonDecoder {
-            max_frame_bytes,
-            partial: Vec::new(),
-        }
+        NdjsonDecoder { max_frame_bytes, partial: Vec::new() }
     }
 
-    pub(crate) fn push(
-        &mut self,
-        chunk: &[u8],
-        on_frame: &mut dyn FnMut(Frame<'_>),
-    ) -> Result<(), FramingError> {
+    pub(crate) fn push(&mut self, chunk: &[u8], on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingError> {
         let mut rest = chunk;
         while let Some(end) = memchr::memchr(b'\n', rest) {
             if self.partial.is_empty() {
@@ -55,10 +48,7 @@ impl NdjsonDecoder {
         Ok(())
     }
 
-    pub(crate) fn finish(
-        &mut self,
-        on_frame: &mut dyn FnMut(Frame<'_>),
-    ) -> Result<(), FramingError> {
+    pub(crate) fn finish(&mut self, on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingError> {
         let line = std::mem::take(&mut self.partial);
         emit(&line, on_frame);
         Ok(())
@@ -92,23 +82,13 @@ mod tests {
                 assert_eq!(decode(&[x, y], 64).unwrap(), *want, "{input:?} at {i}");
             }
             let singles: Vec<&[u8]> = b.chunks(1).collect();
-            assert_eq!(
-                decode(&singles, 64).unwrap(),
-                *want,
-                "{input:?} byte by byte"
-            );
+            assert_eq!(decode(&singles, 64).unwrap(), *want, "{input:?} byte by byte");
         }
     }
 
     #[test]
     fn a_line_over_the_limit_is_an_error() {
-        assert_eq!(
-            decode(&[b"0123456789", b"0123456789\n"], 16),
-            Err(FramingError::too_large(16))
-        );
-        assert_eq!(
-            decode(&[b"01234567890123456789"], 16),
-            Err(FramingError::too_large(16))
-        );
+        assert_eq!(decode(&[b"0123456789", b"0123456789\n"], 16), Err(FramingError::too_large(16)));
+        assert_eq!(decode(&[b"01234567890123456789"], 16), Err(FramingError::too_large(16)));
     }
 }

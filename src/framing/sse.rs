@@ -41,11 +41,7 @@ impl SseDecoder {
         }
     }
 
-    pub(crate) fn push(
-        &mut self,
-        chunk: &[u8],
-        on_frame: &mut dyn FnMut(Frame<'_>),
-    ) -> Result<(), FramingError> {
+    pub(crate) fn push(&mut self, chunk: &[u8], on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingError> {
         let mut rest = chunk;
         if self.after_cr {
             self.after_cr = false;
@@ -88,11 +84,7 @@ impl SseDecoder {
         Ok(())
     }
 
-    fn take_line(
-        &mut self,
-        line: &[u8],
-        on_frame: &mut dyn FnMut(Frame<'_>),
-    ) -> Result<(), FramingError> {
+    fn take_line(&mut self, line: &[u8], on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingError> {
         if line.is_empty() {
             self.dispatch(on_frame);
             return Ok(());
@@ -129,23 +121,15 @@ impl SseDecoder {
 
     fn dispatch(&mut self, on_frame: &mut dyn FnMut(Frame<'_>)) {
         if self.has_data {
-            let event = std::str::from_utf8(&self.event)
-                .ok()
-                .filter(|e| !e.is_empty());
-            on_frame(Frame::Sse {
-                event,
-                data: &self.data,
-            });
+            let event = std::str::from_utf8(&self.event).ok().filter(|e| !e.is_empty());
+            on_frame(Frame::Sse { event, data: &self.data });
         }
         self.data.clear();
         self.event.clear();
         self.has_data = false;
     }
 
-    pub(crate) fn finish(
-        &mut self,
-        on_frame: &mut dyn FnMut(Frame<'_>),
-    ) -> Result<(), FramingError> {
+    pub(crate) fn finish(&mut self, on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<(), FramingError> {
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
             self.take_line(&line, on_frame)?;
@@ -170,10 +154,7 @@ mod tests {
         let mut out = Vec::new();
         let mut sink = |f: Frame<'_>| {
             if let Frame::Sse { event, data } = f {
-                out.push((
-                    event.map(str::to_owned),
-                    String::from_utf8(data.to_vec()).unwrap(),
-                ));
+                out.push((event.map(str::to_owned), String::from_utf8(data.to_vec()).unwrap()));
             }
         };
         for c in chunks {
@@ -194,71 +175,19 @@ mod tests {
     }
 
     const CASES: &[Case] = &[
-        Case {
-            name: "basic",
-            input: "data: a\n\ndata: b\n\n",
-            want: &[(None, "a"), (None, "b")],
-        },
-        Case {
-            name: "crlf",
-            input: "data: a\r\n\r\ndata: b\r\n\r\n",
-            want: &[(None, "a"), (None, "b")],
-        },
-        Case {
-            name: "bare cr",
-            input: "data: a\r\rdata: b\r\r",
-            want: &[(None, "a"), (None, "b")],
-        },
-        Case {
-            name: "named",
-            input: "event: message_start\ndata: {}\n\n",
-            want: &[(Some("message_start"), "{}")],
-        },
-        Case {
-            name: "multi-line data",
-            input: "data: a\ndata: b\n\n",
-            want: &[(None, "a\nb")],
-        },
-        Case {
-            name: "no space",
-            input: "data:x\n\n",
-            want: &[(None, "x")],
-        },
-        Case {
-            name: "two spaces keep one",
-            input: "data:  x\n\n",
-            want: &[(None, " x")],
-        },
-        Case {
-            name: "comments and ids",
-            input: ": ping\nid: 7\nretry: 10\ndata: x\n\n",
-            want: &[(None, "x")],
-        },
-        Case {
-            name: "no data no event",
-            input: "event: ping\n\ndata: y\n\n",
-            want: &[(None, "y")],
-        },
-        Case {
-            name: "event name resets",
-            input: "event: a\ndata: 1\n\ndata: 2\n\n",
-            want: &[(Some("a"), "1"), (None, "2")],
-        },
-        Case {
-            name: "unterminated last event",
-            input: "data: a\n\ndata: [DONE]",
-            want: &[(None, "a"), (None, "[DONE]")],
-        },
-        Case {
-            name: "utf-8",
-            input: "data: héllo ✓\n\n",
-            want: &[(None, "héllo ✓")],
-        },
-        Case {
-            name: "empty data line",
-            input: "data\n\n",
-            want: &[(None, "")],
-        },
+        Case { name: "basic", input: "data: a\n\ndata: b\n\n", want: &[(None, "a"), (None, "b")] },
+        Case { name: "crlf", input: "data: a\r\n\r\ndata: b\r\n\r\n", want: &[(None, "a"), (None, "b")] },
+        Case { name: "bare cr", input: "data: a\r\rdata: b\r\r", want: &[(None, "a"), (None, "b")] },
+        Case { name: "named", input: "event: message_start\ndata: {}\n\n", want: &[(Some("message_start"), "{}")] },
+        Case { name: "multi-line data", input: "data: a\ndata: b\n\n", want: &[(None, "a\nb")] },
+        Case { name: "no space", input: "data:x\n\n", want: &[(None, "x")] },
+        Case { name: "two spaces keep one", input: "data:  x\n\n", want: &[(None, " x")] },
+        Case { name: "comments and ids", input: ": ping\nid: 7\nretry: 10\ndata: x\n\n", want: &[(None, "x")] },
+        Case { name: "no data no event", input: "event: ping\n\ndata: y\n\n", want: &[(None, "y")] },
+        Case { name: "event name resets", input: "event: a\ndata: 1\n\ndata: 2\n\n", want: &[(Some("a"), "1"), (None, "2")] },
+        Case { name: "unterminated last event", input: "data: a\n\ndata: [DONE]", want: &[(None, "a"), (None, "[DONE]")] },
+        Case { name: "utf-8", input: "data: héllo ✓\n\n", want: &[(None, "héllo ✓")] },
+        Case { name: "empty data line", input: "data\n\n", want: &[(None, "")] },
     ];
 
     #[test]
@@ -272,12 +201,7 @@ mod tests {
                 assert_eq!(decode(&[a, b]).unwrap(), want, "{} split at {i}", case.name);
             }
             let singles: Vec<&[u8]> = bytes.chunks(1).collect();
-            assert_eq!(
-                decode(&singles).unwrap(),
-                want,
-                "{} byte by byte",
-                case.name
-            );
+            assert_eq!(decode(&singles).unwrap(), want, "{} byte by byte", case.name);
         }
     }
 
@@ -285,9 +209,7 @@ mod tests {
     fn an_oversized_event_is_an_error_and_sticky() {
         let mut d = StreamDecoder::new(StreamFormat::Sse, 16);
         let mut n = 0;
-        let err = d
-            .push(b"data: 0123456789abcdefghij\n\n", &mut |_| n += 1)
-            .unwrap_err();
+        let err = d.push(b"data: 0123456789abcdefghij\n\n", &mut |_| n += 1).unwrap_err();
         assert_eq!(err, FramingError::too_large(16));
         assert_eq!(d.push(b"data: ok\n\n", &mut |_| n += 1), Err(err));
         assert_eq!(n, 0);

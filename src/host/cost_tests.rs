@@ -22,12 +22,7 @@ const MS: u64 = 1_000_000;
 const OBSERVE: &str = r#"{"collector":{"cluster":"otel","authority":"c","flush_interval_ms":1000},"pii":{"mode":"off"},"secrets":{"mode":"off"}}"#;
 
 fn configured() -> (Root, FakeHost) {
-    let mut host = FakeHost {
-        plugin_configuration: OBSERVE.as_bytes().to_vec(),
-        now: 1_000 * MS,
-        memory: 1 << 20,
-        ..FakeHost::default()
-    };
+    let mut host = FakeHost { plugin_configuration: OBSERVE.as_bytes().to_vec(), now: 1_000 * MS, memory: 1 << 20, ..FakeHost::default() };
     let mut root = Root::default();
     assert!(root.configure(&mut host), "{:?}", host.logs);
     // a first call defines the VM's metrics (once per VM, not per call): pay for it here
@@ -55,22 +50,14 @@ fn chat_headers() -> Vec<(String, String)> {
 
 fn prompt(size: usize) -> Vec<u8> {
     let words = "Summarise the incident report and list follow-up actions for the platform team. ";
-    let content: String = words
-        .repeat(size / words.len() + 1)
-        .chars()
-        .take(size)
-        .collect();
-    format!(r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"{content}"}}]}}"#)
-        .into_bytes()
+    let content: String = words.repeat(size / words.len() + 1).chars().take(size).collect();
+    format!(r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"{content}"}}]}}"#).into_bytes()
 }
 
 const ANSWER: &[u8] = br#"{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o-2024-08-06","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"Here is the summary."}}],"usage":{"prompt_tokens":420,"completion_tokens":5,"total_tokens":425}}"#;
 
 /// One 2 KB chat call through every callback; returns the host calls of each callback.
-fn one_chat_call(
-    root: &Root,
-    host: &mut FakeHost,
-) -> Vec<(&'static str, BTreeMap<&'static str, usize>)> {
+fn one_chat_call(root: &Root, host: &mut FakeHost) -> Vec<(&'static str, BTreeMap<&'static str, usize>)> {
     let mut out = Vec::new();
     let mut stream = root.stream(host).expect("configured");
     out.push(("create", host.take_calls()));
@@ -79,34 +66,21 @@ fn one_chat_call(
     out.push(("request_headers", host.take_calls()));
     let body = prompt(2048);
     host.request_chunk = body.clone();
-    assert_eq!(
-        stream.on_request_body(host, body.len(), true),
-        Action::Continue
-    );
+    assert_eq!(stream.on_request_body(host, body.len(), true), Action::Continue);
     out.push(("request_body", host.take_calls()));
     host.now += 40 * MS;
-    host.response_headers = headers(&[
-        (":status", "200"),
-        ("content-type", "application/json"),
-        ("content-length", "300"),
-        ("server", "nginx"),
-    ]);
+    host.response_headers = headers(&[(":status", "200"), ("content-type", "application/json"), ("content-length", "300"), ("server", "nginx")]);
     assert_eq!(stream.on_response_headers(host, false), Action::Continue);
     out.push(("response_headers", host.take_calls()));
     host.response_chunk = ANSWER.to_vec();
-    assert_eq!(
-        stream.on_response_body(host, ANSWER.len(), true),
-        Action::Continue
-    );
+    assert_eq!(stream.on_response_body(host, ANSWER.len(), true), Action::Continue);
     out.push(("response_body", host.take_calls()));
     stream.on_log(host);
     out.push(("log", host.take_calls()));
     out
 }
 
-fn total(
-    per_callback: &[(&'static str, BTreeMap<&'static str, usize>)],
-) -> BTreeMap<&'static str, usize> {
+fn total(per_callback: &[(&'static str, BTreeMap<&'static str, usize>)]) -> BTreeMap<&'static str, usize> {
     let mut sum = BTreeMap::new();
     for (_, calls) in per_callback {
         for (k, n) in calls {
@@ -120,31 +94,15 @@ fn total(
 fn an_observed_2k_chat_call_makes_twelve_host_calls() {
     let (mut root, mut host) = configured();
     let calls = one_chat_call(&root, &mut host);
-    let by_callback: Vec<(&str, usize)> = calls
-        .iter()
-        .map(|(cb, c)| (*cb, c.values().sum()))
-        .collect();
+    let by_callback: Vec<(&str, usize)> = calls.iter().map(|(cb, c)| (*cb, c.values().sum())).collect();
     assert_eq!(
         total(&calls),
-        BTreeMap::from([
-            ("get_buffer", 2),
-            ("get_current_time", 5),
-            ("get_map", 2),
-            ("record_metric", 1),
-            ("set_map_value", 2)
-        ]),
+        BTreeMap::from([("get_buffer", 2), ("get_current_time", 5), ("get_map", 2), ("record_metric", 1), ("set_map_value", 2)]),
         "{calls:?}"
     );
     assert_eq!(
         by_callback,
-        vec![
-            ("create", 0),
-            ("request_headers", 4),
-            ("request_body", 2),
-            ("response_headers", 2),
-            ("response_body", 2),
-            ("log", 2)
-        ],
+        vec![("create", 0), ("request_headers", 4), ("request_body", 2), ("response_headers", 2), ("response_body", 2), ("log", 2)],
         "{calls:?}"
     );
     // the one histogram sample (llm_duration_ms) is recorded at once; the span and the
@@ -177,65 +135,35 @@ fn a_streamed_call_makes_two_host_calls_per_chunk() {
             host.response_chunk.extend_from_slice(end.as_bytes());
         }
         let n = host.response_chunk.len();
-        assert_eq!(
-            stream.on_response_body(&mut host, n, false),
-            Action::Continue
-        );
+        assert_eq!(stream.on_response_body(&mut host, n, false), Action::Continue);
     }
     // the usual end: an empty last callback
     stream.on_response_body(&mut host, 0, true);
     let body_calls = host.take_calls();
     // a clock read and one read of each chunk; the empty last one only reads the clock
-    assert_eq!(
-        body_calls,
-        BTreeMap::from([("get_buffer", chunks), ("get_current_time", chunks + 1)])
-    );
+    assert_eq!(body_calls, BTreeMap::from([("get_buffer", chunks), ("get_current_time", chunks + 1)]));
     stream.on_log(&mut host);
     let mut log = host.take_calls();
     // metrics are defined once per VM and label set (this model's first stream), not per call
     log.remove("define_metric");
     // the clock, and three histogram samples: duration, time to first chunk, stream state
-    assert_eq!(
-        log,
-        BTreeMap::from([("get_current_time", 1), ("record_metric", 3)])
-    );
+    assert_eq!(log, BTreeMap::from([("get_current_time", 1), ("record_metric", 3)]));
 }
 
 #[test]
 fn an_unobserved_call_makes_one_header_map_read_and_nothing_else() {
     let (root, mut host) = configured();
     let mut stream = root.stream(&mut host).expect("configured");
-    host.request_headers = headers(&[
-        (":method", "POST"),
-        (":authority", "api.openai.com"),
-        (":path", "/unobserved/v1/files"),
-        ("content-type", "application/json"),
-        ("user-agent", "curl/8"),
-        ("accept", "*/*"),
-    ]);
-    assert_eq!(
-        stream.on_request_headers(&mut host, false),
-        Action::Continue
-    );
+    host.request_headers = headers(&[(":method", "POST"), (":authority", "api.openai.com"), (":path", "/unobserved/v1/files"),
+        ("content-type", "application/json"), ("user-agent", "curl/8"), ("accept", "*/*")]);
+    assert_eq!(stream.on_request_headers(&mut host, false), Action::Continue);
     host.request_chunk = prompt(2048);
-    assert_eq!(
-        stream.on_request_body(&mut host, 2048, true),
-        Action::Continue
-    );
+    assert_eq!(stream.on_request_body(&mut host, 2048, true), Action::Continue);
     host.response_headers = headers(&[(":status", "200"), ("content-type", "application/json")]);
-    assert_eq!(
-        stream.on_response_headers(&mut host, false),
-        Action::Continue
-    );
+    assert_eq!(stream.on_response_headers(&mut host, false), Action::Continue);
     host.response_chunk = ANSWER.to_vec();
-    assert_eq!(
-        stream.on_response_body(&mut host, ANSWER.len(), false),
-        Action::Continue
-    );
-    assert_eq!(
-        stream.on_response_body(&mut host, 0, true),
-        Action::Continue
-    );
+    assert_eq!(stream.on_response_body(&mut host, ANSWER.len(), false), Action::Continue);
+    assert_eq!(stream.on_response_body(&mut host, 0, true), Action::Continue);
     assert_eq!(stream.on_response_trailers(&mut host), Action::Continue);
     stream.on_log(&mut host);
     // the map, read once; the body, trailer and log callbacks return at once

@@ -78,10 +78,7 @@ impl FakeHost {
 }
 
 pub(crate) fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 impl Host for FakeHost {
@@ -122,10 +119,7 @@ impl Host for FakeHost {
         b[..size.min(b.len())].to_vec()
     }
     fn replace_body(&mut self, which: BodyOf, len: usize, bytes: &[u8]) {
-        assert!(
-            !self.refuse_body_writes,
-            "a body write from a trailers callback: Envoy answers BadArgument and the SDK panics"
-        );
+        assert!(!self.refuse_body_writes, "a body write from a trailers callback: Envoy answers BadArgument and the SDK panics");
         self.count("set_buffer");
         let chunk = self.chunk(which);
         let len = len.min(chunk.len());
@@ -153,19 +147,13 @@ impl Host for FakeHost {
         if cas.is_some() && cas != current {
             return Err(SetError::CasMismatch);
         }
-        self.shared
-            .insert(key.to_owned(), (value.to_vec(), current.unwrap_or(0) + 1));
+        self.shared.insert(key.to_owned(), (value.to_vec(), current.unwrap_or(0) + 1));
         Ok(())
     }
     fn define_metric(&mut self, kind: MetricKind, name: &str) -> Option<u32> {
         self.count("define_metric");
         let next = self.metric_ids.len() as u32 + 1;
-        Some(
-            self.metric_ids
-                .entry(name.to_owned())
-                .or_insert((next, kind))
-                .0,
-        )
+        Some(self.metric_ids.entry(name.to_owned()).or_insert((next, kind)).0)
     }
     fn increment_metric(&mut self, id: u32, delta: i64) {
         self.count("increment_metric");
@@ -175,25 +163,12 @@ impl Host for FakeHost {
         self.count("record_metric");
         self.histogram_samples.entry(id).or_default().push(value);
     }
-    fn dispatch(
-        &mut self,
-        cluster: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-        _timeout_ms: u64,
-    ) -> Result<u32, String> {
+    fn dispatch(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], _timeout_ms: u64) -> Result<u32, String> {
         self.count("dispatch_http_call");
         if self.unknown_clusters.iter().any(|c| c == cluster) {
             return Err("BadArgument".into());
         }
-        self.dispatched.push((
-            cluster.to_owned(),
-            headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body.to_vec(),
-        ));
+        self.dispatched.push((cluster.to_owned(), headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), body.to_vec()));
         Ok(self.dispatched.len() as u32)
     }
     fn plugin_configuration(&self) -> Vec<u8> {
@@ -208,9 +183,7 @@ impl Host for FakeHost {
         self.count("random_get");
         self.random_calls += 1;
         for (i, b) in buf.iter_mut().enumerate() {
-            *b = (self.random_calls as u8)
-                .wrapping_mul(31)
-                .wrapping_add(i as u8);
+            *b = (self.random_calls as u8).wrapping_mul(31).wrapping_add(i as u8);
         }
     }
     fn memory_bytes(&self) -> i64 {

@@ -42,12 +42,7 @@ fn key(update: &StatUpdate) -> u64 {
 
 impl Metrics {
     pub(crate) fn new(max_label_values: usize) -> Metrics {
-        Metrics {
-            namer: Namer::new(max_label_values),
-            by_name: HashMap::new(),
-            by_key: HashMap::new(),
-            slots: Vec::new(),
-        }
+        Metrics { namer: Namer::new(max_label_values), by_name: HashMap::new(), by_key: HashMap::new(), slots: Vec::new() }
     }
 
     fn slot(&mut self, host: &mut impl Host, update: &StatUpdate) -> Option<usize> {
@@ -60,11 +55,7 @@ impl Metrics {
             Some(slot) => *slot,
             None => {
                 let id = host.define_metric(update.metric.kind, &name)?;
-                self.slots.push(Slot {
-                    id,
-                    kind: update.metric.kind,
-                    pending: 0,
-                });
+                self.slots.push(Slot { id, kind: update.metric.kind, pending: 0 });
                 self.by_name.insert(name, self.slots.len() - 1);
                 self.slots.len() - 1
             }
@@ -78,16 +69,10 @@ impl Metrics {
     }
 
     pub(crate) fn apply(&mut self, host: &mut impl Host, update: &StatUpdate) {
-        let Some(slot) = self.slot(host, update) else {
-            return;
-        };
-        let Some(slot) = self.slots.get_mut(slot) else {
-            return;
-        };
+        let Some(slot) = self.slot(host, update) else { return };
+        let Some(slot) = self.slots.get_mut(slot) else { return };
         match slot.kind {
-            MetricKind::Counter | MetricKind::Gauge => {
-                slot.pending = slot.pending.saturating_add(update.value)
-            }
+            MetricKind::Counter | MetricKind::Gauge => slot.pending = slot.pending.saturating_add(update.value),
             MetricKind::Histogram => host.record_metric(slot.id, update.value.max(0) as u64),
         }
     }
@@ -95,9 +80,7 @@ impl Metrics {
     /// Sets a gauge to `update.value` at once (Envoy's `record_metric` on a gauge sets it):
     /// for gauges every VM sets to the same value, where adding deltas would count each VM.
     pub(crate) fn set(&mut self, host: &mut impl Host, update: &StatUpdate) {
-        let Some(slot) = self.slot(host, update) else {
-            return;
-        };
+        let Some(slot) = self.slot(host, update) else { return };
         if let Some(slot) = self.slots.get(slot) {
             host.record_metric(slot.id, update.value.max(0) as u64);
         }

@@ -86,13 +86,7 @@ pub(crate) trait Host {
     fn increment_metric(&mut self, id: u32, delta: i64);
     fn record_metric(&mut self, id: u32, value: u64);
     /// Sends an HTTP call to `cluster`; the token comes back with its response.
-    fn dispatch(
-        &mut self,
-        cluster: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-        timeout_ms: u64,
-    ) -> Result<u32, String>;
+    fn dispatch(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout_ms: u64) -> Result<u32, String>;
     fn plugin_configuration(&self) -> Vec<u8>;
     fn set_tick_period(&mut self, ms: u64);
     /// Fills `buf` with random bytes (zeros if the host cannot).

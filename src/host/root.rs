@@ -8,10 +8,10 @@ use super::stream::Stream;
 use super::vm::{Channel, Vm};
 use super::{BodyOf, Headers, Host, Level, SharedStore};
 use crate::exchange::{emit_session, emit_task, Finished};
-use crate::plugin::Config;
 use crate::session::UpdateError;
-use crate::span::{AttrValue, Resource};
 use crate::stats::{self, StatUpdate};
+use crate::plugin::Config;
+use crate::span::{AttrValue, Resource};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -26,26 +26,15 @@ fn check_tasks(cfg: &Config, vm: &mut Vm, host: &mut impl Host, now: u64) {
     let mut out = Finished::default();
     let slots: Vec<u32> = vm.watched_tasks.iter().copied().collect();
     for slot in slots {
-        let check = crate::task::check_slot(
-            &mut SharedStore(host),
-            &cfg.sessions,
-            cfg.sessions.task_idle_timeout_ms,
-            slot,
-            now / 1_000_000,
-        );
+        let check = crate::task::check_slot(&mut SharedStore(host), &cfg.sessions, cfg.sessions.task_idle_timeout_ms, slot, now / 1_000_000);
         match check {
             Ok(Check::Live) | Err(UpdateError::Contended) => {}
             Ok(Check::Forget) | Err(UpdateError::Host) => {
                 vm.watched_tasks.remove(&slot);
             }
-            Ok(Check::Changed {
-                record,
-                ended,
-                newly_over_budget,
-            }) => {
+            Ok(Check::Changed { record, ended, newly_over_budget }) => {
                 if newly_over_budget {
-                    out.stats
-                        .push(StatUpdate::new(stats::TASKS_OVER_BUDGET, &[], 1));
+                    out.stats.push(StatUpdate::new(stats::TASKS_OVER_BUDGET, &[], 1));
                 }
                 if ended {
                     vm.watched_tasks.remove(&slot);
@@ -79,12 +68,7 @@ fn check_sessions(cfg: &Config, vm: &mut Vm, host: &mut impl Host, now: u64, out
     use crate::session::Check;
     let slots: Vec<u32> = vm.watched_sessions.iter().copied().collect();
     for slot in slots {
-        match crate::session::check_slot(
-            &mut SharedStore(host),
-            &cfg.sessions,
-            slot,
-            now / 1_000_000,
-        ) {
+        match crate::session::check_slot(&mut SharedStore(host), &cfg.sessions, slot, now / 1_000_000) {
             Ok(Check::Live) | Err(UpdateError::Contended) => {}
             Ok(Check::Forget) | Err(UpdateError::Host) => {
                 vm.watched_sessions.remove(&slot);
@@ -107,9 +91,7 @@ fn check_sessions(cfg: &Config, vm: &mut Vm, host: &mut impl Host, now: u64, out
 
 /// A node property as text, when the host has a non-empty one.
 fn prop(host: &impl Host, path: &[&str]) -> Option<String> {
-    host.property(path)
-        .and_then(|b| String::from_utf8(b).ok())
-        .filter(|s| !s.is_empty())
+    host.property(path).and_then(|b| String::from_utf8(b).ok()).filter(|s| !s.is_empty())
 }
 
 /// A field of Envoy's node: the wasm attribute `node.<field>`, else the CEL attribute
@@ -133,23 +115,19 @@ impl Root {
     /// else Envoy's node id, else the id generated once for this proxy (`instance`).
     fn resource(&mut self, cfg: &Config, host: &mut impl Host) -> Resource {
         let node_id = node_prop(&*host, &["id"]);
-        let instance =
-            match crate::instance::chosen(cfg.service_instance_id.as_deref(), node_id.as_deref()) {
-                Some(id) => {
-                    self.generated_instance = None;
-                    id
-                }
-                None => {
-                    let mut random = [0u8; 16];
-                    host.random(&mut random);
-                    let id = crate::instance::claim(
-                        &mut SharedStore(host),
-                        &crate::trace::to_hex(&random),
-                    );
-                    self.generated_instance = Some(id.clone());
-                    id
-                }
-            };
+        let instance = match crate::instance::chosen(cfg.service_instance_id.as_deref(), node_id.as_deref()) {
+            Some(id) => {
+                self.generated_instance = None;
+                id
+            }
+            None => {
+                let mut random = [0u8; 16];
+                host.random(&mut random);
+                let id = crate::instance::claim(&mut SharedStore(host), &crate::trace::to_hex(&random));
+                self.generated_instance = Some(id.clone());
+                id
+            }
+        };
         self.build_resource(cfg, &*host, instance)
     }
 
@@ -178,19 +156,15 @@ impl Root {
     /// and workers that generated the proxy's id at the same instant converge on the one that
     /// shared data kept (checked once a second, a read of one key).
     fn converge_instance(&mut self, cfg: &Config, host: &mut impl Host, once_a_second: bool) {
-        let Some(mine) = &self.generated_instance else {
-            return;
-        };
+        let Some(mine) = &self.generated_instance else { return };
         let Some(vm) = self.vm.clone() else { return };
         let found = vm.borrow_mut().node_id_found.take();
         let (id, generated) = match found {
             Some(node_id) => (node_id, None),
-            None if once_a_second => {
-                match crate::instance::stored(&SharedStore(host)).filter(|k| k != mine) {
-                    Some(kept) => (kept.clone(), Some(kept)),
-                    None => return,
-                }
-            }
+            None if once_a_second => match crate::instance::stored(&SharedStore(host)).filter(|k| k != mine) {
+                Some(kept) => (kept.clone(), Some(kept)),
+                None => return,
+            },
             None => return,
         };
         self.generated_instance = generated;
@@ -232,14 +206,7 @@ impl Root {
             vm.borrow_mut().node_id_wanted = self.generated_instance.is_some();
         }
         host.set_tick_period(cfg.collector.flush_interval_ms.clamp(10, 250));
-        host.log(
-            Level::Info,
-            &format!(
-                "genai-tap {} configured: service {:?}",
-                env!("CARGO_PKG_VERSION"),
-                cfg.service_name
-            ),
-        );
+        host.log(Level::Info, &format!("genai-tap {} configured: service {:?}", env!("CARGO_PKG_VERSION"), cfg.service_name));
         self.config = Some(cfg);
         true
     }
@@ -273,20 +240,10 @@ impl Root {
     pub(crate) fn call_response(&mut self, host: &mut impl Host, token: u32, body_size: usize) {
         let Some(vm) = &self.vm else { return };
         let mut vm = vm.borrow_mut();
-        let Some((idx, token)) = vm.in_flight.remove(&token) else {
-            return;
-        };
+        let Some((idx, token)) = vm.in_flight.remove(&token) else { return };
         let headers = host.headers(Headers::CallResponse);
-        let status = headers
-            .iter()
-            .find(|(k, _)| k == ":status")
-            .and_then(|(_, v)| v.parse::<u16>().ok())
-            .unwrap_or(0);
-        let body = if body_size > 0 {
-            host.body(BodyOf::CallResponse, body_size.min(64 * 1024))
-        } else {
-            Vec::new()
-        };
+        let status = headers.iter().find(|(k, _)| k == ":status").and_then(|(_, v)| v.parse::<u16>().ok()).unwrap_or(0);
+        let body = if body_size > 0 { host.body(BodyOf::CallResponse, body_size.min(64 * 1024)) } else { Vec::new() };
         let now = host.now_ns();
         if let Some((_, exporter, _)) = vm.exporters.get_mut(idx) {
             exporter.handle_response(token, status, &headers, &body, now);

@@ -6,11 +6,8 @@
 
 use super::vm::Vm;
 use super::{Action, BodyOf, Headers, Host, Level, SharedStore};
-use crate::exchange::{
-    BodyVerdict, EndInfo, Exchange, HeaderEdit, HeadersVerdict, RequestBodyPlan, RequestHead,
-    ResponseVerdict, TrailersVerdict,
-};
 use crate::plugin::Config;
+use crate::exchange::{BodyVerdict, EndInfo, Exchange, HeaderEdit, HeadersVerdict, RequestBodyPlan, RequestHead, ResponseVerdict, TrailersVerdict};
 use crate::stats::{self, StatUpdate};
 use crate::trace::FreshIds;
 use std::cell::RefCell;
@@ -19,14 +16,8 @@ use std::rc::Rc;
 /// What one callback's verdict asks of the host.
 enum Verdict {
     Headers(HeadersVerdict),
-    RequestBody {
-        size: usize,
-        verdict: BodyVerdict,
-    },
-    ResponseBody {
-        size: usize,
-        verdict: ResponseVerdict,
-    },
+    RequestBody { size: usize, verdict: BodyVerdict },
+    ResponseBody { size: usize, verdict: ResponseVerdict },
     Trailers(TrailersVerdict),
     Nothing,
 }
@@ -42,26 +33,13 @@ impl Stream {
     pub(crate) fn new(cfg: Rc<Config>, vm: Rc<RefCell<Vm>>, host: &mut impl Host) -> Stream {
         let random = vm.borrow_mut().random_ids(host);
         let exchange = Exchange::new(cfg, FreshIds::from_random(random));
-        Stream {
-            vm,
-            exchange,
-            counted_in_flight: false,
-            finished: false,
-        }
+        Stream { vm, exchange, counted_in_flight: false, finished: false }
     }
 
     /// Applies a verdict and every output the exchange has pending.
     fn drive(&mut self, host: &mut impl Host, verdict: Verdict) -> Action {
-        apply_edits(
-            host,
-            Headers::Request,
-            self.exchange.poll_request_header_edits(),
-        );
-        apply_edits(
-            host,
-            Headers::Response,
-            self.exchange.poll_response_header_edits(),
-        );
+        apply_edits(host, Headers::Request, self.exchange.poll_request_header_edits());
+        apply_edits(host, Headers::Response, self.exchange.poll_response_header_edits());
         if self.exchange.is_observed() && !self.counted_in_flight {
             self.counted_in_flight = true;
             self.in_flight(host, 1);
@@ -102,29 +80,18 @@ impl Stream {
     }
 
     fn in_flight(&mut self, host: &mut impl Host, delta: i64) {
-        self.vm
-            .borrow_mut()
-            .record(host, &[StatUpdate::new(stats::CALLS_IN_FLIGHT, &[], delta)]);
+        self.vm.borrow_mut().record(host, &[StatUpdate::new(stats::CALLS_IN_FLIGHT, &[], delta)]);
     }
 
-    pub(crate) fn on_request_headers(
-        &mut self,
-        host: &mut impl Host,
-        end_of_stream: bool,
-    ) -> Action {
+    pub(crate) fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
         // One read of the whole map serves both the "not mine" decision and the exchange. In
         // Envoy 1.40 a host call that returns data re-enters the module to allocate it, and
         // that round trip is most of its cost: under callgrind (bench/count.py) a read by name
-        // costs about 10,000 instructions and the whole map of an SDK's 17 headers about
-        // 19,000, so two reads by name already cost more than the map, and an unobserved call
-        // made four.
+        // that finds a value costs about 10,500 instructions and the whole map of an SDK's 17
+        // headers about 19,000. An observed call used to read `:authority` and `:path` by name
+        // and then the map as well.
         let headers = host.headers(Headers::Request);
-        let first = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
+        let first = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         if self.exchange.handle_request_probe(first) {
             return Action::Continue;
         }
@@ -132,83 +99,54 @@ impl Stream {
             // once per VM, and only while the proxy's identity is a generated one
             let mut vm = self.vm.borrow_mut();
             if std::mem::take(&mut vm.node_id_wanted) {
-                vm.node_id_found =
-                    super::root::node_prop(&*host, &["id"]).filter(|s| !s.trim().is_empty());
+                vm.node_id_found = super::root::node_prop(&*host, &["id"]).filter(|s| !s.trim().is_empty());
             }
         }
         let now = host.now_ns();
-        let verdict = self.exchange.handle_request_headers(
-            RequestHead { headers: &headers },
-            end_of_stream,
-            now,
-        );
+        let verdict = self.exchange.handle_request_headers(RequestHead { headers: &headers }, end_of_stream, now);
         self.drive(host, Verdict::Headers(verdict))
     }
 
-    pub(crate) fn on_request_body(
-        &mut self,
-        host: &mut impl Host,
-        size: usize,
-        end_of_stream: bool,
-    ) -> Action {
+    pub(crate) fn on_request_body(&mut self, host: &mut impl Host, size: usize, end_of_stream: bool) -> Action {
         if !self.exchange.is_observed() {
             return Action::Continue;
         }
         let now = host.now_ns();
         let verdict = match self.exchange.request_body_plan() {
             RequestBodyPlan::Count => {
-                self.exchange
-                    .handle_request_bytes_unread(size, end_of_stream, now);
+                self.exchange.handle_request_bytes_unread(size, end_of_stream, now);
                 return Action::Continue;
             }
             RequestBodyPlan::Read => {
                 let chunk = read(host, BodyOf::Request, size);
-                self.exchange
-                    .handle_request_body(&chunk, end_of_stream, now)
+                self.exchange.handle_request_body(&chunk, end_of_stream, now)
             }
         };
         self.drive(host, Verdict::RequestBody { size, verdict })
     }
 
-    pub(crate) fn on_response_headers(
-        &mut self,
-        host: &mut impl Host,
-        end_of_stream: bool,
-    ) -> Action {
+    pub(crate) fn on_response_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
         if !self.exchange.is_observed() {
             return Action::Continue;
         }
         let headers = host.headers(Headers::Response);
-        let status = headers
-            .iter()
-            .find(|(k, _)| k == ":status")
-            .and_then(|(_, v)| v.parse::<u16>().ok())
-            .unwrap_or(0);
+        let status = headers.iter().find(|(k, _)| k == ":status").and_then(|(_, v)| v.parse::<u16>().ok()).unwrap_or(0);
         let now = host.now_ns();
-        self.exchange
-            .handle_response_headers(status, &headers, end_of_stream, now);
+        self.exchange.handle_response_headers(status, &headers, end_of_stream, now);
         self.drive(host, Verdict::Nothing)
     }
 
-    pub(crate) fn on_response_body(
-        &mut self,
-        host: &mut impl Host,
-        size: usize,
-        end_of_stream: bool,
-    ) -> Action {
+    pub(crate) fn on_response_body(&mut self, host: &mut impl Host, size: usize, end_of_stream: bool) -> Action {
         if !self.exchange.is_observed() {
             return Action::Continue;
         }
         let now = host.now_ns();
         if !self.exchange.wants_response_body() {
-            self.exchange
-                .handle_response_bytes_unread(size, end_of_stream, now);
+            self.exchange.handle_response_bytes_unread(size, end_of_stream, now);
             return Action::Continue;
         }
         let chunk = read(host, BodyOf::Response, size);
-        let verdict = self
-            .exchange
-            .handle_response_body(chunk, end_of_stream, now);
+        let verdict = self.exchange.handle_response_body(chunk, end_of_stream, now);
         self.drive(host, Verdict::ResponseBody { size, verdict })
     }
 
@@ -240,15 +178,12 @@ impl Stream {
         }
         self.finished = true;
         let code_details = if self.exchange.needs_end_details() {
-            host.property(&["response", "code_details"])
-                .and_then(|b| String::from_utf8(b).ok())
+            host.property(&["response", "code_details"]).and_then(|b| String::from_utf8(b).ok())
         } else {
             None
         };
         let now = host.now_ns();
-        let done =
-            self.exchange
-                .finish_with_store(&EndInfo { code_details }, now, &mut SharedStore(host));
+        let done = self.exchange.finish_with_store(&EndInfo { code_details }, now, &mut SharedStore(host));
         for w in &done.warnings {
             host.log(Level::Warn, w);
         }

@@ -3,10 +3,10 @@
 
 use super::metrics::Metrics;
 use super::{Host, Level};
+use crate::plugin::Config;
 use crate::exchange::{LogOut, LogSink};
 use crate::export::{ExportEvent, Exporter};
 use crate::otlp::Signal;
-use crate::plugin::Config;
 use crate::span::{Resource, Span};
 use crate::stats::{self, StatUpdate};
 use crate::trace::RandomPool;
@@ -62,10 +62,7 @@ impl Vm {
             watched_sessions: Default::default(),
             node_id_wanted: false,
             node_id_found: None,
-            active: crate::active::Tracker::new(
-                cfg.stats.active_version_window_ms,
-                cfg.stats.max_label_values,
-            ),
+            active: crate::active::Tracker::new(cfg.stats.active_version_window_ms, cfg.stats.max_label_values),
             tasks_checked_ns: 0,
         };
         vm.exporters = Vm::build(cfg, resource, host);
@@ -86,33 +83,15 @@ impl Vm {
 
     /// The exporters a configuration asks for, each with its retry jitter seeded apart, so
     /// that workers do not retry in lockstep.
-    pub(crate) fn build(
-        cfg: &Config,
-        resource: Resource,
-        host: &mut impl Host,
-    ) -> Vec<(Channel, Exporter, String)> {
-        let mut out = vec![(
-            Channel::Traces,
-            Exporter::new(&cfg.collector, resource.clone()),
-            cfg.collector.cluster.clone(),
-        )];
+    pub(crate) fn build(cfg: &Config, resource: Resource, host: &mut impl Host) -> Vec<(Channel, Exporter, String)> {
+        let mut out = vec![(Channel::Traces, Exporter::new(&cfg.collector, resource.clone()), cfg.collector.cluster.clone())];
         // spec-gap candidates, task and session records share the collector's logs endpoint
-        if cfg.spec_gap
-            || (cfg.sessions.enabled && (cfg.sessions.task_records || cfg.sessions.session_records))
-        {
+        if cfg.spec_gap || (cfg.sessions.enabled && (cfg.sessions.task_records || cfg.sessions.session_records)) {
             let c = cfg.collector.for_logs();
-            out.push((
-                Channel::SpecGap,
-                Exporter::for_signal(&c, resource.clone(), Signal::Logs),
-                c.cluster.clone(),
-            ));
+            out.push((Channel::SpecGap, Exporter::for_signal(&c, resource.clone(), Signal::Logs), c.cluster.clone()));
         }
         if let Some(cap) = &cfg.content.capture {
-            out.push((
-                Channel::Capture,
-                Exporter::for_signal(&cap.collector, resource, Signal::Logs),
-                cap.collector.cluster.clone(),
-            ));
+            out.push((Channel::Capture, Exporter::for_signal(&cap.collector, resource, Signal::Logs), cap.collector.cluster.clone()));
         }
         for (_, e, _) in out.iter_mut() {
             let mut seed = [0u8; 8];
@@ -145,33 +124,17 @@ impl Vm {
             while let Some(event) = exporter.poll_event() {
                 let spans = *channel == Channel::Traces;
                 let update = match event {
-                    ExportEvent::Exported { spans: n } => StatUpdate::new(
-                        if spans {
-                            stats::EXPORT_SPANS_EXPORTED
-                        } else {
-                            stats::EXPORT_LOGS_EXPORTED
-                        },
-                        &[],
-                        n as i64,
-                    ),
+                    ExportEvent::Exported { spans: n } => {
+                        StatUpdate::new(if spans { stats::EXPORT_SPANS_EXPORTED } else { stats::EXPORT_LOGS_EXPORTED }, &[], n as i64)
+                    }
                     ExportEvent::Dropped { spans: n, reason } => StatUpdate::new(
-                        if spans {
-                            stats::EXPORT_SPANS_DROPPED
-                        } else {
-                            stats::EXPORT_LOGS_DROPPED
-                        },
+                        if spans { stats::EXPORT_SPANS_DROPPED } else { stats::EXPORT_LOGS_DROPPED },
                         &[("reason", reason)],
                         n as i64,
                     ),
-                    ExportEvent::Request { result } => {
-                        StatUpdate::new(stats::EXPORT_REQUESTS, &[("result", result)], 1)
-                    }
-                    ExportEvent::Latency { ms } => {
-                        StatUpdate::new(stats::EXPORT_LATENCY_MS, &[], ms as i64)
-                    }
-                    ExportEvent::QueueDepth { delta } => {
-                        StatUpdate::new(stats::EXPORT_QUEUE_DEPTH, &[], delta)
-                    }
+                    ExportEvent::Request { result } => StatUpdate::new(stats::EXPORT_REQUESTS, &[("result", result)], 1),
+                    ExportEvent::Latency { ms } => StatUpdate::new(stats::EXPORT_LATENCY_MS, &[], ms as i64),
+                    ExportEvent::QueueDepth { delta } => StatUpdate::new(stats::EXPORT_QUEUE_DEPTH, &[], delta),
                 };
                 self.metrics.apply(host, &update);
             }
@@ -184,8 +147,7 @@ impl Vm {
     pub(crate) fn report_memory(&mut self, host: &mut impl Host, bytes: i64) {
         let delta = bytes - REPORTED_MEMORY.with(|r| r.replace(bytes));
         if delta != 0 {
-            self.metrics
-                .apply(host, &StatUpdate::new(stats::VM_MEMORY_BYTES, &[], delta));
+            self.metrics.apply(host, &StatUpdate::new(stats::VM_MEMORY_BYTES, &[], delta));
         }
     }
 
@@ -193,11 +155,7 @@ impl Vm {
     pub(crate) fn pump(&mut self, host: &mut impl Host, now: u64) {
         for (idx, (_, exporter, cluster)) in self.exporters.iter_mut().enumerate() {
             while let Some(t) = exporter.poll_transmit(now) {
-                let headers: Vec<(&str, &str)> = t
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
+                let headers: Vec<(&str, &str)> = t.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 match host.dispatch(cluster, &headers, &t.body, t.timeout_ms) {
                     Ok(host_token) => {
                         self.in_flight.insert(host_token, (idx, t.token));

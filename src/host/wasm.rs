@@ -9,9 +9,7 @@ use crate::session::SetError;
 use crate::stats::MetricKind;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{
-    Action as WasmAction, BufferType, ContextType, LogLevel, MapType, MetricType, Status,
-};
+use proxy_wasm::types::{Action as WasmAction, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
 use std::time::Duration;
 
 proxy_wasm::main! {{
@@ -68,10 +66,7 @@ impl Host for WasmHost {
     }
 
     fn body(&self, which: BodyOf, size: usize) -> Vec<u8> {
-        hostcalls::get_buffer(buffer_type(which), 0, size)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
+        hostcalls::get_buffer(buffer_type(which), 0, size).ok().flatten().unwrap_or_default()
     }
 
     fn replace_body(&mut self, which: BodyOf, len: usize, bytes: &[u8]) {
@@ -79,8 +74,7 @@ impl Host for WasmHost {
     }
 
     fn send_reply(&mut self, status: u32, content_type: &str, body: &[u8]) {
-        let _ =
-            hostcalls::send_http_response(status, vec![("content-type", content_type)], Some(body));
+        let _ = hostcalls::send_http_response(status, vec![("content-type", content_type)], Some(body));
     }
 
     fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
@@ -116,28 +110,12 @@ impl Host for WasmHost {
         let _ = hostcalls::record_metric(id, value);
     }
 
-    fn dispatch(
-        &mut self,
-        cluster: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-        timeout_ms: u64,
-    ) -> Result<u32, String> {
-        hostcalls::dispatch_http_call(
-            cluster,
-            headers.to_vec(),
-            Some(body),
-            vec![],
-            Duration::from_millis(timeout_ms),
-        )
-        .map_err(|s| format!("{s:?}"))
+    fn dispatch(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout_ms: u64) -> Result<u32, String> {
+        hostcalls::dispatch_http_call(cluster, headers.to_vec(), Some(body), vec![], Duration::from_millis(timeout_ms)).map_err(|s| format!("{s:?}"))
     }
 
     fn plugin_configuration(&self) -> Vec<u8> {
-        hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
+        hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX).ok().flatten().unwrap_or_default()
     }
 
     fn set_tick_period(&mut self, ms: u64) {
@@ -163,13 +141,7 @@ fn action(a: Action) -> WasmAction {
 struct RootContextImpl(Root);
 
 impl Context for RootContextImpl {
-    fn on_http_call_response(
-        &mut self,
-        token_id: u32,
-        _num_headers: usize,
-        body_size: usize,
-        _num_trailers: usize,
-    ) {
+    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
         self.0.call_response(&mut WasmHost, token_id, body_size);
     }
 
@@ -207,10 +179,7 @@ impl HttpContext for StreamContext {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> WasmAction {
-        action(
-            self.0
-                .on_request_body(&mut WasmHost, body_size, end_of_stream),
-        )
+        action(self.0.on_request_body(&mut WasmHost, body_size, end_of_stream))
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> WasmAction {
@@ -222,10 +191,7 @@ impl HttpContext for StreamContext {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> WasmAction {
-        action(
-            self.0
-                .on_response_body(&mut WasmHost, body_size, end_of_stream),
-        )
+        action(self.0.on_response_body(&mut WasmHost, body_size, end_of_stream))
     }
 
     fn on_http_response_trailers(&mut self, _num_trailers: usize) -> WasmAction {

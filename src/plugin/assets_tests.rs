@@ -174,14 +174,7 @@ fn stats_table_is_the_contract() {
     assert_eq!(c["stream_state_bytes"].labels, ["provider"]);
     assert_eq!(
         c["llm_calls"].labels,
-        [
-            "provider",
-            "model",
-            "operation",
-            "route",
-            "outcome",
-            "agent"
-        ]
+        ["provider", "model", "operation", "route", "outcome", "agent"]
     );
     assert_eq!(c["active_spec_version"].kind, "gauge");
     assert_eq!(c["active_spec_version"].labels, ["spec_version"]);

@@ -48,22 +48,13 @@ impl Collector {
             return Err(ConfigError::new(f("path"), "must start with '/'"));
         }
         if !(10..=60_000).contains(&raw.flush_interval_ms) {
-            return Err(ConfigError::new(
-                f("flush_interval_ms"),
-                "must be between 10 and 60000",
-            ));
+            return Err(ConfigError::new(f("flush_interval_ms"), "must be between 10 and 60000"));
         }
         if !(1..=10_000).contains(&raw.max_batch_spans) {
-            return Err(ConfigError::new(
-                f("max_batch_spans"),
-                "must be between 1 and 10000",
-            ));
+            return Err(ConfigError::new(f("max_batch_spans"), "must be between 1 and 10000"));
         }
         if !(1..=1_000_000).contains(&raw.max_queued_spans) {
-            return Err(ConfigError::new(
-                f("max_queued_spans"),
-                "must be between 1 and 1000000",
-            ));
+            return Err(ConfigError::new(f("max_queued_spans"), "must be between 1 and 1000000"));
         }
         if raw.max_queued_spans < raw.max_batch_spans {
             return Err(ConfigError::new(
@@ -72,36 +63,21 @@ impl Collector {
             ));
         }
         if !(10..=300_000).contains(&raw.timeout_ms) {
-            return Err(ConfigError::new(
-                f("timeout_ms"),
-                "must be between 10 and 300000",
-            ));
+            return Err(ConfigError::new(f("timeout_ms"), "must be between 10 and 300000"));
         }
         if raw.max_retries > 10 {
-            return Err(ConfigError::new(
-                f("max_retries"),
-                "must be between 0 and 10",
-            ));
+            return Err(ConfigError::new(f("max_retries"), "must be between 0 and 10"));
         }
         if !(1..=16).contains(&raw.max_in_flight) {
-            return Err(ConfigError::new(
-                f("max_in_flight"),
-                "must be between 1 and 16",
-            ));
+            return Err(ConfigError::new(f("max_in_flight"), "must be between 1 and 16"));
         }
         if !(1..=60_000).contains(&raw.initial_backoff_ms) {
-            return Err(ConfigError::new(
-                f("initial_backoff_ms"),
-                "must be between 1 and 60000",
-            ));
+            return Err(ConfigError::new(f("initial_backoff_ms"), "must be between 1 and 60000"));
         }
         if raw.max_backoff_ms < raw.initial_backoff_ms || raw.max_backoff_ms > 600_000 {
             return Err(ConfigError::new(
                 f("max_backoff_ms"),
-                format!(
-                    "must be between initial_backoff_ms ({}) and 600000",
-                    raw.initial_backoff_ms
-                ),
+                format!("must be between initial_backoff_ms ({}) and 600000", raw.initial_backoff_ms),
             ));
         }
         if !raw.logs_path.starts_with('/') {
@@ -111,9 +87,7 @@ impl Collector {
         for (name, value) in raw.headers {
             let lower = name.to_ascii_lowercase();
             let valid = !lower.is_empty()
-                && lower
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+                && lower.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
             if !valid {
                 return Err(ConfigError::new(
                     f("headers"),
@@ -169,58 +143,30 @@ pub struct Content {
 impl Content {
     pub fn compile(raw: RawContent) -> Result<Content, ConfigError> {
         if raw.retention_bucket.trim().is_empty() || raw.retention_bucket.len() > 128 {
-            return Err(ConfigError::new(
-                "content.retention_bucket",
-                "must be 1 to 128 characters",
-            ));
+            return Err(ConfigError::new("content.retention_bucket", "must be 1 to 128 characters"));
         }
         if !raw.hash_salt.is_empty() && raw.hash_salt.len() < 8 {
-            return Err(ConfigError::new(
-                "content.hash_salt",
-                "must be at least 8 characters (or empty to record no digests)",
-            ));
+            return Err(ConfigError::new("content.hash_salt", "must be at least 8 characters (or empty to record no digests)"));
         }
         let c = raw.capture;
         let capture = if c.enabled {
             if c.cluster.trim().is_empty() {
-                return Err(ConfigError::new(
-                    "content.capture.cluster",
-                    "must name an Envoy cluster when capture is enabled",
-                ));
+                return Err(ConfigError::new("content.capture.cluster", "must name an Envoy cluster when capture is enabled"));
             }
             if c.authority.trim().is_empty() {
-                return Err(ConfigError::new(
-                    "content.capture.authority",
-                    "must be set when capture is enabled",
-                ));
+                return Err(ConfigError::new("content.capture.authority", "must be set when capture is enabled"));
             }
             if !(0.0..=1.0).contains(&c.sample_rate) {
-                return Err(ConfigError::new(
-                    "content.capture.sample_rate",
-                    "must be between 0 and 1",
-                ));
+                return Err(ConfigError::new("content.capture.sample_rate", "must be between 0 and 1"));
             }
             if !(256..=1_048_576).contains(&c.max_content_bytes) {
-                return Err(ConfigError::new(
-                    "content.capture.max_content_bytes",
-                    "must be between 256 and 1048576",
-                ));
+                return Err(ConfigError::new("content.capture.max_content_bytes", "must be between 256 and 1048576"));
             }
             if c.bucket.trim().is_empty() {
-                return Err(ConfigError::new(
-                    "content.capture.bucket",
-                    "must not be empty",
-                ));
+                return Err(ConfigError::new("content.capture.bucket", "must not be empty"));
             }
             let collector = Collector::compile(
-                RawCollector {
-                    cluster: c.cluster,
-                    authority: c.authority,
-                    path: c.path,
-                    encoding: c.encoding,
-                    headers: c.headers,
-                    ..RawCollector::default()
-                },
+                RawCollector { cluster: c.cluster, authority: c.authority, path: c.path, encoding: c.encoding, headers: c.headers, ..RawCollector::default() },
                 "content.capture",
             )?;
             Some(Capture {

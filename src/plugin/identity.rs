@@ -129,3 +129,4 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     }
     s
 }
+

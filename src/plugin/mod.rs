@@ -16,10 +16,10 @@ mod assets_tests;
 
 use crate::config::stats::RawStats;
 use crate::config::{ConfigError, RawConfig};
-use crate::cost::PriceTable;
 use crate::routes::Routes;
 use crate::scan::{Block, Guard};
 use crate::session::Limits;
+use crate::cost::PriceTable;
 
 /// The compiled configuration: everything the hot path reads, built once.
 #[derive(Debug)]
@@ -66,20 +66,13 @@ impl Config {
         let max_body_bytes = usize::try_from(raw.max_body_bytes)
             .ok()
             .filter(|n| (1024..=(64 << 20)).contains(n))
-            .ok_or_else(|| {
-                ConfigError::new("max_body_bytes", "must be between 1024 and 67108864")
-            })?;
+            .ok_or_else(|| ConfigError::new("max_body_bytes", "must be between 1024 and 67108864"))?;
         let max_frame_bytes = usize::try_from(raw.llm.max_frame_bytes)
             .ok()
             .filter(|n| (1024..=(16 << 20)).contains(n))
-            .ok_or_else(|| {
-                ConfigError::new("llm.max_frame_bytes", "must be between 1024 and 16777216")
-            })?;
+            .ok_or_else(|| ConfigError::new("llm.max_frame_bytes", "must be between 1024 and 16777216"))?;
         if raw.trace_context.correlation_header.trim().is_empty() {
-            return Err(ConfigError::new(
-                "trace_context.correlation_header",
-                "must not be empty",
-            ));
+            return Err(ConfigError::new("trace_context.correlation_header", "must not be empty"));
         }
         let routes = Routes::compile(raw.routes)
             .map_err(|e| ConfigError::within("routes", &e.field(), e.to_string()))?;
@@ -95,9 +88,7 @@ impl Config {
         let pricing = PriceTable::compile(raw.pricing)
             .map_err(|e| ConfigError::within("pricing", e.field(), e.to_string()))?;
         Ok(Config {
-            service_version: raw
-                .service_version
-                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
+            service_version: raw.service_version.unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
             service_name: raw.service_name,
             service_instance_id: raw.service_instance_id,
             collector: export::Collector::compile(raw.collector, "collector")?,
@@ -133,20 +124,12 @@ impl StatsConfig {
         let max_label_values = usize::try_from(raw.max_label_values)
             .ok()
             .filter(|n| (1..=10_000).contains(n))
-            .ok_or_else(|| {
-                ConfigError::new("stats.max_label_values", "must be between 1 and 10000")
-            })?;
+            .ok_or_else(|| ConfigError::new("stats.max_label_values", "must be between 1 and 10000"))?;
         const DAY_MS: u64 = 24 * 3600 * 1000;
         if !(1000..=DAY_MS).contains(&raw.active_version_window_ms) {
-            return Err(ConfigError::new(
-                "stats.active_version_window_ms",
-                "must be between 1000 and 86400000",
-            ));
+            return Err(ConfigError::new("stats.active_version_window_ms", "must be between 1000 and 86400000"));
         }
-        Ok(StatsConfig {
-            max_label_values,
-            active_version_window_ms: raw.active_version_window_ms,
-        })
+        Ok(StatsConfig { max_label_values, active_version_window_ms: raw.active_version_window_ms })
     }
 }
 
@@ -171,21 +154,14 @@ mod top_tests {
     fn unknown_key_names_the_field() {
         let e = Config::from_json(br#"{"trace_context":{"inject":true}}"#).unwrap_err();
         assert_eq!(e.field(), "trace_context.inject");
-        assert!(
-            e.message().contains("unknown field `inject`"),
-            "{}",
-            e.message()
-        );
+        assert!(e.message().contains("unknown field `inject`"), "{}", e.message());
     }
 
     #[test]
     fn bad_limit_is_refused() {
         let e = Config::from_json(br#"{"max_body_bytes": 3}"#).unwrap_err();
         assert_eq!(e.field(), "max_body_bytes");
-        assert_eq!(
-            e.to_string(),
-            "invalid genai-tap configuration: max_body_bytes: must be between 1024 and 67108864"
-        );
+        assert_eq!(e.to_string(), "invalid genai-tap configuration: max_body_bytes: must be between 1024 and 67108864");
     }
 
     #[test]

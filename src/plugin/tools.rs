@@ -18,23 +18,14 @@ pub struct Tools {
 impl Tools {
     pub fn compile(raw: RawTools) -> Result<Tools, ConfigError> {
         if !(16..=65_536).contains(&raw.max_argument_bytes) {
-            return Err(ConfigError::new(
-                "tools.max_argument_bytes",
-                "must be between 16 and 65536",
-            ));
+            return Err(ConfigError::new("tools.max_argument_bytes", "must be between 16 and 65536"));
         }
         if !(16..=4096).contains(&raw.surface_reason_max_bytes) {
-            return Err(ConfigError::new(
-                "tools.surface_reason_max_bytes",
-                "must be between 16 and 4096",
-            ));
+            return Err(ConfigError::new("tools.surface_reason_max_bytes", "must be between 16 and 4096"));
         }
         for (i, t) in raw.surface_tools.iter().enumerate() {
             if t.trim().is_empty() {
-                return Err(ConfigError::new(
-                    format!("tools.surface_tools[{i}]"),
-                    "must not be empty",
-                ));
+                return Err(ConfigError::new(format!("tools.surface_tools[{i}]"), "must not be empty"));
             }
         }
         Ok(Tools {
@@ -50,3 +41,4 @@ impl Tools {
         self.surface_tools.iter().any(|t| t == name)
     }
 }
+

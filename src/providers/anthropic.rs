@@ -9,33 +9,22 @@ use super::{Api, Detected, ExtractError, FrameFacts, LlmCall, Operation, Provide
 use crate::framing::Frame;
 use serde::Deserialize;
 
+
 pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     let p = path.split('?').next().unwrap_or(path).trim_end_matches('/');
     if let Some(d) = detect_vertex(p) {
         return Some(d);
     }
     let anthropic_host = host == "api.anthropic.com";
-    let api = if p.ends_with("/v1/messages")
-        && (anthropic_host || p == "/v1/messages" || p.ends_with("/anthropic/v1/messages"))
-    {
+    let api = if p.ends_with("/v1/messages") && (anthropic_host || p == "/v1/messages" || p.ends_with("/anthropic/v1/messages")) {
         Api::AnthropicMessages
     } else if p == "/v1/complete" && anthropic_host {
         Api::AnthropicComplete
     } else {
         return None;
     };
-    let operation = if api == Api::AnthropicComplete {
-        Operation::TextCompletion
-    } else {
-        Operation::Chat
-    };
-    Some(Detected {
-        provider: Provider::Anthropic,
-        api,
-        operation,
-        path_model: None,
-        path_stream: false,
-    })
+    let operation = if api == Api::AnthropicComplete { Operation::TextCompletion } else { Operation::Chat };
+    Some(Detected { provider: Provider::Anthropic, api, operation, path_model: None, path_stream: false })
 }
 
 /// Claude on Vertex AI: `.../publishers/anthropic/models/{model}:rawPredict` (or
@@ -81,13 +70,8 @@ struct Message {
     content: Option<serde_json::Value>,
 }
 
-pub(crate) fn handle_request(
-    _api: Api,
-    body: &[u8],
-    call: &mut LlmCall,
-) -> Result<(), ExtractError> {
-    let r: Request =
-        serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
+pub(crate) fn handle_request(_api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
+    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
     read_request(r, call);
     Ok(())
 }
@@ -105,14 +89,9 @@ fn read_request(r: Request, call: &mut LlmCall) {
     p.stream = r.stream;
     call.last_message_is_tool_result = r.messages.last().is_some_and(|m| {
         m.role.as_deref() == Some("user")
-            && m.content
-                .as_ref()
-                .and_then(|c| c.as_array())
-                .is_some_and(|blocks| {
-                    blocks
-                        .iter()
-                        .any(|b| b["type"].as_str() == Some("tool_result"))
-                })
+            && m.content.as_ref().and_then(|c| c.as_array()).is_some_and(|blocks| {
+                blocks.iter().any(|b| b["type"].as_str() == Some("tool_result"))
+            })
     });
 }
 
@@ -130,19 +109,13 @@ impl Usage {
         acc.input_tokens = self.input_tokens.or(acc.input_tokens);
         acc.output_tokens = self.output_tokens.or(acc.output_tokens);
         acc.cache_read_input_tokens = self.cache_read_input_tokens.or(acc.cache_read_input_tokens);
-        acc.cache_creation_input_tokens = self
-            .cache_creation_input_tokens
-            .or(acc.cache_creation_input_tokens);
+        acc.cache_creation_input_tokens = self.cache_creation_input_tokens.or(acc.cache_creation_input_tokens);
     }
 
     fn apply(&self, call: &mut LlmCall) {
         let u = &mut call.usage;
         if let Some(input) = self.input_tokens {
-            u.input = Some(
-                input
-                    + self.cache_read_input_tokens.unwrap_or(0)
-                    + self.cache_creation_input_tokens.unwrap_or(0),
-            );
+            u.input = Some(input + self.cache_read_input_tokens.unwrap_or(0) + self.cache_creation_input_tokens.unwrap_or(0));
         }
         u.output = self.output_tokens.or(u.output);
         u.cache_read = self.cache_read_input_tokens.or(u.cache_read);
@@ -222,19 +195,12 @@ pub(crate) struct StreamState {
 
 impl std::fmt::Debug for StreamState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamState")
-            .field("tools", &self.tools)
-            .finish()
+        f.debug_struct("StreamState").field("tools", &self.tools).finish()
     }
 }
 
 impl StreamState {
-    pub(crate) fn handle_frame(
-        &mut self,
-        _api: Api,
-        frame: Frame<'_>,
-        call: &mut LlmCall,
-    ) -> Result<FrameFacts, ExtractError> {
+    pub(crate) fn handle_frame(&mut self, _api: Api, frame: Frame<'_>, call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
         let data = match frame {
             Frame::Sse { data, .. } | Frame::Json(data) => data,
             Frame::EventStream { payload, .. } => payload,
@@ -243,17 +209,12 @@ impl StreamState {
     }
 
     /// One Messages stream event as JSON (also what Bedrock wraps in its event stream).
-    pub(crate) fn handle_event_json(
-        &mut self,
-        data: &[u8],
-        call: &mut LlmCall,
-    ) -> Result<FrameFacts, ExtractError> {
+    pub(crate) fn handle_event_json(&mut self, data: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
         let data = data.trim_ascii();
         if data.is_empty() {
             return Ok(FrameFacts::default());
         }
-        let e: Event<'_> = serde_json::from_slice(data)
-            .map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
+        let e: Event<'_> = serde_json::from_slice(data).map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
         let mut content = false;
         match e.kind.unwrap_or("") {
             "message_start" => {
@@ -275,14 +236,9 @@ impl StreamState {
             }
             "content_block_delta" => {
                 if let Some(d) = e.delta {
-                    let non_empty = |s: &Option<std::borrow::Cow<'_, str>>| {
-                        s.as_deref().is_some_and(|s| !s.is_empty())
-                    };
-                    content =
-                        non_empty(&d.text) || non_empty(&d.thinking) || non_empty(&d.partial_json);
-                    if let (Some("input_json_delta"), Some(part)) =
-                        (d.kind, d.partial_json.as_deref())
-                    {
+                    let non_empty = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().is_some_and(|s| !s.is_empty());
+                    content = non_empty(&d.text) || non_empty(&d.thinking) || non_empty(&d.partial_json);
+                    if let (Some("input_json_delta"), Some(part)) = (d.kind, d.partial_json.as_deref()) {
                         self.tools.append(e.index.map(|i| i as u64), part);
                     }
                 }
@@ -296,9 +252,7 @@ impl StreamState {
                 }
             }
             "message_stop" => call.stream_complete = true,
-            "error" => {
-                call.error_type = e.error.and_then(|er| er.kind).or(Some("error".to_owned()))
-            }
+            "error" => call.error_type = e.error.and_then(|er| er.kind).or(Some("error".to_owned())),
             _ => {}
         }
         if let Some(m) = e.bedrock_metrics {
@@ -310,12 +264,7 @@ impl StreamState {
         Ok(FrameFacts { content })
     }
 
-    pub(crate) fn handle_json(
-        &mut self,
-        _api: Api,
-        body: &[u8],
-        call: &mut LlmCall,
-    ) -> Result<(), ExtractError> {
+    pub(crate) fn handle_json(&mut self, _api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
         read_response_json(body, call)
     }
 
@@ -330,8 +279,7 @@ impl StreamState {
 
 /// Reads a whole Messages (or legacy completion, or error) response body.
 pub(crate) fn read_response_json(body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
-    let r: Response = serde_json::from_slice(body)
-        .map_err(|_| ExtractError::malformed("response is not JSON"))?;
+    let r: Response = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
     if let Some(e) = r.error {
         call.error_type = e.kind.or(Some("error".to_owned()));
     }
@@ -348,10 +296,7 @@ pub(crate) fn read_response_json(body: &[u8], call: &mut LlmCall) -> Result<(), 
             call.tool_calls.push(ToolCall {
                 id: b.id.unwrap_or_default(),
                 name: b.name.unwrap_or_default(),
-                arguments: b
-                    .input
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "{}".to_owned()),
+                arguments: b.input.map(|v| v.to_string()).unwrap_or_else(|| "{}".to_owned()),
                 ..Default::default()
             });
         }
@@ -366,21 +311,13 @@ mod tests {
     use super::{read_response_json, StreamState};
 
     const PLAIN: &[&str] = &[
-        "anthropic/messages_basic",
-        "anthropic/messages_cache_read",
-        "anthropic/messages_cache_write",
-        "anthropic/messages_image_input",
-        "anthropic/messages_thinking",
-        "anthropic/messages_tool_result_history",
+        "anthropic/messages_basic", "anthropic/messages_cache_read", "anthropic/messages_cache_write",
+        "anthropic/messages_image_input", "anthropic/messages_thinking", "anthropic/messages_tool_result_history",
         "anthropic/messages_tool_use",
     ];
     const STREAMED: &[&str] = &[
-        "anthropic/messages_multiple_tool_use_stream",
-        "anthropic/messages_stream",
-        "anthropic/messages_stream_cache_read",
-        "anthropic/messages_stream_cache_write",
-        "anthropic/messages_thinking_stream",
-        "anthropic/messages_tool_use_stream",
+        "anthropic/messages_multiple_tool_use_stream", "anthropic/messages_stream", "anthropic/messages_stream_cache_read",
+        "anthropic/messages_stream_cache_write", "anthropic/messages_thinking_stream", "anthropic/messages_tool_use_stream",
     ];
 
     #[test]
@@ -388,11 +325,7 @@ mod tests {
         for name in PLAIN {
             let fx = Fixture::load(name);
             let (d, call) = fx.run(&[]);
-            assert_eq!(
-                (d.provider, d.operation),
-                (Provider::Anthropic, Operation::Chat),
-                "{name}"
-            );
+            assert_eq!((d.provider, d.operation), (Provider::Anthropic, Operation::Chat), "{name}");
             fx.assert_expected(&call, true);
         }
         for name in STREAMED {
@@ -402,24 +335,14 @@ mod tests {
             assert!(call.stream_complete, "{name}");
         }
         let (_, call) = Fixture::load("anthropic/messages_cache_read").run(&[]);
-        assert_eq!(
-            (
-                call.usage.input,
-                call.usage.cache_read,
-                call.usage.cache_write
-            ),
-            (Some(1167), Some(1163), Some(0))
-        );
+        assert_eq!((call.usage.input, call.usage.cache_read, call.usage.cache_write), (Some(1167), Some(1163), Some(0)));
     }
 
     #[test]
     fn the_legacy_completion_api_is_detected() {
         let fx = Fixture::load("anthropic/complete_legacy");
         let (d, call) = fx.run(&[]);
-        assert_eq!(
-            (d.api, d.operation),
-            (Api::AnthropicComplete, Operation::TextCompletion)
-        );
+        assert_eq!((d.api, d.operation), (Api::AnthropicComplete, Operation::TextCompletion));
         assert_eq!(call.request_model.as_deref(), Some("claude-instant-1.2"));
     }
 
@@ -430,11 +353,7 @@ mod tests {
         for t in &call.tool_calls {
             assert!(t.id.starts_with("toolu_"), "{}", t.id);
             let v: serde_json::Value = serde_json::from_str(&t.arguments).unwrap();
-            assert!(
-                v.as_object().is_some_and(|o| !o.is_empty()),
-                "{}",
-                t.arguments
-            );
+            assert!(v.as_object().is_some_and(|o| !o.is_empty()), "{}", t.arguments);
         }
         let (_, call) = Fixture::load("anthropic/messages_tool_result_history").run(&[]);
         assert!(call.last_message_is_tool_result);
@@ -443,19 +362,11 @@ mod tests {
     #[test]
     fn errors_name_their_type() {
         let mut call = LlmCall::default();
-        read_response_json(
-            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-            &mut call,
-        )
-        .unwrap();
+        read_response_json(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, &mut call).unwrap();
         assert_eq!(call.error_type.as_deref(), Some("overloaded_error"));
         let mut s = StreamState::default();
         let mut call = LlmCall::default();
-        s.handle_event_json(
-            br#"{"type":"error","error":{"type":"rate_limit_error"}}"#,
-            &mut call,
-        )
-        .unwrap();
+        s.handle_event_json(br#"{"type":"error","error":{"type":"rate_limit_error"}}"#, &mut call).unwrap();
         assert_eq!(call.error_type.as_deref(), Some("rate_limit_error"));
         assert!(s.handle_event_json(b"{nope", &mut call).is_err());
     }

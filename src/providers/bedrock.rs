@@ -21,6 +21,7 @@ use converse::{apply_converse, ConverseResponse};
 use invoke::{apply_family, apply_text, is_family_body, FamilyBody, TextResponse};
 use serde::Deserialize;
 
+
 pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     let p = path.split('?').next().unwrap_or(path);
     let rest = p.strip_prefix("/model/")?;
@@ -36,18 +37,10 @@ pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     let _ = host;
     let model = percent_decode(encoded);
     let operation = match (api, family_of_model(&model)) {
-        (Api::BedrockInvoke, Family::Titan | Family::Llama | Family::PromptOnly) => {
-            Operation::TextCompletion
-        }
+        (Api::BedrockInvoke, Family::Titan | Family::Llama | Family::PromptOnly) => Operation::TextCompletion,
         _ => Operation::Chat,
     };
-    Some(Detected {
-        provider: Provider::Bedrock,
-        api,
-        operation,
-        path_model: Some(model),
-        path_stream: stream,
-    })
+    Some(Detected { provider: Provider::Bedrock, api, operation, path_model: Some(model), path_stream: stream })
 }
 
 fn percent_decode(s: &str) -> String {
@@ -57,10 +50,7 @@ fn percent_decode(s: &str) -> String {
     while i < b.len() {
         if b[i] == b'%' {
             let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (
-                b.get(i + 1).and_then(|c| hex(*c)),
-                b.get(i + 2).and_then(|c| hex(*c)),
-            ) {
+            if let (Some(h), Some(l)) = (b.get(i + 1).and_then(|c| hex(*c)), b.get(i + 2).and_then(|c| hex(*c))) {
                 out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
@@ -90,18 +80,9 @@ fn family_of_model(model: &str) -> Family {
         Family::Titan
     } else if model.contains("meta.llama") {
         Family::Llama
-    } else if [
-        "mistral.mistral-7b",
-        "mistral.mixtral",
-        "mistral.mistral-large-2402",
-        "mistral.mistral-small-2402",
-        "deepseek.",
-        "cohere.command-text",
-        "cohere.command-light-text",
-        "ai21.j2",
-    ]
-    .iter()
-    .any(|m| model.contains(m))
+    } else if ["mistral.mistral-7b", "mistral.mixtral", "mistral.mistral-large-2402", "mistral.mistral-small-2402", "deepseek.", "cohere.command-text", "cohere.command-light-text", "ai21.j2"]
+        .iter()
+        .any(|m| model.contains(m))
     {
         Family::PromptOnly
     } else {
@@ -172,11 +153,7 @@ struct InvokeRequest {
     inference_config: Option<InferenceConfig>,
 }
 
-pub(crate) fn handle_request(
-    api: Api,
-    body: &[u8],
-    call: &mut LlmCall,
-) -> Result<(), ExtractError> {
+pub(crate) fn handle_request(api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
     let bad = || ExtractError::malformed("request is not JSON");
     let p = &mut call.params;
     match api {
@@ -202,24 +179,14 @@ pub(crate) fn handle_request(
                 .or(r.j2_max_tokens)
                 .or(titan.as_ref().and_then(|t| t.max_token_count))
                 .or(nova.max_tokens);
-            p.temperature = r
-                .temperature
-                .or(titan.as_ref().and_then(|t| t.temperature))
-                .or(nova.temperature);
-            p.top_p = r
-                .top_p
-                .or(r.p)
-                .or(titan.as_ref().and_then(|t| t.top_p))
-                .or(nova.top_p);
+            p.temperature = r.temperature.or(titan.as_ref().and_then(|t| t.temperature)).or(nova.temperature);
+            p.top_p = r.top_p.or(r.p).or(titan.as_ref().and_then(|t| t.top_p)).or(nova.top_p);
             p.top_k = r.top_k.or(r.k);
             p.seed = r.seed;
             p.choice_count = r.n.filter(|n| *n != 1);
             p.stop_sequences = match r.stop {
                 Some(serde_json::Value::String(s)) => vec![s],
-                Some(serde_json::Value::Array(a)) => a
-                    .into_iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
+                Some(serde_json::Value::Array(a)) => a.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
                 _ => r.stop_sequences,
             };
             // Anthropic's body also says whether its last message is a tool result
@@ -233,12 +200,7 @@ pub(crate) fn handle_request(
 }
 
 pub(crate) fn handle_response_headers(_api: Api, headers: &[(&str, &str)], call: &mut LlmCall) {
-    let get = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
-    };
+    let get = |name: &str| headers.iter().find(|(k, _)| *k == name).and_then(|(_, v)| v.trim().parse::<u64>().ok());
     let input = get("x-amzn-bedrock-input-token-count");
     let cache_read = get("x-amzn-bedrock-cache-read-input-token-count");
     let cache_write = get("x-amzn-bedrock-cache-write-input-token-count");
@@ -264,18 +226,8 @@ pub(crate) struct StreamState {
 }
 
 impl StreamState {
-    pub(crate) fn handle_frame(
-        &mut self,
-        api: Api,
-        frame: Frame<'_>,
-        call: &mut LlmCall,
-    ) -> Result<FrameFacts, ExtractError> {
-        let Frame::EventStream {
-            event_type,
-            message_type,
-            payload,
-        } = frame
-        else {
+    pub(crate) fn handle_frame(&mut self, api: Api, frame: Frame<'_>, call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
+        let Frame::EventStream { event_type, message_type, payload } = frame else {
             return Ok(FrameFacts::default());
         };
         if message_type == "exception" || message_type == "error" {
@@ -288,26 +240,18 @@ impl StreamState {
         }
     }
 
-    pub(crate) fn handle_json(
-        &mut self,
-        api: Api,
-        body: &[u8],
-        call: &mut LlmCall,
-    ) -> Result<(), ExtractError> {
-        let v: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|_| ExtractError::malformed("response is not JSON"))?;
+    pub(crate) fn handle_json(&mut self, api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
+        let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
         if api == Api::BedrockInvoke && v.get("type").is_some() {
             return anthropic::read_response_json(body, call);
         }
         if is_family_body(&v) {
-            let r: FamilyBody = serde_json::from_value(v)
-                .map_err(|_| ExtractError::malformed("response is not a known model body"))?;
+            let r: FamilyBody = serde_json::from_value(v).map_err(|_| ExtractError::malformed("response is not a known model body"))?;
             apply_family(r, call, false);
             return Ok(());
         }
         if v.get("output").is_some() || v.get("stopReason").is_some() || v.get("usage").is_some() {
-            let r: ConverseResponse = serde_json::from_value(v)
-                .map_err(|_| ExtractError::malformed("response is not a Converse body"))?;
+            let r: ConverseResponse = serde_json::from_value(v).map_err(|_| ExtractError::malformed("response is not a Converse body"))?;
             apply_converse(r, call);
             return Ok(());
         }
@@ -316,8 +260,7 @@ impl StreamState {
             call.error_type.get_or_insert_with(|| "error".to_owned());
             return Ok(());
         }
-        let t: TextResponse = serde_json::from_value(v)
-            .map_err(|_| ExtractError::malformed("response is not a known model body"))?;
+        let t: TextResponse = serde_json::from_value(v).map_err(|_| ExtractError::malformed("response is not a known model body"))?;
         apply_text(t, call);
         Ok(())
     }
@@ -330,7 +273,8 @@ impl StreamState {
     }
 
     pub(crate) fn state_bytes(&self) -> usize {
-        self.anthropic.as_ref().map_or(0, |a| a.state_bytes()) + self.tools.state_bytes()
+        self.anthropic.as_ref().map_or(0, |a| a.state_bytes())
+            + self.tools.state_bytes()
     }
 }
 
@@ -370,15 +314,9 @@ mod tests {
     #[test]
     fn every_fixture_matches() {
         for name in [
-            "bedrock/converse_guardrail",
-            "bedrock/converse_inference_profile_arn",
-            "bedrock/converse_nova",
-            "bedrock/converse_titan",
-            "bedrock/converse_tool_use",
-            "bedrock/invoke_claude3",
-            "bedrock/invoke_claude_prompt_cache",
-            "bedrock/invoke_llama3",
-            "bedrock/invoke_titan",
+            "bedrock/converse_guardrail", "bedrock/converse_inference_profile_arn", "bedrock/converse_nova",
+            "bedrock/converse_titan", "bedrock/converse_tool_use", "bedrock/invoke_claude3",
+            "bedrock/invoke_claude_prompt_cache", "bedrock/invoke_llama3", "bedrock/invoke_titan",
         ] {
             let fx = Fixture::load(name);
             let (d, call) = fx.run(&[]);
@@ -386,11 +324,8 @@ mod tests {
             fx.assert_expected(&call, true);
         }
         for name in [
-            "bedrock/converse_stream_meta",
-            "bedrock/converse_stream_nova",
-            "bedrock/converse_stream_tool_use_claude",
-            "bedrock/invoke_stream_claude3",
-            "bedrock/invoke_stream_nova",
+            "bedrock/converse_stream_meta", "bedrock/converse_stream_nova", "bedrock/converse_stream_tool_use_claude",
+            "bedrock/invoke_stream_claude3", "bedrock/invoke_stream_nova",
         ] {
             let fx = Fixture::load(name);
             let (d, call) = fx.run_all_splits();
@@ -402,32 +337,17 @@ mod tests {
 
     #[test]
     fn model_ids_and_arns_are_url_decoded() {
-        let d = detect(
-            "bedrock-runtime.us-east-1.amazonaws.com",
-            "/model/amazon.nova-lite-v1%3A0/converse-stream",
-        )
-        .unwrap();
-        assert_eq!(
-            (d.path_model.as_deref(), d.api, d.path_stream),
-            (Some("amazon.nova-lite-v1:0"), Api::BedrockConverse, true)
-        );
+        let d = detect("bedrock-runtime.us-east-1.amazonaws.com", "/model/amazon.nova-lite-v1%3A0/converse-stream").unwrap();
+        assert_eq!((d.path_model.as_deref(), d.api, d.path_stream), (Some("amazon.nova-lite-v1:0"), Api::BedrockConverse, true));
         let fx = Fixture::load("bedrock/converse_inference_profile_arn");
         let (d, call) = fx.run(&[]);
-        assert!(d
-            .path_model
-            .as_deref()
-            .unwrap()
-            .starts_with("arn:aws:bedrock:us-east-1:012345678901:inference-profile/"));
+        assert!(d.path_model.as_deref().unwrap().starts_with("arn:aws:bedrock:us-east-1:012345678901:inference-profile/"));
         assert_eq!(call.request_model, d.path_model);
         let d = detect("x", "/model/meta.llama3-70b-instruct-v1%3A0/invoke").unwrap();
         assert_eq!(d.operation, Operation::TextCompletion);
         let (_, call) = Fixture::load("bedrock/converse_stream_tool_use_claude").run(&[]);
         assert_eq!(call.tool_calls[0].name, "get_weather");
-        assert!(
-            serde_json::from_str::<serde_json::Value>(&call.tool_calls[0].arguments)
-                .unwrap()
-                .is_object()
-        );
+        assert!(serde_json::from_str::<serde_json::Value>(&call.tool_calls[0].arguments).unwrap().is_object());
         assert!(call.tool_calls[0].id.starts_with("tooluse_"));
     }
 
@@ -440,11 +360,7 @@ mod tests {
         let mut dec = crate::framing::StreamDecoder::new(StreamFormat::EventStream, 1 << 20);
         let r = dec.push(&body, &mut |_| {});
         let why = r.unwrap_err().to_string();
-        assert!(
-            why == "an event-stream checksum did not match"
-                || why.starts_with("malformed stream: "),
-            "{why}"
-        );
+        assert!(why == "an event-stream checksum did not match" || why.starts_with("malformed stream: "), "{why}");
     }
 
     #[test]
@@ -455,21 +371,10 @@ mod tests {
         let mut call = LlmCall::default();
         handle_response_headers(
             Api::BedrockInvoke,
-            &[
-                ("x-amzn-bedrock-input-token-count", "4"),
-                ("x-amzn-bedrock-cache-read-input-token-count", "10"),
-                ("x-amzn-bedrock-output-token-count", "7"),
-                (
-                    "x-amzn-errortype",
-                    "ThrottlingException:http://internal.amazon.com/coral/",
-                ),
-            ],
+            &[("x-amzn-bedrock-input-token-count", "4"), ("x-amzn-bedrock-cache-read-input-token-count", "10"), ("x-amzn-bedrock-output-token-count", "7"), ("x-amzn-errortype", "ThrottlingException:http://internal.amazon.com/coral/")],
             &mut call,
         );
-        assert_eq!(
-            (call.usage.input, call.usage.output, call.usage.cache_read),
-            (Some(14), Some(7), Some(10))
-        );
+        assert_eq!((call.usage.input, call.usage.output, call.usage.cache_read), (Some(14), Some(7), Some(10)));
         assert_eq!(call.error_type.as_deref(), Some("ThrottlingException"));
     }
 }

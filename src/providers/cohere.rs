@@ -36,19 +36,12 @@ pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     } else {
         return None;
     };
-    Some(Detected {
-        provider: Provider::Cohere,
-        api,
-        operation,
-        path_model: None,
-        path_stream: false,
-    })
+    Some(Detected { provider: Provider::Cohere, api, operation, path_model: None, path_stream: false })
 }
 
 /// v1 streams are JSON lines sent as `application/stream+json`.
 pub(crate) fn stream_format(api: Api, content_type: &str) -> Option<StreamFormat> {
-    (api == Api::CohereChatV1 && content_type.starts_with("application/stream+json"))
-        .then_some(StreamFormat::Ndjson)
+    (api == Api::CohereChatV1 && content_type.starts_with("application/stream+json")).then_some(StreamFormat::Ndjson)
 }
 
 #[derive(Deserialize)]
@@ -76,13 +69,8 @@ struct Message {
     role: Option<String>,
 }
 
-pub(crate) fn handle_request(
-    api: Api,
-    body: &[u8],
-    call: &mut LlmCall,
-) -> Result<(), ExtractError> {
-    let r: Request =
-        serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
+pub(crate) fn handle_request(api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
+    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
     if r.model.is_some() {
         call.request_model = r.model;
     }
@@ -121,10 +109,8 @@ impl Usage {
         let whole = |v: Option<f64>| v.filter(|x| x.is_finite() && *x >= 0.0).map(|x| x as u64);
         let billed = self.billed_units.as_ref();
         let tokens = self.tokens.as_ref();
-        let input = whole(billed.and_then(|b| b.input_tokens))
-            .or(whole(tokens.and_then(|t| t.input_tokens)));
-        let output = whole(billed.and_then(|b| b.output_tokens))
-            .or(whole(tokens.and_then(|t| t.output_tokens)));
+        let input = whole(billed.and_then(|b| b.input_tokens)).or(whole(tokens.and_then(|t| t.input_tokens)));
+        let output = whole(billed.and_then(|b| b.output_tokens)).or(whole(tokens.and_then(|t| t.output_tokens)));
         call.usage.input = input.or(call.usage.input);
         call.usage.output = output.or(call.usage.output);
     }
@@ -196,11 +182,7 @@ struct EventV1 {
 impl ResponseV1 {
     fn apply(self, call: &mut LlmCall) {
         // v1 chat: `response_id` names the response, `generation_id` the generation; prefer the former
-        if let Some(id) = [self.response_id, self.generation_id, self.id]
-            .into_iter()
-            .flatten()
-            .find(|s| !s.is_empty())
-        {
+        if let Some(id) = [self.response_id, self.generation_id, self.id].into_iter().flatten().find(|s| !s.is_empty()) {
             call.response_id = Some(id);
         }
         if let Some(u) = &self.meta {
@@ -210,10 +192,7 @@ impl ResponseV1 {
             call.finish_reasons = vec![reason];
         }
         push_v1_tool_calls(self.tool_calls, call);
-        if self.text.is_none()
-            && self.meta.is_none()
-            && matches!(self.message, Some(serde_json::Value::String(_)))
-        {
+        if self.text.is_none() && self.meta.is_none() && matches!(self.message, Some(serde_json::Value::String(_))) {
             call.error_type.get_or_insert_with(|| "error".to_owned());
         }
     }
@@ -224,10 +203,7 @@ pub(crate) fn push_v1_tool_calls(calls: Vec<ToolCallV1>, call: &mut LlmCall) {
         call.tool_calls.push(ToolCall {
             id: String::new(),
             name: t.name.unwrap_or_default(),
-            arguments: t
-                .parameters
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "{}".to_owned()),
+            arguments: t.parameters.map(|v| v.to_string()).unwrap_or_else(|| "{}".to_owned()),
             ..Default::default()
         });
     }
@@ -258,12 +234,7 @@ pub(crate) struct StreamState {
 }
 
 impl StreamState {
-    pub(crate) fn handle_frame(
-        &mut self,
-        api: Api,
-        frame: Frame<'_>,
-        call: &mut LlmCall,
-    ) -> Result<FrameFacts, ExtractError> {
+    pub(crate) fn handle_frame(&mut self, api: Api, frame: Frame<'_>, call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
         let data = match frame {
             Frame::Sse { data, .. } | Frame::Json(data) => data,
             Frame::EventStream { .. } => return Ok(FrameFacts::default()),
@@ -275,15 +246,10 @@ impl StreamState {
         if api == Api::CohereChatV1 {
             return handle_v1_line(data, call);
         }
-        let e: Event = serde_json::from_slice(data)
-            .map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
+        let e: Event = serde_json::from_slice(data).map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
         let mut content = false;
         let null = serde_json::Value::Null;
-        let message = e
-            .delta
-            .as_ref()
-            .and_then(|d| d.message.as_ref())
-            .unwrap_or(&null);
+        let message = e.delta.as_ref().and_then(|d| d.message.as_ref()).unwrap_or(&null);
         let non_empty = |v: &serde_json::Value| v.as_str().is_some_and(|s| !s.is_empty());
         match e.kind.as_deref().unwrap_or("") {
             "message-start" if call.response_id.is_none() => {
@@ -299,12 +265,7 @@ impl StreamState {
             "tool-call-start" | "tool-call-delta" => {
                 content = true;
                 let t = &message["tool_calls"];
-                self.tools.delta(
-                    e.index,
-                    t["id"].as_str(),
-                    t["function"]["name"].as_str(),
-                    t["function"]["arguments"].as_str(),
-                );
+                self.tools.delta(e.index, t["id"].as_str(), t["function"]["name"].as_str(), t["function"]["arguments"].as_str());
             }
             "message-end" => {
                 call.stream_complete = true;
@@ -322,20 +283,13 @@ impl StreamState {
         Ok(FrameFacts { content })
     }
 
-    pub(crate) fn handle_json(
-        &mut self,
-        api: Api,
-        body: &[u8],
-        call: &mut LlmCall,
-    ) -> Result<(), ExtractError> {
+    pub(crate) fn handle_json(&mut self, api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
         if api != Api::CohereChat {
-            let r: ResponseV1 = serde_json::from_slice(body)
-                .map_err(|_| ExtractError::malformed("response is not JSON"))?;
+            let r: ResponseV1 = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
             r.apply(call);
             return Ok(());
         }
-        let r: Response = serde_json::from_slice(body)
-            .map_err(|_| ExtractError::malformed("response is not JSON"))?;
+        let r: Response = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
         if let Some(id) = r.id.filter(|s| !s.is_empty()) {
             call.response_id = Some(id);
         }
@@ -345,9 +299,7 @@ impl StreamState {
         match (r.finish_reason, r.message) {
             (Some(reason), message) => {
                 call.finish_reasons = vec![reason];
-                if let Some(m) =
-                    message.and_then(|m| serde_json::from_value::<ResponseMessage>(m).ok())
-                {
+                if let Some(m) = message.and_then(|m| serde_json::from_value::<ResponseMessage>(m).ok()) {
                     for t in m.tool_calls {
                         let f = t.function;
                         call.tool_calls.push(ToolCall {
@@ -379,8 +331,7 @@ impl StreamState {
 
 /// One line of a v1 stream: text, whole tool calls, and at the end the whole response.
 fn handle_v1_line(data: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
-    let e: EventV1 = serde_json::from_slice(data)
-        .map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
+    let e: EventV1 = serde_json::from_slice(data).map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
     let mut content = false;
     match e.event_type.as_deref().unwrap_or("") {
         "stream-start" => {

@@ -6,9 +6,7 @@
 //! owns the choice of framing, the sticky "stop reading" rule and the content timing. It does
 //! not decide what to observe, guard anything or build spans (that is `exchange`).
 
-use super::{
-    handle_request, handle_response_headers, stream_format, Api, Detected, LlmCall, ResponseReader,
-};
+use super::{handle_request, handle_response_headers, stream_format, Api, Detected, LlmCall, ResponseReader};
 use crate::framing::{Body, BodyEnd};
 
 /// Why a call's bodies were not read. Each is a `bodies_not_parsed{reason}` label.
@@ -71,10 +69,7 @@ impl Extraction {
     /// Starts reading a call that `detected` describes. The path's model (Gemini, Bedrock)
     /// stands in for the request model until a body names one.
     pub fn new(detected: Detected, limits: Limits) -> Extraction {
-        let call = LlmCall {
-            request_model: detected.path_model.clone(),
-            ..LlmCall::default()
-        };
+        let call = LlmCall { request_model: detected.path_model.clone(), ..LlmCall::default() };
         let not_parsed = (detected.api == Api::Unknown).then_some(NotParsed::UnknownShape);
         Extraction {
             reader: ResponseReader::new(detected.api),
@@ -115,12 +110,7 @@ impl Extraction {
 
     /// Reads the response headers and chooses how the body is read. `encoded`: the body has a
     /// content encoding other than identity, and cannot be read.
-    pub fn handle_response_headers(
-        &mut self,
-        headers: &[(&str, &str)],
-        content_type: &str,
-        encoded: bool,
-    ) {
+    pub fn handle_response_headers(&mut self, headers: &[(&str, &str)], content_type: &str, encoded: bool) {
         handle_response_headers(self.detected.api, headers, &mut self.call);
         if self.not_parsed.is_some() {
             self.body = Body::Skip;
@@ -131,11 +121,7 @@ impl Extraction {
             return;
         }
         let format = stream_format(self.detected.api, self.detected.path_stream, content_type);
-        self.body = Body::new(
-            format,
-            self.limits.max_body_bytes,
-            self.limits.max_frame_bytes,
-        );
+        self.body = Body::new(format, self.limits.max_body_bytes, self.limits.max_frame_bytes);
     }
 
     /// Whether response chunks are still wanted.
@@ -145,13 +131,7 @@ impl Extraction {
 
     /// Reads one response chunk that arrived at `now`.
     pub fn handle_response_chunk(&mut self, chunk: &[u8], now: u64) {
-        let Extraction {
-            body,
-            reader,
-            call,
-            timing,
-            ..
-        } = self;
+        let Extraction { body, reader, call, timing, .. } = self;
         let mut malformed = false;
         let framed = body.push(chunk, &mut |frame| {
             if malformed {
@@ -177,9 +157,7 @@ impl Extraction {
 
     /// The response body ended at `now`: reads a whole body, or the stream's last frames.
     pub fn end_response(&mut self, now: u64) {
-        let Extraction {
-            body, reader, call, ..
-        } = self;
+        let Extraction { body, reader, call, .. } = self;
         let mut malformed = false;
         let end = body.finish(&mut |frame| {
             if !malformed && reader.handle_frame(frame, call).is_err() {

@@ -18,33 +18,17 @@ pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
         return None;
     }
     let vertex = before.contains("/publishers/") || host.ends_with("aiplatform.googleapis.com");
-    if !(vertex
-        || before.starts_with("/v1beta/models/")
-        || before.starts_with("/v1/models/")
-        || before.starts_with("/v1alpha/models/"))
-    {
+    if !(vertex || before.starts_with("/v1beta/models/") || before.starts_with("/v1/models/") || before.starts_with("/v1alpha/models/")) {
         return None;
     }
     let (api, operation, stream) = match method {
         "generateContent" => (Api::GeminiGenerate, Operation::GenerateContent, false),
         "streamGenerateContent" => (Api::GeminiGenerate, Operation::GenerateContent, true),
-        "embedContent" | "batchEmbedContents" | "predict" => {
-            (Api::GeminiEmbed, Operation::Embeddings, false)
-        }
+        "embedContent" | "batchEmbedContents" | "predict" => (Api::GeminiEmbed, Operation::Embeddings, false),
         _ => return None,
     };
-    let provider = if vertex {
-        Provider::VertexAi
-    } else {
-        Provider::Gemini
-    };
-    Some(Detected {
-        provider,
-        api,
-        operation,
-        path_model: Some(model.to_owned()),
-        path_stream: stream,
-    })
+    let provider = if vertex { Provider::VertexAi } else { Provider::Gemini };
+    Some(Detected { provider, api, operation, path_model: Some(model.to_owned()), path_stream: stream })
 }
 
 /// The stream format of a `streamGenerateContent` response that is not SSE: without
@@ -89,13 +73,8 @@ struct PartKind {
     function_response: Option<serde::de::IgnoredAny>,
 }
 
-pub(crate) fn handle_request(
-    _api: Api,
-    body: &[u8],
-    call: &mut LlmCall,
-) -> Result<(), ExtractError> {
-    let r: Request =
-        serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
+pub(crate) fn handle_request(_api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
+    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
     let g = r.generation_config.unwrap_or_default();
     let p = &mut call.params;
     p.max_tokens = g.max_output_tokens;
@@ -107,10 +86,8 @@ pub(crate) fn handle_request(
     p.stop_sequences = g.stop_sequences;
     p.frequency_penalty = g.frequency_penalty;
     p.presence_penalty = g.presence_penalty;
-    call.last_message_is_tool_result = r
-        .contents
-        .last()
-        .is_some_and(|c| c.parts.iter().any(|p| p.function_response.is_some()));
+    call.last_message_is_tool_result =
+        r.contents.last().is_some_and(|c| c.parts.iter().any(|p| p.function_response.is_some()));
     Ok(())
 }
 
@@ -201,10 +178,7 @@ fn apply(r: Response<'_>, call: &mut LlmCall) -> FrameFacts {
                 call.tool_calls.push(ToolCall {
                     id: fc.id.unwrap_or_default(),
                     name: fc.name.unwrap_or_default(),
-                    arguments: fc
-                        .args
-                        .map(|a| a.to_string())
-                        .unwrap_or_else(|| "{}".to_owned()),
+                    arguments: fc.args.map(|a| a.to_string()).unwrap_or_else(|| "{}".to_owned()),
                     ..Default::default()
                 });
             }
@@ -222,12 +196,7 @@ fn apply(r: Response<'_>, call: &mut LlmCall) -> FrameFacts {
 pub(crate) struct StreamState {}
 
 impl StreamState {
-    pub(crate) fn handle_frame(
-        &mut self,
-        _api: Api,
-        frame: Frame<'_>,
-        call: &mut LlmCall,
-    ) -> Result<FrameFacts, ExtractError> {
+    pub(crate) fn handle_frame(&mut self, _api: Api, frame: Frame<'_>, call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
         let data = match frame {
             Frame::Sse { data, .. } | Frame::Json(data) => data,
             Frame::EventStream { .. } => return Ok(FrameFacts::default()),
@@ -235,21 +204,14 @@ impl StreamState {
         if data.trim_ascii().is_empty() {
             return Ok(FrameFacts::default());
         }
-        let r: Response<'_> = serde_json::from_slice(data)
-            .map_err(|_| ExtractError::malformed("stream chunk is not JSON"))?;
+        let r: Response<'_> = serde_json::from_slice(data).map_err(|_| ExtractError::malformed("stream chunk is not JSON"))?;
         Ok(apply(r, call))
     }
 
-    pub(crate) fn handle_json(
-        &mut self,
-        api: Api,
-        body: &[u8],
-        call: &mut LlmCall,
-    ) -> Result<(), ExtractError> {
+    pub(crate) fn handle_json(&mut self, api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
         if api == Api::GeminiEmbed {
             // embeddings report no usage in the Gemini API; the error, if any, is still read
-            let v: serde_json::Value = serde_json::from_slice(body)
-                .map_err(|_| ExtractError::malformed("response is not JSON"))?;
+            let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
             if let Some(s) = v["error"]["status"].as_str() {
                 call.error_type = Some(s.to_owned());
             }
@@ -258,15 +220,13 @@ impl StreamState {
         let trimmed = body.trim_ascii();
         if trimmed.first() == Some(&b'[') {
             // a whole streamed array, read at once
-            let items: Vec<Response<'_>> = serde_json::from_slice(trimmed)
-                .map_err(|_| ExtractError::malformed("response is not JSON"))?;
+            let items: Vec<Response<'_>> = serde_json::from_slice(trimmed).map_err(|_| ExtractError::malformed("response is not JSON"))?;
             for r in items {
                 apply(r, call);
             }
             return Ok(());
         }
-        let r: Response<'_> = serde_json::from_slice(trimmed)
-            .map_err(|_| ExtractError::malformed("response is not JSON"))?;
+        let r: Response<'_> = serde_json::from_slice(trimmed).map_err(|_| ExtractError::malformed("response is not JSON"))?;
         apply(r, call);
         Ok(())
     }
@@ -286,30 +246,19 @@ mod tests {
     #[test]
     fn every_fixture_matches() {
         for name in [
-            "gemini/generate_content",
-            "gemini/generate_content_b",
-            "gemini/generate_content_multiple_tool_calls",
-            "gemini/generate_content_tool",
-            "gemini/batch_embed_contents",
-            "vertexai/generate_content",
+            "gemini/generate_content", "gemini/generate_content_b", "gemini/generate_content_multiple_tool_calls",
+            "gemini/generate_content_tool", "gemini/batch_embed_contents", "vertexai/generate_content",
             "vertexai/generate_content_after_tool_result",
         ] {
             let fx = Fixture::load(name);
             let (d, call) = fx.run(&[]);
-            let want = if name.starts_with("vertexai") {
-                Provider::VertexAi
-            } else {
-                Provider::Gemini
-            };
+            let want = if name.starts_with("vertexai") { Provider::VertexAi } else { Provider::Gemini };
             assert_eq!(d.provider, want, "{name}");
             fx.assert_expected(&call, false);
         }
         for name in [
-            "gemini/stream_generate_content",
-            "gemini/stream_generate_content_thinking",
-            "gemini/stream_generate_content_tool",
-            "gemini/stream_generate_content_usage",
-            "vertexai/stream_generate_content",
+            "gemini/stream_generate_content", "gemini/stream_generate_content_thinking", "gemini/stream_generate_content_tool",
+            "gemini/stream_generate_content_usage", "vertexai/stream_generate_content",
         ] {
             let fx = Fixture::load(name);
             let (d, call) = fx.run_all_splits();
@@ -321,29 +270,11 @@ mod tests {
 
     #[test]
     fn the_model_and_operation_come_from_the_path() {
-        let d = detect(
-            "generativelanguage.googleapis.com",
-            "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse",
-        )
-        .unwrap();
-        assert_eq!(
-            (d.path_model.as_deref(), d.operation, d.path_stream),
-            (Some("gemini-2.0-flash"), Operation::GenerateContent, true)
-        );
-        let d = detect(
-            "us-central1-aiplatform.googleapis.com",
-            "/v1/projects/p/locations/l/publishers/google/models/gemini-2.5-pro:generateContent",
-        )
-        .unwrap();
-        assert_eq!(
-            (d.provider, d.path_model.as_deref()),
-            (Provider::VertexAi, Some("gemini-2.5-pro"))
-        );
-        let d = detect(
-            "generativelanguage.googleapis.com",
-            "/v1beta/models/gemini-embedding-001:batchEmbedContents",
-        )
-        .unwrap();
+        let d = detect("generativelanguage.googleapis.com", "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse").unwrap();
+        assert_eq!((d.path_model.as_deref(), d.operation, d.path_stream), (Some("gemini-2.0-flash"), Operation::GenerateContent, true));
+        let d = detect("us-central1-aiplatform.googleapis.com", "/v1/projects/p/locations/l/publishers/google/models/gemini-2.5-pro:generateContent").unwrap();
+        assert_eq!((d.provider, d.path_model.as_deref()), (Provider::VertexAi, Some("gemini-2.5-pro")));
+        let d = detect("generativelanguage.googleapis.com", "/v1beta/models/gemini-embedding-001:batchEmbedContents").unwrap();
         assert_eq!(d.operation, Operation::Embeddings);
         assert_eq!(detect("example.com", "/v1beta/models/x:list"), None);
         assert_eq!(detect("example.com", "/files/a:b"), None);
@@ -351,10 +282,7 @@ mod tests {
         assert!(call.last_message_is_tool_result);
         let (_, call) = Fixture::load("gemini/generate_content_multiple_tool_calls").run(&[]);
         assert_eq!(call.tool_calls.len(), 2);
-        assert!(call
-            .tool_calls
-            .iter()
-            .all(|t| serde_json::from_str::<serde_json::Value>(&t.arguments).is_ok()));
+        assert!(call.tool_calls.iter().all(|t| serde_json::from_str::<serde_json::Value>(&t.arguments).is_ok()));
     }
 
     #[test]
@@ -362,10 +290,7 @@ mod tests {
         // rebuild the SSE recording as the JSON-array stream Gemini sends without alt=sse
         let fx = Fixture::load("gemini/stream_generate_content_usage");
         let body = String::from_utf8(fx.response_body()).unwrap();
-        let items: Vec<&str> = body
-            .split("\r\n\r\n")
-            .filter_map(|e| e.strip_prefix("data: "))
-            .collect();
+        let items: Vec<&str> = body.split("\r\n\r\n").filter_map(|e| e.strip_prefix("data: ")).collect();
         let array = format!("[{}]", items.join(",\r\n"));
         let (_, want) = fx.run(&[]);
         let run = |splits: &[usize]| {

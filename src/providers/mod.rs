@@ -345,9 +345,7 @@ pub fn stream_format(api: Api, path_stream: bool, content_type: &str) -> Option<
     match family(api) {
         Family::Ollama => ollama::stream_format(api, &ct),
         Family::Cohere => cohere::stream_format(api, &ct),
-        Family::Gemini if path_stream && ct.starts_with("application/json") => {
-            Some(gemini::array_stream())
-        }
+        Family::Gemini if path_stream && ct.starts_with("application/json") => Some(gemini::array_stream()),
         _ => None,
     }
 }

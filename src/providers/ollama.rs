@@ -16,13 +16,7 @@ pub(crate) fn detect(_host: &str, path: &str) -> Option<Detected> {
         "/api/embeddings" | "/api/embed" => (Api::OllamaEmbed, Operation::Embeddings),
         _ => return None,
     };
-    Some(Detected {
-        provider: Provider::Ollama,
-        api,
-        operation,
-        path_model: None,
-        path_stream: false,
-    })
+    Some(Detected { provider: Provider::Ollama, api, operation, path_model: None, path_stream: false })
 }
 
 pub(crate) fn stream_format(api: Api, content_type: &str) -> Option<StreamFormat> {
@@ -55,13 +49,8 @@ struct RoleOnly {
     role: Option<String>,
 }
 
-pub(crate) fn handle_request(
-    api: Api,
-    body: &[u8],
-    call: &mut LlmCall,
-) -> Result<(), ExtractError> {
-    let r: Request =
-        serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
+pub(crate) fn handle_request(api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
+    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
     call.request_model = r.model.or(call.request_model.take());
     let o = r.options.unwrap_or_default();
     let p = &mut call.params;
@@ -72,8 +61,7 @@ pub(crate) fn handle_request(
     p.seed = o.seed;
     p.stop_sequences = o.stop;
     p.stream = Some(api != Api::OllamaEmbed && r.stream.unwrap_or(true));
-    call.last_message_is_tool_result =
-        r.messages.last().and_then(|m| m.role.as_deref()) == Some("tool");
+    call.last_message_is_tool_result = r.messages.last().and_then(|m| m.role.as_deref()) == Some("tool");
     Ok(())
 }
 
@@ -119,14 +107,9 @@ fn apply(c: Chunk<'_>, call: &mut LlmCall) -> FrameFacts {
         call.response_model = c.model.filter(|m| !m.is_empty());
     }
     if let Some(e) = c.error {
-        call.error_type = Some(if e.contains("not found") {
-            "model_not_found".to_owned()
-        } else {
-            "error".to_owned()
-        });
+        call.error_type = Some(if e.contains("not found") { "model_not_found".to_owned() } else { "error".to_owned() });
     }
-    let non_empty =
-        |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().is_some_and(|s| !s.is_empty());
+    let non_empty = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().is_some_and(|s| !s.is_empty());
     let mut content = non_empty(&c.response);
     if let Some(m) = c.message {
         content |= non_empty(&m.content) || non_empty(&m.thinking);
@@ -136,10 +119,7 @@ fn apply(c: Chunk<'_>, call: &mut LlmCall) -> FrameFacts {
             call.tool_calls.push(ToolCall {
                 id: String::new(),
                 name: f.as_ref().and_then(|f| f.name.clone()).unwrap_or_default(),
-                arguments: f
-                    .and_then(|f| f.arguments)
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "{}".to_owned()),
+                arguments: f.and_then(|f| f.arguments).map(|a| a.to_string()).unwrap_or_else(|| "{}".to_owned()),
                 ..Default::default()
             });
         }
@@ -159,44 +139,23 @@ fn apply(c: Chunk<'_>, call: &mut LlmCall) -> FrameFacts {
 pub(crate) struct StreamState {}
 
 impl StreamState {
-    pub(crate) fn handle_frame(
-        &mut self,
-        _api: Api,
-        frame: Frame<'_>,
-        call: &mut LlmCall,
-    ) -> Result<FrameFacts, ExtractError> {
-        let Frame::Json(line) = frame else {
-            return Ok(FrameFacts::default());
-        };
-        let c: Chunk<'_> = serde_json::from_slice(line)
-            .map_err(|_| ExtractError::malformed("stream line is not JSON"))?;
+    pub(crate) fn handle_frame(&mut self, _api: Api, frame: Frame<'_>, call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
+        let Frame::Json(line) = frame else { return Ok(FrameFacts::default()) };
+        let c: Chunk<'_> = serde_json::from_slice(line).map_err(|_| ExtractError::malformed("stream line is not JSON"))?;
         Ok(apply(c, call))
     }
 
-    pub(crate) fn handle_json(
-        &mut self,
-        api: Api,
-        body: &[u8],
-        call: &mut LlmCall,
-    ) -> Result<(), ExtractError> {
+    pub(crate) fn handle_json(&mut self, api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
         if api == Api::OllamaEmbed {
-            let v: serde_json::Value = serde_json::from_slice(body)
-                .map_err(|_| ExtractError::malformed("response is not JSON"))?;
-            call.response_model = v["model"]
-                .as_str()
-                .map(str::to_owned)
-                .or(call.response_model.take());
+            let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
+            call.response_model = v["model"].as_str().map(str::to_owned).or(call.response_model.take());
             call.usage.input = v["prompt_eval_count"].as_u64().or(call.usage.input);
             return Ok(());
         }
         // a stream sent as application/json is several lines: read each
         let mut any = false;
-        for line in body
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.trim_ascii().is_empty())
-        {
-            let c: Chunk<'_> = serde_json::from_slice(line)
-                .map_err(|_| ExtractError::malformed("response is not JSON"))?;
+        for line in body.split(|b| *b == b'\n').filter(|l| !l.trim_ascii().is_empty()) {
+            let c: Chunk<'_> = serde_json::from_slice(line).map_err(|_| ExtractError::malformed("response is not JSON"))?;
             apply(c, call);
             any = true;
         }
@@ -221,12 +180,7 @@ mod tests {
 
     #[test]
     fn every_fixture_matches() {
-        for name in [
-            "ollama/chat",
-            "ollama/generate",
-            "ollama/chat_tools_defined_no_call",
-            "ollama/embeddings",
-        ] {
+        for name in ["ollama/chat", "ollama/generate", "ollama/chat_tools_defined_no_call", "ollama/embeddings"] {
             let fx = Fixture::load(name);
             let (d, call) = fx.run(&[]);
             assert_eq!(d.provider, Provider::Ollama, "{name}");
@@ -242,10 +196,7 @@ mod tests {
         let (d, _) = Fixture::load("ollama/generate").run(&[]);
         assert_eq!(d.operation, Operation::TextCompletion);
         let (d, call) = Fixture::load("ollama/embeddings").run(&[]);
-        assert_eq!(
-            (d.operation, call.params.stream),
-            (Operation::Embeddings, Some(false))
-        );
+        assert_eq!((d.operation, call.params.stream), (Operation::Embeddings, Some(false)));
     }
 
     #[test]
@@ -262,12 +213,7 @@ mod tests {
         assert_eq!(call.tool_calls[0].arguments, r#"{"city":"Paris"}"#);
         assert_eq!((call.usage.input, call.usage.output), (Some(9), Some(4)));
         let mut call = LlmCall::default();
-        handle_request(
-            Api::OllamaChat,
-            br#"{"model":"m","messages":[{"role":"user"},{"role":"tool","content":"22C"}]}"#,
-            &mut call,
-        )
-        .unwrap();
+        handle_request(Api::OllamaChat, br#"{"model":"m","messages":[{"role":"user"},{"role":"tool","content":"22C"}]}"#, &mut call).unwrap();
         assert!(call.last_message_is_tool_result);
     }
 }

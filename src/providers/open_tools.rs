@@ -27,43 +27,24 @@ impl OpenTools {
     /// A new call at `index` (its content block), or after the last one when the event has none.
     pub(crate) fn open(&mut self, index: Option<u64>, id: Option<String>, name: Option<String>) {
         let index = index.unwrap_or(self.tools.len() as u64);
-        self.tools.push(OpenTool {
-            index,
-            id: id.unwrap_or_default(),
-            name: name.unwrap_or_default(),
-            arguments: String::new(),
-        });
+        self.tools.push(OpenTool { index, id: id.unwrap_or_default(), name: name.unwrap_or_default(), arguments: String::new() });
     }
 
     /// Argument text for the latest call opened at `index` (the latest call when `None`).
     pub(crate) fn append(&mut self, index: Option<u64>, part: &str) {
-        if let Some(t) = self
-            .tools
-            .iter_mut()
-            .rev()
-            .find(|t| index.is_none_or(|i| i == t.index))
-        {
+        if let Some(t) = self.tools.iter_mut().rev().find(|t| index.is_none_or(|i| i == t.index)) {
             push_bounded(&mut t.arguments, part);
         }
     }
 
     /// One delta of the call at `index`, opened by its first delta: a non-empty id or name sets
     /// it, arguments append.
-    pub(crate) fn delta(
-        &mut self,
-        index: Option<u64>,
-        id: Option<&str>,
-        name: Option<&str>,
-        arguments: Option<&str>,
-    ) {
+    pub(crate) fn delta(&mut self, index: Option<u64>, id: Option<&str>, name: Option<&str>, arguments: Option<&str>) {
         let index = index.unwrap_or(self.tools.len() as u64);
         let at = match self.tools.iter().position(|t| t.index == index) {
             Some(at) => at,
             None => {
-                self.tools.push(OpenTool {
-                    index,
-                    ..Default::default()
-                });
+                self.tools.push(OpenTool { index, ..Default::default() });
                 self.tools.len() - 1
             }
         };
@@ -83,26 +64,14 @@ impl OpenTools {
     pub(crate) fn finish(&mut self, call: &mut LlmCall) {
         self.tools.sort_by_key(|t| t.index);
         for t in self.tools.drain(..) {
-            let arguments = if t.arguments.is_empty() {
-                "{}".to_owned()
-            } else {
-                t.arguments
-            };
-            call.tool_calls.push(ToolCall {
-                id: t.id,
-                name: t.name,
-                arguments,
-                ..Default::default()
-            });
+            let arguments = if t.arguments.is_empty() { "{}".to_owned() } else { t.arguments };
+            call.tool_calls.push(ToolCall { id: t.id, name: t.name, arguments, ..Default::default() });
         }
     }
 
     /// Heap held now (bounded: [`MAX_ARGUMENT_BYTES`] per call).
     pub(crate) fn state_bytes(&self) -> usize {
-        self.tools
-            .iter()
-            .map(|t| t.id.capacity() + t.name.capacity() + t.arguments.capacity())
-            .sum::<usize>()
+        self.tools.iter().map(|t| t.id.capacity() + t.name.capacity() + t.arguments.capacity()).sum::<usize>()
             + self.tools.capacity() * std::mem::size_of::<OpenTool>()
     }
 }
@@ -127,30 +96,11 @@ mod tests {
         open.append(Some(3), "1}");
         open.append(Some(9), "no call at 9: dropped");
         open.delta(Some(7), Some("c"), Some("third"), Some(""));
-        open.delta(
-            Some(7),
-            Some(""),
-            None,
-            Some(&"y".repeat(MAX_ARGUMENT_BYTES + 1)),
-        );
+        open.delta(Some(7), Some(""), None, Some(&"y".repeat(MAX_ARGUMENT_BYTES + 1)));
         let mut call = LlmCall::default();
         open.finish(&mut call);
-        let got: Vec<(&str, &str, &str)> = call
-            .tool_calls
-            .iter()
-            .map(|t| (t.id.as_str(), t.name.as_str(), t.arguments.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("a", "first", r#"{"latest":true}"#),
-                ("b", "second", r#"{"x":1}"#),
-                ("c", "third", "{}")
-            ]
-        );
-        assert_eq!(
-            open.state_bytes(),
-            open.tools.capacity() * std::mem::size_of::<OpenTool>()
-        );
+        let got: Vec<(&str, &str, &str)> = call.tool_calls.iter().map(|t| (t.id.as_str(), t.name.as_str(), t.arguments.as_str())).collect();
+        assert_eq!(got, [("a", "first", r#"{"latest":true}"#), ("b", "second", r#"{"x":1}"#), ("c", "third", "{}")]);
+        assert_eq!(open.state_bytes(), open.tools.capacity() * std::mem::size_of::<OpenTool>());
     }
 }

@@ -22,19 +22,12 @@ pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     if let Some(rest) = path_only.strip_prefix("/openai/deployments/") {
         let (deployment, op) = rest.split_once('/')?;
         let api = api_from_suffix(op)?;
-        return Some(detected(
-            Provider::AzureOpenAi,
-            api,
-            Some(deployment.to_owned()),
-        ));
+        return Some(detected(Provider::AzureOpenAi, api, Some(deployment.to_owned())));
     }
     // Azure AI Foundry's model inference API: /models/{operation}?api-version=...; the path
     // alone is too common a word to claim without the query or an Azure host.
     if let Some(op) = path_only.strip_prefix("/models/") {
-        if has_param(query, "api-version")
-            || is_azure_inference_host(host)
-            || host.ends_with(".services.ai.azure.com")
-        {
+        if has_param(query, "api-version") || is_azure_inference_host(host) || host.ends_with(".services.ai.azure.com") {
             let api = api_from_suffix(op)?;
             return Some(detected(Provider::AzureAiInference, api, None));
         }
@@ -50,10 +43,7 @@ pub(crate) fn detect(host: &str, path: &str) -> Option<Detected> {
     if let Some((before, method)) = path_only.rsplit_once(':') {
         if let Some((_, model)) = before.split_once("/publishers/mistralai/models/") {
             // Codestral's FIM bodies answer in the same chat shape, so one reader serves both
-            if !matches!(method, "rawPredict" | "streamRawPredict")
-                || model.is_empty()
-                || model.contains('/')
-            {
+            if !matches!(method, "rawPredict" | "streamRawPredict") || model.is_empty() || model.contains('/') {
                 return None;
             }
             let mut d = detected(Provider::VertexAi, Api::OpenAiChat, Some(model.to_owned()));
@@ -81,13 +71,9 @@ fn provider_by_host(host: &str) -> Provider {
         "api.perplexity.ai" => Provider::Perplexity,
         "api.cohere.ai" | "api.cohere.com" => Provider::Cohere,
         "generativelanguage.googleapis.com" => Provider::Gemini,
-        h if h.ends_with(".openai.azure.com") || h.ends_with(".services.ai.azure.com") => {
-            Provider::AzureOpenAi
-        }
+        h if h.ends_with(".openai.azure.com") || h.ends_with(".services.ai.azure.com") => Provider::AzureOpenAi,
         h if is_azure_inference_host(h) => Provider::AzureAiInference,
-        h if h == "aiplatform.googleapis.com" || h.ends_with("-aiplatform.googleapis.com") => {
-            Provider::VertexAi
-        }
+        h if h == "aiplatform.googleapis.com" || h.ends_with("-aiplatform.googleapis.com") => Provider::VertexAi,
         _ => Provider::OpenAiCompatible,
     }
 }
@@ -99,9 +85,7 @@ fn is_azure_inference_host(host: &str) -> bool {
 }
 
 fn has_param(query: &str, name: &str) -> bool {
-    query
-        .split('&')
-        .any(|kv| kv.split('=').next() == Some(name))
+    query.split('&').any(|kv| kv.split('=').next() == Some(name))
 }
 
 fn detected(provider: Provider, api: Api, path_model: Option<String>) -> Detected {
@@ -110,13 +94,7 @@ fn detected(provider: Provider, api: Api, path_model: Option<String>) -> Detecte
         Api::OpenAiEmbeddings => Operation::Embeddings,
         _ => Operation::Chat,
     };
-    Detected {
-        provider,
-        api,
-        operation,
-        path_model,
-        path_stream: false,
-    }
+    Detected { provider, api, operation, path_model, path_stream: false }
 }
 
 fn api_from_suffix(op: &str) -> Option<Api> {
@@ -195,25 +173,17 @@ struct RoleOnly {
     role: Option<String>,
 }
 
-pub(crate) fn handle_request(
-    api: Api,
-    body: &[u8],
-    call: &mut LlmCall,
-) -> Result<(), ExtractError> {
+pub(crate) fn handle_request(api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
     if body.trim_ascii().is_empty() {
         // GET /v1/responses/{id} has no body: nothing to read, and nothing wrong
         return Ok(());
     }
-    let r: Request =
-        serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
+    let r: Request = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("request is not JSON"))?;
     if r.model.is_some() {
         call.request_model = r.model;
     }
     let p = &mut call.params;
-    p.max_tokens = r
-        .max_tokens
-        .or(r.max_completion_tokens)
-        .or(r.max_output_tokens);
+    p.max_tokens = r.max_tokens.or(r.max_completion_tokens).or(r.max_output_tokens);
     p.temperature = r.temperature;
     p.top_p = r.top_p;
     p.seed = r.seed.or(r.random_seed);
@@ -223,10 +193,7 @@ pub(crate) fn handle_request(
     p.stream = r.stream;
     p.stop_sequences = match r.stop {
         Some(serde_json::Value::String(s)) => vec![s],
-        Some(serde_json::Value::Array(a)) => a
-            .into_iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
+        Some(serde_json::Value::Array(a)) => a.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
         _ => Vec::new(),
     };
     call.last_message_is_tool_result = match api {
@@ -325,12 +292,7 @@ pub(crate) struct StreamState {
 }
 
 impl StreamState {
-    pub(crate) fn handle_frame(
-        &mut self,
-        api: Api,
-        frame: Frame<'_>,
-        call: &mut LlmCall,
-    ) -> Result<FrameFacts, ExtractError> {
+    pub(crate) fn handle_frame(&mut self, api: Api, frame: Frame<'_>, call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
         let data = match frame {
             Frame::Sse { data, .. } | Frame::Json(data) => data,
             Frame::EventStream { .. } => return Ok(FrameFacts::default()),
@@ -349,12 +311,7 @@ impl StreamState {
         self.chat_chunk(trimmed, call)
     }
 
-    pub(crate) fn handle_json(
-        &mut self,
-        api: Api,
-        body: &[u8],
-        call: &mut LlmCall,
-    ) -> Result<(), ExtractError> {
+    pub(crate) fn handle_json(&mut self, api: Api, body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
         if api == Api::OpenAiResponses {
             return responses::read_json(body, call);
         }
@@ -368,20 +325,12 @@ impl StreamState {
         }
         self.tools.sort_by_key(|t| (t.choice, t.index));
         for t in self.tools.drain(..) {
-            call.tool_calls.push(ToolCall {
-                id: t.id,
-                name: t.name,
-                arguments: t.arguments,
-                ..Default::default()
-            });
+            call.tool_calls.push(ToolCall { id: t.id, name: t.name, arguments: t.arguments, ..Default::default() });
         }
     }
 
     pub(crate) fn state_bytes(&self) -> usize {
-        self.tools
-            .iter()
-            .map(|t| t.id.capacity() + t.name.capacity() + t.arguments.capacity())
-            .sum::<usize>()
+        self.tools.iter().map(|t| t.id.capacity() + t.name.capacity() + t.arguments.capacity()).sum::<usize>()
             + self.tools.capacity() * std::mem::size_of::<PartialTool>()
             + self.finish.iter().map(|(_, r)| r.capacity()).sum::<usize>()
     }
@@ -393,64 +342,30 @@ mod tests {
     use super::super::*;
 
     const PLAIN: &[&str] = &[
-        "openai/chat_basic",
-        "openai/chat_error_400_bad_request",
-        "openai/chat_error_404_unknown_model",
-        "openai/chat_legacy_function_call",
-        "openai/chat_parallel_tool_calls",
-        "openai/chat_parallel_tool_calls_b",
-        "openai/chat_prompt_caching_hit",
-        "openai/chat_reasoning_detailed_usage",
-        "openai/chat_structured_output_parse",
-        "openai/chat_tool_result_followup",
-        "openai/chat_tools_request_tool_call",
-        "openai/chat_web_search",
-        "openai/completions_legacy",
-        "openai/embeddings",
-        "openai/embeddings_base64",
-        "openai/embeddings_batch",
-        "openai/responses_basic",
-        "openai/responses_input_history",
-        "openai/responses_reasoning",
-        "openai/responses_tool_call",
-        "azure/chat",
-        "azure/chat_b",
-        "azure/chat_content_filter_results",
-        "azure/embeddings",
-        "openai_compatible/groq_chat",
-        "openai_compatible/mistral_chat",
+        "openai/chat_basic", "openai/chat_error_400_bad_request", "openai/chat_error_404_unknown_model",
+        "openai/chat_legacy_function_call", "openai/chat_parallel_tool_calls", "openai/chat_parallel_tool_calls_b",
+        "openai/chat_prompt_caching_hit", "openai/chat_reasoning_detailed_usage", "openai/chat_structured_output_parse",
+        "openai/chat_tool_result_followup", "openai/chat_tools_request_tool_call", "openai/chat_web_search",
+        "openai/completions_legacy", "openai/embeddings", "openai/embeddings_base64", "openai/embeddings_batch",
+        "openai/responses_basic", "openai/responses_input_history", "openai/responses_reasoning",
+        "openai/responses_tool_call", "azure/chat", "azure/chat_b", "azure/chat_content_filter_results",
+        "azure/embeddings", "openai_compatible/groq_chat", "openai_compatible/mistral_chat",
     ];
     const STREAMED: &[&str] = &[
-        "openai/chat_stream",
-        "openai/chat_stream_b",
-        "openai/chat_stream_include_usage",
-        "openai/chat_stream_include_usage_text",
-        "openai/chat_stream_multiple_tools_with_content",
-        "openai/chat_stream_n2_choices",
-        "openai/chat_stream_parallel_tool_calls",
-        "openai/chat_stream_tool_call",
-        "openai/completions_stream_usage",
-        "openai/responses_stream",
-        "openai/responses_stream_short",
-        "azure/chat_stream",
-        "openai_compatible/deepseek_chat_stream_usage",
-        "openai_compatible/groq_chat_stream",
+        "openai/chat_stream", "openai/chat_stream_b", "openai/chat_stream_include_usage",
+        "openai/chat_stream_include_usage_text", "openai/chat_stream_multiple_tools_with_content",
+        "openai/chat_stream_n2_choices", "openai/chat_stream_parallel_tool_calls", "openai/chat_stream_tool_call",
+        "openai/completions_stream_usage", "openai/responses_stream", "openai/responses_stream_short",
+        "azure/chat_stream", "openai_compatible/deepseek_chat_stream_usage", "openai_compatible/groq_chat_stream",
         "openai_compatible/mistral_chat_stream",
     ];
 
     #[test]
     fn a_body_that_does_not_read_says_which_part_and_not_what_it_held() {
         let mut call = LlmCall::default();
-        let err = handle_request(
-            Api::OpenAiChat,
-            b"{\"model\": \"gpt-4o\", sk-secret",
-            &mut call,
-        )
-        .unwrap_err();
+        let err = handle_request(Api::OpenAiChat, b"{\"model\": \"gpt-4o\", sk-secret", &mut call).unwrap_err();
         assert_eq!(err.to_string(), "request is not JSON");
-        let err = ResponseReader::new(Api::OpenAiChat)
-            .handle_json(b"<html>sk-secret</html>", &mut call)
-            .unwrap_err();
+        let err = ResponseReader::new(Api::OpenAiChat).handle_json(b"<html>sk-secret</html>", &mut call).unwrap_err();
         assert_eq!(err.to_string(), "response is not JSON");
     }
 
@@ -476,110 +391,33 @@ mod tests {
     #[test]
     fn detection_names_provider_api_and_operation() {
         let cases: &[(&str, &str, Provider, Api, Operation, Option<&str>)] = &[
-            (
-                "api.openai.com",
-                "/v1/chat/completions",
-                Provider::OpenAi,
-                Api::OpenAiChat,
-                Operation::Chat,
-                None,
-            ),
-            (
-                "api.openai.com",
-                "/v1/responses",
-                Provider::OpenAi,
-                Api::OpenAiResponses,
-                Operation::Chat,
-                None,
-            ),
-            (
-                "api.openai.com",
-                "/v1/completions",
-                Provider::OpenAi,
-                Api::OpenAiCompletions,
-                Operation::TextCompletion,
-                None,
-            ),
-            (
-                "api.openai.com",
-                "/v1/embeddings",
-                Provider::OpenAi,
-                Api::OpenAiEmbeddings,
-                Operation::Embeddings,
-                None,
-            ),
-            (
-                "x.openai.azure.com",
-                "/openai/deployments/dep-1/chat/completions?api-version=2024-02-01",
-                Provider::AzureOpenAi,
-                Api::OpenAiChat,
-                Operation::Chat,
-                Some("dep-1"),
-            ),
-            (
-                "api.groq.com",
-                "/openai/v1/chat/completions",
-                Provider::Groq,
-                Api::OpenAiChat,
-                Operation::Chat,
-                None,
-            ),
-            (
-                "api.deepseek.com",
-                "/beta/chat/completions",
-                Provider::DeepSeek,
-                Api::OpenAiChat,
-                Operation::Chat,
-                None,
-            ),
-            (
-                "api.mistral.ai",
-                "/v1/chat/completions",
-                Provider::MistralAi,
-                Api::OpenAiChat,
-                Operation::Chat,
-                None,
-            ),
-            (
-                "vllm.internal",
-                "/v1/chat/completions",
-                Provider::OpenAiCompatible,
-                Api::OpenAiChat,
-                Operation::Chat,
-                None,
-            ),
+            ("api.openai.com", "/v1/chat/completions", Provider::OpenAi, Api::OpenAiChat, Operation::Chat, None),
+            ("api.openai.com", "/v1/responses", Provider::OpenAi, Api::OpenAiResponses, Operation::Chat, None),
+            ("api.openai.com", "/v1/completions", Provider::OpenAi, Api::OpenAiCompletions, Operation::TextCompletion, None),
+            ("api.openai.com", "/v1/embeddings", Provider::OpenAi, Api::OpenAiEmbeddings, Operation::Embeddings, None),
+            ("x.openai.azure.com", "/openai/deployments/dep-1/chat/completions?api-version=2024-02-01", Provider::AzureOpenAi, Api::OpenAiChat, Operation::Chat, Some("dep-1")),
+            ("api.groq.com", "/openai/v1/chat/completions", Provider::Groq, Api::OpenAiChat, Operation::Chat, None),
+            ("api.deepseek.com", "/beta/chat/completions", Provider::DeepSeek, Api::OpenAiChat, Operation::Chat, None),
+            ("api.mistral.ai", "/v1/chat/completions", Provider::MistralAi, Api::OpenAiChat, Operation::Chat, None),
+            ("vllm.internal", "/v1/chat/completions", Provider::OpenAiCompatible, Api::OpenAiChat, Operation::Chat, None),
         ];
         for (host, path, provider, api, op, model) in cases {
             let d = detect(host, path).unwrap_or_else(|| panic!("{host}{path}"));
-            assert_eq!(
-                (d.provider, d.api, d.operation, d.path_model.as_deref()),
-                (*provider, *api, *op, *model),
-                "{host}{path}"
-            );
+            assert_eq!((d.provider, d.api, d.operation, d.path_model.as_deref()), (*provider, *api, *op, *model), "{host}{path}");
         }
-        for (host, path) in [
-            ("example.com", "/users/completions"),
-            ("example.com", "/"),
-            ("api.openai.com", "/v1/models"),
-        ] {
+        for (host, path) in [("example.com", "/users/completions"), ("example.com", "/"), ("api.openai.com", "/v1/models")] {
             assert_eq!(detect(host, path), None, "{host}{path}");
         }
     }
 
     #[test]
     fn tool_calls_are_reassembled_with_ids_and_valid_arguments() {
-        for name in [
-            "openai/chat_stream_parallel_tool_calls",
-            "openai/chat_stream_multiple_tools_with_content",
-            "openai/chat_parallel_tool_calls",
-            "openai/responses_tool_call",
-        ] {
+        for name in ["openai/chat_stream_parallel_tool_calls", "openai/chat_stream_multiple_tools_with_content", "openai/chat_parallel_tool_calls", "openai/responses_tool_call"] {
             let (_, call) = Fixture::load(name).run(&[]);
             assert!(call.tool_calls.len() >= 2, "{name}");
             for t in &call.tool_calls {
                 assert!(!t.id.is_empty(), "{name}: id");
-                let v: serde_json::Value = serde_json::from_str(&t.arguments)
-                    .unwrap_or_else(|e| panic!("{name}: {e}: {}", t.arguments));
+                let v: serde_json::Value = serde_json::from_str(&t.arguments).unwrap_or_else(|e| panic!("{name}: {e}: {}", t.arguments));
                 assert!(v.is_object(), "{name}");
             }
             let ids: std::collections::HashSet<_> = call.tool_calls.iter().map(|t| &t.id).collect();
@@ -611,41 +449,19 @@ mod tests {
         let mut call = LlmCall::default();
         let mut reader = ResponseReader::new(Api::OpenAiChat);
         let mut dec = crate::framing::StreamDecoder::new(StreamFormat::Sse, 1 << 20);
-        dec.push(&body[..cut], &mut |f| {
-            reader.handle_frame(f, &mut call).unwrap();
-        })
-        .unwrap();
+        dec.push(&body[..cut], &mut |f| { reader.handle_frame(f, &mut call).unwrap(); }).unwrap();
         reader.finish(&mut call);
         assert!(!call.stream_complete);
         assert_eq!(call.usage.output, Some(100));
-        assert_eq!(
-            call.response_model.as_deref(),
-            Some("gpt-5-nano-2025-08-07")
-        );
+        assert_eq!(call.response_model.as_deref(), Some("gpt-5-nano-2025-08-07"));
     }
 
     #[test]
     fn malformed_frames_are_errors_not_panics() {
         let mut call = LlmCall::default();
         let mut r = ResponseReader::new(Api::OpenAiChat);
-        for bad in [
-            &b"{"[..],
-            b"[1,2",
-            b"\"str\"",
-            b"\xff\xfe",
-            b"{\"choices\":7}",
-        ] {
-            assert!(
-                r.handle_frame(
-                    Frame::Sse {
-                        event: None,
-                        data: bad
-                    },
-                    &mut call
-                )
-                .is_err(),
-                "{bad:?}"
-            );
+        for bad in [&b"{"[..], b"[1,2", b"\"str\"", b"\xff\xfe", b"{\"choices\":7}"] {
+            assert!(r.handle_frame(Frame::Sse { event: None, data: bad }, &mut call).is_err(), "{bad:?}");
         }
         assert!(r.handle_json(b"not json", &mut call).is_err());
         assert!(handle_request(Api::OpenAiChat, b"<xml/>", &mut call).is_err());

@@ -13,23 +13,14 @@ impl Fixture {
     /// Loads `tests/data/providers/{name}.json` (the recordings built here) or else the shared
     /// fixture of that name.
     pub fn load(name: &str) -> Fixture {
-        let own = format!(
-            "{}/tests/data/providers/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let own = format!("{}/tests/data/providers/{name}.json", env!("CARGO_MANIFEST_DIR"));
         let path = if std::path::Path::new(&own).exists() {
             own
         } else {
-            format!(
-                "{}/../shared/fixtures/{name}.json",
-                env!("CARGO_MANIFEST_DIR")
-            )
+            format!("{}/../shared/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"))
         };
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        Fixture {
-            name: name.to_owned(),
-            json: serde_json::from_str(&text).unwrap(),
-        }
+        Fixture { name: name.to_owned(), json: serde_json::from_str(&text).unwrap() }
     }
 
     pub fn host(&self) -> &str {
@@ -39,11 +30,7 @@ impl Fixture {
         self.json["request"]["path"].as_str().unwrap()
     }
     pub fn request_body(&self) -> Vec<u8> {
-        self.json["request"]["body"]
-            .as_str()
-            .unwrap_or("")
-            .as_bytes()
-            .to_vec()
+        self.json["request"]["body"].as_str().unwrap_or("").as_bytes().to_vec()
     }
     pub fn response_headers(&self) -> Vec<(String, String)> {
         self.json["response"]["headers"]
@@ -58,8 +45,7 @@ impl Fixture {
     pub fn response_body(&self) -> Vec<u8> {
         let r = &self.json["response"];
         if r["body_encoding"].as_str() == Some("base64") {
-            super::base64_decode(r["body_base64"].as_str().unwrap())
-                .expect("body_base64 is standard base64")
+            super::base64_decode(r["body_base64"].as_str().unwrap()).expect("body_base64 is standard base64")
         } else {
             r["body"].as_str().unwrap_or("").as_bytes().to_vec()
         }
@@ -80,20 +66,12 @@ impl Fixture {
     pub fn run(&self, splits: &[usize]) -> (Detected, LlmCall) {
         let detected = detect(self.host(), self.path())
             .unwrap_or_else(|| panic!("{}: not detected", self.name));
-        let mut x = Extraction::new(
-            detected.clone(),
-            Limits {
-                max_body_bytes: 64 << 20,
-                max_frame_bytes: 1 << 20,
-            },
-        );
+        let mut x = Extraction::new(detected.clone(), Limits { max_body_bytes: 64 << 20, max_frame_bytes: 1 << 20 });
         x.handle_request(&self.request_body());
         assert_eq!(x.not_parsed(), None, "{}: request", self.name);
         let headers = self.response_headers();
-        let hdrs: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let hdrs: Vec<(&str, &str)> =
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         x.handle_response_headers(&hdrs, &self.content_type(), false);
         let body = self.response_body();
         let mut last = 0;
@@ -118,12 +96,7 @@ impl Fixture {
             assert_eq!(self.run(&[i]).1, whole.1, "{}: split at {i}", self.name);
         }
         let every: Vec<usize> = (1..len).collect();
-        assert_eq!(
-            self.run(&every).1,
-            whole.1,
-            "{}: one byte at a time",
-            self.name
-        );
+        assert_eq!(self.run(&every).1, whole.1, "{}: one byte at a time", self.name);
         whole
     }
 
@@ -137,11 +110,7 @@ impl Fixture {
             assert_eq!(call.request_model.as_deref(), Some(m), "{n}: request model");
         }
         match e["response_model"].as_str() {
-            Some(m) => assert_eq!(
-                call.response_model.as_deref(),
-                Some(m),
-                "{n}: response model"
-            ),
+            Some(m) => assert_eq!(call.response_model.as_deref(), Some(m), "{n}: response model"),
             None => assert_eq!(call.response_model, None, "{n}: response model"),
         }
         let cache_r = opt_u64("cache_read_tokens");
@@ -154,11 +123,7 @@ impl Fixture {
             }
         });
         assert_eq!(call.usage.input, input, "{n}: input tokens");
-        assert_eq!(
-            call.usage.output,
-            opt_u64("output_tokens"),
-            "{n}: output tokens"
-        );
+        assert_eq!(call.usage.output, opt_u64("output_tokens"), "{n}: output tokens");
         if e["cache_read_tokens"].is_u64() {
             assert_eq!(call.usage.cache_read, cache_r, "{n}: cache read");
         }
@@ -170,58 +135,29 @@ impl Fixture {
         }
         let tools: Vec<&str> = e["tool_calls"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t.as_str().or(t["name"].as_str()))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|t| t.as_str().or(t["name"].as_str())).collect())
             .unwrap_or_default();
         let got: Vec<&str> = call.tool_calls.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(got, tools, "{n}: tool calls");
         if let Some(f) = e["finish_reason"].as_str() {
-            assert!(
-                call.finish_reasons.iter().any(|r| r == f),
-                "{n}: finish {:?}",
-                call.finish_reasons
-            );
+            assert!(call.finish_reasons.iter().any(|r| r == f), "{n}: finish {:?}", call.finish_reasons);
         }
     }
 }
 
 /// Every streamed recording, for the property tests.
 pub(crate) const STREAMED_FIXTURES: &[&str] = &[
-    "openai/chat_stream",
-    "openai/chat_stream_b",
-    "openai/chat_stream_include_usage",
-    "openai/chat_stream_include_usage_text",
-    "openai/chat_stream_multiple_tools_with_content",
-    "openai/chat_stream_n2_choices",
-    "openai/chat_stream_parallel_tool_calls",
-    "openai/chat_stream_tool_call",
-    "openai/completions_stream_usage",
-    "openai/responses_stream",
-    "openai/responses_stream_short",
-    "azure/chat_stream",
-    "openai_compatible/deepseek_chat_stream_usage",
-    "openai_compatible/groq_chat_stream",
-    "openai_compatible/mistral_chat_stream",
-    "anthropic/messages_multiple_tool_use_stream",
-    "anthropic/messages_stream",
-    "anthropic/messages_stream_cache_read",
-    "anthropic/messages_stream_cache_write",
-    "anthropic/messages_thinking_stream",
-    "anthropic/messages_tool_use_stream",
-    "gemini/stream_generate_content",
-    "gemini/stream_generate_content_thinking",
-    "gemini/stream_generate_content_tool",
-    "gemini/stream_generate_content_usage",
-    "vertexai/stream_generate_content",
-    "bedrock/converse_stream_meta",
-    "bedrock/converse_stream_nova",
-    "bedrock/converse_stream_tool_use_claude",
-    "bedrock/invoke_stream_claude3",
-    "bedrock/invoke_stream_nova",
-    "ollama/chat_stream_ndjson",
+    "openai/chat_stream", "openai/chat_stream_b", "openai/chat_stream_include_usage",
+    "openai/chat_stream_include_usage_text", "openai/chat_stream_multiple_tools_with_content",
+    "openai/chat_stream_n2_choices", "openai/chat_stream_parallel_tool_calls", "openai/chat_stream_tool_call",
+    "openai/completions_stream_usage", "openai/responses_stream", "openai/responses_stream_short",
+    "azure/chat_stream", "openai_compatible/deepseek_chat_stream_usage", "openai_compatible/groq_chat_stream",
+    "openai_compatible/mistral_chat_stream", "anthropic/messages_multiple_tool_use_stream", "anthropic/messages_stream",
+    "anthropic/messages_stream_cache_read", "anthropic/messages_stream_cache_write", "anthropic/messages_thinking_stream",
+    "anthropic/messages_tool_use_stream", "gemini/stream_generate_content", "gemini/stream_generate_content_thinking",
+    "gemini/stream_generate_content_tool", "gemini/stream_generate_content_usage", "vertexai/stream_generate_content",
+    "bedrock/converse_stream_meta", "bedrock/converse_stream_nova", "bedrock/converse_stream_tool_use_claude",
+    "bedrock/invoke_stream_claude3", "bedrock/invoke_stream_nova", "ollama/chat_stream_ndjson",
     "ollama/generate_stream_ndjson",
 ];
 

@@ -10,11 +10,7 @@
 /// `None`. `host` is lowercase without a port; `path` has its query; `header` reads one
 /// request header by its lowercase name, and is asked only when the path leaves the answer
 /// open. The values are public (a stat label) and never change.
-pub fn unobserved_api(
-    host: &str,
-    path: &str,
-    header: &dyn Fn(&str) -> Option<String>,
-) -> Option<&'static str> {
+pub fn unobserved_api(host: &str, path: &str, header: &dyn Fn(&str) -> Option<String>) -> Option<&'static str> {
     let p = path.split('?').next().unwrap_or(path).trim_end_matches('/');
     let websocket = || header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     let anthropic = || host == "api.anthropic.com" || header("anthropic-version").is_some();
@@ -26,10 +22,7 @@ pub fn unobserved_api(
         return Some("anthropic_message_batches");
     }
     // Gemini: batch mode, the Files API (and its upload host path), the Live API WebSocket
-    if p.contains(":batchGenerateContent")
-        || p.contains(":asyncBatchEmbedContent")
-        || (gemini && has_root(p, "/batches"))
-    {
+    if p.contains(":batchGenerateContent") || p.contains(":asyncBatchEmbedContent") || (gemini && has_root(p, "/batches")) {
         return Some("gemini_batches");
     }
     if gemini && (p.starts_with("/upload/") || has_root(p, "/files")) {
@@ -93,16 +86,12 @@ impl Family {
 fn has_root(p: &str, resource: &str) -> bool {
     ["/v1", "/openai", "/openai/v1", "/v1beta"]
         .iter()
-        .any(|root| {
-            p.strip_prefix(root)
-                .is_some_and(|rest| has_segment_after(rest, resource))
-        })
+        .any(|root| p.strip_prefix(root).is_some_and(|rest| has_segment_after(rest, resource)))
 }
 
 /// `p` is `prefix` itself or a path below it (`/v1/files` and `/v1/files/x`, not `/v1/filesx`).
 fn has_segment_after(p: &str, prefix: &str) -> bool {
-    p.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    p.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 #[cfg(test)]
@@ -110,10 +99,7 @@ mod tests {
     use super::*;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
@@ -123,110 +109,25 @@ mod tests {
         let anth = h(&[("anthropic-version", "2023-06-01")]);
         type Case<'a> = (&'a str, &'a str, &'a [(String, String)], Option<&'a str>);
         let cases: &[Case<'_>] = &[
-            (
-                "api.openai.com",
-                "/v1/batches",
-                &none,
-                Some("openai_batches"),
-            ),
-            (
-                "api.openai.com",
-                "/v1/batches/batch_abc/cancel",
-                &none,
-                Some("openai_batches"),
-            ),
+            ("api.openai.com", "/v1/batches", &none, Some("openai_batches")),
+            ("api.openai.com", "/v1/batches/batch_abc/cancel", &none, Some("openai_batches")),
             ("api.openai.com", "/v1/files", &none, Some("openai_files")),
-            (
-                "api.openai.com",
-                "/v1/files/file-abc/content",
-                &none,
-                Some("openai_files"),
-            ),
-            (
-                "api.openai.com",
-                "/v1/uploads/upload_abc/parts",
-                &none,
-                Some("openai_files"),
-            ),
-            (
-                "api.openai.com",
-                "/v1/realtime?model=gpt-realtime",
-                &ws,
-                Some("openai_realtime"),
-            ),
-            (
-                "api.openai.com",
-                "/v1/realtime/client_secrets",
-                &none,
-                Some("openai_realtime"),
-            ),
+            ("api.openai.com", "/v1/files/file-abc/content", &none, Some("openai_files")),
+            ("api.openai.com", "/v1/uploads/upload_abc/parts", &none, Some("openai_files")),
+            ("api.openai.com", "/v1/realtime?model=gpt-realtime", &ws, Some("openai_realtime")),
+            ("api.openai.com", "/v1/realtime/client_secrets", &none, Some("openai_realtime")),
             ("gw.internal", "/v1/realtime", &ws, Some("openai_realtime")),
-            (
-                "x.openai.azure.com",
-                "/openai/realtime?api-version=2025-04-01-preview&deployment=gpt-4o-realtime",
-                &ws,
-                Some("azure_openai_realtime"),
-            ),
-            (
-                "x.openai.azure.com",
-                "/openai/batches?api-version=2024-10-21",
-                &none,
-                Some("azure_openai_batches"),
-            ),
-            (
-                "x.openai.azure.com",
-                "/openai/files?api-version=2024-10-21",
-                &none,
-                Some("azure_openai_files"),
-            ),
-            (
-                "api.anthropic.com",
-                "/v1/messages/batches",
-                &none,
-                Some("anthropic_message_batches"),
-            ),
-            (
-                "api.anthropic.com",
-                "/v1/messages/batches/msgbatch_01/results",
-                &none,
-                Some("anthropic_message_batches"),
-            ),
-            (
-                "gw.internal",
-                "/v1/messages/batches",
-                &anth,
-                Some("anthropic_message_batches"),
-            ),
-            (
-                "api.anthropic.com",
-                "/v1/files",
-                &none,
-                Some("anthropic_files"),
-            ),
-            (
-                "generativelanguage.googleapis.com",
-                "/v1beta/models/gemini-2.5-flash:batchGenerateContent",
-                &none,
-                Some("gemini_batches"),
-            ),
-            (
-                "generativelanguage.googleapis.com",
-                "/v1beta/batches/abc",
-                &none,
-                Some("gemini_batches"),
-            ),
-            (
-                "generativelanguage.googleapis.com",
-                "/upload/v1beta/files",
-                &none,
-                Some("gemini_files"),
-            ),
-            (
-                "generativelanguage.googleapis.com",
-                "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent",
-                &ws,
-                Some("gemini_live"),
-            ),
+            ("x.openai.azure.com", "/openai/realtime?api-version=2025-04-01-preview&deployment=gpt-4o-realtime", &ws, Some("azure_openai_realtime")),
+            ("x.openai.azure.com", "/openai/batches?api-version=2024-10-21", &none, Some("azure_openai_batches")),
+            ("x.openai.azure.com", "/openai/files?api-version=2024-10-21", &none, Some("azure_openai_files")),
+            ("api.anthropic.com", "/v1/messages/batches", &none, Some("anthropic_message_batches")),
+            ("api.anthropic.com", "/v1/messages/batches/msgbatch_01/results", &none, Some("anthropic_message_batches")),
+            ("gw.internal", "/v1/messages/batches", &anth, Some("anthropic_message_batches")),
+            ("api.anthropic.com", "/v1/files", &none, Some("anthropic_files")),
+            ("generativelanguage.googleapis.com", "/v1beta/models/gemini-2.5-flash:batchGenerateContent", &none, Some("gemini_batches")),
+            ("generativelanguage.googleapis.com", "/v1beta/batches/abc", &none, Some("gemini_batches")),
+            ("generativelanguage.googleapis.com", "/upload/v1beta/files", &none, Some("gemini_files")),
+            ("generativelanguage.googleapis.com", "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent", &ws, Some("gemini_live")),
             // the calls genai-tap reads, and paths that only look alike
             ("api.openai.com", "/v1/chat/completions", &none, None),
             ("api.anthropic.com", "/v1/messages", &none, None),
@@ -247,16 +148,10 @@ mod tests {
             ("api.openai.com", "/v1/responses/resp_123"),
             ("api.openai.com", "/v1/embeddings"),
             ("api.anthropic.com", "/v1/messages"),
-            (
-                "generativelanguage.googleapis.com",
-                "/v1beta/models/gemini-2.0-flash:generateContent",
-            ),
+            ("generativelanguage.googleapis.com", "/v1beta/models/gemini-2.0-flash:generateContent"),
             ("api.cohere.com", "/v2/chat"),
         ] {
-            assert!(
-                crate::providers::detect(host, path).is_some(),
-                "{host}{path}"
-            );
+            assert!(crate::providers::detect(host, path).is_some(), "{host}{path}");
             assert_eq!(unobserved_api(host, path, &|_| None), None, "{host}{path}");
         }
     }

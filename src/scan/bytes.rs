@@ -32,10 +32,7 @@ pub(super) fn find_digit(t: &[u8], from: usize) -> Option<usize> {
         }
         i += 8;
     }
-    t.get(i..)?
-        .iter()
-        .position(u8::is_ascii_digit)
-        .map(|p| i + p)
+    t.get(i..)?.iter().position(u8::is_ascii_digit).map(|p| i + p)
 }
 
 #[cfg(test)]
@@ -48,39 +45,20 @@ mod tests {
         let mut t: Vec<u8> = (0u8..=255).collect();
         t.extend_from_slice(b"abc\xff\x80/:9 ;");
         for from in 0..=t.len() + 2 {
-            let want = t
-                .get(from..)
-                .and_then(|s| s.iter().position(u8::is_ascii_digit))
-                .map(|p| from + p);
+            let want = t.get(from..).and_then(|s| s.iter().position(u8::is_ascii_digit)).map(|p| from + p);
             assert_eq!(find_digit(&t, from), want, "from {from}");
         }
         assert_eq!(find_digit(b"", 0), None);
         assert_eq!(find_digit(b"no digits at all, none.", 0), None);
         assert_eq!(find_digit(b"exactly8", 0), Some(7));
-        assert_eq!(
-            find_digit(b"\xff\xff\xff\xff\xff\xff\xff\xff\xb9\xb0 1", 0),
-            Some(11)
-        );
+        assert_eq!(find_digit(b"\xff\xff\xff\xff\xff\xff\xff\xff\xb9\xb0 1", 0), Some(11));
     }
 
     #[test]
     fn the_mask_marks_exactly_the_digit_bytes() {
         for b in 0u8..=255 {
-            let m = digit_mask(u64::from_le_bytes([
-                b'a',
-                b,
-                b'/',
-                b':',
-                0x30 | 0x80,
-                b,
-                0xff,
-                0,
-            ]));
-            let want = if b.is_ascii_digit() {
-                (1u64 << 15) | (1u64 << 47)
-            } else {
-                0
-            };
+            let m = digit_mask(u64::from_le_bytes([b'a', b, b'/', b':', 0x30 | 0x80, b, 0xff, 0]));
+            let want = if b.is_ascii_digit() { (1u64 << 15) | (1u64 << 47) } else { 0 };
             assert_eq!(m, want, "byte {b:#x}");
         }
     }

@@ -6,12 +6,12 @@
 //! lex JSON (`json`) or decide what a finding means for the call (`policy`, `exchange`).
 
 use super::ipranges::IpRanges;
-use super::keywords::Keywords;
 use super::pii::PiiKinds;
 use super::policy::DetectorError;
 use super::{pii, rules, shape, validate};
-use regex_lite::Regex;
 use std::borrow::Cow;
+use super::keywords::Keywords;
+use regex_lite::Regex;
 
 /// What was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,14 +106,9 @@ pub const HIGH_ENTROPY_RULE: &str = "high-entropy-string";
 /// One automaton for all keywords, so that clean text costs one pass: case-insensitive,
 /// because some rules' keywords are; an exact keyword is compared again at each hit.
 #[allow(clippy::type_complexity)]
-fn build_keywords(
-    patterns: &[(String, Hint, bool)],
-) -> Result<(Option<Keywords>, Vec<(Hint, Option<Box<[u8]>>)>), String> {
+fn build_keywords(patterns: &[(String, Hint, bool)]) -> Result<(Option<Keywords>, Vec<(Hint, Option<Box<[u8]>>)>), String> {
     let keywords = Keywords::new(patterns.iter().map(|(p, _, _)| p.as_bytes()))?;
-    let hints = patterns
-        .iter()
-        .map(|(p, h, exact)| (*h, exact.then(|| p.as_bytes().into())))
-        .collect();
+    let hints = patterns.iter().map(|(p, h, exact)| (*h, exact.then(|| p.as_bytes().into()))).collect();
     Ok((keywords, hints))
 }
 
@@ -121,15 +116,7 @@ impl Detectors {
     /// Nothing enabled.
     pub fn empty() -> Detectors {
         Detectors {
-            pii: PiiKinds {
-                email: false,
-                phone: false,
-                ssn: false,
-                credit_card: false,
-                iban: false,
-                ipv4: false,
-                ipv6: false,
-            },
+            pii: PiiKinds { email: false, phone: false, ssn: false, credit_card: false, iban: false, ipv4: false, ipv6: false },
             custom_pii: Vec::new(),
             secrets: Vec::new(),
             keywords: None,
@@ -164,26 +151,14 @@ impl Detectors {
         // (keyword, whose, exact)
         let mut keywords: Vec<(String, Hint, bool)> = Vec::new();
         let mut secrets = Vec::new();
-        for r in rules::RULES
-            .iter()
-            .filter(|r| !disabled.iter().any(|d| d == r.id))
-        {
+        for r in rules::RULES.iter().filter(|r| !disabled.iter().any(|d| d == r.id)) {
             let regex = Regex::new(r.pattern).map_err(|_| DetectorError::BuiltIn)?;
             let idx = secrets.len() as u16;
             for k in r.keywords {
                 keywords.push(((*k).to_owned(), Hint::Secret(idx), !r.nocase));
             }
             let shape = shape::Shape::parse(r.pattern);
-            secrets.push(SecretRule {
-                id: r.id.to_owned(),
-                regex,
-                shape,
-                before: r.before,
-                after: r.after,
-                min_entropy: r.min_entropy,
-                everywhere: false,
-                builtin: true,
-            });
+            secrets.push(SecretRule { id: r.id.to_owned(), regex, shape, before: r.before, after: r.after, min_entropy: r.min_entropy, everywhere: false, builtin: true });
         }
         for (i, c) in custom_secrets.into_iter().enumerate() {
             if secrets.iter().any(|s| s.id == c.id) {
@@ -193,16 +168,7 @@ impl Detectors {
             for k in &c.keywords {
                 keywords.push((k.clone(), Hint::Secret(idx), true));
             }
-            secrets.push(SecretRule {
-                id: c.id,
-                everywhere: c.keywords.is_empty(),
-                regex: c.regex,
-                shape: None,
-                before: 64,
-                after: 512,
-                min_entropy: c.min_entropy,
-                builtin: false,
-            });
+            secrets.push(SecretRule { id: c.id, everywhere: c.keywords.is_empty(), regex: c.regex, shape: None, before: 64, after: 512, min_entropy: c.min_entropy, builtin: false });
         }
         let entropy_rule = Some(secrets.len() as u16);
         secrets.push(SecretRule {
@@ -220,8 +186,7 @@ impl Detectors {
                 keywords.push((k.clone(), Hint::Pii(i as u16), true));
             }
         }
-        let (keywords, keyword_hints) =
-            build_keywords(&keywords).map_err(|_| DetectorError::BuiltIn)?;
+        let (keywords, keyword_hints) = build_keywords(&keywords).map_err(|_| DetectorError::BuiltIn)?;
         Ok(Detectors {
             pii,
             custom_pii,
@@ -245,18 +210,8 @@ impl Detectors {
             Kind::Iban => "iban".into(),
             Kind::Ipv4 => "ipv4".into(),
             Kind::Ipv6 => "ipv6".into(),
-            Kind::CustomPii(i) => self
-                .custom_pii
-                .get(i as usize)
-                .map(|c| c.name.to_ascii_lowercase())
-                .unwrap_or_default()
-                .into(),
-            Kind::Secret(i) => self
-                .secrets
-                .get(i as usize)
-                .map(|s| s.id.as_str())
-                .unwrap_or("secret")
-                .into(),
+            Kind::CustomPii(i) => self.custom_pii.get(i as usize).map(|c| c.name.to_ascii_lowercase()).unwrap_or_default().into(),
+            Kind::Secret(i) => self.secrets.get(i as usize).map(|s| s.id.as_str()).unwrap_or("secret").into(),
         }
     }
 
@@ -271,10 +226,7 @@ impl Detectors {
             Kind::Ipv4 => "IPV4",
             Kind::Ipv6 => "IPV6",
             Kind::Secret(_) => "SECRET",
-            Kind::CustomPii(i) => self
-                .custom_pii
-                .get(i as usize)
-                .map_or("PII", |c| c.name.as_str()),
+            Kind::CustomPii(i) => self.custom_pii.get(i as usize).map_or("PII", |c| c.name.as_str()),
         }
     }
 
@@ -298,10 +250,7 @@ impl Detectors {
             }
             let ibans_to = out.len();
             if self.pii.phone || self.pii.ssn || self.pii.credit_card || self.pii.ipv4 {
-                let ibans: Vec<(usize, usize)> = out[ibans_from..ibans_to]
-                    .iter()
-                    .map(|f| (f.start, f.end))
-                    .collect();
+                let ibans: Vec<(usize, usize)> = out[ibans_from..ibans_to].iter().map(|f| (f.start, f.end)).collect();
                 pii::numbers(text, self.pii, &self.ip_ranges, &ibans, &mut out);
             }
         }
@@ -312,21 +261,12 @@ impl Detectors {
         let str_text = utf8_prefix(text);
         // per rule, where its last finding ends: a hit inside it needs no second look
         let mut covered = vec![0usize; self.secrets.len()];
-        let keywords = self
-            .keywords
-            .as_ref()
-            .filter(|_| self.keyword_hints.iter().any(|(h, _)| wanted(h)));
+        let keywords = self.keywords.as_ref().filter(|_| self.keyword_hints.iter().any(|(h, _)| wanted(h)));
         if let Some(keywords) = keywords {
             let bytes = str_text.as_bytes();
             keywords.for_each(bytes, 0, |pid, start, end| {
-                let Some((hint, exact)) = self.keyword_hints.get(pid) else {
-                    return;
-                };
-                if !wanted(hint)
-                    || exact
-                        .as_deref()
-                        .is_some_and(|e| bytes.get(start..end) != Some(e))
-                {
+                let Some((hint, exact)) = self.keyword_hints.get(pid) else { return };
+                if !wanted(hint) || exact.as_deref().is_some_and(|e| bytes.get(start..end) != Some(e)) {
                     return;
                 }
                 match *hint {
@@ -336,10 +276,7 @@ impl Detectors {
                         }
                         let before = out.len();
                         self.secret_at(str_text, r, start, end, &mut out);
-                        if let (Some(f), Some(c)) = (
-                            out[before..].iter().map(|f| f.end).max(),
-                            covered.get_mut(r as usize),
-                        ) {
+                        if let (Some(f), Some(c)) = (out[before..].iter().map(|f| f.end).max(), covered.get_mut(r as usize)) {
                             *c = (*c).max(f);
                         }
                     }
@@ -348,12 +285,7 @@ impl Detectors {
             });
         }
         if secrets {
-            for (i, r) in self
-                .secrets
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.everywhere)
-            {
+            for (i, r) in self.secrets.iter().enumerate().filter(|(_, r)| r.everywhere) {
                 for c in r.regex.captures_iter(str_text) {
                     if let Some(g) = c.get(1).or_else(|| c.get(0)) {
                         self.push_secret(str_text, i as u16, g.start(), g.end(), &mut out);
@@ -362,18 +294,9 @@ impl Detectors {
             }
         }
         if pii {
-            for (i, c) in self
-                .custom_pii
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.keyword.is_none())
-            {
+            for (i, c) in self.custom_pii.iter().enumerate().filter(|(_, c)| c.keyword.is_none()) {
                 for m in c.regex.find_iter(str_text) {
-                    out.push(Finding {
-                        start: m.start(),
-                        end: m.end(),
-                        kind: Kind::CustomPii(i as u16),
-                    });
+                    out.push(Finding { start: m.start(), end: m.end(), kind: Kind::CustomPii(i as u16) });
                 }
             }
         }
@@ -386,58 +309,33 @@ impl Detectors {
     /// for the wire (a false positive there would block a request).
     pub fn find_for_telemetry(&self, text: &[u8]) -> Vec<Finding> {
         let mut out = self.find(text, true, true);
-        let Some(rule) = self.entropy_rule else {
-            return out;
-        };
+        let Some(rule) = self.entropy_rule else { return out };
         let mut runs = Vec::new();
         super::entropy::runs(text, &mut runs);
         if runs.is_empty() {
             return out;
         }
-        out.extend(runs.into_iter().map(|(start, end)| Finding {
-            start,
-            end,
-            kind: Kind::Secret(rule),
-        }));
+        out.extend(runs.into_iter().map(|(start, end)| Finding { start, end, kind: Kind::Secret(rule) }));
         normalize(&mut out);
         out
     }
 
-    fn secret_at(
-        &self,
-        text: &str,
-        rule: u16,
-        hit_start: usize,
-        hit_end: usize,
-        out: &mut Vec<Finding>,
-    ) {
-        let Some(r) = self.secrets.get(rule as usize) else {
-            return;
-        };
+    fn secret_at(&self, text: &str, rule: u16, hit_start: usize, hit_end: usize, out: &mut Vec<Finding>) {
+        let Some(r) = self.secrets.get(rule as usize) else { return };
         let from = floor_char(text, hit_start.saturating_sub(r.before + 1));
         let to = floor_char(text, (hit_end + r.after).min(text.len()));
         let window = &text[from..to];
         // start where a match can start; the byte before stays visible for `\b`
-        let start_at = floor_char(
-            window,
-            hit_start.saturating_sub(r.before).saturating_sub(from),
-        );
+        let start_at = floor_char(window, hit_start.saturating_sub(r.before).saturating_sub(from));
         // a match that starts after the hit is refused below, so the shape stops looking there
-        let by_hand = r
-            .shape
-            .as_ref()
-            .map(|s| s.find(window.as_bytes(), start_at, hit_end.saturating_sub(from)));
+        let by_hand = r.shape.as_ref().map(|s| s.find(window.as_bytes(), start_at, hit_end.saturating_sub(from)));
         let found = match by_hand {
             Some(Ok(m)) => m,
             // no shape, or its step budget ran out: the regex decides
             _ => r.regex.captures_at(window, start_at).and_then(|c| {
                 let whole = c.get(0)?;
                 let g = c.get(1).unwrap_or(whole);
-                Some(shape::Match {
-                    start: whole.start(),
-                    end: whole.end(),
-                    group: (g.start(), g.end()),
-                })
+                Some(shape::Match { start: whole.start(), end: whole.end(), group: (g.start(), g.end()) })
             }),
         };
         let Some(m) = found else { return };
@@ -448,24 +346,13 @@ impl Detectors {
         self.push_secret(text, rule, from + m.group.0, from + m.group.1, out);
     }
 
-    fn push_secret(
-        &self,
-        text: &str,
-        rule: u16,
-        start: usize,
-        mut end: usize,
-        out: &mut Vec<Finding>,
-    ) {
-        let Some(r) = self.secrets.get(rule as usize) else {
-            return;
-        };
+    fn push_secret(&self, text: &str, rule: u16, start: usize, mut end: usize, out: &mut Vec<Finding>) {
+        let Some(r) = self.secrets.get(rule as usize) else { return };
         let value = &text[start..end];
         if r.min_entropy > 0.0 && entropy(value.as_bytes()) < r.min_entropy {
             return;
         }
-        if self.allow.iter().any(|a| value.contains(a.as_str()))
-            || self.allow_patterns.iter().any(|p| p.is_match(value))
-        {
+        if self.allow.iter().any(|a| value.contains(a.as_str())) || self.allow_patterns.iter().any(|p| p.is_match(value)) {
             return;
         }
         if r.builtin {
@@ -477,32 +364,19 @@ impl Detectors {
         }
         if r.id == "private-key" {
             // cover the key, not just its header, when the END line is near
-            if let Some(e) = text[end..]
-                .get(..text.len().saturating_sub(end).min(16 * 1024))
-                .and_then(|rest| rest.find("PRIVATE KEY-----"))
-            {
+            if let Some(e) = text[end..].get(..text.len().saturating_sub(end).min(16 * 1024)).and_then(|rest| rest.find("PRIVATE KEY-----")) {
                 end += e + "PRIVATE KEY-----".len();
             }
         }
-        out.push(Finding {
-            start,
-            end,
-            kind: Kind::Secret(rule),
-        });
+        out.push(Finding { start, end, kind: Kind::Secret(rule) });
     }
 
     fn custom_pii_at(&self, text: &str, i: u16, hit: usize, out: &mut Vec<Finding>) {
-        let Some(c) = self.custom_pii.get(i as usize) else {
-            return;
-        };
+        let Some(c) = self.custom_pii.get(i as usize) else { return };
         let to = floor_char(text, (hit + 256).min(text.len()));
         if let Some(m) = c.regex.find(&text[hit..to]) {
             if m.start() == 0 {
-                out.push(Finding {
-                    start: hit,
-                    end: hit + m.end(),
-                    kind: Kind::CustomPii(i),
-                });
+                out.push(Finding { start: hit, end: hit + m.end(), kind: Kind::CustomPii(i) });
             }
         }
     }
@@ -526,15 +400,9 @@ fn normalize(out: &mut Vec<Finding>) {
     for f in out.drain(..) {
         match kept.last_mut() {
             Some(last) if f.start < last.end => {
-                let better = (f.kind.is_secret() && !last.kind.is_secret())
-                    || (f.kind.is_secret() == last.kind.is_secret()
-                        && f.end - f.start > last.end - last.start);
+                let better = (f.kind.is_secret() && !last.kind.is_secret()) || (f.kind.is_secret() == last.kind.is_secret() && f.end - f.start > last.end - last.start);
                 if better {
-                    *last = Finding {
-                        start: last.start.min(f.start),
-                        end: last.end.max(f.end),
-                        kind: f.kind,
-                    };
+                    *last = Finding { start: last.start.min(f.start), end: last.end.max(f.end), kind: f.kind };
                 } else {
                     last.end = last.end.max(f.end);
                 }
@@ -555,12 +423,8 @@ pub fn entropy(b: &[u8]) -> f32 {
         counts[x as usize] += 1;
     }
     let n = b.len() as f32;
-    counts
-        .iter()
-        .filter(|c| **c > 0)
-        .map(|&c| {
-            let p = c as f32 / n;
-            -p * p.log2()
-        })
-        .sum()
+    counts.iter().filter(|c| **c > 0).map(|&c| {
+        let p = c as f32 / n;
+        -p * p.log2()
+    }).sum()
 }

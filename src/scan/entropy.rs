@@ -15,43 +15,9 @@ const MIN_LEN: usize = 32;
 
 /// Ids that providers and tracers mint; they are random by design and the span needs them.
 const ID_PREFIXES: &[&str] = &[
-    "chatcmpl-",
-    "cmpl-",
-    "msg_",
-    "msgbatch_",
-    "toolu_",
-    "srvtoolu_",
-    "call_",
-    "resp_",
-    "rs_",
-    "fc_",
-    "ws_",
-    "req_",
-    "run_",
-    "thread_",
-    "asst_",
-    "file-",
-    "file_",
-    "batch_",
-    "ft:",
-    "ftjob-",
-    "vs_",
-    "step_",
-    "evt_",
-    "gen-",
-    "compl_",
-    "conv_",
-    "ci_",
-    "mcp_",
-    "org-",
-    "proj_",
-    "user-",
-    "sess_",
-    "span_",
-    "trace_",
-    "item_",
-    "cust_",
-    "modelfile_",
+    "chatcmpl-", "cmpl-", "msg_", "msgbatch_", "toolu_", "srvtoolu_", "call_", "resp_", "rs_", "fc_", "ws_", "req_", "run_",
+    "thread_", "asst_", "file-", "file_", "batch_", "ft:", "ftjob-", "vs_", "step_", "evt_", "gen-", "compl_", "conv_", "ci_",
+    "mcp_", "org-", "proj_", "user-", "sess_", "span_", "trace_", "item_", "cust_", "modelfile_",
 ];
 
 fn is_run_byte(b: u8) -> bool {
@@ -71,11 +37,7 @@ pub(super) fn runs(t: &[u8], out: &mut Vec<(usize, usize)>) {
             i += 1;
         }
         // a run glued to a `\` is the tail of an escape (`\nabc...`): skip the escape letter
-        let s = if start > 0 && t[start - 1] == b'\\' {
-            start + 1
-        } else {
-            start
-        };
+        let s = if start > 0 && t[start - 1] == b'\\' { start + 1 } else { start };
         // sentence punctuation is not part of a token
         let mut e = i;
         while e > s && matches!(t[e - 1], b'.' | b'-' | b'_' | b'~') {
@@ -89,30 +51,18 @@ pub(super) fn runs(t: &[u8], out: &mut Vec<(usize, usize)>) {
 
 /// Whether one run is credential-like.
 pub(super) fn looks_secret(run: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(run) else {
-        return false;
-    };
+    let Ok(text) = std::str::from_utf8(run) else { return false };
     if ID_PREFIXES.iter().any(|p| text.starts_with(p)) {
         return false;
     }
     // URLs' and paths' pieces, dotted names (`anthropic.claude-3-sonnet-20240229-v1`): judge
     // the longest piece between separators a credential never has many of
-    let longest = text
-        .split(['/', '.', '-'])
-        .max_by_key(|p| p.len())
-        .unwrap_or(text);
-    let pieces = text
-        .split(['/', '.', '-'])
-        .filter(|p| !p.is_empty())
-        .count();
+    let longest = text.split(['/', '.', '-']).max_by_key(|p| p.len()).unwrap_or(text);
+    let pieces = text.split(['/', '.', '-']).filter(|p| !p.is_empty()).count();
     if pieces > 3 && longest.len() < MIN_LEN {
         return false;
     }
-    let core = if longest.len() >= MIN_LEN {
-        longest
-    } else {
-        text
-    };
+    let core = if longest.len() >= MIN_LEN { longest } else { text };
     let b = core.as_bytes();
     let (mut lower, mut upper, mut digit) = (0usize, 0usize, 0usize);
     for &c in b {
@@ -184,27 +134,15 @@ mod tests {
 
     #[test]
     fn random_tokens_are_found_and_ids_are_not() {
-        for secret in [
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
-            "hvs.CAESIJ3kQ9x7Lm2Vp8RtYw5Zb1Nc4Df6GhQ2",
-            "Zx8Qp2Lm9Vt4Rw7Yk3HsP0aBc5Dd6Ee7Ff8G",
-        ] {
+        for secret in ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY", "hvs.CAESIJ3kQ9x7Lm2Vp8RtYw5Zb1Nc4Df6GhQ2", "Zx8Qp2Lm9Vt4Rw7Yk3HsP0aBc5Dd6Ee7Ff8G"] {
             assert_eq!(found(&format!("key {secret} ok")), vec![secret], "{secret}");
         }
         for id in [
-            "4bf92f3577b34da6a3ce929d0e0e4736",
-            "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-            "chatcmpl-AbC123dEf456GhI789jKl012MnO",
-            "msg_01XFDUDYJgAACzvnptvVoYEL",
-            "toolu_01A09q90qw90lq917835lq9",
-            "anthropic.claude-3-5-sonnet-20241022-v2:0",
-            "gpt-4o-mini-2024-07-18",
-            "123e4567-e89b-12d3-a456-426614174000",
-            "/home/agent/projects/genai-tap/src/scan/mod.rs",
-            "internationalization",
-            "getUserAccountSettingsForTenant2024",
-            "https://api.openai.com/v1/chat/completions",
-            "hNcEarPuMNa3qtsP7MHt4As",
+            "4bf92f3577b34da6a3ce929d0e0e4736", "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "chatcmpl-AbC123dEf456GhI789jKl012MnO", "msg_01XFDUDYJgAACzvnptvVoYEL", "toolu_01A09q90qw90lq917835lq9",
+            "anthropic.claude-3-5-sonnet-20241022-v2:0", "gpt-4o-mini-2024-07-18", "123e4567-e89b-12d3-a456-426614174000",
+            "/home/agent/projects/genai-tap/src/scan/mod.rs", "internationalization", "getUserAccountSettingsForTenant2024",
+            "https://api.openai.com/v1/chat/completions", "hNcEarPuMNa3qtsP7MHt4As",
         ] {
             assert_eq!(found(&format!("see {id} here")), Vec::<&str>::new(), "{id}");
         }

@@ -11,12 +11,7 @@ pub(super) fn is_json(text: &[u8]) -> bool {
 }
 
 /// The JSON number token around `start..end`, not reaching back before `floor`.
-pub(super) fn number_around(
-    t: &[u8],
-    floor: usize,
-    mut start: usize,
-    mut end: usize,
-) -> (usize, usize) {
+pub(super) fn number_around(t: &[u8], floor: usize, mut start: usize, mut end: usize) -> (usize, usize) {
     let in_number = |b: u8| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-');
     while start > floor && in_number(t[start - 1]) {
         start -= 1;
@@ -114,10 +109,7 @@ pub(crate) fn decode_escape(t: &[u8], i: usize) -> Option<(char, usize)> {
     match hex4(i + 2)? {
         v @ 0xD800..=0xDBFF => {
             // a high surrogate counts only with its low half right after it
-            let lo = (t.get(i + 6..i + 8) == Some(b"\\u"))
-                .then(|| hex4(i + 8))
-                .flatten()
-                .filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
+            let lo = (t.get(i + 6..i + 8) == Some(b"\\u")).then(|| hex4(i + 8)).flatten().filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
             char::from_u32(0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00)).map(|c| (c, 12))
         }
         0xDC00..=0xDFFF => None,
@@ -137,14 +129,7 @@ pub(crate) fn align_to_escapes(t: &[u8], mut start: usize, mut end: usize) -> (u
             if t.get(b) != Some(&b'\\') || escape_in_progress(t, b) {
                 return None;
             }
-            let len = if t.get(b + 1) == Some(&b'u')
-                && t.get(b + 2..b + 6)
-                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
-            {
-                6
-            } else {
-                2
-            };
+            let len = if t.get(b + 1) == Some(&b'u') && t.get(b + 2..b + 6).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) { 6 } else { 2 };
             (i < b + len).then_some(b + len)
         })
     };
@@ -197,12 +182,7 @@ impl Lex {
 
 /// The insides of JSON string literals in `t[from..to]`, given the lexer state at `from`; a
 /// literal still open at `to` ends there.
-pub(super) fn string_ranges_from(
-    t: &[u8],
-    from: usize,
-    to: usize,
-    lex: Lex,
-) -> Vec<(usize, usize)> {
+pub(super) fn string_ranges_from(t: &[u8], from: usize, to: usize, lex: Lex) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let Some(t) = t.get(..to) else { return out };
     let mut open = if lex.in_string { Some(from) } else { None };
@@ -315,11 +295,7 @@ mod tests {
                 for to in from..=t.len() {
                     for (in_string, escape) in [(false, false), (true, false), (true, true)] {
                         let lex = Lex { in_string, escape };
-                        assert_eq!(
-                            string_ranges_from(t, from, to, lex),
-                            byte_by_byte(t, from, to, lex),
-                            "{from}..{to} {lex:?}"
-                        );
+                        assert_eq!(string_ranges_from(t, from, to, lex), byte_by_byte(t, from, to, lex), "{from}..{to} {lex:?}");
                     }
                 }
             }

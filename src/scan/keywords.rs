@@ -48,9 +48,7 @@ pub(super) struct Keywords {
 
 impl Keywords {
     /// The automaton for `patterns` (ids are their positions); `None` when there are none.
-    pub(super) fn new<'a>(
-        patterns: impl ExactSizeIterator<Item = &'a [u8]> + Clone,
-    ) -> Result<Option<Keywords>, String> {
+    pub(super) fn new<'a>(patterns: impl ExactSizeIterator<Item = &'a [u8]> + Clone) -> Result<Option<Keywords>, String> {
         if patterns.len() == 0 {
             return Ok(None);
         }
@@ -94,19 +92,14 @@ impl Keywords {
         // byte classes: bytes whose column of next states is the same in every state, grouped
         // by a fingerprint of the column and then compared in full
         let column_eq = |a: usize, b: usize| next.iter().all(|row| row[a] == row[b]);
-        let fingerprint = |b: usize| {
-            next.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, row| {
-                (h ^ u64::from(row[b])).wrapping_mul(0x100_0000_01b3)
-            })
-        };
+        let fingerprint = |b: usize| next.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, row| (h ^ u64::from(row[b])).wrapping_mul(0x100_0000_01b3));
         let mut classes = [0u8; 256];
         // per class: its first byte and that byte's fingerprint
         let mut class_of_first: Vec<usize> = Vec::new();
         let mut prints: Vec<u64> = Vec::new();
         for (b, slot) in classes.iter_mut().enumerate() {
             let fp = fingerprint(b);
-            let found = (0..class_of_first.len())
-                .find(|&c| prints[c] == fp && column_eq(class_of_first[c], b));
+            let found = (0..class_of_first.len()).find(|&c| prints[c] == fp && column_eq(class_of_first[c], b));
             let class = match found {
                 Some(c) => c,
                 None => {
@@ -115,8 +108,7 @@ impl Keywords {
                     class_of_first.len() - 1
                 }
             };
-            *slot = u8::try_from(class)
-                .map_err(|_| "keyword automaton needs more than 256 byte classes")?;
+            *slot = u8::try_from(class).map_err(|_| "keyword automaton needs more than 256 byte classes")?;
         }
         let stride_shift = class_of_first.len().next_power_of_two().trailing_zeros();
         // match states last, so that one comparison tells them apart
@@ -126,8 +118,7 @@ impl Keywords {
         renumbered.extend((0..order.len()).filter(|&i| is_match(i)));
         let mut new_id = vec![0u32; order.len()];
         for (new, &old) in renumbered.iter().enumerate() {
-            new_id[old] =
-                u32::try_from(new << stride_shift).map_err(|_| "keyword automaton too large")?;
+            new_id[old] = u32::try_from(new << stride_shift).map_err(|_| "keyword automaton too large")?;
         }
         let mut trans = vec![0u32; renumbered.len() << stride_shift];
         for (new, &old) in renumbered.iter().enumerate() {
@@ -146,15 +137,9 @@ impl Keywords {
         };
         let matches = renumbered[n_plain..]
             .iter()
-            .map(|&old| {
-                (0..dfa.match_len(order[old]))
-                    .map(|k| dfa.match_pattern(order[old], k).as_u32())
-                    .collect()
-            })
+            .map(|&old| (0..dfa.match_len(order[old])).map(|k| dfa.match_pattern(order[old], k).as_u32()).collect())
             .collect();
-        let lens: Box<[u32]> = (0..dfa.patterns_len())
-            .map(|p| dfa.pattern_len(PatternID::new_unchecked(p)) as u32)
-            .collect();
+        let lens: Box<[u32]> = (0..dfa.patterns_len()).map(|p| dfa.pattern_len(PatternID::new_unchecked(p)) as u32).collect();
         let longest = lens.iter().max().map_or(0, |&l| l as usize);
         Ok(Some(Keywords {
             classes,
@@ -176,37 +161,22 @@ impl Keywords {
     /// Calls `hit(keyword, start, end)` for every occurrence of every keyword in `text`, in
     /// order of where they end; offsets are `offset` plus the position in `text`.
     #[inline]
-    pub(super) fn for_each(
-        &self,
-        text: &[u8],
-        offset: usize,
-        mut hit: impl FnMut(usize, usize, usize),
-    ) {
+    pub(super) fn for_each(&self, text: &[u8], offset: usize, mut hit: impl FnMut(usize, usize, usize)) {
         let mut report = |end: usize, state: u32| {
-            let matches = self
-                .matches
-                .get(((state - self.first_match) >> self.stride_shift) as usize);
+            let matches = self.matches.get(((state - self.first_match) >> self.stride_shift) as usize);
             for &p in matches.map_or(&[][..], |m| &m[..]) {
                 let len = self.lens.get(p as usize).map_or(0, |&l| l as usize);
                 hit(p as usize, offset + end - len, offset + end);
             }
         };
         match &self.trans {
-            Table::Small(t) => self
-                .walker(&**t)
-                .scan(self.start, self.longest, text, &mut report),
-            Table::Large(t) => self
-                .walker(&**t)
-                .scan(self.start, self.longest, text, &mut report),
+            Table::Small(t) => self.walker(&**t).scan(self.start, self.longest, text, &mut report),
+            Table::Large(t) => self.walker(&**t).scan(self.start, self.longest, text, &mut report),
         }
     }
 
     fn walker<'a, T: Step + ?Sized>(&'a self, trans: &'a T) -> Walker<'a, T> {
-        Walker {
-            trans,
-            classes: &self.classes,
-            first_match: self.first_match,
-        }
+        Walker { trans, classes: &self.classes, first_match: self.first_match }
     }
 }
 
@@ -239,15 +209,8 @@ impl<T: Step + ?Sized> Walker<'_, T> {
     }
 
     /// One walk over `text` from byte `at` in state `s`, reporting every match state.
-    fn walk_from(
-        &self,
-        text: &[u8],
-        mut at: usize,
-        mut s: u32,
-        report: &mut impl FnMut(usize, u32),
-    ) {
-        while let Some((end, state)) = walk(self.trans, self.classes, self.first_match, text, at, s)
-        {
+    fn walk_from(&self, text: &[u8], mut at: usize, mut s: u32, report: &mut impl FnMut(usize, u32)) {
+        while let Some((end, state)) = walk(self.trans, self.classes, self.first_match, text, at, s) {
             report(end, state);
             (at, s) = (end, state);
         }
@@ -265,23 +228,13 @@ impl<T: Step + ?Sized> Walker<'_, T> {
         let len = text.len();
         let d = len.saturating_sub(warm).div_ceil(LANES);
         let origin = |k: usize| k * d;
-        let reports = |k: usize, end: usize| {
-            (k == 0 || end > origin(k) + warm) && end <= origin(k + 1) + warm
-        };
+        let reports = |k: usize, end: usize| (k == 0 || end > origin(k) + warm) && end <= origin(k + 1) + warm;
         // the steps every lane has: the last lane's, which stops at the end of the text
         let n = len - origin(LANES - 1);
-        let lanes: [&[u8]; LANES] =
-            std::array::from_fn(|k| text.get(origin(k)..origin(k) + n).unwrap_or_default());
+        let lanes: [&[u8]; LANES] = std::array::from_fn(|k| text.get(origin(k)..origin(k) + n).unwrap_or_default());
         let mut s = [start; LANES];
         let mut i = 0;
-        while let Some(at) = walk_together(
-            self.trans,
-            self.classes,
-            self.first_match,
-            &lanes,
-            i,
-            &mut s,
-        ) {
+        while let Some(at) = walk_together(self.trans, self.classes, self.first_match, &lanes, i, &mut s) {
             for (k, &state) in s.iter().enumerate() {
                 if state >= self.first_match && reports(k, origin(k) + at + 1) {
                     found[k].push((origin(k) + at + 1, state));
@@ -291,9 +244,7 @@ impl<T: Step + ?Sized> Walker<'_, T> {
         }
         // the other lanes' rest, one at a time
         for (k, lane_found) in found.iter_mut().enumerate().take(LANES - 1) {
-            let part = text
-                .get(..(origin(k + 1) + warm).min(len))
-                .unwrap_or_default();
+            let part = text.get(..(origin(k + 1) + warm).min(len)).unwrap_or_default();
             self.walk_from(part, origin(k) + n, s[k], &mut |end, state| {
                 if reports(k, end) {
                     lane_found.push((end, state));
@@ -308,14 +259,7 @@ impl<T: Step + ?Sized> Walker<'_, T> {
 /// step's index, with `s` the states after it; `None` at the end. Kept small and out of line
 /// so that every lane's state stays in a register.
 #[inline(never)]
-fn walk_together<T: Step + ?Sized>(
-    trans: &T,
-    classes: &[u8; 256],
-    first_match: u32,
-    lanes: &[&[u8]; LANES],
-    i: usize,
-    s: &mut [u32; LANES],
-) -> Option<usize> {
+fn walk_together<T: Step + ?Sized>(trans: &T, classes: &[u8; 256], first_match: u32, lanes: &[&[u8]; LANES], i: usize, s: &mut [u32; LANES]) -> Option<usize> {
     let n = lanes.iter().map(|l| l.len()).min().unwrap_or(0);
     let lanes: [&[u8]; LANES] = std::array::from_fn(|k| lanes[k].get(..n).unwrap_or_default());
     let mut st = *s;
@@ -325,9 +269,7 @@ fn walk_together<T: Step + ?Sized>(
             let b = lanes[k].get(at).copied().unwrap_or(0);
             // a state plus a class is always in the table (it is built so): no early return
             // here, which would keep more values live across the loop
-            st[k] = trans
-                .step(st[k] + u32::from(classes[usize::from(b)]))
-                .unwrap_or(0);
+            st[k] = trans.step(st[k] + u32::from(classes[usize::from(b)])).unwrap_or(0);
             hit |= st[k] >= first_match;
         }
         if hit {
@@ -372,14 +314,7 @@ impl Step for [u32] {
 /// The scan loop. Kept out of line: inlined into a caller with many live values, it spilled its
 /// state to the stack on every byte.
 #[inline(never)]
-fn walk<T: Step + ?Sized>(
-    trans: &T,
-    classes: &[u8; 256],
-    first_match: u32,
-    text: &[u8],
-    at: usize,
-    mut s: u32,
-) -> Option<(usize, u32)> {
+fn walk<T: Step + ?Sized>(trans: &T, classes: &[u8; 256], first_match: u32, text: &[u8], at: usize, mut s: u32) -> Option<(usize, u32)> {
     let rest = text.get(at..)?;
     // four bytes a turn: the loop's own bookkeeping once per four steps
     let quads = rest.chunks_exact(4);
@@ -414,32 +349,22 @@ mod tests {
             .match_kind(MatchKind::Standard)
             .build(patterns)
             .unwrap();
-        let mut out: Vec<_> = ac
-            .find_overlapping_iter(text)
-            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
-            .collect();
+        let mut out: Vec<_> = ac.find_overlapping_iter(text).map(|m| (m.pattern().as_usize(), m.start(), m.end())).collect();
         out.sort_by_key(|&(p, s, e)| (e, p, s));
         out
     }
 
     fn ours(patterns: &[&str], text: &[u8], offset: usize) -> Vec<(usize, usize, usize)> {
-        let k = Keywords::new(patterns.iter().map(|p| p.as_bytes()))
-            .unwrap()
-            .unwrap();
+        let k = Keywords::new(patterns.iter().map(|p| p.as_bytes())).unwrap().unwrap();
         let mut out = Vec::new();
-        k.for_each(text, offset, |p, s, e| {
-            out.push((p, s - offset, e - offset))
-        });
+        k.for_each(text, offset, |p, s, e| out.push((p, s - offset, e - offset)));
         out.sort_by_key(|&(p, s, e)| (e, p, s));
         out
     }
 
     #[test]
     fn finds_what_the_crates_overlapping_search_finds() {
-        let patterns = [
-            "sk-", "sk-proj-", "SK", "key", "api_key", "api-key", "-u ", "://", "eyJ", "Q~", "hf_",
-            "password", "pwd",
-        ];
+        let patterns = ["sk-", "sk-proj-", "SK", "key", "api_key", "api-key", "-u ", "://", "eyJ", "Q~", "hf_", "password", "pwd"];
         let texts: [&[u8]; 6] = [
             b"",
             b"plain prose with no keyword at all",
@@ -449,21 +374,13 @@ mod tests {
             b"kekekeykey apapi_keyi_key",
         ];
         for t in texts {
-            assert_eq!(
-                ours(&patterns, t, 0),
-                oracle(&patterns, t),
-                "{:?}",
-                String::from_utf8_lossy(t)
-            );
+            assert_eq!(ours(&patterns, t, 0), oracle(&patterns, t), "{:?}", String::from_utf8_lossy(t));
         }
     }
 
     #[test]
     fn every_builtin_keyword_over_every_byte_value() {
-        let patterns: Vec<&str> = super::super::rules::RULES
-            .iter()
-            .flat_map(|r| r.keywords.iter().copied())
-            .collect();
+        let patterns: Vec<&str> = super::super::rules::RULES.iter().flat_map(|r| r.keywords.iter().copied()).collect();
         // every keyword, glued and separated, and every byte value between them
         let mut text: Vec<u8> = Vec::new();
         for (i, p) in patterns.iter().enumerate() {
@@ -486,28 +403,16 @@ mod tests {
             seed ^= seed << 17;
             b"abcdefghijklmnopqrstuvwxyz0123456789_-"[(seed % 38) as usize]
         };
-        let owned: Vec<String> = (0..400)
-            .map(|_| (0..12).map(|_| letter() as char).collect())
-            .collect();
+        let owned: Vec<String> = (0..400).map(|_| (0..12).map(|_| letter() as char).collect()).collect();
         let patterns: Vec<&str> = owned.iter().map(String::as_str).collect();
-        let k = Keywords::new(patterns.iter().map(|p| p.as_bytes()))
-            .unwrap()
-            .unwrap();
-        assert!(
-            matches!(k.trans, Table::Large(_)),
-            "expected more than {SMALL} entries"
-        );
+        let k = Keywords::new(patterns.iter().map(|p| p.as_bytes())).unwrap().unwrap();
+        assert!(matches!(k.trans, Table::Large(_)), "expected more than {SMALL} entries");
         let mut text = owned.join(" ").into_bytes();
         text.extend((0..20_000).map(|_| letter()));
         assert_eq!(ours(&patterns, &text, 3), oracle(&patterns, &text));
         // and the built-in keywords fit the small one
-        let builtin: Vec<&str> = super::super::rules::RULES
-            .iter()
-            .flat_map(|r| r.keywords.iter().copied())
-            .collect();
-        let k = Keywords::new(builtin.iter().map(|p| p.as_bytes()))
-            .unwrap()
-            .unwrap();
+        let builtin: Vec<&str> = super::super::rules::RULES.iter().flat_map(|r| r.keywords.iter().copied()).collect();
+        let k = Keywords::new(builtin.iter().map(|p| p.as_bytes())).unwrap().unwrap();
         assert!(matches!(k.trans, Table::Small(_)));
     }
 
@@ -516,46 +421,25 @@ mod tests {
         // occurrences straddling every lane boundary, for texts around the laned threshold, and
         // a keyword so long that the lanes' warm-up would swallow their share
         let long = "k".repeat(700) + "END";
-        for patterns in [
-            vec!["ab", "abcab", "b", "cabca"],
-            vec!["ab", "b", long.as_str()],
-        ] {
-            for len in [
-                MIN_LANED - 1,
-                MIN_LANED,
-                MIN_LANED + 1,
-                MIN_LANED + 2,
-                3 * MIN_LANED + 5,
-                9000,
-            ] {
+        for patterns in [vec!["ab", "abcab", "b", "cabca"], vec!["ab", "b", long.as_str()]] {
+            for len in [MIN_LANED - 1, MIN_LANED, MIN_LANED + 1, MIN_LANED + 2, 3 * MIN_LANED + 5, 9000] {
                 let mut text: Vec<u8> = b"abcabcabx".iter().cycle().take(len).copied().collect();
                 if len > 3000 {
                     text[1500..2203].copy_from_slice(long.as_bytes());
                 }
-                assert_eq!(
-                    ours(&patterns, &text, 0),
-                    oracle(&patterns, &text),
-                    "len {len}"
-                );
+                assert_eq!(ours(&patterns, &text, 0), oracle(&patterns, &text), "len {len}");
             }
         }
     }
 
     #[test]
     fn offsets_shift_every_hit_and_lengths_are_each_keywords() {
-        let k = Keywords::new([&b"ab"[..], b"abc", b"c"].into_iter())
-            .unwrap()
-            .unwrap();
+        let k = Keywords::new([&b"ab"[..], b"abc", b"c"].into_iter()).unwrap().unwrap();
         let mut hits = Vec::new();
         k.for_each(b"xABCab", 100, |p, s, e| hits.push((p, s, e)));
         hits.sort_by_key(|&(p, s, e)| (e, p, s));
-        assert_eq!(
-            hits,
-            vec![(0, 101, 103), (1, 101, 104), (2, 103, 104), (0, 104, 106)]
-        );
+        assert_eq!(hits, vec![(0, 101, 103), (1, 101, 104), (2, 103, 104), (0, 104, 106)]);
         assert_eq!(k.longest(), 3);
-        assert!(Keywords::new(std::iter::empty::<&[u8]>())
-            .unwrap()
-            .is_none());
+        assert!(Keywords::new(std::iter::empty::<&[u8]>()).unwrap().is_none());
     }
 }

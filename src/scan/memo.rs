@@ -40,23 +40,14 @@ struct Memo {
 
 impl Default for Memo {
     fn default() -> Memo {
-        Memo {
-            clean: Vec::new(),
-            next_clean: 0,
-            seen: [0; SIGHTINGS],
-            next_seen: 0,
-        }
+        Memo { clean: Vec::new(), next_clean: 0, seen: [0; SIGHTINGS], next_seen: 0 }
     }
 }
 
 impl CleanMemo {
     /// Whether `s` was found clean before (and remembered).
     pub(crate) fn is_clean(&self, s: &str) -> bool {
-        s.len() <= MAX_LEN
-            && self
-                .0
-                .try_lock()
-                .is_ok_and(|m| m.clean.iter().any(|c| **c == *s))
+        s.len() <= MAX_LEN && self.0.try_lock().is_ok_and(|m| m.clean.iter().any(|c| **c == *s))
     }
 
     /// `s` was just found clean: remembered on its second sighting.

@@ -42,12 +42,9 @@ mod validate;
 pub use detect::{entropy, CustomPii, CustomSecret, Detectors, Finding, Kind};
 pub use ipranges::IpRanges;
 pub use pii::PiiKinds;
-pub use policy::{Block, Direction, Guard, PiiMode, Placeholder, Policy, SecretMode};
-pub use redact::{
-    block_body, guard_body, redact, redact_all, sanitize_for_telemetry, Guarded, Outcome,
-    StreamRedactor,
-};
 pub use tally::Tally;
+pub use policy::{Block, Direction, Guard, PiiMode, Placeholder, Policy, SecretMode};
+pub use redact::{block_body, guard_body, redact, redact_all, sanitize_for_telemetry, Guarded, Outcome, StreamRedactor};
 
 pub(crate) use json::{align_to_escapes, decode_ascii_escapes};
 pub(crate) use redact::placeholder;

@@ -21,15 +21,7 @@ pub struct PiiKinds {
 }
 
 impl PiiKinds {
-    pub const ALL: PiiKinds = PiiKinds {
-        email: true,
-        phone: true,
-        ssn: true,
-        credit_card: true,
-        iban: true,
-        ipv4: true,
-        ipv6: true,
-    };
+    pub const ALL: PiiKinds = PiiKinds { email: true, phone: true, ssn: true, credit_card: true, iban: true, ipv4: true, ipv6: true };
 }
 
 fn is_local(b: u8) -> bool {
@@ -55,10 +47,7 @@ fn letter_at(t: &[u8], i: usize) -> Option<usize> {
         0xF0..=0xF7 => 4,
         _ => return None,
     };
-    let c = std::str::from_utf8(t.get(i..i + len)?)
-        .ok()?
-        .chars()
-        .next()?;
+    let c = std::str::from_utf8(t.get(i..i + len)?).ok()?.chars().next()?;
     c.is_alphanumeric().then_some(i + len)
 }
 
@@ -80,10 +69,7 @@ fn email_at(t: &[u8], at: usize, domain_start: usize, out: &mut Vec<Finding>) {
     loop {
         if s > 0 && is_local(t[s - 1]) {
             s -= 1;
-        } else if let Some(p) = (s > 0 && t[s - 1] >= 0x80)
-            .then(|| letter_before(t, s))
-            .flatten()
-        {
+        } else if let Some(p) = (s > 0 && t[s - 1] >= 0x80).then(|| letter_before(t, s)).flatten() {
             s = p;
         } else {
             break;
@@ -102,10 +88,7 @@ fn email_at(t: &[u8], at: usize, domain_start: usize, out: &mut Vec<Finding>) {
         return;
     }
     if head.ends_with(b":") {
-        let word_start = head
-            .iter()
-            .rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'('))
-            .map_or(0, |i| i + 1);
+        let word_start = head.iter().rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'(')).map_or(0, |i| i + 1);
         if memchr::memmem::find(&head[word_start..], b"://").is_some() {
             return;
         }
@@ -125,24 +108,15 @@ fn email_at(t: &[u8], at: usize, domain_start: usize, out: &mut Vec<Finding>) {
         e -= 1;
     }
     let domain = &t[domain_start..e];
-    let Some(dot) = domain.iter().rposition(|b| *b == b'.') else {
-        return;
-    };
+    let Some(dot) = domain.iter().rposition(|b| *b == b'.') else { return };
     if dot == 0 || memchr::memmem::find(domain, b"..").is_some() || !tld_ok(&domain[dot + 1..]) {
         return;
     }
     // `git@github.com:org/repo.git`: an scp-style remote, not a mailbox
-    if t.get(e) == Some(&b':')
-        && t.get(e + 1)
-            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'~' | b'_'))
-    {
+    if t.get(e) == Some(&b':') && t.get(e + 1).is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'~' | b'_')) {
         return;
     }
-    out.push(Finding {
-        start: s,
-        end: e,
-        kind: Kind::Email,
-    });
+    out.push(Finding { start: s, end: e, kind: Kind::Email });
 }
 
 /// An IANA top-level domain: listed (ASCII), `xn--` (an IDN in ASCII), or non-ASCII letters.
@@ -152,9 +126,7 @@ fn tld_ok(tld: &[u8]) -> bool {
     }
     if tld.is_ascii() {
         if tld.len() > 4 && tld[..4].eq_ignore_ascii_case(b"xn--") {
-            return tld[4..]
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'-');
+            return tld[4..].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-');
         }
         if tld.len() > 24 || !tld.iter().all(u8::is_ascii_alphabetic) {
             return false;
@@ -163,12 +135,9 @@ fn tld_ok(tld: &[u8]) -> bool {
         let lower = &mut buf[..tld.len()];
         lower.copy_from_slice(tld);
         lower.make_ascii_lowercase();
-        return super::tlds::TLDS
-            .binary_search_by(|w| w.as_bytes().cmp(lower))
-            .is_ok();
+        return super::tlds::TLDS.binary_search_by(|w| w.as_bytes().cmp(lower)).is_ok();
     }
-    std::str::from_utf8(tld)
-        .is_ok_and(|s| s.chars().count() >= 2 && s.chars().all(char::is_alphabetic))
+    std::str::from_utf8(tld).is_ok_and(|s| s.chars().count() >= 2 && s.chars().all(char::is_alphabetic))
 }
 
 pub(super) fn ipv6(t: &[u8], ranges: &IpRanges, out: &mut Vec<Finding>) {
@@ -192,25 +161,17 @@ pub(super) fn ipv6(t: &[u8], ranges: &IpRanges, out: &mut Vec<Finding>) {
             continue;
         }
         // neighbours that make it part of a longer word (timestamps, hashes) disqualify it
-        if s > 0 && (t[s - 1].is_ascii_alphanumeric())
-            || e < t.len() && t[e].is_ascii_alphanumeric()
-        {
+        if s > 0 && (t[s - 1].is_ascii_alphanumeric()) || e < t.len() && t[e].is_ascii_alphanumeric() {
             continue;
         }
-        let Ok(text) = std::str::from_utf8(cand) else {
-            continue;
-        };
+        let Ok(text) = std::str::from_utf8(cand) else { continue };
         let text = text.trim_end_matches('.');
         if let Ok(addr) = text.parse::<std::net::Ipv6Addr>() {
             // `::` and `::1`-style tokens in prose and code are not worth a finding
             if ranges.skip_v6(addr) || text.len() < 6 {
                 continue;
             }
-            out.push(Finding {
-                start: s,
-                end: s + text.len(),
-                kind: Kind::Ipv6,
-            });
+            out.push(Finding { start: s, end: s + text.len(), kind: Kind::Ipv6 });
         }
     }
 }
@@ -236,10 +197,7 @@ struct Inline<const N: usize> {
 
 impl<const N: usize> Inline<N> {
     fn new() -> Self {
-        Inline {
-            buf: [0; N],
-            len: 0,
-        }
+        Inline { buf: [0; N], len: 0 }
     }
     fn push(&mut self, b: u8) {
         if let Some(slot) = self.buf.get_mut(self.len) {
@@ -277,11 +235,7 @@ fn number_tokens(t: &[u8]) -> impl Iterator<Item = NumberToken> + '_ {
             // a token starts at a digit, or at a `+` or `(` just before one: jump to the next
             // digit (eight bytes a step) and look one byte back
             let Some(d) = find_digit(t, i) else { break };
-            i = if d > i && matches!(t[d - 1], b'+' | b'(') {
-                d - 1
-            } else {
-                d
-            };
+            i = if d > i && matches!(t[d - 1], b'+' | b'(') { d - 1 } else { d };
             // digits glued to a word (`mc2`, `v10`, an IBAN's check digits) are not a number
             // of their own: skip the whole word
             if i > 0 && (t[i - 1].is_ascii_alphanumeric() || t[i - 1] == b'_') {
@@ -292,13 +246,7 @@ fn number_tokens(t: &[u8]) -> impl Iterator<Item = NumberToken> + '_ {
                 continue;
             }
             let start = i;
-            let mut tok = NumberToken {
-                start,
-                end: start,
-                n_digits: 0,
-                digits: Inline::new(),
-                shape: Inline::new(),
-            };
+            let mut tok = NumberToken { start, end: start, n_digits: 0, digits: Inline::new(), shape: Inline::new() };
             let mut last_digit_end = i;
             while i < t.len() {
                 let c = t[i];
@@ -310,17 +258,9 @@ fn number_tokens(t: &[u8]) -> impl Iterator<Item = NumberToken> + '_ {
                     last_digit_end = i;
                     continue;
                 }
-                let sep_len = if matches!(c, b' ' | b'-' | b'.' | b'(' | b')' | b'+') {
-                    1
-                } else {
-                    unicode_space(t, i)
-                };
+                let sep_len = if matches!(c, b' ' | b'-' | b'.' | b'(' | b')' | b'+') { 1 } else { unicode_space(t, i) };
                 let sep = if sep_len > 1 { b' ' } else { c };
-                if sep_len > 0
-                    && t.get(i + sep_len)
-                        .is_some_and(|n| n.is_ascii_digit() || *n == b'(' || *n == b' ')
-                    && tok.shape.last() != Some(&sep)
-                {
+                if sep_len > 0 && t.get(i + sep_len).is_some_and(|n| n.is_ascii_digit() || *n == b'(' || *n == b' ') && tok.shape.last() != Some(&sep) {
                     tok.shape.push(sep);
                     i += sep_len;
                 } else {
@@ -359,18 +299,11 @@ fn card_brand_ok(d: &[u8]) -> bool {
     let n = |k: usize| d.iter().take(k).fold(0u32, |a, x| a * 10 + u32::from(*x));
     let len = d.len();
     match d.first() {
-        Some(4) => matches!(len, 13 | 16 | 19), // Visa
+        Some(4) => matches!(len, 13 | 16 | 19),                                           // Visa
         Some(5) => len == 16 && ((51..=55).contains(&n(2)) || (2221..=2720).contains(&n(4))), // Mastercard
-        Some(2) => len == 16 && (2221..=2720).contains(&n(4)), // Mastercard 2-series
-        Some(3) => {
-            (len == 15 && matches!(n(2), 34 | 37))
-                || (len == 16 && (3528..=3589).contains(&n(4)))
-                || (len == 14 && (matches!(n(2), 36 | 38 | 39) || (300..=305).contains(&n(3))))
-        } // Amex, JCB, Diners
-        Some(6) => {
-            (16..=19).contains(&len)
-                && (n(4) == 6011 || n(2) == 65 || (644..=649).contains(&n(3)) || n(2) == 62)
-        } // Discover, UnionPay
+        Some(2) => len == 16 && (2221..=2720).contains(&n(4)),                            // Mastercard 2-series
+        Some(3) => (len == 15 && matches!(n(2), 34 | 37)) || (len == 16 && (3528..=3589).contains(&n(4))) || (len == 14 && (matches!(n(2), 36 | 38 | 39) || (300..=305).contains(&n(3)))), // Amex, JCB, Diners
+        Some(6) => (16..=19).contains(&len) && (n(4) == 6011 || n(2) == 65 || (644..=649).contains(&n(3)) || n(2) == 62), // Discover, UnionPay
         _ => false,
     }
 }
@@ -383,10 +316,7 @@ fn ssn_ok(d: &[u8]) -> bool {
     let num = |r: std::ops::Range<usize>| d[r].iter().fold(0u32, |a, x| a * 10 + u32::from(*x));
     let (area, group, serial, all) = (num(0..3), num(3..5), num(5..9), num(0..9));
     let valid = area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
-    let famous = matches!(
-        all,
-        78_051_120 | 219_099_999 | 457_555_462 | 123_456_789 | 12_345_678 | 234_567_890
-    );
+    let famous = matches!(all, 78_051_120 | 219_099_999 | 457_555_462 | 123_456_789 | 12_345_678 | 234_567_890);
     valid && !famous && !d.iter().all(|x| *x == d[0])
 }
 
@@ -405,35 +335,16 @@ fn ssn_context(t: &[u8], start: usize) -> bool {
     let w = &mut lower[..window.len()];
     w.copy_from_slice(window);
     w.make_ascii_lowercase();
-    [
-        &b"ssn"[..],
-        b"social security",
-        b"ss#",
-        b"ss #",
-        b"ssa number",
-        b"taxpayer id",
-        b"tin:",
-    ]
-    .iter()
-    .any(|k| memchr::memmem::find(w, k).is_some())
+    [&b"ssn"[..], b"social security", b"ss#", b"ss #", b"ssa number", b"taxpayer id", b"tin:"].iter().any(|k| memchr::memmem::find(w, k).is_some())
 }
 
 /// Phones, SSNs, cards and IPv4 addresses: number tokens, classified. `inside` are ranges
 /// already found (IBANs), sorted by start: a token wholly inside one is skipped.
-pub(super) fn numbers(
-    t: &[u8],
-    kinds: PiiKinds,
-    ranges: &IpRanges,
-    inside: &[(usize, usize)],
-    out: &mut Vec<Finding>,
-) {
+pub(super) fn numbers(t: &[u8], kinds: PiiKinds, ranges: &IpRanges, inside: &[(usize, usize)], out: &mut Vec<Finding>) {
     let mut inside = inside.iter().peekable();
     for tok in number_tokens(t) {
         while inside.next_if(|(_, end)| *end <= tok.start).is_some() {}
-        if inside
-            .peek()
-            .is_some_and(|&&(start, end)| start <= tok.start && tok.end <= end)
-        {
+        if inside.peek().is_some_and(|&&(start, end)| start <= tok.start && tok.end <= end) {
             continue;
         }
         let n = tok.n_digits;
@@ -488,17 +399,11 @@ pub(super) fn numbers(
                     if !(9..=19).contains(&digits) {
                         continue;
                     }
-                    let Some(sub) = number_tokens(&t[s..e]).next() else {
-                        continue;
-                    };
+                    let Some(sub) = number_tokens(&t[s..e]).next() else { continue };
                     if sub.start != 0 || sub.end != e - s || sub.n_digits < 9 || sub.n_digits > 19 {
                         continue;
                     }
-                    let sub = NumberToken {
-                        start: s,
-                        end: e,
-                        ..sub
-                    };
+                    let sub = NumberToken { start: s, end: e, ..sub };
                     if classify(t, &sub, kinds, true, out) {
                         a = b;
                         found = true;
@@ -516,57 +421,29 @@ pub(super) fn numbers(
 /// Finds the one value a whole token is, in order of how specific its check is: an SSN
 /// (its written shape), a card (brand and Luhn), then a phone. `part` means the token is a
 /// run of groups cut from a longer one, where only written shapes count.
-fn classify(
-    t: &[u8],
-    tok: &NumberToken,
-    kinds: PiiKinds,
-    part: bool,
-    out: &mut Vec<Finding>,
-) -> bool {
+fn classify(t: &[u8], tok: &NumberToken, kinds: PiiKinds, part: bool, out: &mut Vec<Finding>) -> bool {
     let n = tok.n_digits;
     let seps = || tok.shape.iter().copied().filter(|c| *c != b'9');
     let n_seps = seps().count();
     let only = |c: u8| seps().all(|s| s == c);
     let groups = shape_groups(&tok.shape);
     if kinds.ssn && n == 9 {
-        let written =
-            n_seps == 2 && (only(b'-') || only(b' ') || only(b'.')) && *groups == [3, 2, 4];
+        let written = n_seps == 2 && (only(b'-') || only(b' ') || only(b'.')) && *groups == [3, 2, 4];
         let bare = n_seps == 0 && !part && ssn_context(t, tok.start);
         if (written || bare) && ssn_ok(&tok.digits) {
-            out.push(Finding {
-                start: tok.start,
-                end: tok.end,
-                kind: Kind::Ssn,
-            });
+            out.push(Finding { start: tok.start, end: tok.end, kind: Kind::Ssn });
             return true;
         }
     }
-    if kinds.credit_card
-        && (13..=19).contains(&n)
-        && (n_seps == 0 && !part || only(b' ') || only(b'-'))
-        && card_brand_ok(&tok.digits)
-        && luhn(&tok.digits)
-    {
-        let shaped = !part
-            || groups
-                .iter()
-                .all(|g| (4..=6).contains(g) || groups.len() == 1)
-            || groups.last().is_some_and(|g| *g <= 4);
+    if kinds.credit_card && (13..=19).contains(&n) && (n_seps == 0 && !part || only(b' ') || only(b'-')) && card_brand_ok(&tok.digits) && luhn(&tok.digits) {
+        let shaped = !part || groups.iter().all(|g| (4..=6).contains(g) || groups.len() == 1) || groups.last().is_some_and(|g| *g <= 4);
         if shaped {
-            out.push(Finding {
-                start: tok.start,
-                end: tok.end,
-                kind: Kind::CreditCard,
-            });
+            out.push(Finding { start: tok.start, end: tok.end, kind: Kind::CreditCard });
             return true;
         }
     }
     if kinds.phone && phone_ok(t, tok, &groups) {
-        out.push(Finding {
-            start: tok.start,
-            end: tok.end,
-            kind: Kind::Phone,
-        });
+        out.push(Finding { start: tok.start, end: tok.end, kind: Kind::Phone });
         return true;
     }
     false
@@ -599,11 +476,7 @@ fn phone_ok(t: &[u8], tok: &NumberToken, groups: &[u8]) -> bool {
     }
     // NANP: 10 digits (or 11 with a leading 1), area and exchange codes start 2-9, written in
     // the usual groups
-    let d = if n == 11 && tok.digits[0] == 1 {
-        &tok.digits[1..]
-    } else {
-        &tok.digits[..]
-    };
+    let d = if n == 11 && tok.digits[0] == 1 { &tok.digits[1..] } else { &tok.digits[..] };
     if d.len() != 10 {
         return false;
     }
@@ -616,10 +489,7 @@ fn phone_ok(t: &[u8], tok: &NumberToken, groups: &[u8]) -> bool {
 /// (`0412 345 678`, `(02) 9876 5432`).
 fn national_ok(d: &[u8], groups: &[u8]) -> bool {
     match (d.len(), d.get(1)) {
-        (11, Some(1..=3 | 5 | 7 | 8)) => matches!(
-            groups,
-            [3, 4, 4] | [4, 3, 4] | [5, 3, 3] | [5, 6] | [4, 7] | [3, 8]
-        ),
+        (11, Some(1..=3 | 5 | 7 | 8)) => matches!(groups, [3, 4, 4] | [4, 3, 4] | [5, 3, 3] | [5, 6] | [4, 7] | [3, 8]),
         (10, Some(2..=4 | 7 | 8)) => matches!(groups, [4, 3, 3] | [2, 4, 4] | [4, 6]),
         _ => false,
     }
@@ -633,11 +503,7 @@ fn ipv4(t: &[u8], tok: &NumberToken, ranges: &IpRanges, out: &mut Vec<Finding>) 
     let mut octets = [0u8; 4];
     let mut parts = 0;
     for p in t[tok.start..tok.end].split(|b| *b == b'.') {
-        if p.is_empty()
-            || p.len() > 3
-            || !p.iter().all(u8::is_ascii_digit)
-            || (p.len() > 1 && p[0] == b'0')
-        {
+        if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) || (p.len() > 1 && p[0] == b'0') {
             return false;
         }
         let value = p.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
@@ -654,22 +520,14 @@ fn ipv4(t: &[u8], tok: &NumberToken, ranges: &IpRanges, out: &mut Vec<Finding>) 
     // version strings (v1.2.3.4) and longer dotted numbers are not addresses
     let before = tok.start.checked_sub(1).and_then(|i| t.get(i)).copied();
     let after = t.get(tok.end).copied();
-    if matches!(before, Some(b'v' | b'V' | b'.'))
-        || before.is_some_and(|b| b.is_ascii_alphanumeric())
-    {
+    if matches!(before, Some(b'v' | b'V' | b'.')) || before.is_some_and(|b| b.is_ascii_alphanumeric()) {
         return false;
     }
-    if after.is_some_and(|b| b.is_ascii_alphanumeric())
-        || (after == Some(b'.') && t.get(tok.end + 1).is_some_and(u8::is_ascii_digit))
-    {
+    if after.is_some_and(|b| b.is_ascii_alphanumeric()) || (after == Some(b'.') && t.get(tok.end + 1).is_some_and(u8::is_ascii_digit)) {
         return false;
     }
     if !ranges.skip_v4(addr) {
-        out.push(Finding {
-            start: tok.start,
-            end: tok.end,
-            kind: Kind::Ipv4,
-        });
+        out.push(Finding { start: tok.start, end: tok.end, kind: Kind::Ipv4 });
     }
     true
 }
@@ -692,11 +550,7 @@ pub(super) fn ibans(t: &[u8], out: &mut Vec<Finding>) {
             && (i == 0 || !t[i - 1].is_ascii_alphanumeric())
         {
             if let Some(end) = iban_at(t, i) {
-                out.push(Finding {
-                    start: i,
-                    end,
-                    kind: Kind::Iban,
-                });
+                out.push(Finding { start: i, end, kind: Kind::Iban });
                 i = end;
                 continue;
             }
@@ -729,26 +583,14 @@ fn iban_at(t: &[u8], start: usize) -> Option<usize> {
             break;
         }
     }
-    if chars.len() < 15
-        || !chars[2].is_ascii_digit()
-        || !chars[3].is_ascii_digit()
-        || t.get(end).is_some_and(|b| b.is_ascii_alphanumeric())
-    {
+    if chars.len() < 15 || !chars[2].is_ascii_digit() || !chars[3].is_ascii_digit() || t.get(end).is_some_and(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
     // mod-97 over the rearranged string, letters as 10..35
     let mut rem = 0u32;
     for &c in chars[4..].iter().chain(chars[..4].iter()) {
-        let v = if c.is_ascii_digit() {
-            u32::from(c - b'0')
-        } else {
-            u32::from(c - b'A') + 10
-        };
-        rem = if v >= 10 {
-            (rem * 100 + v) % 97
-        } else {
-            (rem * 10 + v) % 97
-        };
+        let v = if c.is_ascii_digit() { u32::from(c - b'0') } else { u32::from(c - b'A') + 10 };
+        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
     }
     (rem == 1).then_some(end)
 }
@@ -766,32 +608,17 @@ mod tests {
         numbers(t, PiiKinds::ALL, &ranges, &[], &mut out);
         ibans(t, &mut out);
         out.sort_by_key(|f| f.start);
-        out.into_iter()
-            .map(|f| (f.kind, text[f.start..f.end].to_owned()))
-            .collect()
+        out.into_iter().map(|f| (f.kind, text[f.start..f.end].to_owned())).collect()
     }
 
     #[test]
     fn ibans_right_after_runs_of_digits_are_found() {
-        for prefix in [
-            "",
-            "1 ",
-            "12 ",
-            "4111 1111 1111 1111 ",
-            "9GB82 ",
-            "1234567 ",
-            "x1 ",
-            "DE1 ",
-        ] {
+        for prefix in ["", "1 ", "12 ", "4111 1111 1111 1111 ", "9GB82 ", "1234567 ", "x1 ", "DE1 "] {
             let text = format!("{prefix}GB82 WEST 1234 5698 7654 32 and 7 GB82WEST12345698765432.");
             let mut out = Vec::new();
             ibans(text.as_bytes(), &mut out);
             let found: Vec<&str> = out.iter().map(|f| &text[f.start..f.end]).collect();
-            assert_eq!(
-                found,
-                vec!["GB82 WEST 1234 5698 7654 32", "GB82WEST12345698765432"],
-                "prefix {prefix:?}"
-            );
+            assert_eq!(found, vec!["GB82 WEST 1234 5698 7654 32", "GB82WEST12345698765432"], "prefix {prefix:?}");
         }
     }
 
@@ -807,96 +634,42 @@ mod tests {
         numbers(t, PiiKinds::ALL, &ranges, &[], &mut all);
         numbers(t, PiiKinds::ALL, &ranges, &iban, &mut skipping);
         let (s, e) = iban[0];
-        let outside: Vec<Finding> = all
-            .iter()
-            .copied()
-            .filter(|f| !(s <= f.start && f.end <= e))
-            .collect();
+        let outside: Vec<Finding> = all.iter().copied().filter(|f| !(s <= f.start && f.end <= e)).collect();
         // the skipped tokens are the IBAN's digit groups only: what lies outside it is found alike
         assert_eq!(skipping, outside);
-        assert_eq!(
-            skipping.iter().map(|f| f.kind).collect::<Vec<_>>(),
-            vec![Kind::Phone, Kind::CreditCard]
-        );
+        assert_eq!(skipping.iter().map(|f| f.kind).collect::<Vec<_>>(), vec![Kind::Phone, Kind::CreditCard]);
     }
 
     #[test]
     fn positives() {
         let cases: &[(&str, Kind, &str)] = &[
-            (
-                "write to jane.doe+tag@example.co.uk.",
-                Kind::Email,
-                "jane.doe+tag@example.co.uk",
-            ),
+            ("write to jane.doe+tag@example.co.uk.", Kind::Email, "jane.doe+tag@example.co.uk"),
             ("call (415) 555-2671 now", Kind::Phone, "(415) 555-2671"),
             ("call 415-555-2671", Kind::Phone, "415-555-2671"),
             ("call 415.555.2671", Kind::Phone, "415.555.2671"),
             ("call +1 415 555 2671", Kind::Phone, "+1 415 555 2671"),
-            (
-                "ring +44 20 7946 0958 today",
-                Kind::Phone,
-                "+44 20 7946 0958",
-            ),
+            ("ring +44 20 7946 0958 today", Kind::Phone, "+44 20 7946 0958"),
             ("ring +4915123456789", Kind::Phone, "+4915123456789"),
             ("ssn 536-22-4187", Kind::Ssn, "536-22-4187"),
             ("ssn 536 22 4187", Kind::Ssn, "536 22 4187"),
-            (
-                "visa 4111 1111 1111 1111",
-                Kind::CreditCard,
-                "4111 1111 1111 1111",
-            ),
-            (
-                "mc 5555-5555-5555-4444",
-                Kind::CreditCard,
-                "5555-5555-5555-4444",
-            ),
+            ("visa 4111 1111 1111 1111", Kind::CreditCard, "4111 1111 1111 1111"),
+            ("mc 5555-5555-5555-4444", Kind::CreditCard, "5555-5555-5555-4444"),
             ("amex 378282246310005", Kind::CreditCard, "378282246310005"),
-            (
-                "discover 6011111111111117",
-                Kind::CreditCard,
-                "6011111111111117",
-            ),
+            ("discover 6011111111111117", Kind::CreditCard, "6011111111111117"),
             ("mc2 2223003122003222", Kind::CreditCard, "2223003122003222"),
             ("jcb 3530111333300000", Kind::CreditCard, "3530111333300000"),
-            (
-                "unionpay 6200000000000005",
-                Kind::CreditCard,
-                "6200000000000005",
-            ),
-            (
-                "unionpay 6212 3456 7890 1232",
-                Kind::CreditCard,
-                "6212 3456 7890 1232",
-            ),
+            ("unionpay 6200000000000005", Kind::CreditCard, "6200000000000005"),
+            ("unionpay 6212 3456 7890 1232", Kind::CreditCard, "6212 3456 7890 1232"),
             ("diners 36227206271667", Kind::CreditCard, "36227206271667"),
-            (
-                "iban GB82 WEST 1234 5698 7654 32 ok",
-                Kind::Iban,
-                "GB82 WEST 1234 5698 7654 32",
-            ),
-            (
-                "iban DE89370400440532013000",
-                Kind::Iban,
-                "DE89370400440532013000",
-            ),
+            ("iban GB82 WEST 1234 5698 7654 32 ok", Kind::Iban, "GB82 WEST 1234 5698 7654 32"),
+            ("iban DE89370400440532013000", Kind::Iban, "DE89370400440532013000"),
             ("host 192.168.10.254 up", Kind::Ipv4, "192.168.10.254"),
-            (
-                "host 2a01:4f8:85a3::8a2e:370:7334 up",
-                Kind::Ipv6,
-                "2a01:4f8:85a3::8a2e:370:7334",
-            ),
-            (
-                "fe80::1ff:fe23:4567:890a",
-                Kind::Ipv6,
-                "fe80::1ff:fe23:4567:890a",
-            ),
+            ("host 2a01:4f8:85a3::8a2e:370:7334 up", Kind::Ipv6, "2a01:4f8:85a3::8a2e:370:7334"),
+            ("fe80::1ff:fe23:4567:890a", Kind::Ipv6, "fe80::1ff:fe23:4567:890a"),
         ];
         for (text, kind, want) in cases {
             let found = kinds_in(text);
-            assert!(
-                found.contains(&(*kind, want.to_string())),
-                "{text:?}: {found:?}"
-            );
+            assert!(found.contains(&(*kind, want.to_string())), "{text:?}: {found:?}");
         }
     }
 

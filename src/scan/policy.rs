@@ -132,10 +132,7 @@ impl Default for Guard {
         match Guard::compile(RawPii::default(), RawSecrets::default()) {
             Ok(g) => g,
             Err(_) => Guard {
-                policies: [[Policy {
-                    pii: PiiMode::Off,
-                    secrets: SecretMode::Off,
-                }; 2]; 3],
+                policies: [[Policy { pii: PiiMode::Off, secrets: SecretMode::Off }; 2]; 3],
                 detectors: Detectors::empty(),
                 placeholder: Placeholder::Label,
                 pseudonym_salt: String::new(),
@@ -185,15 +182,9 @@ fn pick<R: Copy, M: From<R>>(
 impl Guard {
     /// Compiles the `pii` and `secrets` blocks. An error says which block and which field in it.
     pub fn compile(pii: RawPii, secrets: RawSecrets) -> Result<Guard, Error> {
-        let mut policies = [[Policy {
-            pii: PiiMode::Off,
-            secrets: SecretMode::Off,
-        }; 2]; 3];
+        let mut policies = [[Policy { pii: PiiMode::Off, secrets: SecretMode::Off }; 2]; 3];
         for kind in [RouteKind::Llm, RouteKind::Mcp, RouteKind::Tool] {
-            for (d, dir) in [Direction::Request, Direction::Response]
-                .into_iter()
-                .enumerate()
-            {
+            for (d, dir) in [Direction::Request, Direction::Response].into_iter().enumerate() {
                 let request = dir == Direction::Request;
                 let p = pick(
                     for_kind(&pii.routes, kind),
@@ -201,11 +192,7 @@ impl Guard {
                     pii.request,
                     pii.response,
                     pii.mode,
-                    if request {
-                        PiiMode::Observe
-                    } else {
-                        PiiMode::Off
-                    },
+                    if request { PiiMode::Observe } else { PiiMode::Off },
                 );
                 let s = pick(
                     for_kind(&secrets.routes, kind),
@@ -213,16 +200,9 @@ impl Guard {
                     secrets.request,
                     secrets.response,
                     secrets.mode,
-                    if request {
-                        SecretMode::Block
-                    } else {
-                        SecretMode::Off
-                    },
+                    if request { SecretMode::Block } else { SecretMode::Off },
                 );
-                if let Some(slot) = policies
-                    .get_mut(kind_index(kind))
-                    .and_then(|k| k.get_mut(d))
-                {
+                if let Some(slot) = policies.get_mut(kind_index(kind)).and_then(|k| k.get_mut(d)) {
                     *slot = Policy { pii: p, secrets: s };
                 }
             }
@@ -235,15 +215,11 @@ impl Guard {
         if !(400..=599).contains(&block_status) {
             return Err(Error::secrets("block_status", ErrorKind::NotAnErrorStatus));
         }
-        let request_hold_bytes = secrets
-            .request_hold_bytes
-            .unwrap_or(super::request::DEFAULT_WINDOW);
+        let request_hold_bytes = secrets.request_hold_bytes.unwrap_or(super::request::DEFAULT_WINDOW);
         if !(super::request::MIN_WINDOW..=MAX_HOLD_BYTES).contains(&request_hold_bytes) {
             return Err(Error::secrets("request_hold_bytes", ErrorKind::HoldBytes));
         }
-        let uninspectable_request = secrets
-            .uninspectable_request
-            .map(|a| a == crate::config::guard::RawUninspectable::Block);
+        let uninspectable_request = secrets.uninspectable_request.map(|a| a == crate::config::guard::RawUninspectable::Block);
         let mut custom_pii = Vec::new();
         for (i, c) in pii.custom.into_iter().enumerate() {
             let name = c.name.trim().to_ascii_uppercase();
@@ -255,20 +231,12 @@ impl Guard {
             if regex.is_match("") {
                 return Err(Error::pii(field(), ErrorKind::MatchesEmpty));
             }
-            custom_pii.push(CustomPii {
-                name,
-                regex,
-                keyword: literal_prefix(&c.pattern),
-            });
+            custom_pii.push(CustomPii { name, regex, keyword: literal_prefix(&c.pattern) });
         }
         let mut custom_secrets = Vec::new();
         for (i, c) in secrets.custom.into_iter().enumerate() {
             let id = c.id.trim().to_owned();
-            if id.is_empty()
-                || !id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
                 return Err(Error::secrets(format!("custom[{i}].id"), ErrorKind::RuleId));
             }
             let field = || format!("custom[{i}].pattern");
@@ -277,45 +245,25 @@ impl Guard {
                 return Err(Error::secrets(field(), ErrorKind::MatchesEmpty));
             }
             if !(0.0..=8.0).contains(&c.min_entropy) {
-                return Err(Error::secrets(
-                    format!("custom[{i}].min_entropy"),
-                    ErrorKind::Entropy,
-                ));
+                return Err(Error::secrets(format!("custom[{i}].min_entropy"), ErrorKind::Entropy));
             }
             if c.keywords.iter().any(|k| k.is_empty()) {
-                return Err(Error::secrets(
-                    format!("custom[{i}].keywords"),
-                    ErrorKind::EmptyKeyword,
-                ));
+                return Err(Error::secrets(format!("custom[{i}].keywords"), ErrorKind::EmptyKeyword));
             }
             let mut keywords = c.keywords;
             if keywords.is_empty() {
                 keywords.extend(literal_prefix(&c.pattern));
             }
-            custom_secrets.push(CustomSecret {
-                id,
-                regex,
-                keywords,
-                min_entropy: c.min_entropy,
-            });
+            custom_secrets.push(CustomSecret { id, regex, keywords, min_entropy: c.min_entropy });
         }
         let mut allow_patterns = Vec::new();
         for (i, p) in secrets.allowlist_patterns.iter().enumerate() {
-            allow_patterns
-                .push(regex(p).map_err(|k| Error::secrets(format!("allowlist_patterns[{i}]"), k))?);
+            allow_patterns.push(regex(p).map_err(|k| Error::secrets(format!("allowlist_patterns[{i}]"), k))?);
         }
         let kinds = match &pii.kinds {
             None => PiiKinds::ALL,
             Some(list) => {
-                let mut k = PiiKinds {
-                    email: false,
-                    phone: false,
-                    ssn: false,
-                    credit_card: false,
-                    iban: false,
-                    ipv4: false,
-                    ipv6: false,
-                };
+                let mut k = PiiKinds { email: false, phone: false, ssn: false, credit_card: false, iban: false, ipv4: false, ipv6: false };
                 for (i, name) in list.iter().enumerate() {
                     match name.as_str() {
                         "email" => k.email = true,
@@ -325,55 +273,27 @@ impl Guard {
                         "iban" => k.iban = true,
                         "ipv4" => k.ipv4 = true,
                         "ipv6" => k.ipv6 = true,
-                        _ => {
-                            return Err(Error::pii(
-                                format!("kinds[{i}]"),
-                                ErrorKind::UnknownPiiKind,
-                            ))
-                        }
+                        _ => return Err(Error::pii(format!("kinds[{i}]"), ErrorKind::UnknownPiiKind)),
                     }
                 }
                 k
             }
         };
-        let detectors = Detectors::compile(
-            kinds,
-            custom_pii,
-            custom_secrets,
-            &secrets.disabled_rules,
-            secrets.allowlist,
-            allow_patterns,
-        )
-        .map_err(|e| match e {
-            DetectorError::UnknownRule { index } => {
-                Error::secrets(format!("disabled_rules[{index}]"), ErrorKind::UnknownRule)
-            }
-            DetectorError::TakenId { index } => {
-                Error::secrets(format!("custom[{index}].id"), ErrorKind::TakenId)
-            }
-            DetectorError::BuiltIn => Error::secrets("", ErrorKind::BuiltIn),
-        })?;
-        let ignored_ips = super::IpRanges::parse(&pii.ignore_ip_ranges).map_err(|(i, why)| {
-            Error::pii(format!("ignore_ip_ranges[{i}]"), ErrorKind::IpRange(why))
-        })?;
+        let detectors = Detectors::compile(kinds, custom_pii, custom_secrets, &secrets.disabled_rules, secrets.allowlist, allow_patterns)
+            .map_err(|e| match e {
+                DetectorError::UnknownRule { index } => Error::secrets(format!("disabled_rules[{index}]"), ErrorKind::UnknownRule),
+                DetectorError::TakenId { index } => Error::secrets(format!("custom[{index}].id"), ErrorKind::TakenId),
+                DetectorError::BuiltIn => Error::secrets("", ErrorKind::BuiltIn),
+            })?;
+        let ignored_ips = super::IpRanges::parse(&pii.ignore_ip_ranges).map_err(|(i, why)| Error::pii(format!("ignore_ip_ranges[{i}]"), ErrorKind::IpRange(why)))?;
         let detectors = detectors.with_ignored_ips(ignored_ips);
-        Ok(Guard {
-            policies,
-            detectors,
-            placeholder,
-            pseudonym_salt: pii.pseudonym_salt,
-            block_status,
-            request_hold_bytes,
-            uninspectable_request,
-            clean_memo: Default::default(),
-        })
+        Ok(Guard { policies, detectors, placeholder, pseudonym_salt: pii.pseudonym_salt, block_status, request_hold_bytes, uninspectable_request, clean_memo: Default::default() })
     }
 
     /// Whether a request body the guard cannot inspect or redact in place is refused under
     /// the request policy `p`: as configured, else where the request's secrets are blocked.
     pub fn blocks_uninspectable(&self, p: Policy) -> bool {
-        self.uninspectable_request
-            .unwrap_or(p.secrets == SecretMode::Block)
+        self.uninspectable_request.unwrap_or(p.secrets == SecretMode::Block)
     }
 
     /// The modes for one direction of one route kind.
@@ -386,10 +306,7 @@ impl Guard {
             .get(kind_index(kind))
             .and_then(|k| k.get(d))
             .copied()
-            .unwrap_or(Policy {
-                pii: PiiMode::Off,
-                secrets: SecretMode::Off,
-            })
+            .unwrap_or(Policy { pii: PiiMode::Off, secrets: SecretMode::Off })
     }
 }
 
@@ -445,18 +362,10 @@ enum ErrorKind {
 
 impl Error {
     fn pii(field: impl Into<String>, kind: ErrorKind) -> Error {
-        Error {
-            block: Block::Pii,
-            field: field.into(),
-            kind,
-        }
+        Error { block: Block::Pii, field: field.into(), kind }
     }
     fn secrets(field: impl Into<String>, kind: ErrorKind) -> Error {
-        Error {
-            block: Block::Secrets,
-            field: field.into(),
-            kind,
-        }
+        Error { block: Block::Secrets, field: field.into(), kind }
     }
     /// The block the field is in.
     pub fn block(&self) -> Block {
@@ -518,9 +427,7 @@ fn regex(pattern: &str) -> Result<regex_lite::Regex, ErrorKind> {
 /// The message holds 3 or more consecutive characters of the pattern.
 fn quotes_pattern(message: &str, pattern: &str) -> bool {
     let chars: Vec<char> = pattern.chars().collect();
-    chars
-        .windows(3)
-        .any(|w| message.contains(&w.iter().collect::<String>()))
+    chars.windows(3).any(|w| message.contains(&w.iter().collect::<String>()))
 }
 
 fn first_line(s: &str) -> &str {
@@ -573,139 +480,39 @@ mod tests {
         let p = c.guard.policy(Direction::Response, RouteKind::Llm);
         assert_eq!((p.pii, p.secrets), (PiiMode::Off, SecretMode::Off));
         let c = config(br#"{"pii":{"mode":"redact","routes":{"mcp":{"response":"observe"}}},"secrets":{"response":"block"}}"#).unwrap();
-        assert_eq!(
-            c.guard.policy(Direction::Response, RouteKind::Llm).pii,
-            PiiMode::Redact
-        );
-        assert_eq!(
-            c.guard.policy(Direction::Response, RouteKind::Mcp).pii,
-            PiiMode::Observe
-        );
-        assert_eq!(
-            c.guard.policy(Direction::Response, RouteKind::Tool).secrets,
-            SecretMode::Block
-        );
+        assert_eq!(c.guard.policy(Direction::Response, RouteKind::Llm).pii, PiiMode::Redact);
+        assert_eq!(c.guard.policy(Direction::Response, RouteKind::Mcp).pii, PiiMode::Observe);
+        assert_eq!(c.guard.policy(Direction::Response, RouteKind::Tool).secrets, SecretMode::Block);
         // the route kind's setting beats the direction's, which beats the block's mode
         let c = config(br#"{"secrets":{"mode":"off","request":"observe","routes":{"tool":{"request":"block"}}}}"#).unwrap();
-        assert_eq!(
-            c.guard.policy(Direction::Request, RouteKind::Tool).secrets,
-            SecretMode::Block
-        );
-        assert_eq!(
-            c.guard.policy(Direction::Request, RouteKind::Llm).secrets,
-            SecretMode::Observe
-        );
-        assert_eq!(
-            c.guard.policy(Direction::Response, RouteKind::Llm).secrets,
-            SecretMode::Off
-        );
+        assert_eq!(c.guard.policy(Direction::Request, RouteKind::Tool).secrets, SecretMode::Block);
+        assert_eq!(c.guard.policy(Direction::Request, RouteKind::Llm).secrets, SecretMode::Observe);
+        assert_eq!(c.guard.policy(Direction::Response, RouteKind::Llm).secrets, SecretMode::Off);
     }
 
     #[test]
     fn bad_settings_name_the_field_and_say_why() {
         use Block::{Pii, Secrets};
         let cases: &[(&str, Block, &str, &str)] = &[
-            (
-                r#"{"pii":{"custom":[{"name":"EMP","pattern":"EMP-(\\d{6}"}]}}"#,
-                Pii,
-                "custom[0].pattern",
-                "is not a valid regex",
-            ),
-            (
-                r#"{"pii":{"custom":[{"name":"EMP","pattern":"\\d*"}]}}"#,
-                Pii,
-                "custom[0].pattern",
-                "empty string",
-            ),
-            (
-                r#"{"pii":{"custom":[{"name":"EMP ID","pattern":"x"}]}}"#,
-                Pii,
-                "custom[0].name",
-                "letters",
-            ),
-            (
-                r#"{"pii":{"kinds":["email","passport"]}}"#,
-                Pii,
-                "kinds[1]",
-                "unknown kind",
-            ),
-            (
-                r#"{"pii":{"placeholder":"pseudonym"}}"#,
-                Pii,
-                "pseudonym_salt",
-                "must be set",
-            ),
-            (
-                r#"{"secrets":{"block_status":200}}"#,
-                Secrets,
-                "block_status",
-                "error status",
-            ),
-            (
-                r#"{"secrets":{"request_hold_bytes":1024}}"#,
-                Secrets,
-                "request_hold_bytes",
-                "between 16384",
-            ),
-            (
-                r#"{"secrets":{"disabled_rules":["no-such-rule"]}}"#,
-                Secrets,
-                "disabled_rules[0]",
-                "unknown rule",
-            ),
-            (
-                r#"{"secrets":{"disabled_rules":["github-pat","nope"]}}"#,
-                Secrets,
-                "disabled_rules[1]",
-                "unknown rule",
-            ),
-            (
-                r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z"}]}}"#,
-                Secrets,
-                "custom[0].pattern",
-                "is not a valid regex",
-            ),
-            (
-                r#"{"secrets":{"custom":[{"id":"ok","pattern":"ok_[a-z]+"},{"id":"github-pat","pattern":"acme_[a-z]+"}]}}"#,
-                Secrets,
-                "custom[1].id",
-                "already",
-            ),
-            (
-                r#"{"secrets":{"custom":[{"id":"a b","pattern":"acme_[a-z]+"}]}}"#,
-                Secrets,
-                "custom[0].id",
-                "letters, digits, '-' and '_'",
-            ),
-            (
-                r#"{"secrets":{"custom":[{"id":"acme","pattern":"x*"}]}}"#,
-                Secrets,
-                "custom[0].pattern",
-                "empty string",
-            ),
-            (
-                r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z]+","min_entropy":9}]}}"#,
-                Secrets,
-                "custom[0].min_entropy",
-                "between 0 and 8",
-            ),
-            (
-                r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z]+","keywords":[""]}]}}"#,
-                Secrets,
-                "custom[0].keywords",
-                "empty keyword",
-            ),
-            (
-                r#"{"secrets":{"allowlist_patterns":["("]}}"#,
-                Secrets,
-                "allowlist_patterns[0]",
-                "is not a valid regex",
-            ),
+            (r#"{"pii":{"custom":[{"name":"EMP","pattern":"EMP-(\\d{6}"}]}}"#, Pii, "custom[0].pattern", "is not a valid regex"),
+            (r#"{"pii":{"custom":[{"name":"EMP","pattern":"\\d*"}]}}"#, Pii, "custom[0].pattern", "empty string"),
+            (r#"{"pii":{"custom":[{"name":"EMP ID","pattern":"x"}]}}"#, Pii, "custom[0].name", "letters"),
+            (r#"{"pii":{"kinds":["email","passport"]}}"#, Pii, "kinds[1]", "unknown kind"),
+            (r#"{"pii":{"placeholder":"pseudonym"}}"#, Pii, "pseudonym_salt", "must be set"),
+            (r#"{"secrets":{"block_status":200}}"#, Secrets, "block_status", "error status"),
+            (r#"{"secrets":{"request_hold_bytes":1024}}"#, Secrets, "request_hold_bytes", "between 16384"),
+            (r#"{"secrets":{"disabled_rules":["no-such-rule"]}}"#, Secrets, "disabled_rules[0]", "unknown rule"),
+            (r#"{"secrets":{"disabled_rules":["github-pat","nope"]}}"#, Secrets, "disabled_rules[1]", "unknown rule"),
+            (r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z"}]}}"#, Secrets, "custom[0].pattern", "is not a valid regex"),
+            (r#"{"secrets":{"custom":[{"id":"ok","pattern":"ok_[a-z]+"},{"id":"github-pat","pattern":"acme_[a-z]+"}]}}"#, Secrets, "custom[1].id", "already"),
+            (r#"{"secrets":{"custom":[{"id":"a b","pattern":"acme_[a-z]+"}]}}"#, Secrets, "custom[0].id", "letters, digits, '-' and '_'"),
+            (r#"{"secrets":{"custom":[{"id":"acme","pattern":"x*"}]}}"#, Secrets, "custom[0].pattern", "empty string"),
+            (r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z]+","min_entropy":9}]}}"#, Secrets, "custom[0].min_entropy", "between 0 and 8"),
+            (r#"{"secrets":{"custom":[{"id":"acme","pattern":"acme_[a-z]+","keywords":[""]}]}}"#, Secrets, "custom[0].keywords", "empty keyword"),
+            (r#"{"secrets":{"allowlist_patterns":["("]}}"#, Secrets, "allowlist_patterns[0]", "is not a valid regex"),
         ];
         for (json, block, field, why) in cases {
-            let Err(e) = config(json.as_bytes()) else {
-                panic!("{json}: accepted")
-            };
+            let Err(e) = config(json.as_bytes()) else { panic!("{json}: accepted") };
             assert_eq!((e.block(), e.field()), (*block, *field), "{json}: {e}");
             assert!(e.to_string().contains(why), "{json}: {e}");
         }
@@ -715,14 +522,8 @@ mod tests {
     fn errors_are_per_block_and_relative() {
         let raw: RawSecrets = serde_json::from_str(r#"{"disabled_rules":["x"]}"#).unwrap();
         let e = Guard::compile(RawPii::default(), raw).unwrap_err();
-        assert_eq!(
-            (e.block(), e.field()),
-            (Block::Secrets, "disabled_rules[0]")
-        );
-        assert_eq!(
-            e.to_string(),
-            "unknown rule; see docs/guard.md for the rule ids"
-        );
+        assert_eq!((e.block(), e.field()), (Block::Secrets, "disabled_rules[0]"));
+        assert_eq!(e.to_string(), "unknown rule; see docs/guard.md for the rule ids");
         let raw: RawPii = serde_json::from_str(r#"{"kinds":["email","ssn","x"]}"#).unwrap();
         let e = Guard::compile(raw, RawSecrets::default()).unwrap_err();
         assert_eq!((e.block(), e.field()), (Block::Pii, "kinds[2]"));
@@ -730,19 +531,8 @@ mod tests {
 
     #[test]
     fn regex_errors_never_quote_the_pattern() {
-        for pattern in [
-            "s3cr3t-(salt",
-            "s3cr3t[salt",
-            "s3cr3t{99999999}",
-            r"s3cr3t\q",
-            "s3cr3t)",
-            "(?P<s3cr3t",
-            "s3cr3t{2,1}",
-            "[z-a]s3cr3t",
-        ] {
-            let Err(kind) = regex(pattern) else {
-                panic!("{pattern} compiled")
-            };
+        for pattern in ["s3cr3t-(salt", "s3cr3t[salt", "s3cr3t{99999999}", r"s3cr3t\q", "s3cr3t)", "(?P<s3cr3t", "s3cr3t{2,1}", "[z-a]s3cr3t"] {
+            let Err(kind) = regex(pattern) else { panic!("{pattern} compiled") };
             let msg = Error::secrets("x", kind).to_string();
             assert!(msg.starts_with("is not a valid regex"), "{pattern}: {msg}");
             assert!(!msg.contains("s3cr3t"), "{pattern}: {msg}");

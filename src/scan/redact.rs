@@ -81,11 +81,7 @@ pub struct Guarded {
 pub fn guard_body(guard: &Guard, policy: Policy, body: &[u8]) -> Guarded {
     let want_pii = policy.pii != PiiMode::Off;
     let want_secrets = policy.secrets != SecretMode::Off;
-    let mut result = Guarded {
-        outcome: Outcome::Unchanged,
-        pii: Tally::default(),
-        secrets: Tally::default(),
-    };
+    let mut result = Guarded { outcome: Outcome::Unchanged, pii: Tally::default(), secrets: Tally::default() };
     if !want_pii && !want_secrets {
         return result;
     }
@@ -108,13 +104,7 @@ pub fn guard_body(guard: &Guard, policy: Policy, body: &[u8]) -> Guarded {
     }
     let replace: Vec<Finding> = findings
         .into_iter()
-        .filter(|f| {
-            if f.kind.is_secret() {
-                policy.secrets == SecretMode::Block
-            } else {
-                policy.pii == PiiMode::Redact
-            }
-        })
+        .filter(|f| if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact })
         .collect();
     if !replace.is_empty() {
         result.outcome = Outcome::Rewritten(redact(guard, text, &replace));
@@ -134,11 +124,7 @@ pub fn redact(guard: &Guard, text: &[u8], findings: &[Finding]) -> Vec<u8> {
         if start >= end {
             continue;
         }
-        let f = &Finding {
-            start,
-            end,
-            kind: f.kind,
-        };
+        let f = &Finding { start, end, kind: f.kind };
         // the ranges are sorted and disjoint: the candidate is the last one starting at or before
         let idx = strings.partition_point(|(s, _)| *s <= start);
         let inside = idx > 0 && strings.get(idx - 1).is_some_and(|(_, e)| f.end <= *e);
@@ -223,12 +209,7 @@ pub struct StreamRedactor {
 
 impl StreamRedactor {
     pub fn new(window: usize) -> StreamRedactor {
-        StreamRedactor {
-            held: Vec::new(),
-            window,
-            pii: Tally::default(),
-            secrets: Tally::default(),
-        }
+        StreamRedactor { held: Vec::new(), window, pii: Tally::default(), secrets: Tally::default() }
     }
 
     /// Takes a chunk; returns the bytes that may leave now.
@@ -250,14 +231,10 @@ impl StreamRedactor {
     }
 
     fn release(&mut self, guard: &Guard, policy: Policy, mut cut: usize) -> Vec<u8> {
-        if cut == 0 {
+            if cut == 0 {
             return Vec::new();
         }
-        let findings = guard.detectors.find(
-            &self.held,
-            policy.pii != PiiMode::Off,
-            policy.secrets != SecretMode::Off,
-        );
+        let findings = guard.detectors.find(&self.held, policy.pii != PiiMode::Off, policy.secrets != SecretMode::Off);
         // a finding that crosses the cut keeps its start back
         if cut < self.held.len() {
             if let Some(f) = findings.iter().find(|f| f.start < cut && cut < f.end) {
@@ -266,26 +243,14 @@ impl StreamRedactor {
         }
         let mut replace = Vec::new();
         for f in findings.into_iter().filter(|f| f.end <= cut) {
-            let redact = if f.kind.is_secret() {
-                policy.secrets == SecretMode::Block
-            } else {
-                policy.pii == PiiMode::Redact
-            };
-            if f.kind.is_secret() {
-                self.secrets.add(f.kind)
-            } else {
-                self.pii.add(f.kind)
-            }
+            let redact = if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact };
+            if f.kind.is_secret() { self.secrets.add(f.kind) } else { self.pii.add(f.kind) }
             if redact {
                 replace.push(f);
             }
         }
         let rest = self.held.split_off(cut);
-        let out = if replace.is_empty() {
-            std::mem::take(&mut self.held)
-        } else {
-            redact(guard, &self.held, &replace)
-        };
+        let out = if replace.is_empty() { std::mem::take(&mut self.held) } else { redact(guard, &self.held, &replace) };
         self.held = rest;
         out
     }

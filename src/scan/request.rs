@@ -137,15 +137,10 @@ enum Codec {
 impl RequestGuard {
     /// A guard for one request body, as `setup` says.
     pub fn new(setup: Setup<'_>) -> RequestGuard {
-        let codec = match setup
-            .content_encoding
-            .map(|e| e.trim().to_ascii_lowercase())
-        {
+        let codec = match setup.content_encoding.map(|e| e.trim().to_ascii_lowercase()) {
             None => Codec::Identity,
             Some(e) if e.is_empty() || e == "identity" => Codec::Identity,
-            Some(e) if e == "gzip" || e == "x-gzip" => {
-                Codec::Inflate(Box::new(Inflater::new(true)))
-            }
+            Some(e) if e == "gzip" || e == "x-gzip" => Codec::Inflate(Box::new(Inflater::new(true))),
             Some(e) if e == "deflate" => Codec::Inflate(Box::new(Inflater::new(false))),
             Some(e) if e == "br" => Codec::Refused(reason::BROTLI),
             Some(e) if e == "zstd" => Codec::Refused(reason::ZSTD),
@@ -199,40 +194,17 @@ impl RequestGuard {
         if self.passing {
             return Verdict::Forward(chunk.to_vec());
         }
-        let mut labels = Labels {
-            pii: &mut self.pii,
-            secrets: &mut self.secrets,
-            redacted: &mut self.redacted,
-        };
+        let mut labels = Labels { pii: &mut self.pii, secrets: &mut self.secrets, redacted: &mut self.redacted };
         let step = match &mut self.codec {
             Codec::Identity => {
-                let mode = if self.policy.may_rewrite() {
-                    Mode::Write { fit: self.fit }
-                } else {
-                    Mode::Detect
-                };
-                match self.scanner.push(
-                    guard,
-                    self.policy,
-                    chunk,
-                    end_of_stream,
-                    mode,
-                    self.window,
-                    &mut labels,
-                ) {
+                let mode = if self.policy.may_rewrite() { Mode::Write { fit: self.fit } } else { Mode::Detect };
+                match self.scanner.push(guard, self.policy, chunk, end_of_stream, mode, self.window, &mut labels) {
                     // observing only: nothing waits, the scan sees the same bytes
                     Step::Out(_) if mode == Mode::Detect => Step::Out(chunk.to_vec()),
                     other => other,
                 }
             }
-            Codec::Inflate(inf) => inf.push(
-                guard,
-                self.policy,
-                chunk,
-                end_of_stream,
-                self.window,
-                &mut labels,
-            ),
+            Codec::Inflate(inf) => inf.push(guard, self.policy, chunk, end_of_stream, self.window, &mut labels),
             Codec::Refused(why) => {
                 if chunk.is_empty() {
                     Step::Out(Vec::new())
@@ -244,9 +216,7 @@ impl RequestGuard {
         self.peak_held = self.peak_held.max(self.held_bytes());
         match step {
             Step::Out(bytes) => Verdict::Forward(bytes),
-            Step::Secret(kind) => self.refuse(Refusal::Secret(
-                guard.detectors.kind_name(kind).into_owned(),
-            )),
+            Step::Secret(kind) => self.refuse(Refusal::Secret(guard.detectors.kind_name(kind).into_owned())),
             Step::Uninspectable(why, pending) => {
                 self.uninspectable = Some(why);
                 if self.block_uninspectable {
@@ -305,16 +275,7 @@ struct Scanner {
 
 impl Scanner {
     #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        g: &Guard,
-        policy: Policy,
-        chunk: &[u8],
-        eos: bool,
-        mode: Mode,
-        window: usize,
-        labels: &mut Labels<'_>,
-    ) -> Step {
+    fn push(&mut self, g: &Guard, policy: Policy, chunk: &[u8], eos: bool, mode: Mode, window: usize, labels: &mut Labels<'_>) -> Step {
         self.buf.extend_from_slice(chunk);
         let want_pii = policy.pii != PiiMode::Off;
         let want_secrets = policy.secrets != SecretMode::Off;
@@ -333,11 +294,7 @@ impl Scanner {
             .detectors
             .find(text, want_pii, want_secrets)
             .into_iter()
-            .map(|f| Finding {
-                start: orig(f.start),
-                end: orig(f.end),
-                kind: f.kind,
-            })
+            .map(|f| Finding { start: orig(f.start), end: orig(f.end), kind: f.kind })
             .collect();
         let mut cut = len;
         if !eos {
@@ -367,16 +324,10 @@ impl Scanner {
         let cut = cut.max(self.ctx);
         let mut replace = Vec::new();
         let mut first_secret = None;
-        for f in findings
-            .iter()
-            .filter(|f| f.end > self.ctx && f.start < cut)
-        {
+        for f in findings.iter().filter(|f| f.end > self.ctx && f.start < cut) {
             // a finding reaching back into released bytes (a match longer than the window):
             // what is still here is covered
-            let f = Finding {
-                start: f.start.max(self.ctx),
-                ..*f
-            };
+            let f = Finding { start: f.start.max(self.ctx), ..*f };
             if f.kind.is_secret() {
                 labels.secrets.add(f.kind);
                 if policy.secrets == SecretMode::Block && first_secret.is_none() {
@@ -413,12 +364,7 @@ impl Scanner {
         self.released += part.len() as u64;
         // keep the look-behind, from a character boundary (the detectors read UTF-8)
         let mut keep_from = cut.saturating_sub(CONTEXT);
-        while keep_from < cut
-            && self
-                .buf
-                .get(keep_from)
-                .is_some_and(|b| (0x80..0xc0).contains(b))
-        {
+        while keep_from < cut && self.buf.get(keep_from).is_some_and(|b| (0x80..0xc0).contains(b)) {
             keep_from += 1;
         }
         self.buf.drain(..keep_from);
@@ -430,9 +376,7 @@ impl Scanner {
     fn redacted(&self, g: &Guard, cut: usize, replace: &[Finding], fit: bool) -> Vec<u8> {
         let t = self.buf.as_slice();
         let strings = string_ranges_from(t, self.ctx, cut, self.lex);
-        let looks_json = self.seen_string
-            || !strings.is_empty()
-            || (self.released == 0 && cut == t.len() && is_json(t));
+        let looks_json = self.seen_string || !strings.is_empty() || (self.released == 0 && cut == t.len() && is_json(t));
         let mut out = Vec::with_capacity(cut - self.ctx);
         let mut at = self.ctx;
         for f in replace {
@@ -450,16 +394,7 @@ impl Scanner {
                 if fit {
                     write_fitted(&mut out, g, f.kind, value, end - start);
                 } else {
-                    write_placeholder(
-                        &mut out,
-                        g,
-                        t,
-                        &Finding {
-                            start,
-                            end,
-                            kind: f.kind,
-                        },
-                    );
+                    write_placeholder(&mut out, g, t, &Finding { start, end, kind: f.kind });
                 }
                 at = end;
             } else {
@@ -471,16 +406,7 @@ impl Scanner {
                 if fit {
                     write_fitted(&mut out, g, f.kind, value, (e - s).saturating_sub(2));
                 } else {
-                    write_placeholder(
-                        &mut out,
-                        g,
-                        t,
-                        &Finding {
-                            start,
-                            end,
-                            kind: f.kind,
-                        },
-                    );
+                    write_placeholder(&mut out, g, t, &Finding { start, end, kind: f.kind });
                 }
                 out.push(b'"');
                 at = e;
@@ -498,25 +424,17 @@ fn open_windows(g: &Guard, text: &[u8], want_pii: bool, want_secrets: bool) -> O
     let len = text.len();
     let mut hold: Option<usize> = None;
     let mut keep = |at: usize| hold = Some(hold.map_or(at, |h| h.min(at)));
-    if (want_secrets && d.secrets.iter().any(|r| r.everywhere))
-        || (want_pii && d.custom_pii.iter().any(|c| c.keyword.is_none()))
-    {
+    if (want_secrets && d.secrets.iter().any(|r| r.everywhere)) || (want_pii && d.custom_pii.iter().any(|c| c.keyword.is_none())) {
         keep(len.saturating_sub(UNKEYED_HOLD));
     }
-    let Some(keywords) = d.keywords.as_ref() else {
-        return hold;
-    };
+    let Some(keywords) = d.keywords.as_ref() else { return hold };
     // a rule that reaches far (`jwt`: 8 KiB) would make the automaton rescan that much of every
     // chunk: its exact keywords are looked for with memmem instead, which costs next to nothing
     let far = |h: &Hint, exact: bool| matches!(h, Hint::Secret(r) if exact && d.secrets.get(*r as usize).is_some_and(|r| r.after > LONG_REACH));
     if want_secrets {
         for (hint, exact) in &d.keyword_hints {
-            let (Hint::Secret(r), Some(k)) = (hint, exact) else {
-                continue;
-            };
-            let Some(rule) = d.secrets.get(*r as usize).filter(|r| r.after > LONG_REACH) else {
-                continue;
-            };
+            let (Hint::Secret(r), Some(k)) = (hint, exact) else { continue };
+            let Some(rule) = d.secrets.get(*r as usize).filter(|r| r.after > LONG_REACH) else { continue };
             let from = len.saturating_sub(rule.after + k.len());
             if let Some(at) = text.get(from..).and_then(|t| memchr::memmem::find(t, k)) {
                 if from + at + k.len() + rule.after > len {
@@ -536,29 +454,23 @@ fn open_windows(g: &Guard, text: &[u8], want_pii: bool, want_secrets: bool) -> O
         .max()
         .unwrap_or(0);
     let from = len.saturating_sub(reach + keywords.longest() + 1);
-    keywords.for_each(
-        text.get(from..).unwrap_or_default(),
-        from,
-        |pid, start, end| {
-            let Some((hint, exact)) = d.keyword_hints.get(pid) else {
-                return;
-            };
-            if far(hint, exact.is_some()) {
-                return;
-            }
-            match *hint {
-                Hint::Secret(r) if want_secrets => {
-                    if let Some(rule) = d.secrets.get(r as usize) {
-                        if end + rule.after > len {
-                            keep(start.saturating_sub(rule.before + 1));
-                        }
+    keywords.for_each(text.get(from..).unwrap_or_default(), from, |pid, start, end| {
+        let Some((hint, exact)) = d.keyword_hints.get(pid) else { return };
+        if far(hint, exact.is_some()) {
+            return;
+        }
+        match *hint {
+            Hint::Secret(r) if want_secrets => {
+                if let Some(rule) = d.secrets.get(r as usize) {
+                    if end + rule.after > len {
+                        keep(start.saturating_sub(rule.before + 1));
                     }
                 }
-                Hint::Pii(_) if want_pii && start + 256 > len => keep(start),
-                _ => {}
             }
-        },
-    );
+            Hint::Pii(_) if want_pii && start + 256 > len => keep(start),
+            _ => {}
+        }
+    });
     hold
 }
 
@@ -591,16 +503,7 @@ pub fn write_fitted(out: &mut Vec<u8>, g: &Guard, k: Kind, value: &[u8], n: usiz
     };
     let full = placeholder_len(g, k);
     if full <= n {
-        write_placeholder(
-            out,
-            g,
-            value,
-            &Finding {
-                start: 0,
-                end: value.len(),
-                kind: k,
-            },
-        );
+        write_placeholder(out, g, value, &Finding { start: 0, end: value.len(), kind: k });
         pad(out, full);
     } else if short.len() <= n {
         out.extend_from_slice(short.as_bytes());

@@ -18,19 +18,10 @@ enum Step {
     /// One of these literals, tried in order (an empty literal makes the group optional).
     /// `first` holds the bytes a non-empty one can start with, so most positions cost one
     /// lookup; with `nocase` they compare ASCII-case-insensitively.
-    Literals {
-        alts: Vec<Vec<u8>>,
-        first: Box<[bool; 256]>,
-        nocase: bool,
-    },
+    Literals { alts: Vec<Vec<u8>>, first: Box<[bool; 256]>, nocase: bool },
     /// `min..=max` characters of a class, greedy. A class that takes non-ASCII (a negated
     /// one) takes a whole UTF-8 character, as the regex does on `str`.
-    Run {
-        class: Box<[bool; 256]>,
-        min: usize,
-        max: usize,
-        ascii: bool,
-    },
+    Run { class: Box<[bool; 256]>, min: usize, max: usize, ascii: bool },
     /// `\b`.
     Boundary,
     /// Where capture group 1 starts or ends.
@@ -76,11 +67,7 @@ impl Shape {
             Some(rest) => (true, rest),
             None => (false, pattern),
         };
-        let mut p = Parser {
-            s: pattern.as_bytes(),
-            i: 0,
-            nocase,
-        };
+        let mut p = Parser { s: pattern.as_bytes(), i: 0, nocase };
         let mut steps = Vec::new();
         let mut groups = 0;
         while let Some(c) = p.peek() {
@@ -109,13 +96,8 @@ impl Shape {
                 }
                 b')' => {
                     p.i += 1;
-                    if !matches!(
-                        steps
-                            .iter()
-                            .filter(|s| matches!(s, Step::GroupStart))
-                            .count(),
-                        1
-                    ) || steps.iter().any(|s| matches!(s, Step::GroupEnd))
+                    if !matches!(steps.iter().filter(|s| matches!(s, Step::GroupStart)).count(), 1)
+                        || steps.iter().any(|s| matches!(s, Step::GroupEnd))
                     {
                         return None;
                     }
@@ -130,14 +112,11 @@ impl Shape {
                     match p.quantifier()? {
                         Some((min, max)) => steps.push(run(class, min, max)),
                         None => {
-                            let bytes: Vec<u8> =
-                                (0..=255u8).filter(|b| class[*b as usize]).collect();
+                            let bytes: Vec<u8> = (0..=255u8).filter(|b| class[*b as usize]).collect();
                             match bytes.as_slice() {
                                 // a literal byte: merge into the literal before it
                                 [b] => match steps.last_mut() {
-                                    Some(Step::Literals { alts, .. }) if alts.len() == 1 => {
-                                        alts[0].push(*b)
-                                    }
+                                    Some(Step::Literals { alts, .. }) if alts.len() == 1 => alts[0].push(*b),
                                     _ => steps.push(literals(vec![vec![*b]], nocase)),
                                 },
                                 _ => steps.push(run(class, 1, 1)),
@@ -147,10 +126,7 @@ impl Shape {
                 }
             }
         }
-        let starts = steps
-            .iter()
-            .filter(|s| matches!(s, Step::GroupStart))
-            .count();
+        let starts = steps.iter().filter(|s| matches!(s, Step::GroupStart)).count();
         let ends = steps.iter().filter(|s| matches!(s, Step::GroupEnd)).count();
         if starts != ends {
             return None;
@@ -158,29 +134,14 @@ impl Shape {
         let first = first_bytes(&steps);
         let has_group = steps.iter().any(|s| matches!(s, Step::GroupStart));
         let follow = (0..steps.len())
-            .map(|k| {
-                (
-                    first_bytes(&steps[k + 1..]),
-                    matches!(steps.get(k + 1), Some(Step::Boundary)),
-                )
-            })
+            .map(|k| (first_bytes(&steps[k + 1..]), matches!(steps.get(k + 1), Some(Step::Boundary))))
             .collect();
-        Some(Shape {
-            steps,
-            first,
-            follow,
-            has_group,
-        })
+        Some(Shape { steps, first, follow, has_group })
     }
 
     /// The leftmost-first match of the shape in `text` that starts in `from..=last_start`.
     /// `None` when there is none, and `Err` when the step budget ran out (ask the regex).
-    pub(crate) fn find(
-        &self,
-        text: &[u8],
-        from: usize,
-        last_start: usize,
-    ) -> Result<Option<Match>, OutOfBudget> {
+    pub(crate) fn find(&self, text: &[u8], from: usize, last_start: usize) -> Result<Option<Match>, OutOfBudget> {
         let last = last_start.min(text.len());
         for start in from..=last {
             if let Some(first) = &self.first {
@@ -203,21 +164,12 @@ impl Shape {
     }
 
     /// Matches steps `k..` at `pos`; the end of the match, in priority order.
-    fn at(
-        &self,
-        text: &[u8],
-        k: usize,
-        pos: usize,
-        group: &mut (usize, usize),
-        budget: &mut usize,
-    ) -> Option<usize> {
+    fn at(&self, text: &[u8], k: usize, pos: usize, group: &mut (usize, usize), budget: &mut usize) -> Option<usize> {
         if *budget == 0 {
             return None;
         }
         *budget -= 1;
-        let Some(step) = self.steps.get(k) else {
-            return Some(pos);
-        };
+        let Some(step) = self.steps.get(k) else { return Some(pos) };
         match step {
             Step::Boundary => {
                 if is_word_at(text, pos.wrapping_sub(1)) != is_word_at(text, pos) {
@@ -236,24 +188,14 @@ impl Shape {
                 group.1 = pos;
                 Some(end)
             }
-            Step::Literals {
-                alts,
-                first,
-                nocase,
-            } => {
+            Step::Literals { alts, first, nocase } => {
                 let rest = text.get(pos..).unwrap_or_default();
-                if rest.first().is_some_and(|b| !first[*b as usize])
-                    && alts.iter().all(|a| !a.is_empty())
-                {
+                if rest.first().is_some_and(|b| !first[*b as usize]) && alts.iter().all(|a| !a.is_empty()) {
                     return None;
                 }
                 alts.iter().find_map(|lit| {
                     let head = rest.get(..lit.len())?;
-                    let same = if *nocase {
-                        head.eq_ignore_ascii_case(lit)
-                    } else {
-                        head == lit.as_slice()
-                    };
+                    let same = if *nocase { head.eq_ignore_ascii_case(lit) } else { head == lit.as_slice() };
                     if same {
                         self.at(text, k + 1, pos + lit.len(), group, budget)
                     } else {
@@ -261,30 +203,18 @@ impl Shape {
                     }
                 })
             }
-            Step::Run {
-                class,
-                min,
-                max,
-                ascii,
-            } => {
+            Step::Run { class, min, max, ascii } => {
                 let rest = text.get(pos..).unwrap_or_default();
                 if *ascii {
-                    let avail = rest
-                        .iter()
-                        .take(*max)
-                        .take_while(|b| class[**b as usize])
-                        .count();
+                    let avail = rest.iter().take(*max).take_while(|b| class[**b as usize]).count();
                     if avail < *min {
                         return None;
                     }
                     let (next, boundary) = &self.follow[k];
                     return (*min..=avail).rev().find_map(|n| {
                         let end = pos + n;
-                        let fits = next
-                            .as_ref()
-                            .is_none_or(|f| text.get(end).is_some_and(|b| f[*b as usize]))
-                            && (!boundary
-                                || is_word_at(text, end.wrapping_sub(1)) != is_word_at(text, end));
+                        let fits = next.as_ref().is_none_or(|f| text.get(end).is_some_and(|b| f[*b as usize]))
+                            && (!boundary || is_word_at(text, end.wrapping_sub(1)) != is_word_at(text, end));
                         if fits {
                             self.at(text, k + 1, end, group, budget)
                         } else {
@@ -309,15 +239,7 @@ impl Shape {
                 if ends.len() < *min {
                     return None;
                 }
-                (*min..=ends.len()).rev().find_map(|n| {
-                    self.at(
-                        text,
-                        k + 1,
-                        pos + if n == 0 { 0 } else { ends[n - 1] },
-                        group,
-                        budget,
-                    )
-                })
+                (*min..=ends.len()).rev().find_map(|n| self.at(text, k + 1, pos + if n == 0 { 0 } else { ends[n - 1] }, group, budget))
             }
         }
     }
@@ -325,12 +247,7 @@ impl Shape {
 
 fn run(class: [bool; 256], min: usize, max: usize) -> Step {
     let ascii = class[0x80..].iter().all(|b| !b);
-    Step::Run {
-        class: Box::new(class),
-        min,
-        max,
-        ascii,
-    }
+    Step::Run { class: Box::new(class), min, max, ascii }
 }
 
 /// What the first byte of any match must be: the first step that consumes input decides,
@@ -339,9 +256,7 @@ fn first_bytes(steps: &[Step]) -> Option<Box<[bool; 256]>> {
     for step in steps {
         match step {
             Step::Boundary | Step::GroupStart | Step::GroupEnd => continue,
-            Step::Literals { alts, first, .. } if alts.iter().all(|a| !a.is_empty()) => {
-                return Some(first.clone())
-            }
+            Step::Literals { alts, first, .. } if alts.iter().all(|a| !a.is_empty()) => return Some(first.clone()),
             Step::Run { class, min, .. } if *min > 0 => return Some(class.clone()),
             _ => return None,
         }
@@ -360,11 +275,7 @@ fn literals(alts: Vec<Vec<u8>>, nocase: bool) -> Step {
             }
         }
     }
-    Step::Literals {
-        alts,
-        first: Box::new(first),
-        nocase,
-    }
+    Step::Literals { alts, first: Box::new(first), nocase }
 }
 
 /// The length of the UTF-8 sequence a byte starts (1 for a stray continuation byte).
@@ -378,8 +289,7 @@ fn utf8_len(b: u8) -> usize {
 }
 
 fn is_word_at(text: &[u8], i: usize) -> bool {
-    text.get(i)
-        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    text.get(i).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
 }
 
 struct Parser<'a> {
@@ -457,9 +367,7 @@ impl Parser<'_> {
                 match c {
                     b'd' => (b'0'..=b'9').for_each(|b| set[b as usize] = true),
                     b's' => SPACE.iter().for_each(|b| set[*b as usize] = true),
-                    b'.' | b'-' | b'/' | b'+' | b'=' | b'_' | b'~' | b':' | b'\\' => {
-                        set[c as usize] = true
-                    }
+                    b'.' | b'-' | b'/' | b'+' | b'=' | b'_' | b'~' | b':' | b'\\' => set[c as usize] = true,
                     _ => return None,
                 }
             }
@@ -543,28 +451,14 @@ impl Parser<'_> {
                         return None;
                     }
                     // case-insensitive literals compare in either case: one byte stands for both
-                    let bytes: Vec<u8> = (0..=255u8)
-                        .filter(|b| set[*b as usize] && !(self.nocase && b.is_ascii_uppercase()))
-                        .collect();
-                    let mut next: Vec<Vec<u8>> = current
-                        .iter()
-                        .flat_map(|prefix| {
-                            bytes
-                                .iter()
-                                .map(move |b| [prefix.as_slice(), &[*b]].concat())
-                        })
-                        .collect();
+                    let bytes: Vec<u8> = (0..=255u8).filter(|b| set[*b as usize] && !(self.nocase && b.is_ascii_uppercase())).collect();
+                    let mut next: Vec<Vec<u8>> =
+                        current.iter().flat_map(|prefix| bytes.iter().map(move |b| [prefix.as_slice(), &[*b]].concat())).collect();
                     if optional {
                         // a greedy `?` tries the byte first, then without it
-                        next = current
-                            .iter()
-                            .flat_map(|prefix| {
-                                bytes
-                                    .iter()
-                                    .map(move |b| [prefix.as_slice(), &[*b]].concat())
-                                    .chain(std::iter::once(prefix.clone()))
-                            })
-                            .collect();
+                        next = current.iter().flat_map(|prefix| {
+                            bytes.iter().map(move |b| [prefix.as_slice(), &[*b]].concat()).chain(std::iter::once(prefix.clone()))
+                        }).collect();
                     }
                     if next.len() > 64 {
                         return None;
@@ -586,48 +480,17 @@ mod tests {
         let c = re.captures_at(text, from)?;
         let whole = c.get(0)?;
         let g = c.get(1).unwrap_or(whole);
-        Some(Match {
-            start: whole.start(),
-            end: whole.end(),
-            group: (g.start(), g.end()),
-        })
+        Some(Match { start: whole.start(), end: whole.end(), group: (g.start(), g.end()) })
     }
 
     #[test]
     fn most_rules_have_a_shape() {
-        let shaped: Vec<&str> = crate::scan::rules::RULES
-            .iter()
-            .filter(|r| Shape::parse(r.pattern).is_some())
-            .map(|r| r.id)
-            .collect();
-        for id in [
-            "aws-access-key-id",
-            "github-pat",
-            "gitlab-pat",
-            "stripe-access-token",
-            "jwt",
-            "sendgrid-api-token",
-            "gcp-api-key",
-        ] {
-            assert!(
-                shaped.contains(&id),
-                "{id} has no shape; shaped: {shaped:?}"
-            );
+        let shaped: Vec<&str> = crate::scan::rules::RULES.iter().filter(|r| Shape::parse(r.pattern).is_some()).map(|r| r.id).collect();
+        for id in ["aws-access-key-id", "github-pat", "gitlab-pat", "stripe-access-token", "jwt", "sendgrid-api-token", "gcp-api-key"] {
+            assert!(shaped.contains(&id), "{id} has no shape; shaped: {shaped:?}");
         }
-        assert!(
-            shaped.len() >= 35,
-            "{} of {} rules: {shaped:?}",
-            shaped.len(),
-            crate::scan::rules::RULES.len()
-        );
-        for p in [
-            r"a$",
-            r"a|b",
-            r"x(?:a|b){2}",
-            r"\pL{3}",
-            r"(a)(b)",
-            r"a{2,}?",
-        ] {
+        assert!(shaped.len() >= 35, "{} of {} rules: {shaped:?}", shaped.len(), crate::scan::rules::RULES.len());
+        for p in [r"a$", r"a|b", r"x(?:a|b){2}", r"\pL{3}", r"(a)(b)", r"a{2,}?"] {
             assert!(Shape::parse(p).is_none(), "{p}");
         }
     }
@@ -636,14 +499,7 @@ mod tests {
     fn examples() {
         let aws = Shape::parse(r"\b((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b").unwrap();
         let t = b"key AKIAIOSFODNN7EXAMPLE;";
-        assert_eq!(
-            aws.find(t, 0, t.len()),
-            Ok(Some(Match {
-                start: 4,
-                end: 24,
-                group: (4, 24)
-            }))
-        );
+        assert_eq!(aws.find(t, 0, t.len()), Ok(Some(Match { start: 4, end: 24, group: (4, 24) })));
         assert_eq!(aws.find(b"xAKIAIOSFODNN7EXAMPLE", 0, 20), Ok(None));
         assert_eq!(aws.find(b"AKIAIOSFODNN7EXAMPLEX", 0, 20), Ok(None));
     }
@@ -655,17 +511,9 @@ mod tests {
     fn values_of(rule: Option<&str>) -> Vec<String> {
         static LABELLED: std::sync::OnceLock<Vec<DetectorCase>> = std::sync::OnceLock::new();
         let labelled = LABELLED.get_or_init(detector_cases);
-        let mut out: Vec<String> = secret_cases()
-            .into_iter()
-            .filter(|(id, _)| Some(*id) == rule)
-            .map(|(_, v)| v)
-            .collect();
+        let mut out: Vec<String> = secret_cases().into_iter().filter(|(id, _)| Some(*id) == rule).map(|(_, v)| v).collect();
         let mut seen = std::collections::HashSet::new();
-        for c in labelled.iter().filter(|c| {
-            c.tier == "core"
-                && c.context == "text"
-                && c.kinds.iter().any(|k| Some(k.as_str()) == rule)
-        }) {
+        for c in labelled.iter().filter(|c| c.tier == "core" && c.context == "text" && c.kinds.iter().any(|k| Some(k.as_str()) == rule)) {
             if seen.insert(c.value.clone()) {
                 out.push(c.value.clone());
             }
@@ -677,10 +525,7 @@ mod tests {
     /// cut and damaged, so that matches and near misses are common.
     fn window_for(pattern: &str, picks: &[u8]) -> String {
         let mut pieces: Vec<String> = Vec::new();
-        let rule = crate::scan::rules::RULES
-            .iter()
-            .find(|r| r.pattern == pattern)
-            .map(|r| r.id);
+        let rule = crate::scan::rules::RULES.iter().find(|r| r.pattern == pattern).map(|r| r.id);
         for value in values_of(rule) {
             let mid = value.len() / 2;
             pieces.push(value[..value.len() - 1].to_owned());
@@ -698,22 +543,13 @@ mod tests {
                 lits.clear();
             }
         }
-        pieces.extend(
-            [
-                "aB3", "9", "zz", "Q", " ", "_", "-", ".", "=", "/", "é", "x",
-            ]
-            .map(String::from),
-        );
+        pieces.extend(["aB3", "9", "zz", "Q", " ", "_", "-", ".", "=", "/", "é", "x"].map(String::from));
         pieces.push("0123456789abcdefABCDEF".into());
         let mut out = String::new();
         for p in picks {
             let piece = &pieces[*p as usize % pieces.len()];
             // repeat class-like pieces to reach the lengths the quantifiers ask for
-            let times = if piece.len() > 4 {
-                1
-            } else {
-                1 + (*p as usize / pieces.len()) % 24
-            };
+            let times = if piece.len() > 4 { 1 } else { 1 + (*p as usize / pieces.len()) % 24 };
             out.push_str(&piece.repeat(times));
         }
         out
@@ -725,9 +561,7 @@ mod tests {
     fn every_shape_agrees_with_its_regex_on_matches_and_misses() {
         let mut seed = 0x2545_F491_4F6C_DD1Du64;
         for r in crate::scan::rules::RULES {
-            let Some(shape) = Shape::parse(r.pattern) else {
-                continue;
-            };
+            let Some(shape) = Shape::parse(r.pattern) else { continue };
             let re = Regex::new(r.pattern).unwrap();
             let (mut hits, mut misses) = (0, 0);
             for _ in 0..3000 {
@@ -743,18 +577,10 @@ mod tests {
                 let want = regex_find(&re, &text, 0);
                 if let Ok(got) = shape.find(text.as_bytes(), 0, text.len()) {
                     assert_eq!(got, want, "{} on {text:?}", r.id);
-                    if got.is_some() {
-                        hits += 1
-                    } else {
-                        misses += 1
-                    }
+                    if got.is_some() { hits += 1 } else { misses += 1 }
                 }
             }
-            assert!(
-                hits > 0 && misses > 0,
-                "{}: {hits} matches, {misses} misses",
-                r.id
-            );
+            assert!(hits > 0 && misses > 0, "{}: {hits} matches, {misses} misses", r.id);
         }
     }
 

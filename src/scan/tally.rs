@@ -55,12 +55,7 @@ impl Tally {
 
     /// One name per finding, kinds in the order first found: for tests and the bench.
     pub fn names(&self, guard: &Guard) -> Vec<String> {
-        self.0
-            .iter()
-            .flat_map(|(k, n)| {
-                std::iter::repeat_n(guard.detectors.kind_name(*k).into_owned(), *n as usize)
-            })
-            .collect()
+        self.0.iter().flat_map(|(k, n)| std::iter::repeat_n(guard.detectors.kind_name(*k).into_owned(), *n as usize)).collect()
     }
 }
 
@@ -79,10 +74,7 @@ mod tests {
         b.add(Kind::Email);
         a.absorb(&mut b);
         assert!(b.is_empty());
-        assert_eq!(
-            a.iter().collect::<Vec<_>>(),
-            vec![(Kind::Phone, 2), (Kind::Email, 2), (Kind::Secret(3), 1)]
-        );
+        assert_eq!(a.iter().collect::<Vec<_>>(), vec![(Kind::Phone, 2), (Kind::Email, 2), (Kind::Secret(3), 1)]);
         assert_eq!(a.total(), 5);
         assert_eq!(a.first(), Some(Kind::Phone));
     }

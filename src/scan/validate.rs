@@ -16,15 +16,7 @@ pub(super) fn plausible(id: &str, value: &str, before: &str, after: &str) -> boo
         "gcp-service-account" => return true,
         "jwt" if !jwt_header_ok(value) => return false,
         "pypi-upload-token" if !pypi_macaroon_ok(value) => return false,
-        "github-pat"
-        | "github-oauth"
-        | "github-app-token"
-        | "github-refresh-token"
-        | "npm-access-token"
-            if !base62_crc32_ok(value) =>
-        {
-            return false
-        }
+        "github-pat" | "github-oauth" | "github-app-token" | "github-refresh-token" | "npm-access-token" if !base62_crc32_ok(value) => return false,
         "curl-auth-user" => {
             // `-u` is a flag of many tools (`docker run -u 1000:1000`, `git push -u`)
             let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -41,35 +33,25 @@ pub(super) fn plausible(id: &str, value: &str, before: &str, after: &str) -> boo
 /// CRC32 of those 30 in base62 as the last 6. A wrong checksum cannot be a real token.
 /// Both base62 digit orders in use are accepted.
 pub(super) fn base62_crc32_ok(token: &str) -> bool {
-    let Some((_, body)) = token.split_once('_') else {
-        return false;
-    };
+    let Some((_, body)) = token.split_once('_') else { return false };
     let b = body.as_bytes();
     if b.len() != 36 {
         return false;
     }
     let (random, check) = b.split_at(30);
     let crc = crc32(random);
-    [
-        b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-        b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
-    ]
-    .iter()
-    .any(|alphabet| base62_6(crc, alphabet) == check)
+    [b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+        .iter()
+        .any(|alphabet| base62_6(crc, alphabet) == check)
 }
 
 /// A JWT's header (the part before the first `.`) is base64url of a JSON object that names its
 /// algorithm: RFC 7515 section 4.1.1 makes `alg` mandatory, so a header without it is not a
 /// JWS, and one that does not decode is not a JWT at all.
 pub(super) fn jwt_header_ok(token: &str) -> bool {
-    let Some(header) = token.split('.').next() else {
-        return false;
-    };
-    let Some(json) = base64url(header) else {
-        return false;
-    };
-    serde_json::from_slice::<serde_json::Value>(&json)
-        .is_ok_and(|v| v.get("alg").is_some_and(serde_json::Value::is_string))
+    let Some(header) = token.split('.').next() else { return false };
+    let Some(json) = base64url(header) else { return false };
+    serde_json::from_slice::<serde_json::Value>(&json).is_ok_and(|v| v.get("alg").is_some_and(serde_json::Value::is_string))
 }
 
 /// A PyPI API token is `pypi-` and a base64url macaroon in the binary V2 format (version byte
@@ -77,19 +59,11 @@ pub(super) fn jwt_header_ok(token: &str) -> bool {
 /// (the part every rule keys on), an identifier follows, and the last field is a 32-byte
 /// signature. Random text after the well-known prefix has none of that.
 pub(super) fn pypi_macaroon_ok(token: &str) -> bool {
-    let Some(m) = token.strip_prefix("pypi-").and_then(base64url) else {
-        return false;
-    };
-    let Some((&2, rest)) = m.split_first() else {
-        return false;
-    };
+    let Some(m) = token.strip_prefix("pypi-").and_then(base64url) else { return false };
+    let Some((&2, rest)) = m.split_first() else { return false };
     // location, then identifier: the fixed start of every PyPI macaroon
-    let Some(rest) = rest.strip_prefix(b"\x01\x08pypi.org\x02") else {
-        return false;
-    };
-    let Some((id_len, rest)) = varint(rest) else {
-        return false;
-    };
+    let Some(rest) = rest.strip_prefix(b"\x01\x08pypi.org\x02") else { return false };
+    let Some((id_len, rest)) = varint(rest) else { return false };
     if id_len == 0 || rest.len() < id_len {
         return false;
     }
@@ -150,11 +124,7 @@ pub(super) fn crc32(data: &[u8]) -> u32 {
             let mut c = i as u32;
             let mut k = 0;
             while k < 8 {
-                c = if c & 1 == 1 {
-                    (c >> 1) ^ 0xEDB8_8320
-                } else {
-                    c >> 1
-                };
+                c = if c & 1 == 1 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
                 k += 1;
             }
             t[i] = c;
@@ -162,9 +132,7 @@ pub(super) fn crc32(data: &[u8]) -> u32 {
         }
         t
     };
-    !data.iter().fold(0xFFFF_FFFFu32, |crc, &b| {
-        TABLE[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8)
-    })
+    !data.iter().fold(0xFFFF_FFFFu32, |crc, &b| TABLE[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8))
 }
 
 /// Values that stand for a secret in docs and templates rather than being one: one repeated
@@ -178,20 +146,7 @@ pub(super) fn is_placeholder(value: &str) -> bool {
     }
     if matches!(
         lower.as_str(),
-        "password"
-            | "passwd"
-            | "pass"
-            | "pwd"
-            | "secret"
-            | "changeit"
-            | "yourpassword"
-            | "your-password"
-            | "your_password"
-            | "mypassword"
-            | "redacted"
-            | "token"
-            | "null"
-            | "none"
+        "password" | "passwd" | "pass" | "pwd" | "secret" | "changeit" | "yourpassword" | "your-password" | "your_password" | "mypassword" | "redacted" | "token" | "null" | "none"
     ) {
         return true;
     }
@@ -207,20 +162,14 @@ pub(super) fn is_placeholder(value: &str) -> bool {
     }
     let mut counts = [0u8; 256];
     for &c in tail {
-        counts[c.to_ascii_lowercase() as usize] =
-            counts[c.to_ascii_lowercase() as usize].saturating_add(1);
+        counts[c.to_ascii_lowercase() as usize] = counts[c.to_ascii_lowercase() as usize].saturating_add(1);
     }
     let top = counts.iter().copied().max().unwrap_or(0) as usize;
-    if top * 4 >= tail.len() * 3
-        || counts[b'x' as usize] as usize + counts[b'*' as usize] as usize * 2 >= tail.len() * 3 / 4
-    {
+    if top * 4 >= tail.len() * 3 || counts[b'x' as usize] as usize + counts[b'*' as usize] as usize * 2 >= tail.len() * 3 / 4 {
         return true;
     }
     // `abcdefgh...`, `0123456789...`: ascending by one for most of the tail
-    let steps = tail
-        .windows(2)
-        .filter(|w| w[1] == w[0].wrapping_add(1))
-        .count();
+    let steps = tail.windows(2).filter(|w| w[1] == w[0].wrapping_add(1)).count();
     steps + 4 >= tail.len() && tail.len() >= 8
 }
 
@@ -228,11 +177,7 @@ pub(super) fn is_placeholder(value: &str) -> bool {
 /// `<your-token>`. Only the whole shape counts: a password that merely starts with `$` or `%`
 /// (`%W8VgYrdDg`) is a password.
 fn is_template_variable(v: &str) -> bool {
-    let ident = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    };
+    let ident = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if let Some(name) = v.strip_prefix('$') {
         return ident(name) && !name.starts_with(|c: char| c.is_ascii_digit());
     }
@@ -286,17 +231,11 @@ mod tests {
     #[test]
     fn jwt_headers() {
         // {"alg":"HS256","typ":"JWT"}, {"alg":"RS256","kid":"k1"}
-        assert!(jwt_header_ok(
-            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.sig"
-        ));
-        assert!(jwt_header_ok(
-            "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiIxIn0.sig"
-        ));
+        assert!(jwt_header_ok("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.sig"));
+        assert!(jwt_header_ok("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiIxIn0.sig"));
         // {"typ":"JWT"}: no alg; then not JSON; then not base64url
         assert!(!jwt_header_ok("eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiIxIn0.sig"));
-        assert!(!jwt_header_ok(
-            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ8.eyJzdWIiOiIxIn0.sig"
-        ));
+        assert!(!jwt_header_ok("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ8.eyJzdWIiOiIxIn0.sig"));
         assert!(!jwt_header_ok("eyJhb$ciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"));
     }
 
@@ -311,71 +250,34 @@ mod tests {
             m.extend_from_slice(b"caveat");
             m.extend_from_slice(&[0, 0, sig_field, 32]);
             m.extend_from_slice(&[0xA5; 32]);
-            let b64 = crate::framing::base64_encode(&m)
-                .replace('+', "-")
-                .replace('/', "_");
+            let b64 = crate::framing::base64_encode(&m).replace('+', "-").replace('/', "_");
             format!("pypi-{}", b64.trim_end_matches('='))
         };
         let good = mac(b"user-token-id", 6);
         assert!(good.starts_with("pypi-AgEIcHlwaS5vcmc"), "{good}");
         assert!(pypi_macaroon_ok(&good));
-        assert!(
-            !pypi_macaroon_ok(&mac(b"user-token-id", 4)),
-            "no signature field last"
-        );
+        assert!(!pypi_macaroon_ok(&mac(b"user-token-id", 4)), "no signature field last");
         assert!(!pypi_macaroon_ok(&mac(b"", 6)), "no identifier");
-        assert!(!pypi_macaroon_ok(
-            "pypi-AgEIcHlwaS5vcmcXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
-        ));
+        assert!(!pypi_macaroon_ok("pypi-AgEIcHlwaS5vcmcXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"));
         assert!(!pypi_macaroon_ok("pypi-AgEIcHlwaS5vcmc$"));
     }
 
     #[test]
     fn placeholders() {
-        for p in [
-            "XXXXXXXXXXXXXXXXXXXX",
-            "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            "sk_live_000000000000000000000000",
-            "${DB_PASSWORD}",
-            "YOUR_API_TOKEN",
-            "abcdefghijklmnopqrstuvwxyz",
-            "AKIA0123456789ABCDEF",
-            "********",
-            "password",
-            "$DB_PASSWORD",
-            "%DB_PASSWORD%",
-            "%(password)s",
-            "<your-token>",
-        ] {
+        for p in ["XXXXXXXXXXXXXXXXXXXX", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "sk_live_000000000000000000000000", "${DB_PASSWORD}", "YOUR_API_TOKEN", "abcdefghijklmnopqrstuvwxyz", "AKIA0123456789ABCDEF", "********", "password", "$DB_PASSWORD", "%DB_PASSWORD%", "%(password)s", "<your-token>"] {
             assert!(is_placeholder(p), "{p}");
         }
-        for real in [
-            "S3cr3t!Passw0rd#2024",
-            "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5",
-            "AKIAIOSFODNN7EXAMPLE",
-            "hunter2",
-            "Zx8Qp2Lm9Vt4Rw7Yk3Hs",
-            "%W8VgYrdDg",
-            "$ecretPa55!",
-            "$2b$12$Zx8Qp2Lm9Vt4Rw7Yk3",
-            "<Zx8Qp2Lm9",
-        ] {
+        for real in ["S3cr3t!Passw0rd#2024", "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5", "AKIAIOSFODNN7EXAMPLE", "hunter2", "Zx8Qp2Lm9Vt4Rw7Yk3Hs", "%W8VgYrdDg", "$ecretPa55!", "$2b$12$Zx8Qp2Lm9Vt4Rw7Yk3", "<Zx8Qp2Lm9"] {
             assert!(!is_placeholder(real), "{real}");
         }
     }
 
     #[test]
     fn pem_material() {
-        assert!(pem_has_material(
-            "\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
-        ));
-        assert!(pem_has_material(
-            "\\nMIIEvQIBADANBgkqhkiG9w0BAQEF\\nAASCBKcwggSjAgEAAoIBAQC7"
-        ));
+        assert!(pem_has_material("\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"));
+        assert!(pem_has_material("\\nMIIEvQIBADANBgkqhkiG9w0BAQEF\\nAASCBKcwggSjAgEAAoIBAQC7"));
         assert!(pem_has_material("\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0123\n\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSj"));
-        assert!(!pem_has_material(
-            " line starts a key in PEM files; paste yours after it."
-        ));
+        assert!(!pem_has_material(" line starts a key in PEM files; paste yours after it."));
         assert!(!pem_has_material(""));
     }
 }

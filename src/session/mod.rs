@@ -137,11 +137,7 @@ impl Limits {
     /// Compiles the `sessions` block. An error names the field inside the block.
     pub fn compile(raw: RawSessions) -> Result<Limits, Error> {
         if !(1000..=MAX_IDLE_TTL_MS).contains(&raw.idle_ttl_ms) {
-            return Err(Error {
-                field: "idle_ttl_ms",
-                min: 1000,
-                max: MAX_IDLE_TTL_MS,
-            });
+            return Err(Error { field: "idle_ttl_ms", min: 1000, max: MAX_IDLE_TTL_MS });
         }
         let bounded = |field: &'static str, v: u64, max: u64| -> Result<u64, Error> {
             if (1..=max).contains(&v) {
@@ -155,11 +151,7 @@ impl Limits {
         let per_session = bounded("max_tasks_per_session", raw.max_tasks_per_session, 1024)?;
         // a task must end (and be emitted) before its slot may be taken over as idle
         if !(1000..=raw.idle_ttl_ms).contains(&raw.task_idle_timeout_ms) {
-            return Err(Error {
-                field: "task_idle_timeout_ms",
-                min: 1000,
-                max: raw.idle_ttl_ms,
-            });
+            return Err(Error { field: "task_idle_timeout_ms", min: 1000, max: raw.idle_ttl_ms });
         }
         Ok(Limits {
             enabled: raw.enabled,
@@ -236,11 +228,7 @@ impl SlotKey {
 
     /// A session slot by its index, for the tick that watches it (the tag is not known).
     pub fn session_slot(slot: u32) -> SlotKey {
-        SlotKey {
-            key: format!("genai_tap.session.{slot}"),
-            tag: [0; 8],
-            slot,
-        }
+        SlotKey { key: format!("genai_tap.session.{slot}"), tag: [0; 8], slot }
     }
 
     /// A task slot by its index, for the tick that watches it (the tag is not known).
@@ -398,31 +386,18 @@ pub struct SessionUpdate {
     pub ended: Vec<SessionRecord>,
 }
 
+
 fn idle(last_seen_ms: u64, now_ms: u64, ttl_ms: u64) -> bool {
     now_ms.saturating_sub(last_seen_ms) >= ttl_ms
 }
 
 /// Adds one call to the session in `key`'s slot. `prev` is what the slot holds now.
-pub fn apply_call(
-    cfg: &Limits,
-    key: &SlotKey,
-    prev: Option<&[u8]>,
-    delta: &CallDelta<'_>,
-    now_ms: u64,
-) -> SessionUpdate {
+pub fn apply_call(cfg: &Limits, key: &SlotKey, prev: Option<&[u8]>, delta: &CallDelta<'_>, now_ms: u64) -> SessionUpdate {
     // a session starts when its first call's request arrived, not when that call ended
-    let start_ms = if delta.start_ms == 0 {
-        now_ms
-    } else {
-        delta.start_ms.min(now_ms)
-    };
+    let start_ms = if delta.start_ms == 0 { now_ms } else { delta.start_ms.min(now_ms) };
     let fresh = || SessionRecord {
         tag: key.tag,
-        totals: SessionTotals {
-            first_seen_ms: start_ms,
-            last_seen_ms: now_ms,
-            ..SessionTotals::default()
-        },
+        totals: SessionTotals { first_seen_ms: start_ms, last_seen_ms: now_ms, ..SessionTotals::default() },
         first_trace_id: delta.trace_id,
         first_span_id: delta.span_id,
         session_id: cut(delta.session_id).to_owned(),
@@ -469,10 +444,7 @@ pub fn apply_call(
         rec.task_tags.drain(..excess);
     }
     // the latest values the session's calls carried
-    for (field, v) in [
-        (&mut rec.user_hash, delta.user_hash),
-        (&mut rec.agent, delta.agent),
-    ] {
+    for (field, v) in [(&mut rec.user_hash, delta.user_hash), (&mut rec.agent, delta.agent)] {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             *field = cut(v).to_owned();
         }
@@ -481,35 +453,18 @@ pub fn apply_call(
         rec = rec.ended(State::EndedByHeader);
         ended.push(rec.clone());
     }
-    SessionUpdate {
-        bytes: rec.encode(),
-        totals: rec.totals,
-        replaced,
-        ended,
-    }
+    SessionUpdate { bytes: rec.encode(), totals: rec.totals, replaced, ended }
 }
 
 #[cfg(test)]
 /// Reads a session's totals from its slot, if the slot holds that session and it is live.
-pub fn read_session(
-    cfg: &Limits,
-    key: &SlotKey,
-    bytes: Option<&[u8]>,
-    now_ms: u64,
-) -> Option<SessionTotals> {
+pub fn read_session(cfg: &Limits, key: &SlotKey, bytes: Option<&[u8]>, now_ms: u64) -> Option<SessionTotals> {
     let rec = SessionRecord::decode(bytes?)?;
-    (rec.tag == key.tag
-        && rec.state == State::Live
-        && !idle(rec.totals.last_seen_ms, now_ms, cfg.idle_ttl_ms))
-    .then_some(rec.totals)
+    (rec.tag == key.tag && rec.state == State::Live && !idle(rec.totals.last_seen_ms, now_ms, cfg.idle_ttl_ms)).then_some(rec.totals)
 }
 
 /// Read-modify-write of one key with compare-and-swap, retried on a lost race.
-pub fn update<S: SharedData, T>(
-    store: &mut S,
-    key: &str,
-    mut f: impl FnMut(Option<&[u8]>) -> (Vec<u8>, T),
-) -> Result<T, UpdateError> {
+pub fn update<S: SharedData, T>(store: &mut S, key: &str, mut f: impl FnMut(Option<&[u8]>) -> (Vec<u8>, T)) -> Result<T, UpdateError> {
     for _ in 0..MAX_CAS_ATTEMPTS {
         let (prev, cas) = store.get(key);
         let (bytes, out) = f(prev.as_deref());
@@ -524,13 +479,7 @@ pub fn update<S: SharedData, T>(
 
 /// Adds one finished call to its session in shared data. Returns the session's totals and
 /// the slot (live still, unless the call ended it), for the tick to watch.
-pub fn record_call<S: SharedData>(
-    store: &mut S,
-    cfg: &Limits,
-    session_id: &str,
-    delta: &CallDelta<'_>,
-    now_ms: u64,
-) -> Result<SessionUpdate, UpdateError> {
+pub fn record_call<S: SharedData>(store: &mut S, cfg: &Limits, session_id: &str, delta: &CallDelta<'_>, now_ms: u64) -> Result<SessionUpdate, UpdateError> {
     let key = SlotKey::session(cfg, session_id);
     update(store, key.shared_data_key(), |prev| {
         let u = apply_call(cfg, &key, prev, delta, now_ms);
@@ -551,22 +500,11 @@ pub enum Check {
 
 /// The tick's look at a session slot: a live session idle for `idle_ttl_ms` ends, and only the
 /// worker whose CAS ends it emits its record.
-pub fn check_slot<S: SharedData>(
-    store: &mut S,
-    cfg: &Limits,
-    slot: u32,
-    now_ms: u64,
-) -> Result<Check, UpdateError> {
+pub fn check_slot<S: SharedData>(store: &mut S, cfg: &Limits, slot: u32, now_ms: u64) -> Result<Check, UpdateError> {
     let key = SlotKey::session_slot(slot);
     for _ in 0..MAX_CAS_ATTEMPTS {
         let (prev, cas) = store.get(key.shared_data_key());
-        let Some(rec) = prev
-            .as_deref()
-            .and_then(SessionRecord::decode)
-            .filter(|r| r.state == State::Live)
-        else {
-            return Ok(Check::Forget);
-        };
+        let Some(rec) = prev.as_deref().and_then(SessionRecord::decode).filter(|r| r.state == State::Live) else { return Ok(Check::Forget) };
         if !idle(rec.totals.last_seen_ms, now_ms, cfg.idle_ttl_ms) {
             return Ok(Check::Live);
         }
@@ -589,8 +527,7 @@ pub fn max_session_record_len(cfg: &Limits) -> usize {
 #[cfg(test)]
 /// The most value bytes the roll-ups can occupy in shared data with this configuration.
 pub fn max_shared_bytes(cfg: &Limits) -> u64 {
-    u64::from(cfg.max_sessions) * max_session_record_len(cfg) as u64
-        + u64::from(cfg.max_tasks) * crate::task::MAX_RECORD_LEN as u64
+    u64::from(cfg.max_sessions) * max_session_record_len(cfg) as u64 + u64::from(cfg.max_tasks) * crate::task::MAX_RECORD_LEN as u64
 }
 
 #[cfg(test)]

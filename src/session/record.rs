@@ -6,9 +6,7 @@
 //! it, `host::root`'s tick for an idle end).
 
 use super::SessionRecord;
-use crate::span::{
-    attr, AttrValue, Link, LogRecord, Severity, Span, SpanId, SpanKind, StatusCode, TraceId,
-};
+use crate::span::{attr, AttrValue, Link, LogRecord, Severity, Span, SpanId, SpanKind, StatusCode, TraceId};
 use crate::stats::{self, StatUpdate};
 
 /// The session's INTERNAL span. A session spans many traces (a task or a turn each), so the
@@ -16,11 +14,7 @@ use crate::stats::{self, StatUpdate};
 pub fn span(rec: &SessionRecord, span_id: SpanId, trace_id: TraceId) -> Span {
     let t = &rec.totals;
     let links = if rec.first_trace_id != [0; 16] && rec.first_span_id != [0; 8] {
-        vec![Link {
-            trace_id: rec.first_trace_id,
-            span_id: rec.first_span_id,
-            attributes: Vec::new(),
-        }]
+        vec![Link { trace_id: rec.first_trace_id, span_id: rec.first_span_id, attributes: Vec::new() }]
     } else {
         Vec::new()
     };
@@ -50,10 +44,7 @@ pub fn span(rec: &SessionRecord, span_id: SpanId, trace_id: TraceId) -> Span {
     s.set(attr::TAP_SESSION_END_REASON, rec.state.end_reason());
     s.set(attr::TAP_SESSION_START_MS, t.first_seen_ms);
     s.set(attr::TAP_SESSION_END_MS, rec.end_ms);
-    s.set(
-        attr::TAP_SESSION_DURATION_MS,
-        rec.end_ms.saturating_sub(t.first_seen_ms),
-    );
+    s.set(attr::TAP_SESSION_DURATION_MS, rec.end_ms.saturating_sub(t.first_seen_ms));
     s.set(attr::TAP_SESSION_CALLS, t.calls);
     s.set(attr::TAP_SESSION_TASKS, t.tasks);
     s.set(attr::TAP_SESSION_INPUT_TOKENS, t.input_tokens);
@@ -76,11 +67,7 @@ pub fn log_record(span: &Span) -> LogRecord {
         time_unix_nano: span.end_time_unix_nano,
         severity: Severity::Info,
         event_name: "genai_tap.session.record",
-        body: format!(
-            "session {} ended ({})",
-            text(attr::SESSION_ID),
-            text(attr::TAP_SESSION_END_REASON)
-        ),
+        body: format!("session {} ended ({})", text(attr::SESSION_ID), text(attr::TAP_SESSION_END_REASON)),
         attributes: span.attributes.clone(),
         trace_id: span.trace_id,
         span_id: span.span_id,
@@ -94,9 +81,5 @@ pub fn stats(rec: &SessionRecord, out: &mut Vec<StatUpdate>) {
         labels.push(("agent", rec.agent.as_str()));
     }
     out.push(StatUpdate::new(stats::SESSIONS, &labels, 1));
-    out.push(StatUpdate::new(
-        stats::SESSION_TASKS,
-        &labels[1..],
-        i64::try_from(rec.totals.tasks).unwrap_or(i64::MAX),
-    ));
+    out.push(StatUpdate::new(stats::SESSION_TASKS, &labels[1..], i64::try_from(rec.totals.tasks).unwrap_or(i64::MAX)));
 }

@@ -36,6 +36,7 @@ pub(super) fn read_tag(bytes: &[u8], at: usize) -> Option<[u8; 8]> {
     bytes.get(at..at + 8)?.try_into().ok()
 }
 
+
 pub(super) struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -86,15 +87,7 @@ impl SessionRecord {
         ] {
             *f = r.u64()?;
         }
-        let mut rec = SessionRecord {
-            tag,
-            state,
-            totals: t,
-            end_ms,
-            first_trace_id: r.arr()?,
-            first_span_id: r.arr()?,
-            ..SessionRecord::default()
-        };
+        let mut rec = SessionRecord { tag, state, totals: t, end_ms, first_trace_id: r.arr()?, first_span_id: r.arr()?, ..SessionRecord::default() };
         rec.session_id = r.text()?;
         rec.user_hash = r.text()?;
         rec.agent = r.text()?;
@@ -102,31 +95,18 @@ impl SessionRecord {
         if bytes.len() != r.at + 8 * n {
             return None;
         }
-        rec.task_tags = (0..n)
-            .map(|i| read_tag(bytes, r.at + 8 * i))
-            .collect::<Option<_>>()?;
+        rec.task_tags = (0..n).map(|i| read_tag(bytes, r.at + 8 * i)).collect::<Option<_>>()?;
         Some(rec)
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(SESSION_FIXED_LEN + 3 * MAX_TEXT + 8 * self.task_tags.len());
+        let mut out = Vec::with_capacity(SESSION_FIXED_LEN + 3 * MAX_TEXT + 8 * self.task_tags.len());
         out.push(SESSION_MAGIC);
         out.extend_from_slice(&self.tag);
         out.push(self.state.byte());
         out.push(0);
         let t = &self.totals;
-        for v in [
-            t.first_seen_ms,
-            t.last_seen_ms,
-            self.end_ms,
-            t.calls,
-            t.tasks,
-            t.input_tokens,
-            t.output_tokens,
-            t.cost_micro_usd,
-            t.unpriced_calls,
-        ] {
+        for v in [t.first_seen_ms, t.last_seen_ms, self.end_ms, t.calls, t.tasks, t.input_tokens, t.output_tokens, t.cost_micro_usd, t.unpriced_calls] {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&self.first_trace_id);

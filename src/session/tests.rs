@@ -71,14 +71,7 @@ fn a_session_rolls_up_on_a_virtual_clock() {
     let mut now = T0;
     // (input, output, cost, task, totals after: calls, tasks, in, out, cost, unpriced, replaced)
     type Totals = (u64, u64, u64, u64, u64, u64);
-    type Step = (
-        u64,
-        u64,
-        Option<u64>,
-        Option<&'static str>,
-        Totals,
-        Replaced,
-    );
+    type Step = (u64, u64, Option<u64>, Option<&'static str>, Totals, Replaced);
     let steps: [Step; 5] = [
         (
             1167,
@@ -227,8 +220,9 @@ fn tasks_per_session_are_bounded() {
     let mut store = FakeShared::default();
     let mut last = None;
     for task in ["a", "b", "c", "d", "e", "e", "b", "a"] {
-        last =
-            Some(record_call(&mut store, &cfg, "s", &call(1, 1, Some(0), Some(task)), T0).unwrap());
+        last = Some(
+            record_call(&mut store, &cfg, "s", &call(1, 1, Some(0), Some(task)), T0).unwrap(),
+        );
     }
     let u = last.unwrap();
     // a..e are five, e again is not new, b is still remembered, a was forgotten
@@ -331,15 +325,8 @@ fn unreadable_bytes_start_afresh() {
     let mut wrong_magic = good.clone();
     wrong_magic[0] = b'X';
     bad.push(wrong_magic);
-    let task = crate::task::CallDelta {
-        task_id: "t",
-        ..Default::default()
-    };
-    bad.push(
-        crate::task::apply_call(&cfg, &SlotKey::task(&cfg, "t"), None, &task, T0)
-            .record
-            .encode(),
-    );
+    let task = crate::task::CallDelta { task_id: "t", ..Default::default() };
+    bad.push(crate::task::apply_call(&cfg, &SlotKey::task(&cfg, "t"), None, &task, T0).record.encode());
     let mut longer = good.clone();
     longer.push(0);
     bad.push(longer);
@@ -399,88 +386,29 @@ proptest::proptest! {
 }
 
 fn named<'a>(sid: &'a str, task: Option<&'a str>, end: bool) -> CallDelta<'a> {
-    CallDelta {
-        input_tokens: 10,
-        output_tokens: 5,
-        cost_micro_usd: Some(7),
-        task_id: task,
-        session_id: sid,
-        agent: Some("bot"),
-        trace_id: [1; 16],
-        span_id: [2; 8],
-        end,
-        ..Default::default()
-    }
+    CallDelta { input_tokens: 10, output_tokens: 5, cost_micro_usd: Some(7), task_id: task, session_id: sid, agent: Some("bot"), trace_id: [1; 16], span_id: [2; 8], end, ..Default::default() }
 }
 
 #[test]
 fn a_session_ends_by_its_header_once_and_the_same_id_starts_afresh() {
     let cfg = cfg();
     let mut store = FakeShared::default();
-    let u = record_call(
-        &mut store,
-        &cfg,
-        "s",
-        &CallDelta {
-            start_ms: T0 - 40,
-            ..named("s", Some("t1"), false)
-        },
-        T0,
-    )
-    .unwrap();
+    let u = record_call(&mut store, &cfg, "s", &CallDelta { start_ms: T0 - 40, ..named("s", Some("t1"), false) }, T0).unwrap();
     assert!(u.ended.is_empty());
-    record_call(
-        &mut store,
-        &cfg,
-        "s",
-        &named("s", Some("t2"), false),
-        T0 + 10,
-    )
-    .unwrap();
-    let u = record_call(
-        &mut store,
-        &cfg,
-        "s",
-        &named("s", Some("t2"), true),
-        T0 + 20,
-    )
-    .unwrap();
+    record_call(&mut store, &cfg, "s", &named("s", Some("t2"), false), T0 + 10).unwrap();
+    let u = record_call(&mut store, &cfg, "s", &named("s", Some("t2"), true), T0 + 20).unwrap();
     assert_eq!(u.ended.len(), 1);
     let r = &u.ended[0];
-    assert_eq!(
-        (r.state, r.state.end_reason()),
-        (State::EndedByHeader, "header")
-    );
-    assert_eq!(
-        (
-            r.totals.calls,
-            r.totals.tasks,
-            r.totals.input_tokens,
-            r.totals.cost_micro_usd
-        ),
-        (3, 2, 30, 21)
-    );
-    assert_eq!(
-        (r.totals.first_seen_ms, r.end_ms),
-        (T0 - 40, T0 + 20),
-        "from the first request's arrival to the last call's end"
-    );
-    assert_eq!(
-        (r.session_id.as_str(), r.agent.as_str(), r.first_span_id),
-        ("s", "bot", [2; 8])
-    );
+    assert_eq!((r.state, r.state.end_reason()), (State::EndedByHeader, "header"));
+    assert_eq!((r.totals.calls, r.totals.tasks, r.totals.input_tokens, r.totals.cost_micro_usd), (3, 2, 30, 21));
+    assert_eq!((r.totals.first_seen_ms, r.end_ms), (T0 - 40, T0 + 20), "from the first request's arrival to the last call's end");
+    assert_eq!((r.session_id.as_str(), r.agent.as_str(), r.first_span_id), ("s", "bot", [2; 8]));
     // the ended record stays in the slot, and a tick finds nothing to do
     let slot = SlotKey::session(&cfg, "s").slot();
-    assert_eq!(
-        check_slot(&mut store, &cfg, slot, T0 + cfg.idle_ttl_ms * 2),
-        Ok(Check::Forget)
-    );
+    assert_eq!(check_slot(&mut store, &cfg, slot, T0 + cfg.idle_ttl_ms * 2), Ok(Check::Forget));
     // the same id again: a new session
     let u = record_call(&mut store, &cfg, "s", &named("s", None, false), T0 + 30).unwrap();
-    assert_eq!(
-        (u.replaced, u.totals.calls, u.ended.len()),
-        (Replaced::Ended, 1, 0)
-    );
+    assert_eq!((u.replaced, u.totals.calls, u.ended.len()), (Replaced::Ended, 1, 0));
 }
 
 #[test]
@@ -489,32 +417,17 @@ fn an_idle_session_is_ended_by_exactly_one_tick() {
     let mut store = FakeShared::default();
     record_call(&mut store, &cfg, "s", &named("s", Some("t"), false), T0).unwrap();
     let slot = SlotKey::session(&cfg, "s").slot();
-    assert_eq!(
-        check_slot(&mut store, &cfg, slot, T0 + cfg.idle_ttl_ms - 1),
-        Ok(Check::Live)
-    );
+    assert_eq!(check_slot(&mut store, &cfg, slot, T0 + cfg.idle_ttl_ms - 1), Ok(Check::Live));
     // two workers watch the slot: the first to see it idle ends it, the other forgets it
-    let Ok(Check::Ended(r)) = check_slot(&mut store, &cfg, slot, T0 + cfg.idle_ttl_ms) else {
-        panic!("not ended")
-    };
-    assert_eq!(
-        (r.state, r.end_ms, r.totals.calls, r.totals.tasks),
-        (State::EndedIdle, T0, 1, 1)
-    );
-    assert_eq!(
-        check_slot(&mut store, &cfg, slot, T0 + cfg.idle_ttl_ms + 5),
-        Ok(Check::Forget)
-    );
+    let Ok(Check::Ended(r)) = check_slot(&mut store, &cfg, slot, T0 + cfg.idle_ttl_ms) else { panic!("not ended") };
+    assert_eq!((r.state, r.end_ms, r.totals.calls, r.totals.tasks), (State::EndedIdle, T0, 1, 1));
+    assert_eq!(check_slot(&mut store, &cfg, slot, T0 + cfg.idle_ttl_ms + 5), Ok(Check::Forget));
     // a tick that loses the race to a call retries from the new state: the call kept it live
     record_call(&mut store, &cfg, "s2", &named("s2", None, false), T0).unwrap();
     let slot2 = SlotKey::session(&cfg, "s2").slot();
     store.rival_writes = 1;
     assert_eq!(check_slot(&mut store, &cfg, slot2, T0 + 1), Ok(Check::Live));
-    assert_eq!(
-        check_slot(&mut store, &cfg, 999_999, T0),
-        Ok(Check::Forget),
-        "an empty slot"
-    );
+    assert_eq!(check_slot(&mut store, &cfg, 999_999, T0), Ok(Check::Forget), "an empty slot");
 }
 
 #[test]
@@ -523,33 +436,16 @@ fn a_call_that_finds_an_idle_or_colliding_session_ends_it_itself() {
     let mut store = FakeShared::default();
     record_call(&mut store, &cfg, "s", &named("s", None, false), T0).unwrap();
     // the tick never came (no worker watched it): the next call ends it, once
-    let u = record_call(
-        &mut store,
-        &cfg,
-        "s",
-        &named("s", None, false),
-        T0 + cfg.idle_ttl_ms,
-    )
-    .unwrap();
+    let u = record_call(&mut store, &cfg, "s", &named("s", None, false), T0 + cfg.idle_ttl_ms).unwrap();
     assert_eq!(u.replaced, Replaced::Expired);
-    assert_eq!(
-        u.ended
-            .iter()
-            .map(|r| (r.state, r.totals.calls, r.end_ms))
-            .collect::<Vec<_>>(),
-        vec![(State::EndedIdle, 1, T0)]
-    );
+    assert_eq!(u.ended.iter().map(|r| (r.state, r.totals.calls, r.end_ms)).collect::<Vec<_>>(), vec![(State::EndedIdle, 1, T0)]);
     // one slot, two live sessions: the newer evicts the older, whose record is emitted
     let mut one = cfg.clone();
     one.max_sessions = 1;
     let mut store = FakeShared::default();
     record_call(&mut store, &one, "a", &named("a", None, false), T0).unwrap();
     let u = record_call(&mut store, &one, "b", &named("b", None, true), T0 + 1).unwrap();
-    let got: Vec<_> = u
-        .ended
-        .iter()
-        .map(|r| (r.session_id.as_str(), r.state.end_reason()))
-        .collect();
+    let got: Vec<_> = u.ended.iter().map(|r| (r.session_id.as_str(), r.state.end_reason())).collect();
     assert_eq!(got, vec![("a", "evicted"), ("b", "header")]);
 }
 
@@ -557,85 +453,29 @@ fn a_call_that_finds_an_idle_or_colliding_session_ends_it_itself() {
 fn the_record_span_carries_the_totals_and_links_to_the_first_call() {
     let cfg = cfg();
     let key = SlotKey::session(&cfg, "sess-9");
-    let d = CallDelta {
-        user_hash: Some("ab12"),
-        start_ms: T0 - 5,
-        ..named("sess-9", Some("t"), true)
-    };
+    let d = CallDelta { user_hash: Some("ab12"), start_ms: T0 - 5, ..named("sess-9", Some("t"), true) };
     let u = apply_call(&cfg, &key, None, &d, T0);
     let span = record::span(&u.ended[0], [3; 8], [4; 16]);
-    assert_eq!(
-        (
-            span.name.as_str(),
-            span.kind,
-            span.trace_id,
-            span.parent_span_id
-        ),
-        (
-            "genai_tap.session",
-            crate::span::SpanKind::Internal,
-            [4; 16],
-            None
-        )
-    );
-    assert_eq!(
-        span.links
-            .iter()
-            .map(|l| (l.trace_id, l.span_id))
-            .collect::<Vec<_>>(),
-        vec![([1; 16], [2; 8])]
-    );
-    assert_eq!(
-        (span.start_time_unix_nano, span.end_time_unix_nano),
-        ((T0 - 5) * 1_000_000, T0 * 1_000_000)
-    );
+    assert_eq!((span.name.as_str(), span.kind, span.trace_id, span.parent_span_id), ("genai_tap.session", crate::span::SpanKind::Internal, [4; 16], None));
+    assert_eq!(span.links.iter().map(|l| (l.trace_id, l.span_id)).collect::<Vec<_>>(), vec![([1; 16], [2; 8])]);
+    assert_eq!((span.start_time_unix_nano, span.end_time_unix_nano), ((T0 - 5) * 1_000_000, T0 * 1_000_000));
     use crate::span::{attr, AttrValue};
     let get = |k| span.attr(k).cloned();
     assert_eq!(get(attr::SESSION_ID), Some(AttrValue::from("sess-9")));
     assert_eq!(get(attr::USER_ID_HASH), Some(AttrValue::from("ab12")));
     assert_eq!(get(attr::GEN_AI_AGENT_NAME), Some(AttrValue::from("bot")));
     assert_eq!(get(attr::TAP_SESSION_TASKS), Some(AttrValue::from(1u64)));
-    assert_eq!(
-        get(attr::TAP_SESSION_DURATION_MS),
-        Some(AttrValue::from(5u64))
-    );
-    assert_eq!(
-        get(attr::TAP_SESSION_END_REASON),
-        Some(AttrValue::from("header"))
-    );
+    assert_eq!(get(attr::TAP_SESSION_DURATION_MS), Some(AttrValue::from(5u64)));
+    assert_eq!(get(attr::TAP_SESSION_END_REASON), Some(AttrValue::from("header")));
     assert_eq!(get(attr::TAP_SESSION_PARTIAL), Some(AttrValue::Bool(true)));
     let log = record::log_record(&span);
-    assert_eq!(
-        (log.event_name, log.body.as_str(), log.span_id),
-        (
-            "genai_tap.session.record",
-            "session sess-9 ended (header)",
-            [3; 8]
-        )
-    );
+    assert_eq!((log.event_name, log.body.as_str(), log.span_id), ("genai_tap.session.record", "session sess-9 ended (header)", [3; 8]));
     let mut stats = Vec::new();
     record::stats(&u.ended[0], &mut stats);
-    assert_eq!(
-        stats
-            .iter()
-            .map(|s| (
-                s.metric.name,
-                s.labels
-                    .iter()
-                    .map(|(k, v)| (*k, v.to_string()))
-                    .collect::<Vec<_>>(),
-                s.value
-            ))
-            .collect::<Vec<_>>(),
-        vec![
-            (
-                "sessions",
-                vec![("reason", "header".to_owned()), ("agent", "bot".to_owned())],
-                1
-            ),
-            ("session_tasks", vec![("agent", "bot".to_owned())], 1),
-        ]
-    );
+    assert_eq!(stats.iter().map(|s| (s.metric.name, s.labels.iter().map(|(k, v)| (*k, v.to_string())).collect::<Vec<_>>(), s.value)).collect::<Vec<_>>(), vec![
+        ("sessions", vec![("reason", "header".to_owned()), ("agent", "bot".to_owned())], 1),
+        ("session_tasks", vec![("agent", "bot".to_owned())], 1),
+    ]);
 }
 
 #[test]
@@ -647,19 +487,9 @@ fn long_texts_are_cut_and_every_record_decodes_within_its_bound() {
     let mut prev: Option<Vec<u8>> = None;
     for i in 0..40 {
         let task = format!("t{i}");
-        let d = CallDelta {
-            session_id: &long,
-            user_hash: Some(&long),
-            agent: Some(&long),
-            task_id: Some(&task),
-            ..Default::default()
-        };
+        let d = CallDelta { session_id: &long, user_hash: Some(&long), agent: Some(&long), task_id: Some(&task), ..Default::default() };
         let u = apply_call(&cfg, &key, prev.as_deref(), &d, T0 + i);
-        assert!(
-            u.bytes.len() <= max_session_record_len(&cfg),
-            "{}",
-            u.bytes.len()
-        );
+        assert!(u.bytes.len() <= max_session_record_len(&cfg), "{}", u.bytes.len());
         let r = SessionRecord::decode(&u.bytes).unwrap();
         assert_eq!(r.session_id.len(), 64);
         prev = Some(u.bytes);

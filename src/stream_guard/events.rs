@@ -60,50 +60,28 @@ pub(crate) fn decode(format: StreamFormat, raw: &[u8], prefix: usize) -> Option<
             d.finish(&mut take).ok()?;
             let source = data?;
             let doc = serde_json::from_slice(&source).ok()?;
-            Some(Decoded {
-                doc: Some(doc),
-                source,
-                wrap: Wrap::Sse,
-                ends: Vec::new(),
-            })
+            Some(Decoded { doc: Some(doc), source, wrap: Wrap::Sse, ends: Vec::new() })
         }
         StreamFormat::Ndjson => {
             let source = trim_eol(raw).to_vec();
             let doc = serde_json::from_slice(&source).ok()?;
-            Some(Decoded {
-                doc: Some(doc),
-                source,
-                wrap: Wrap::Line,
-                ends: Vec::new(),
-            })
+            Some(Decoded { doc: Some(doc), source, wrap: Wrap::Line, ends: Vec::new() })
         }
         StreamFormat::JsonArray => {
             let source = raw.get(prefix..)?.to_vec();
             let doc = serde_json::from_slice(&source).ok()?;
-            Some(Decoded {
-                doc: Some(doc),
-                source,
-                wrap: Wrap::Element { prefix },
-                ends: Vec::new(),
-            })
+            Some(Decoded { doc: Some(doc), source, wrap: Wrap::Element { prefix }, ends: Vec::new() })
         }
         StreamFormat::EventStream => {
             let mut payload = None;
             let mut ends = Vec::new();
             let mut d = StreamDecoder::new(StreamFormat::EventStream, raw.len() + 1);
             d.push(raw, &mut |f| {
-                if let Frame::EventStream {
-                    payload: p,
-                    message_type: "event",
-                    event_type,
-                } = f
-                {
+                if let Frame::EventStream { payload: p, message_type: "event", event_type } = f {
                     payload = Some(p.to_vec());
                     match event_type {
                         "contentBlockStop" => {
-                            let i = serde_json::from_slice::<Value>(p)
-                                .ok()
-                                .map_or(0, |v| idx(&v, "contentBlockIndex", 0));
+                            let i = serde_json::from_slice::<Value>(p).ok().map_or(0, |v| idx(&v, "contentBlockIndex", 0));
                             ends.push(format!("bc:{i}:"));
                         }
                         "messageStop" => ends.push("bc:".to_owned()),
@@ -117,19 +95,9 @@ pub(crate) fn decode(format: StreamFormat, raw: &[u8], prefix: usize) -> Option<
             if let Some(b64) = outer.get("bytes").and_then(Value::as_str) {
                 let source = crate::providers::base64_decode(b64)?;
                 let doc = serde_json::from_slice(&source).ok()?;
-                return Some(Decoded {
-                    doc: Some(doc),
-                    source,
-                    wrap: Wrap::EventStream { wrapped: true },
-                    ends,
-                });
+                return Some(Decoded { doc: Some(doc), source, wrap: Wrap::EventStream { wrapped: true }, ends });
             }
-            Some(Decoded {
-                doc: Some(outer),
-                source: payload,
-                wrap: Wrap::EventStream { wrapped: false },
-                ends,
-            })
+            Some(Decoded { doc: Some(outer), source: payload, wrap: Wrap::EventStream { wrapped: false }, ends })
         }
     }
 }
@@ -143,11 +111,7 @@ fn trim_eol(b: &[u8]) -> &[u8] {
 pub(crate) fn encode(wrap: &Wrap, raw: &[u8], doc: &[u8]) -> Vec<u8> {
     match wrap {
         Wrap::Sse => {
-            let eol: &[u8] = if memchr::memmem::find(raw, b"\r\n").is_some() {
-                b"\r\n"
-            } else {
-                b"\n"
-            };
+            let eol: &[u8] = if memchr::memmem::find(raw, b"\r\n").is_some() { b"\r\n" } else { b"\n" };
             let mut out = Vec::with_capacity(doc.len() + 32);
             let mut wrote_data = false;
             for line in raw.split(|c| *c == b'\n') {
@@ -191,10 +155,7 @@ pub(crate) fn encode(wrap: &Wrap, raw: &[u8], doc: &[u8]) -> Vec<u8> {
                     .and_then(|p| serde_json::from_slice(p).ok())
                     .unwrap_or_else(|| Value::Object(Default::default()));
                 if let Some(o) = outer.as_object_mut() {
-                    o.insert(
-                        "bytes".to_owned(),
-                        Value::String(crate::framing::base64_encode(doc)),
-                    );
+                    o.insert("bytes".to_owned(), Value::String(crate::framing::base64_encode(doc)));
                 }
                 crate::framing::encode_message(headers, outer.to_string().as_bytes())
             } else {
@@ -216,12 +177,7 @@ fn idx(v: &Value, key: &str, default: usize) -> u64 {
 pub(crate) fn deltas(doc: &Value, out: &mut Vec<Delta>, ends: &mut Vec<String>) {
     let mut push = |channel: String, pointer: String, v: Option<&Value>, json_source: bool| {
         if let Some(t) = v.and_then(Value::as_str) {
-            out.push(Delta {
-                channel,
-                pointer,
-                text: t.to_owned(),
-                json_source,
-            });
+            out.push(Delta { channel, pointer, text: t.to_owned(), json_source });
         }
     };
     // OpenAI chat and completions
@@ -229,37 +185,17 @@ pub(crate) fn deltas(doc: &Value, out: &mut Vec<Delta>, ends: &mut Vec<String>) 
         for (pos, c) in choices.iter().enumerate() {
             let i = idx(c, "index", pos);
             if let Some(d) = c.get("delta") {
-                push(
-                    format!("oc:{i}:"),
-                    format!("/choices/{pos}/delta/content"),
-                    d.get("content"),
-                    false,
-                );
-                push(
-                    format!("oc:{i}:r"),
-                    format!("/choices/{pos}/delta/reasoning_content"),
-                    d.get("reasoning_content"),
-                    false,
-                );
+                push(format!("oc:{i}:"), format!("/choices/{pos}/delta/content"), d.get("content"), false);
+                push(format!("oc:{i}:r"), format!("/choices/{pos}/delta/reasoning_content"), d.get("reasoning_content"), false);
                 if let Some(calls) = d.get("tool_calls").and_then(Value::as_array) {
                     for (tp, t) in calls.iter().enumerate() {
                         let j = idx(t, "index", tp);
                         let args = t.get("function").and_then(|f| f.get("arguments"));
-                        push(
-                            format!("oc:{i}:t{j}"),
-                            format!("/choices/{pos}/delta/tool_calls/{tp}/function/arguments"),
-                            args,
-                            true,
-                        );
+                        push(format!("oc:{i}:t{j}"), format!("/choices/{pos}/delta/tool_calls/{tp}/function/arguments"), args, true);
                     }
                 }
             }
-            push(
-                format!("oc:{i}:"),
-                format!("/choices/{pos}/text"),
-                c.get("text"),
-                false,
-            );
+            push(format!("oc:{i}:"), format!("/choices/{pos}/text"), c.get("text"), false);
             if c.get("finish_reason").is_some_and(|f| !f.is_null()) {
                 ends.push(format!("oc:{i}:"));
             }
@@ -269,19 +205,9 @@ pub(crate) fn deltas(doc: &Value, out: &mut Vec<Delta>, ends: &mut Vec<String>) 
     if let Some(t) = s(doc, "type") {
         // the Responses API
         if let Some(kind) = t.strip_prefix("response.") {
-            let key = format!(
-                "rs:{}:{}:{}:",
-                idx(doc, "output_index", 0),
-                idx(doc, "content_index", 0),
-                idx(doc, "summary_index", 0)
-            );
+            let key = format!("rs:{}:{}:{}:", idx(doc, "output_index", 0), idx(doc, "content_index", 0), idx(doc, "summary_index", 0));
             if let Some(k) = kind.strip_suffix(".delta") {
-                push(
-                    format!("{key}{k}"),
-                    "/delta".to_owned(),
-                    doc.get("delta"),
-                    k.contains("arguments"),
-                );
+                push(format!("{key}{k}"), "/delta".to_owned(), doc.get("delta"), k.contains("arguments"));
             } else if let Some(k) = kind.strip_suffix(".done") {
                 ends.push(format!("{key}{k}"));
             } else if kind == "completed" || kind == "incomplete" || kind == "failed" {
@@ -294,24 +220,9 @@ pub(crate) fn deltas(doc: &Value, out: &mut Vec<Delta>, ends: &mut Vec<String>) 
         match t {
             "content_block_delta" => {
                 if let Some(d) = doc.get("delta") {
-                    push(
-                        format!("ab:{i}:"),
-                        "/delta/text".to_owned(),
-                        d.get("text"),
-                        false,
-                    );
-                    push(
-                        format!("ab:{i}:"),
-                        "/delta/partial_json".to_owned(),
-                        d.get("partial_json"),
-                        true,
-                    );
-                    push(
-                        format!("ab:{i}:"),
-                        "/delta/thinking".to_owned(),
-                        d.get("thinking"),
-                        false,
-                    );
+                    push(format!("ab:{i}:"), "/delta/text".to_owned(), d.get("text"), false);
+                    push(format!("ab:{i}:"), "/delta/partial_json".to_owned(), d.get("partial_json"), true);
+                    push(format!("ab:{i}:"), "/delta/thinking".to_owned(), d.get("thinking"), false);
                 }
             }
             "content_block_stop" => ends.push(format!("ab:{i}:")),
@@ -324,23 +235,10 @@ pub(crate) fn deltas(doc: &Value, out: &mut Vec<Delta>, ends: &mut Vec<String>) 
     if let Some(cands) = doc.get("candidates").and_then(Value::as_array) {
         for (ci, c) in cands.iter().enumerate() {
             let i = idx(c, "index", ci);
-            if let Some(parts) = c
-                .get("content")
-                .and_then(|c| c.get("parts"))
-                .and_then(Value::as_array)
-            {
+            if let Some(parts) = c.get("content").and_then(|c| c.get("parts")).and_then(Value::as_array) {
                 for (k, p) in parts.iter().enumerate() {
-                    let thought = if p.get("thought").and_then(Value::as_bool) == Some(true) {
-                        "t"
-                    } else {
-                        ""
-                    };
-                    push(
-                        format!("gc:{i}:{k}{thought}"),
-                        format!("/candidates/{ci}/content/parts/{k}/text"),
-                        p.get("text"),
-                        false,
-                    );
+                    let thought = if p.get("thought").and_then(Value::as_bool) == Some(true) { "t" } else { "" };
+                    push(format!("gc:{i}:{k}{thought}"), format!("/candidates/{ci}/content/parts/{k}/text"), p.get("text"), false);
                 }
             }
             if c.get("finishReason").is_some_and(|f| !f.is_null()) {
@@ -352,25 +250,10 @@ pub(crate) fn deltas(doc: &Value, out: &mut Vec<Delta>, ends: &mut Vec<String>) 
     // Ollama
     if doc.get("done").is_some() && doc.get("model").is_some() {
         if let Some(m) = doc.get("message") {
-            push(
-                "ol:c".to_owned(),
-                "/message/content".to_owned(),
-                m.get("content"),
-                false,
-            );
-            push(
-                "ol:t".to_owned(),
-                "/message/thinking".to_owned(),
-                m.get("thinking"),
-                false,
-            );
+            push("ol:c".to_owned(), "/message/content".to_owned(), m.get("content"), false);
+            push("ol:t".to_owned(), "/message/thinking".to_owned(), m.get("thinking"), false);
         }
-        push(
-            "ol:c".to_owned(),
-            "/response".to_owned(),
-            doc.get("response"),
-            false,
-        );
+        push("ol:c".to_owned(), "/response".to_owned(), doc.get("response"), false);
         if doc.get("done").and_then(Value::as_bool) == Some(true) {
             ends.push("ol:".to_owned());
         }
@@ -383,41 +266,16 @@ pub(crate) fn deltas(doc: &Value, out: &mut Vec<Delta>, ends: &mut Vec<String>) 
     };
     if let Some(d) = block.get("delta") {
         let i = idx(block, "contentBlockIndex", 0);
-        push(
-            format!("bc:{i}:"),
-            format!("{base}/delta/text"),
-            d.get("text"),
-            false,
-        );
+        push(format!("bc:{i}:"), format!("{base}/delta/text"), d.get("text"), false);
         let input = d.get("toolUse").and_then(|t| t.get("input"));
-        push(
-            format!("bc:{i}:"),
-            format!("{base}/delta/toolUse/input"),
-            input,
-            true,
-        );
+        push(format!("bc:{i}:"), format!("{base}/delta/toolUse/input"), input, true);
         let reasoning = d.get("reasoningContent").and_then(|r| r.get("text"));
-        push(
-            format!("bc:{i}:r"),
-            format!("{base}/delta/reasoningContent/text"),
-            reasoning,
-            false,
-        );
+        push(format!("bc:{i}:r"), format!("{base}/delta/reasoningContent/text"), reasoning, false);
         return;
     }
     // ConverseStream names its events in the message headers (`contentBlockStop`,
     // `messageStop`): `decode` turns those into `ends`
     // Titan and Llama inside InvokeModel streams
-    push(
-        "tt:0:".to_owned(),
-        "/outputText".to_owned(),
-        doc.get("outputText"),
-        false,
-    );
-    push(
-        "ll:0:".to_owned(),
-        "/generation".to_owned(),
-        doc.get("generation"),
-        false,
-    );
+    push("tt:0:".to_owned(), "/outputText".to_owned(), doc.get("outputText"), false);
+    push("ll:0:".to_owned(), "/generation".to_owned(), doc.get("generation"), false);
 }

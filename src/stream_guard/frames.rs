@@ -40,22 +40,12 @@ struct ArrayState {
 
 impl RawFramer {
     pub(crate) fn new(format: StreamFormat, max: usize) -> RawFramer {
-        RawFramer {
-            format,
-            max,
-            buf: Vec::new(),
-            scanned: 0,
-            array: ArrayState::default(),
-        }
+        RawFramer { format, max, buf: Vec::new(), scanned: 0, array: ArrayState::default() }
     }
 
     /// Appends `chunk` and moves every whole event into `out`. On an error the bytes not yet
     /// framed stay in the framer ([`RawFramer::take_rest`]).
-    pub(crate) fn push(
-        &mut self,
-        chunk: &[u8],
-        out: &mut Vec<RawFrame>,
-    ) -> Result<(), FramingError> {
+    pub(crate) fn push(&mut self, chunk: &[u8], out: &mut Vec<RawFrame>) -> Result<(), FramingError> {
         self.buf.extend_from_slice(chunk);
         // Events are copied out of `buf` at their size and the framed front is dropped once,
         // after the loop. Splitting `buf` per event would leave each event's bytes holding the
@@ -65,28 +55,17 @@ impl RawFramer {
         let result = loop {
             let found = match self.format {
                 StreamFormat::Sse => self.sse_end(),
-                StreamFormat::Ndjson => memchr::memchr(b'\n', &self.buf[self.scanned..])
-                    .map(|i| (self.scanned + i + 1, 0)),
+                StreamFormat::Ndjson => memchr::memchr(b'\n', &self.buf[self.scanned..]).map(|i| (self.scanned + i + 1, 0)),
                 StreamFormat::JsonArray => self.array_end(start),
                 StreamFormat::EventStream => match message_total_len(&self.buf[start..]) {
-                    Some(n) if n < 16 => {
-                        break Err(FramingError::malformed(
-                            "event-stream lengths do not add up",
-                        ))
-                    }
+                    Some(n) if n < 16 => break Err(FramingError::malformed("event-stream lengths do not add up")),
                     Some(n) if n > self.max => break Err(FramingError::too_large(self.max)),
                     Some(n) if self.buf.len() - start >= n => Some((start + n, 0)),
                     _ => None,
                 },
             };
-            let Some((end, prefix)) = found else {
-                break Ok(());
-            };
-            out.push(RawFrame {
-                bytes: self.buf[start..end].to_vec(),
-                event: true,
-                prefix,
-            });
+            let Some((end, prefix)) = found else { break Ok(()) };
+            out.push(RawFrame { bytes: self.buf[start..end].to_vec(), event: true, prefix });
             start = end;
             self.scanned = end;
         };
@@ -125,11 +104,7 @@ impl RawFramer {
             return;
         }
         let event = matches!(self.format, StreamFormat::Sse | StreamFormat::Ndjson);
-        out.push(RawFrame {
-            bytes,
-            event,
-            prefix: 0,
-        });
+        out.push(RawFrame { bytes, event, prefix: 0 });
     }
 
     /// The bytes not framed yet; the framer starts over.
@@ -148,8 +123,7 @@ impl RawFramer {
     fn sse_end(&mut self) -> Option<(usize, usize)> {
         let b = &self.buf;
         let mut ls = self.scanned;
-        while let Some(nl) = memchr::memchr(b'\n', b.get(ls..).unwrap_or_default()).map(|k| ls + k)
-        {
+        while let Some(nl) = memchr::memchr(b'\n', b.get(ls..).unwrap_or_default()).map(|k| ls + k) {
             let line = b.get(ls..nl).unwrap_or_default();
             if line.is_empty() || line == b"\r" {
                 return Some((nl + 1, 0));
@@ -249,27 +223,14 @@ mod tests {
         // the burst's bytes once, and the framer keeps no burst-sized buffer afterwards
         let event = b"data: {\"choices\":[{\"delta\":{\"content\":\"token \"}}]}\n\n";
         for format in [StreamFormat::Sse, StreamFormat::Ndjson] {
-            let burst: Vec<u8> = event
-                .iter()
-                .copied()
-                .cycle()
-                .take(event.len() * 5000)
-                .collect();
+            let burst: Vec<u8> = event.iter().copied().cycle().take(event.len() * 5000).collect();
             let mut f = RawFramer::new(format, 1 << 16);
             let mut out = Vec::new();
             f.push(&burst, &mut out).unwrap();
             f.push(b"data: par", &mut out).unwrap();
             let held: usize = out.iter().map(|r| r.bytes.capacity()).sum();
-            assert!(
-                held <= burst.len(),
-                "{format:?}: events hold {held} bytes for a burst of {}",
-                burst.len()
-            );
-            assert!(
-                f.state_bytes() <= SHRINK_ABOVE,
-                "{format:?}: the framer kept {} bytes",
-                f.state_bytes()
-            );
+            assert!(held <= burst.len(), "{format:?}: events hold {held} bytes for a burst of {}", burst.len());
+            assert!(f.state_bytes() <= SHRINK_ABOVE, "{format:?}: the framer kept {} bytes", f.state_bytes());
             assert_eq!(f.take_rest(), b"data: par".to_vec());
         }
         let elem = b"{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"t\"}]}}]}";
@@ -284,11 +245,7 @@ mod tests {
         let mut out = Vec::new();
         f.push(&array, &mut out).unwrap();
         assert_eq!(out.len(), 3000);
-        assert_eq!(
-            (out[0].prefix, out[1].prefix),
-            (1, 3),
-            "separators counted from each element's own start"
-        );
+        assert_eq!((out[0].prefix, out[1].prefix), (1, 3), "separators counted from each element's own start");
         assert!(out.iter().map(|r| r.bytes.capacity()).sum::<usize>() <= array.len());
     }
 

@@ -50,19 +50,19 @@ mod events;
 mod frames;
 mod response;
 mod summary;
-#[cfg(test)]
-mod tests;
 mod text;
 mod whole;
+#[cfg(test)]
+mod tests;
 
+use crate::scan::{Guard, PiiMode, Policy, SecretMode, Tally};
 use crate::framing::StreamFormat;
 use crate::scan::{self, Finding, StreamRedactor};
-use crate::scan::{Guard, PiiMode, Policy, SecretMode, Tally};
 use events::Wrap;
 use frames::{RawFrame, RawFramer};
-pub use response::ResponseGuard;
 use std::collections::VecDeque;
 use summary::{Ledger, Log};
+pub use response::ResponseGuard;
 use text::*;
 pub use whole::WholeGuard;
 
@@ -79,10 +79,7 @@ pub const MAX_HOLD_NS: u64 = 500_000_000;
 const MAX_CHANNELS: usize = 64;
 
 /// Alphabetic starts of secret formats: a trailing token that begins like one is held.
-const SECRET_STARTS: &[&str] = &[
-    "AKIA", "ASIA", "AIza", "xox", "eyJ", "ghp", "gho", "ghu", "ghs", "ghr", "github", "glpat",
-    "BEGIN",
-];
+const SECRET_STARTS: &[&str] = &["AKIA", "ASIA", "AIza", "xox", "eyJ", "ghp", "gho", "ghu", "ghs", "ghr", "github", "glpat", "BEGIN"];
 
 /// What the guard does with one response.
 #[derive(Debug)]
@@ -198,10 +195,7 @@ impl StreamGuard {
             self.unreadable += 1;
             return out;
         }
-        let too_old = self
-            .held
-            .front()
-            .is_some_and(|h| now.saturating_sub(h.arrived) >= MAX_HOLD_NS);
+        let too_old = self.held.front().is_some_and(|h| now.saturating_sub(h.arrived) >= MAX_HOLD_NS);
         if too_old || self.held.len() > MAX_HOLD_EVENTS {
             self.forced += 1;
             self.flush_all(guard, policy, &mut out);
@@ -231,28 +225,8 @@ impl StreamGuard {
             return f.state_bytes();
         }
         self.framer.state_bytes()
-            + self
-                .held
-                .iter()
-                .map(|h| {
-                    h.raw.capacity()
-                        + h.pieces
-                            .iter()
-                            .map(|p| {
-                                p.pointer.capacity() + p.out.as_ref().map_or(0, String::capacity)
-                            })
-                            .sum::<usize>()
-                })
-                .sum::<usize>()
-            + self
-                .channels
-                .iter()
-                .map(|c| {
-                    c.text.capacity()
-                        + c.key.capacity()
-                        + c.log.as_ref().map_or(0, |l| l.state_bytes())
-                })
-                .sum::<usize>()
+            + self.held.iter().map(|h| h.raw.capacity() + h.pieces.iter().map(|p| p.pointer.capacity() + p.out.as_ref().map_or(0, String::capacity)).sum::<usize>()).sum::<usize>()
+            + self.channels.iter().map(|c| c.text.capacity() + c.key.capacity() + c.log.as_ref().map_or(0, |l| l.state_bytes())).sum::<usize>()
             + self.ledger.state_bytes()
     }
 
@@ -265,29 +239,14 @@ impl StreamGuard {
     }
 
     fn add(&mut self, guard: &Guard, policy: Policy, frame: RawFrame, now: u64) {
-        let RawFrame {
-            bytes,
-            event,
-            prefix,
-        } = frame;
-        let decoded = if event {
-            events::decode(self.format, &bytes, prefix)
-        } else {
-            None
-        };
+        let RawFrame { bytes, event, prefix } = frame;
+        let decoded = if event { events::decode(self.format, &bytes, prefix) } else { None };
         let Some(decoded) = decoded else {
             if event && !bytes.iter().all(u8::is_ascii_whitespace) && !is_plain_sse(&bytes) {
                 self.unreadable += 1;
             }
             let rewritten = self.scan_whole(guard, policy, &bytes);
-            self.held.push_back(Held {
-                raw: bytes,
-                wrap: None,
-                doc: None,
-                pieces: Vec::new(),
-                rewritten,
-                arrived: now,
-            });
+            self.held.push_back(Held { raw: bytes, wrap: None, doc: None, pieces: Vec::new(), rewritten, arrived: now });
             return;
         };
         let mut deltas = Vec::new();
@@ -295,14 +254,7 @@ impl StreamGuard {
         if let Some(doc) = &decoded.doc {
             events::deltas(doc, &mut deltas, &mut ends);
         }
-        let mut held = Held {
-            raw: bytes,
-            wrap: Some(decoded.wrap),
-            doc: decoded.doc,
-            pieces: Vec::new(),
-            rewritten: None,
-            arrived: now,
-        };
+        let mut held = Held { raw: bytes, wrap: Some(decoded.wrap), doc: decoded.doc, pieces: Vec::new(), rewritten: None, arrived: now };
         if deltas.is_empty() {
             // a whole text repeats its channel: the channel ends first, so its edits are known
             let targets = held.doc.as_ref().map(summary::targets).unwrap_or_default();
@@ -330,22 +282,13 @@ impl StreamGuard {
                 self.unreadable += 1;
                 continue;
             };
-            let Some(c) = self.channels.iter_mut().find(|c| c.id == id) else {
-                continue;
-            };
+            let Some(c) = self.channels.iter_mut().find(|c| c.id == id) else { continue };
             let start = c.end();
             c.text.push_str(&d.text);
             if let Some(l) = c.log.as_mut() {
                 l.text(&d.text);
             }
-            held.pieces.push(Piece {
-                channel: id,
-                pointer: d.pointer,
-                start,
-                end: c.end(),
-                done: d.text.is_empty(),
-                out: None,
-            });
+            held.pieces.push(Piece { channel: id, pointer: d.pointer, start, end: c.end(), done: d.text.is_empty(), out: None });
             if !touched.contains(&id) {
                 touched.push(id);
             }
@@ -361,12 +304,7 @@ impl StreamGuard {
     /// and what ties a later whole text to them goes to the ledger.
     fn end_channels(&mut self, guard: &Guard, policy: Policy, ends: &[String]) {
         for e in ends {
-            let ids: Vec<u32> = self
-                .channels
-                .iter()
-                .filter(|c| !c.ended && c.key.starts_with(e.as_str()))
-                .map(|c| c.id)
-                .collect();
+            let ids: Vec<u32> = self.channels.iter().filter(|c| !c.ended && c.key.starts_with(e.as_str())).map(|c| c.id).collect();
             for id in ids {
                 self.settle(guard, policy, id, true);
                 if let Some(c) = self.channels.iter_mut().find(|c| c.id == id) {
@@ -384,9 +322,7 @@ impl StreamGuard {
     fn tie(&self, doc: &mut serde_json::Value, targets: &[(String, String)]) -> Option<Vec<u8>> {
         let mut changed = false;
         for (pointer, key) in targets {
-            let Some(slot) = doc.pointer_mut(pointer) else {
-                continue;
-            };
+            let Some(slot) = doc.pointer_mut(pointer) else { continue };
             let Some(whole) = slot.as_str() else { continue };
             if let Some(new) = self.ledger.tie(key, whole) {
                 if new != whole {
@@ -399,13 +335,7 @@ impl StreamGuard {
     }
 
     /// The channel for `key`, made if new. `None` when there are too many and none is free.
-    fn channel(
-        &mut self,
-        guard: &Guard,
-        policy: Policy,
-        key: &str,
-        json_source: bool,
-    ) -> Option<u32> {
+    fn channel(&mut self, guard: &Guard, policy: Policy, key: &str, json_source: bool) -> Option<u32> {
         if let Some(c) = self.channels.iter().find(|c| c.key == key && !c.ended) {
             return Some(c.id);
         }
@@ -449,9 +379,7 @@ impl StreamGuard {
     /// Scans a channel and makes final what can no longer grow into a match; writes the
     /// final pieces' new text.
     fn settle(&mut self, guard: &Guard, policy: Policy, id: u32, force: bool) {
-        let Some(c) = self.channels.iter_mut().find(|c| c.id == id) else {
-            return;
-        };
+        let Some(c) = self.channels.iter_mut().find(|c| c.id == id) else { return };
         let fl = (c.final_to - c.base) as usize;
         let len = c.text.len();
         if fl >= len {
@@ -459,14 +387,8 @@ impl StreamGuard {
         }
         let want_pii = policy.pii != PiiMode::Off;
         let want_secrets = policy.secrets != SecretMode::Off;
-        let findings = guard
-            .detectors
-            .find(c.text.as_bytes(), want_pii, want_secrets);
-        let mut hold = if force {
-            len
-        } else {
-            hold_from(&c.text).max(fl)
-        };
+        let findings = guard.detectors.find(c.text.as_bytes(), want_pii, want_secrets);
+        let mut hold = if force { len } else { hold_from(&c.text).max(fl) };
         for f in &findings {
             if f.start < hold && f.end > hold && (f.end < len || !force) {
                 hold = f.start.max(fl);
@@ -481,11 +403,7 @@ impl StreamGuard {
         for h in &self.held {
             for p in h.pieces.iter().filter(|p| p.channel == id && !p.done) {
                 if p.start < new_final && new_final < p.end {
-                    new_final = if force || len - hold > MAX_HOLD_BYTES {
-                        p.end
-                    } else {
-                        p.start
-                    };
+                    new_final = if force || len - hold > MAX_HOLD_BYTES { p.end } else { p.start };
                 }
             }
         }
@@ -498,18 +416,10 @@ impl StreamGuard {
         for f in findings.iter().filter(|f| f.end > fl && f.start < nf) {
             let (gs, ge) = (c.base + f.start as u64, c.base + f.end.min(nf) as u64);
             if gs >= c.counted_to {
-                if f.kind.is_secret() {
-                    self.secrets.add(f.kind)
-                } else {
-                    self.pii.add(f.kind)
-                }
+                if f.kind.is_secret() { self.secrets.add(f.kind) } else { self.pii.add(f.kind) }
                 c.counted_to = c.base + f.end as u64;
             }
-            let redact = if f.kind.is_secret() {
-                policy.secrets == SecretMode::Block
-            } else {
-                policy.pii == PiiMode::Redact
-            };
+            let redact = if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact };
             if !redact {
                 continue;
             }
@@ -525,18 +435,8 @@ impl StreamGuard {
                 continue;
             }
             let placeholder = if gs >= c.placed_to {
-                let mut p = scan::placeholder(
-                    guard,
-                    c.text.as_bytes(),
-                    &Finding {
-                        start: f.start,
-                        end: f.end,
-                        kind: f.kind,
-                    },
-                );
-                if c.json_source
-                    && !json_in_string(&c.text, fl, (s - c.base) as usize, c.in_str, c.esc)
-                {
+                let mut p = scan::placeholder(guard, c.text.as_bytes(), &Finding { start: f.start, end: f.end, kind: f.kind });
+                if c.json_source && !json_in_string(&c.text, fl, (s - c.base) as usize, c.in_str, c.esc) {
                     p = format!("\"{p}\"");
                 }
                 self.replaced += 1;
@@ -551,15 +451,9 @@ impl StreamGuard {
             l.edits(&edits);
         }
         for h in self.held.iter_mut() {
-            for p in h
-                .pieces
-                .iter_mut()
-                .filter(|p| p.channel == id && !p.done && p.end <= new_final)
-            {
+            for p in h.pieces.iter_mut().filter(|p| p.channel == id && !p.done && p.end <= new_final) {
                 p.done = true;
-                if edits.iter().any(|(s, e, _)| {
-                    *s < p.end && *e > p.start || (*s == p.start && p.start == p.end)
-                }) {
+                if edits.iter().any(|(s, e, _)| *s < p.end && *e > p.start || (*s == p.start && p.start == p.end)) {
                     p.out = Some(apply(&c.text, c.base, p.start, p.end, &edits));
                 }
             }
@@ -580,14 +474,8 @@ impl StreamGuard {
 
     /// Sends the events at the front whose pieces are all final.
     fn release(&mut self, out: &mut Vec<u8>) {
-        while self
-            .held
-            .front()
-            .is_some_and(|h| h.pieces.iter().all(|p| p.done))
-        {
-            let Some(mut h) = self.held.pop_front() else {
-                break;
-            };
+        while self.held.front().is_some_and(|h| h.pieces.iter().all(|p| p.done)) {
+            let Some(mut h) = self.held.pop_front() else { break };
             if let Some(b) = h.rewritten.take() {
                 out.extend_from_slice(&b);
                 continue;
@@ -596,8 +484,7 @@ impl StreamGuard {
             match (changed, h.doc.as_mut(), h.wrap.as_ref()) {
                 (true, Some(doc), Some(wrap)) => {
                     for p in &mut h.pieces {
-                        if let (Some(new), Some(slot)) = (p.out.take(), doc.pointer_mut(&p.pointer))
-                        {
+                        if let (Some(new), Some(slot)) = (p.out.take(), doc.pointer_mut(&p.pointer)) {
                             *slot = serde_json::Value::String(new);
                         }
                     }
@@ -607,16 +494,15 @@ impl StreamGuard {
             }
         }
         // ended channels with nothing pending are done with
-        self.channels
-            .retain(|c| !(c.ended && c.final_to == c.end()));
+        self.channels.retain(|c| !(c.ended && c.final_to == c.end()));
     }
 
     /// Scans an event with no delta whole (its JSON document, or its bytes as text); the new
     /// document (or bytes) when something was replaced.
     fn scan_whole(&mut self, guard: &Guard, policy: Policy, source: &[u8]) -> Option<Vec<u8>> {
-        let (out, replaced) =
-            whole::redact_whole(guard, policy, source, &mut self.pii, &mut self.secrets)?;
+        let (out, replaced) = whole::redact_whole(guard, policy, source, &mut self.pii, &mut self.secrets)?;
         self.replaced += replaced;
         Some(out)
     }
 }
+

@@ -17,11 +17,7 @@ pub enum ResponseGuard {
 
 impl ResponseGuard {
     /// The guard for an LLM response: by channel when it is a stream, else whole.
-    pub fn for_llm(
-        format: Option<StreamFormat>,
-        max_frame_bytes: usize,
-        max_body_bytes: usize,
-    ) -> ResponseGuard {
+    pub fn for_llm(format: Option<StreamFormat>, max_frame_bytes: usize, max_body_bytes: usize) -> ResponseGuard {
         match format {
             Some(f) => ResponseGuard::Stream(StreamGuard::new(f, max_frame_bytes)),
             None => ResponseGuard::Whole(WholeGuard::new(max_body_bytes)),
@@ -32,22 +28,11 @@ impl ResponseGuard {
     /// response, a plain HTTP tool's answer) held whole and redacted like an LLM's answer; an
     /// SSE or NDJSON stream (MCP's streamable HTTP) redacted per event, each event's JSON
     /// decoded and written again; anything else through the line redactor.
-    pub fn for_tool(
-        content_type: &str,
-        max_frame_bytes: usize,
-        max_body_bytes: usize,
-    ) -> ResponseGuard {
-        let ct = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+    pub fn for_tool(content_type: &str, max_frame_bytes: usize, max_body_bytes: usize) -> ResponseGuard {
+        let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         let stream = match ct.as_str() {
             "text/event-stream" => Some(StreamFormat::Sse),
-            "application/x-ndjson" | "application/jsonl" | "application/json-seq" => {
-                Some(StreamFormat::Ndjson)
-            }
+            "application/x-ndjson" | "application/jsonl" | "application/json-seq" => Some(StreamFormat::Ndjson),
             _ => None,
         };
         if let Some(f) = stream {
@@ -60,14 +45,7 @@ impl ResponseGuard {
     }
 
     /// Takes a chunk; returns the bytes to forward in its place (all of them at the end).
-    pub fn push(
-        &mut self,
-        guard: &Guard,
-        policy: Policy,
-        chunk: &[u8],
-        end_of_stream: bool,
-        now: u64,
-    ) -> Vec<u8> {
+    pub fn push(&mut self, guard: &Guard, policy: Policy, chunk: &[u8], end_of_stream: bool, now: u64) -> Vec<u8> {
         let mut out = match self {
             ResponseGuard::Stream(s) => s.push(guard, policy, chunk, now),
             ResponseGuard::Whole(w) => w.push(guard, policy, chunk),

@@ -57,12 +57,7 @@ impl Log {
     }
 
     pub(crate) fn state_bytes(&self) -> usize {
-        std::mem::size_of::<Log>()
-            + self
-                .edits
-                .iter()
-                .map(|e| 24 + e.2.as_ref().map_or(0, String::capacity))
-                .sum::<usize>()
+        std::mem::size_of::<Log>() + self.edits.iter().map(|e| 24 + e.2.as_ref().map_or(0, String::capacity)).sum::<usize>()
     }
 }
 
@@ -91,49 +86,28 @@ impl Ledger {
             self.ended.remove(0);
         }
         let digest: [u8; 32] = log.hasher.finalize().into();
-        self.ended.push(Ended {
-            key: key.to_owned(),
-            len,
-            digest,
-            edits: log.edits,
-        });
+        self.ended.push(Ended { key: key.to_owned(), len, digest, edits: log.edits });
     }
 
     /// The text the client reassembled for channel `key`, when `whole` is that channel's raw
     /// text; `None` when it cannot be tied.
     pub(crate) fn tie(&self, key: &str, whole: &str) -> Option<String> {
         let e = self.ended.iter().rev().find(|e| e.key == key)?;
-        if e.len != whole.len() as u64
-            || <[u8; 32]>::from(Sha256::digest(whole.as_bytes())) != e.digest
-        {
+        if e.len != whole.len() as u64 || <[u8; 32]>::from(Sha256::digest(whole.as_bytes())) != e.digest {
             return None;
         }
         Some(super::apply(whole, 0, 0, e.len, &e.edits))
     }
 
     pub(crate) fn state_bytes(&self) -> usize {
-        self.ended
-            .iter()
-            .map(|e| {
-                e.key.capacity()
-                    + 48
-                    + e.edits
-                        .iter()
-                        .map(|x| 24 + x.2.as_ref().map_or(0, String::capacity))
-                        .sum::<usize>()
-            })
-            .sum()
+        self.ended.iter().map(|e| e.key.capacity() + 48 + e.edits.iter().map(|x| 24 + x.2.as_ref().map_or(0, String::capacity)).sum::<usize>()).sum()
     }
 }
 
 /// The strings of an event that repeat a channel's whole text: (JSON pointer, channel key).
 pub(crate) fn targets(doc: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let Some(kind) = doc
-        .get("type")
-        .and_then(Value::as_str)
-        .and_then(|t| t.strip_prefix("response."))
-    else {
+    let Some(kind) = doc.get("type").and_then(Value::as_str).and_then(|t| t.strip_prefix("response.")) else {
         return out;
     };
     let n = |k: &str| doc.get(k).and_then(Value::as_u64).unwrap_or(0);
@@ -146,13 +120,7 @@ pub(crate) fn targets(doc: &Value) -> Vec<(String, String)> {
         }
         "reasoning_summary_part.done" => {
             if let Some(part) = doc.get("part") {
-                push_str(
-                    part,
-                    "text",
-                    "/part",
-                    format!("rs:{oi}:0:{si}:reasoning_summary_text"),
-                    &mut out,
-                );
+                push_str(part, "text", "/part", format!("rs:{oi}:0:{si}:reasoning_summary_text"), &mut out);
             }
         }
         "output_item.done" => {
@@ -161,10 +129,7 @@ pub(crate) fn targets(doc: &Value) -> Vec<(String, String)> {
             }
         }
         "completed" | "incomplete" | "failed" => {
-            let items = doc
-                .get("response")
-                .and_then(|r| r.get("output"))
-                .and_then(Value::as_array);
+            let items = doc.get("response").and_then(|r| r.get("output")).and_then(Value::as_array);
             for (i, item) in items.into_iter().flatten().enumerate() {
                 item_targets(i as u64, item, &format!("/response/output/{i}"), &mut out);
             }
@@ -190,9 +155,7 @@ fn push_str(v: &Value, field: &str, base: &str, key: String, out: &mut Vec<(Stri
 /// A content part (`output_text`, `refusal`, `reasoning_text`) at `base`, in channel `prefix`.
 fn part_target(part: &Value, base: &str, prefix: &str, out: &mut Vec<(String, String)>) {
     match part.get("type").and_then(Value::as_str) {
-        Some(t @ ("output_text" | "reasoning_text")) => {
-            push_str(part, "text", base, format!("{prefix}{t}"), out)
-        }
+        Some(t @ ("output_text" | "reasoning_text")) => push_str(part, "text", base, format!("{prefix}{t}"), out),
         Some("refusal") => push_str(part, "refusal", base, format!("{prefix}refusal"), out),
         _ => {}
     }
@@ -200,71 +163,25 @@ fn part_target(part: &Value, base: &str, prefix: &str, out: &mut Vec<(String, St
 
 /// An output item's texts, by the delta events that wrote them.
 fn item_targets(oi: u64, item: &Value, base: &str, out: &mut Vec<(String, String)>) {
-    let list = |k: &str| {
-        item.get(k)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-    };
+    let list = |k: &str| item.get(k).and_then(Value::as_array).into_iter().flatten().enumerate();
     match item.get("type").and_then(Value::as_str) {
         Some("message") => {
             for (k, part) in list("content") {
-                part_target(
-                    part,
-                    &format!("{base}/content/{k}"),
-                    &format!("rs:{oi}:{k}:0:"),
-                    out,
-                );
+                part_target(part, &format!("{base}/content/{k}"), &format!("rs:{oi}:{k}:0:"), out);
             }
         }
         Some("reasoning") => {
             for (s, part) in list("summary") {
-                push_str(
-                    part,
-                    "text",
-                    &format!("{base}/summary/{s}"),
-                    format!("rs:{oi}:0:{s}:reasoning_summary_text"),
-                    out,
-                );
+                push_str(part, "text", &format!("{base}/summary/{s}"), format!("rs:{oi}:0:{s}:reasoning_summary_text"), out);
             }
             for (k, part) in list("content") {
-                part_target(
-                    part,
-                    &format!("{base}/content/{k}"),
-                    &format!("rs:{oi}:{k}:0:"),
-                    out,
-                );
+                part_target(part, &format!("{base}/content/{k}"), &format!("rs:{oi}:{k}:0:"), out);
             }
         }
-        Some("function_call") => push_str(
-            item,
-            "arguments",
-            base,
-            format!("rs:{oi}:0:0:function_call_arguments"),
-            out,
-        ),
-        Some("mcp_call") => push_str(
-            item,
-            "arguments",
-            base,
-            format!("rs:{oi}:0:0:mcp_call_arguments"),
-            out,
-        ),
-        Some("custom_tool_call") => push_str(
-            item,
-            "input",
-            base,
-            format!("rs:{oi}:0:0:custom_tool_call_input"),
-            out,
-        ),
-        Some("code_interpreter_call") => push_str(
-            item,
-            "code",
-            base,
-            format!("rs:{oi}:0:0:code_interpreter_call_code"),
-            out,
-        ),
+        Some("function_call") => push_str(item, "arguments", base, format!("rs:{oi}:0:0:function_call_arguments"), out),
+        Some("mcp_call") => push_str(item, "arguments", base, format!("rs:{oi}:0:0:mcp_call_arguments"), out),
+        Some("custom_tool_call") => push_str(item, "input", base, format!("rs:{oi}:0:0:custom_tool_call_input"), out),
+        Some("code_interpreter_call") => push_str(item, "code", base, format!("rs:{oi}:0:0:code_interpreter_call_code"), out),
         _ => {}
     }
 }

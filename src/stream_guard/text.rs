@@ -9,24 +9,12 @@ use super::SECRET_STARTS;
 pub(super) fn is_plain_sse(b: &[u8]) -> bool {
     b.split(|c| *c == b'\n').all(|l| {
         let l = l.strip_suffix(b"\r").unwrap_or(l);
-        l.is_empty()
-            || l.starts_with(b":")
-            || l.starts_with(b"event:")
-            || l.starts_with(b"id:")
-            || l.starts_with(b"retry:")
-            || l == b"data: [DONE]"
-            || l == b"data:[DONE]"
+        l.is_empty() || l.starts_with(b":") || l.starts_with(b"event:") || l.starts_with(b"id:") || l.starts_with(b"retry:") || l == b"data: [DONE]" || l == b"data:[DONE]"
     })
 }
 
 /// A piece's new text: its part of the channel text with `edits` applied.
-pub(super) fn apply(
-    text: &str,
-    base: u64,
-    start: u64,
-    end: u64,
-    edits: &[(u64, u64, Option<String>)],
-) -> String {
+pub(super) fn apply(text: &str, base: u64, start: u64, end: u64, edits: &[(u64, u64, Option<String>)]) -> String {
     let mut out = String::new();
     let mut at = start;
     for (s, e, p) in edits {
@@ -52,10 +40,7 @@ pub(super) fn apply(
 }
 
 pub(super) fn slice(text: &str, base: u64, from: u64, to: u64) -> &str {
-    let (a, b) = (
-        (from.saturating_sub(base)) as usize,
-        (to.saturating_sub(base)) as usize,
-    );
+    let (a, b) = ((from.saturating_sub(base)) as usize, (to.saturating_sub(base)) as usize);
     text.get(a..b).unwrap_or("")
 }
 
@@ -101,48 +86,27 @@ pub(super) fn token_start(b: &[u8], end: usize) -> usize {
 }
 
 pub(super) fn suspicious(tok: &str) -> bool {
-    if tok.bytes().any(|c| {
-        c.is_ascii_digit()
-            || matches!(
-                c,
-                b'@' | b'.' | b'-' | b'_' | b'+' | b':' | b'/' | b'=' | b'%'
-            )
-    }) {
+    if tok.bytes().any(|c| c.is_ascii_digit() || matches!(c, b'@' | b'.' | b'-' | b'_' | b'+' | b':' | b'/' | b'=' | b'%')) {
         return true;
     }
     // a token is compared from its first letter (`"AKIA`, `(xoxb`)
     let t = tok.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
-    SECRET_STARTS
-        .iter()
-        .any(|s| t.starts_with(s) || (t.len() >= 3 && s.starts_with(t)))
+    SECRET_STARTS.iter().any(|s| t.starts_with(s) || (t.len() >= 3 && s.starts_with(t)))
 }
 
 pub(super) fn groupish(tok: &str) -> bool {
-    tok.bytes().any(|c| c.is_ascii_digit())
-        && tok.bytes().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'(' | b')' | b'+' | b'/')
-        })
+    tok.bytes().any(|c| c.is_ascii_digit()) && tok.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'(' | b')' | b'+' | b'/'))
 }
 
 pub(super) use crate::text::floor_char;
 
 /// Whether byte `i` follows an odd run of backslashes.
 pub(super) fn escape_open(t: &str, i: usize) -> bool {
-    t.as_bytes()
-        .get(..i)
-        .map_or(0, |b| b.iter().rev().take_while(|c| **c == b'\\').count())
-        % 2
-        == 1
+    t.as_bytes().get(..i).map_or(0, |b| b.iter().rev().take_while(|c| **c == b'\\').count()) % 2 == 1
 }
 
 /// The JSON string state at `to`, from the state at `from`.
-pub(super) fn json_state(
-    t: &str,
-    from: usize,
-    to: usize,
-    mut in_str: bool,
-    mut esc: bool,
-) -> (bool, bool) {
+pub(super) fn json_state(t: &str, from: usize, to: usize, mut in_str: bool, mut esc: bool) -> (bool, bool) {
     for &c in t.as_bytes().get(from..to).unwrap_or_default() {
         if esc {
             esc = false;

@@ -25,15 +25,7 @@ pub struct WholeGuard {
 
 impl WholeGuard {
     pub fn new(limit: usize) -> WholeGuard {
-        WholeGuard {
-            body: Vec::new(),
-            limit,
-            lines: None,
-            json_end: JsonEnd::default(),
-            pii: Tally::default(),
-            secrets: Tally::default(),
-            replaced: 0,
-        }
+        WholeGuard { body: Vec::new(), limit, lines: None, json_end: JsonEnd::default(), pii: Tally::default(), secrets: Tally::default(), replaced: 0 }
     }
 
     pub fn push(&mut self, guard: &Guard, policy: Policy, chunk: &[u8]) -> Vec<u8> {
@@ -72,9 +64,7 @@ impl WholeGuard {
     }
 
     pub fn state_bytes(&self) -> usize {
-        self.lines
-            .as_ref()
-            .map_or(self.body.capacity(), StreamRedactor::state_bytes)
+        self.lines.as_ref().map_or(self.body.capacity(), StreamRedactor::state_bytes)
     }
 
     /// Releases the body held so far as if it were whole; bytes that come after it (none, when
@@ -169,16 +159,8 @@ pub(super) fn redact_whole(
     let text: &[u8] = normalized.as_deref().unwrap_or(source);
     let mut replace = Vec::new();
     for f in guard.detectors.find(text, want_pii, want_secrets) {
-        let redact = if f.kind.is_secret() {
-            policy.secrets == SecretMode::Block
-        } else {
-            policy.pii == PiiMode::Redact
-        };
-        if f.kind.is_secret() {
-            secrets.add(f.kind)
-        } else {
-            pii.add(f.kind)
-        }
+        let redact = if f.kind.is_secret() { policy.secrets == SecretMode::Block } else { policy.pii == PiiMode::Redact };
+        if f.kind.is_secret() { secrets.add(f.kind) } else { pii.add(f.kind) }
         if redact {
             replace.push(f);
         }

@@ -47,14 +47,14 @@
 mod record;
 mod telemetry;
 
+pub use record::{State, TaskRecord, MAX_LINKS, MAX_MODELS};
 #[cfg(test)]
 pub use record::MAX_RECORD_LEN;
-pub use record::{State, TaskRecord, MAX_LINKS, MAX_MODELS};
 pub use telemetry::{log_record, span, stats};
 
+use record::{ANY_ERRORED, LAST_ERRORED, LAST_SURFACED, OVER_BUDGET, SURFACED};
 use crate::session::{cut, update, Limits, SharedData, SlotKey, UpdateError};
 use crate::span::{SpanId, TraceId};
-use record::{ANY_ERRORED, LAST_ERRORED, LAST_SURFACED, OVER_BUDGET, SURFACED};
 
 /// What one finished call adds to its task. Texts are already sanitised for telemetry.
 #[derive(Debug, Clone, Default)]
@@ -109,27 +109,14 @@ pub fn over_budget(elapsed_ms: u64, budget_ms: u64) -> bool {
     budget_ms > 0 && elapsed_ms > budget_ms.saturating_mul(2)
 }
 
-fn live_record(
-    cfg: &Limits,
-    key: &SlotKey,
-    prev: Option<&[u8]>,
-    now_ms: u64,
-) -> Option<TaskRecord> {
+fn live_record(cfg: &Limits, key: &SlotKey, prev: Option<&[u8]>, now_ms: u64) -> Option<TaskRecord> {
     let r = TaskRecord::decode(prev?)?;
-    let live = r.state == State::Live
-        && r.tag == key.tag()
-        && now_ms.saturating_sub(r.last_seen_ms) < cfg.idle_ttl_ms;
+    let live = r.state == State::Live && r.tag == key.tag() && now_ms.saturating_sub(r.last_seen_ms) < cfg.idle_ttl_ms;
     live.then_some(r)
 }
 
 /// Adds one finished call to the task in `key`'s slot.
-pub fn apply_call(
-    cfg: &Limits,
-    key: &SlotKey,
-    prev: Option<&[u8]>,
-    d: &CallDelta<'_>,
-    now_ms: u64,
-) -> Applied {
+pub fn apply_call(cfg: &Limits, key: &SlotKey, prev: Option<&[u8]>, d: &CallDelta<'_>, now_ms: u64) -> Applied {
     let mut rec = live_record(cfg, key, prev, now_ms).unwrap_or_else(|| TaskRecord {
         tag: key.tag(),
         start_ms: d.start_ms,
@@ -148,12 +135,7 @@ pub fn apply_call(
             None => rec.unpriced_calls = rec.unpriced_calls.saturating_add(1),
         }
         let errored = matches!(d.outcome, "errored" | "blocked" | "timed_out" | "cancelled");
-        rec.flags = (rec.flags & !(LAST_ERRORED | LAST_SURFACED))
-            | if errored {
-                LAST_ERRORED | ANY_ERRORED
-            } else {
-                0
-            };
+        rec.flags = (rec.flags & !(LAST_ERRORED | LAST_SURFACED)) | if errored { LAST_ERRORED | ANY_ERRORED } else { 0 };
         if d.outcome == "surfaced" {
             rec.flags |= LAST_SURFACED;
         }
@@ -184,11 +166,7 @@ pub fn apply_call(
             rec.models.push(m.to_owned());
         }
     }
-    for (field, v) in [
-        (&mut rec.spec_version, d.spec_version),
-        (&mut rec.agent_version, d.agent_version),
-        (&mut rec.agent, d.agent),
-    ] {
+    for (field, v) in [(&mut rec.spec_version, d.spec_version), (&mut rec.agent_version, d.agent_version), (&mut rec.agent, d.agent)] {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             *field = cut(v).to_owned();
         }
@@ -212,14 +190,7 @@ pub fn apply_call(
         rec.end_ms = rec.last_seen_ms;
         rec.declared = cut(declared.trim()).to_ascii_lowercase();
     }
-    Applied {
-        record: rec,
-        elapsed_ms,
-        budget_ms: budget,
-        over_budget: over,
-        newly_over_budget,
-        ended,
-    }
+    Applied { record: rec, elapsed_ms, budget_ms: budget, over_budget: over, newly_over_budget, ended }
 }
 
 /// What the tick found in a slot it watches.
@@ -230,27 +201,14 @@ pub enum Check {
     /// Nothing live is there any more (absent, ended, unreadable): stop watching the slot.
     Forget,
     /// This write changed the task: it `ended` (emit it) and/or was `newly_over_budget`.
-    Changed {
-        record: Box<TaskRecord>,
-        ended: bool,
-        newly_over_budget: bool,
-    },
+    Changed { record: Box<TaskRecord>, ended: bool, newly_over_budget: bool },
 }
 
 /// The tick's look at a task slot: ends a task idle past `idle_timeout_ms`, and flags one that
 /// has run past twice its budget while it is still running. `None` bytes: nothing to write.
-pub fn apply_check(
-    cfg: &Limits,
-    idle_timeout_ms: u64,
-    prev: Option<&[u8]>,
-    now_ms: u64,
-) -> (Option<Vec<u8>>, Check) {
-    let Some(mut rec) = prev.and_then(TaskRecord::decode) else {
-        return (None, Check::Forget);
-    };
-    if rec.state != State::Live
-        || now_ms.saturating_sub(rec.last_seen_ms) >= cfg.idle_ttl_ms.max(idle_timeout_ms)
-    {
+pub fn apply_check(cfg: &Limits, idle_timeout_ms: u64, prev: Option<&[u8]>, now_ms: u64) -> (Option<Vec<u8>>, Check) {
+    let Some(mut rec) = prev.and_then(TaskRecord::decode) else { return (None, Check::Forget) };
+    if rec.state != State::Live || now_ms.saturating_sub(rec.last_seen_ms) >= cfg.idle_ttl_ms.max(idle_timeout_ms) {
         return (None, Check::Forget);
     }
     let ended = now_ms.saturating_sub(rec.last_seen_ms) >= idle_timeout_ms;
@@ -266,23 +224,11 @@ pub fn apply_check(
         rec.state = State::EndedIdle;
         rec.end_ms = rec.last_seen_ms;
     }
-    (
-        Some(rec.encode()),
-        Check::Changed {
-            record: Box::new(rec),
-            ended,
-            newly_over_budget,
-        },
-    )
+    (Some(rec.encode()), Check::Changed { record: Box::new(rec), ended, newly_over_budget })
 }
 
 /// Adds a finished call to its task in shared data.
-pub fn record_call<S: SharedData>(
-    store: &mut S,
-    cfg: &Limits,
-    d: &CallDelta<'_>,
-    now_ms: u64,
-) -> Result<(SlotKey, Applied), UpdateError> {
+pub fn record_call<S: SharedData>(store: &mut S, cfg: &Limits, d: &CallDelta<'_>, now_ms: u64) -> Result<(SlotKey, Applied), UpdateError> {
     let key = SlotKey::task(cfg, d.task_id);
     let applied = update(store, key.shared_data_key(), |prev| {
         let a = apply_call(cfg, &key, prev, d, now_ms);
@@ -292,13 +238,7 @@ pub fn record_call<S: SharedData>(
 }
 
 /// The tick's check of one watched slot, written with CAS when it changes the task.
-pub fn check_slot<S: SharedData>(
-    store: &mut S,
-    cfg: &Limits,
-    idle_timeout_ms: u64,
-    slot: u32,
-    now_ms: u64,
-) -> Result<Check, UpdateError> {
+pub fn check_slot<S: SharedData>(store: &mut S, cfg: &Limits, idle_timeout_ms: u64, slot: u32, now_ms: u64) -> Result<Check, UpdateError> {
     let key = SlotKey::task_slot(slot);
     for _ in 0..crate::session::MAX_CAS_ATTEMPTS {
         let (prev, cas) = store.get(key.shared_data_key());

@@ -15,8 +15,7 @@ pub const MAX_MODELS: usize = 4;
 pub const MAX_LINKS: usize = 4;
 const FIXED_LEN: usize = 1 + 8 + 1 + 1 + 13 * 8 + 16 + 8 + 1;
 /// The largest record a task slot can hold.
-pub const MAX_RECORD_LEN: usize =
-    FIXED_LEN + MAX_LINKS * 24 + 6 * (1 + MAX_TEXT) + 1 + MAX_MODELS * (1 + MAX_TEXT);
+pub const MAX_RECORD_LEN: usize = FIXED_LEN + MAX_LINKS * 24 + 6 * (1 + MAX_TEXT) + 1 + MAX_MODELS * (1 + MAX_TEXT);
 
 pub(super) const SURFACED: u8 = 1;
 pub(super) const LAST_ERRORED: u8 = 2;
@@ -63,6 +62,7 @@ pub struct TaskRecord {
     pub agent: String,
     pub models: Vec<String>,
 }
+
 
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -135,12 +135,7 @@ impl TaskRecord {
         if r.u8()? != MAGIC {
             return None;
         }
-        let mut rec = TaskRecord {
-            tag: r.arr()?,
-            state: State::from_byte(r.u8()?).filter(|s| *s != State::Evicted)?,
-            flags: r.u8()?,
-            ..TaskRecord::default()
-        };
+        let mut rec = TaskRecord { tag: r.arr()?, state: State::from_byte(r.u8()?).filter(|s| *s != State::Evicted)?, flags: r.u8()?, ..TaskRecord::default() };
         for f in [
             &mut rec.start_ms,
             &mut rec.last_seen_ms,
@@ -219,14 +214,7 @@ impl TaskRecord {
             out.push(s.len() as u8);
             out.extend_from_slice(s.as_bytes());
         };
-        for s in [
-            &self.task_id,
-            &self.spec_version,
-            &self.agent_version,
-            &self.surface_reason,
-            &self.declared,
-            &self.agent,
-        ] {
+        for s in [&self.task_id, &self.spec_version, &self.agent_version, &self.surface_reason, &self.declared, &self.agent] {
             text(&mut out, s);
         }
         let models = &self.models[..self.models.len().min(MAX_MODELS)];

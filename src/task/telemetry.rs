@@ -5,19 +5,13 @@
 //! not decide when a task ends (the parent module) or how a record is stored (`record`).
 
 use super::TaskRecord;
-use crate::span::{
-    attr, Attr, AttrValue, Link, LogRecord, Severity, Span, SpanId, SpanKind, StatusCode, TraceId,
-};
+use crate::span::{attr, Attr, AttrValue, Link, LogRecord, Severity, Span, SpanId, SpanKind, StatusCode, TraceId};
 use crate::stats::{self, StatUpdate};
 
 /// The task's `invoke_agent` INTERNAL span. It joins the first call's trace under the agent's
 /// own span when the agent propagated one, and links to the first [`MAX_LINKS`](super::MAX_LINKS) call spans.
 pub fn span(rec: &TaskRecord, span_id: SpanId, fallback_trace: TraceId) -> Span {
-    let trace_id = if rec.trace_id == [0; 16] {
-        fallback_trace
-    } else {
-        rec.trace_id
-    };
+    let trace_id = if rec.trace_id == [0; 16] { fallback_trace } else { rec.trace_id };
     let mut s = Span {
         trace_id,
         span_id,
@@ -29,15 +23,7 @@ pub fn span(rec: &TaskRecord, span_id: SpanId, fallback_trace: TraceId) -> Span 
         end_time_unix_nano: rec.end_ms.max(rec.start_ms).saturating_mul(1_000_000),
         attributes: Vec::with_capacity(32),
         events: Vec::new(),
-        links: rec
-            .links
-            .iter()
-            .map(|(t, id)| Link {
-                trace_id: *t,
-                span_id: *id,
-                attributes: Vec::new(),
-            })
-            .collect(),
+        links: rec.links.iter().map(|(t, id)| Link { trace_id: *t, span_id: *id, attributes: Vec::new() }).collect(),
         status: StatusCode::Unset,
         status_message: String::new(),
     };
@@ -61,26 +47,14 @@ pub fn attributes(rec: &TaskRecord) -> Vec<Attr> {
         (attr::TAP_TASK_END_REASON, rec.state.end_reason().into()),
         (attr::TAP_TASK_START_MS, rec.start_ms.into()),
         (attr::TAP_TASK_END_MS, rec.end_ms.into()),
-        (
-            attr::TAP_TASK_DURATION_MS,
-            rec.end_ms.saturating_sub(rec.start_ms).into(),
-        ),
+        (attr::TAP_TASK_DURATION_MS, rec.end_ms.saturating_sub(rec.start_ms).into()),
         (attr::TAP_TASK_LLM_CALLS, rec.llm_calls.into()),
         (attr::TAP_TASK_TOOL_CALLS, rec.tool_calls.into()),
         (attr::GEN_AI_USAGE_INPUT_TOKENS, rec.input_tokens.into()),
         (attr::GEN_AI_USAGE_OUTPUT_TOKENS, rec.output_tokens.into()),
-        (
-            attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-            rec.cached_input_tokens.into(),
-        ),
-        (
-            attr::TAP_USAGE_UNCACHED_INPUT_TOKENS,
-            rec.uncached_input_tokens.into(),
-        ),
-        (
-            attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-            rec.reasoning_tokens.into(),
-        ),
+        (attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, rec.cached_input_tokens.into()),
+        (attr::TAP_USAGE_UNCACHED_INPUT_TOKENS, rec.uncached_input_tokens.into()),
+        (attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, rec.reasoning_tokens.into()),
         (attr::TAP_COST_USD, rec.cost_usd().into()),
         (attr::TAP_TASK_UNPRICED_CALLS, rec.unpriced_calls.into()),
         (attr::TAP_TASK_OVER_BUDGET, rec.over_budget().into()),
@@ -100,19 +74,13 @@ pub fn attributes(rec: &TaskRecord) -> Vec<Attr> {
     }
     if !rec.agent_version.is_empty() {
         a.push((attr::TAP_AGENT_VERSION, rec.agent_version.as_str().into()));
-        a.push((
-            attr::GEN_AI_AGENT_VERSION,
-            rec.agent_version.as_str().into(),
-        ));
+        a.push((attr::GEN_AI_AGENT_VERSION, rec.agent_version.as_str().into()));
     }
     if !rec.agent.is_empty() {
         a.push((attr::GEN_AI_AGENT_NAME, rec.agent.as_str().into()));
     }
     if !rec.models.is_empty() {
-        a.push((
-            attr::TAP_TASK_MODELS,
-            AttrValue::StrList(rec.models.clone()),
-        ));
+        a.push((attr::TAP_TASK_MODELS, AttrValue::StrList(rec.models.clone())));
     }
     a
 }

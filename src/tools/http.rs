@@ -5,9 +5,8 @@
 
 /// Segments kept as they are besides plural nouns: words that name an action or a root.
 const KEEP: &[&str] = &[
-    "api", "search", "graphql", "me", "auth", "oauth", "token", "login", "logout", "health",
-    "status", "query", "batch", "upload", "download", "content", "info", "config", "latest",
-    "current", "self", "v1beta", "rest",
+    "api", "search", "graphql", "me", "auth", "oauth", "token", "login", "logout", "health", "status", "query",
+    "batch", "upload", "download", "content", "info", "config", "latest", "current", "self", "v1beta", "rest",
 ];
 
 /// Whether a path segment names a kind of thing rather than one thing.
@@ -16,10 +15,7 @@ fn is_literal(seg: &str) -> bool {
     if b.len() >= 2 && b[0] == b'v' && b[1..].iter().all(u8::is_ascii_digit) {
         return true; // v1, v2
     }
-    let word = !b.is_empty()
-        && b.len() <= 24
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || *c == b'-' || *c == b'_');
+    let word = !b.is_empty() && b.len() <= 24 && b.iter().all(|c| c.is_ascii_lowercase() || *c == b'-' || *c == b'_');
     word && (seg.ends_with('s') || KEEP.contains(&seg))
 }
 
@@ -72,36 +68,11 @@ mod tests {
     #[test]
     fn paths_are_templated_and_queries_dropped() {
         let cases: &[(&str, &str, &str, &str)] = &[
-            (
-                "POST",
-                "api.github.com",
-                "/repos/octo/hello/issues",
-                "POST api.github.com /repos/{id}/{id}/issues",
-            ),
-            (
-                "GET",
-                "api.example.com",
-                "/v1/users/42/orders/123e4567-e89b-12d3-a456-426614174000",
-                "GET api.example.com /v1/users/{id}/orders/{id}",
-            ),
-            (
-                "DELETE",
-                "inv.internal",
-                "/items/9fceb02d?force=true&token=secret",
-                "DELETE inv.internal /items/{id}",
-            ),
-            (
-                "GET",
-                "api.example.com",
-                "/search?q=jane@example.com",
-                "GET api.example.com /search",
-            ),
-            (
-                "PUT",
-                "crm",
-                "/customers/jane.doe@example.com/notes",
-                "PUT crm /customers/{id}/notes",
-            ),
+            ("POST", "api.github.com", "/repos/octo/hello/issues", "POST api.github.com /repos/{id}/{id}/issues"),
+            ("GET", "api.example.com", "/v1/users/42/orders/123e4567-e89b-12d3-a456-426614174000", "GET api.example.com /v1/users/{id}/orders/{id}"),
+            ("DELETE", "inv.internal", "/items/9fceb02d?force=true&token=secret", "DELETE inv.internal /items/{id}"),
+            ("GET", "api.example.com", "/search?q=jane@example.com", "GET api.example.com /search"),
+            ("PUT", "crm", "/customers/jane.doe@example.com/notes", "PUT crm /customers/{id}/notes"),
             ("GET", "h", "/", "GET h /"),
             ("GET", "h", "/api/v2/status", "GET h /api/v2/status"),
         ];
@@ -112,10 +83,7 @@ mod tests {
 
     #[test]
     fn shapes_and_authorization() {
-        assert_eq!(
-            result_shape(br#"{"id":1,"name":"x"}"#),
-            Some(("object", vec!["id".to_owned(), "name".to_owned()]))
-        );
+        assert_eq!(result_shape(br#"{"id":1,"name":"x"}"#), Some(("object", vec!["id".to_owned(), "name".to_owned()])));
         assert_eq!(result_shape(b"[1,2]"), Some(("array", vec![])));
         assert_eq!(result_shape(b"<html>"), None);
         assert_eq!(authorization(Some(403)), "refused");

@@ -80,9 +80,7 @@ fn messages(body: &[u8]) -> Result<Vec<RawMessage<'_>>, NotJsonRpc> {
     if trimmed.first() == Some(&b'[') {
         serde_json::from_slice(trimmed).map_err(|_| NotJsonRpc)
     } else {
-        serde_json::from_slice(trimmed)
-            .map(|m| vec![m])
-            .map_err(|_| NotJsonRpc)
+        serde_json::from_slice(trimmed).map(|m| vec![m]).map_err(|_| NotJsonRpc)
     }
 }
 
@@ -92,15 +90,8 @@ pub fn parse_requests(body: &[u8]) -> Result<Vec<McpRequest>, NotJsonRpc> {
     let mut out = Vec::new();
     for m in messages(body)? {
         let Some(method) = m.method else { continue };
-        let mut r = McpRequest {
-            id: m.id.map(|i| i.get().to_owned()),
-            method,
-            ..McpRequest::default()
-        };
-        if let Some(p) = m
-            .params
-            .and_then(|p| serde_json::from_str::<Params<'_>>(p.get()).ok())
-        {
+        let mut r = McpRequest { id: m.id.map(|i| i.get().to_owned()), method, ..McpRequest::default() };
+        if let Some(p) = m.params.and_then(|p| serde_json::from_str::<Params<'_>>(p.get()).ok()) {
             r.protocol_version = p
                 .meta
                 .as_ref()
@@ -132,9 +123,7 @@ fn without_secrets(uri: &str) -> String {
     let cut = uri.find(['?', '#']).unwrap_or(uri.len());
     let uri = &uri[..cut];
     match (uri.find("://"), uri.find('@')) {
-        (Some(scheme), Some(at)) if at > scheme && !uri[scheme + 3..at].contains('/') => {
-            format!("{}{}", &uri[..scheme + 3], &uri[at + 1..])
-        }
+        (Some(scheme), Some(at)) if at > scheme && !uri[scheme + 3..at].contains('/') => format!("{}{}", &uri[..scheme + 3], &uri[at + 1..]),
         _ => uri.to_owned(),
     }
 }
@@ -177,23 +166,13 @@ struct ContentBlock {
 
 /// Reads a response body (JSON, a batch, or one SSE event's data).
 pub fn parse_responses(body: &[u8]) -> Vec<McpResponse> {
-    let Ok(msgs) = messages(body) else {
-        return Vec::new();
-    };
+    let Ok(msgs) = messages(body) else { return Vec::new() };
     let n = msgs.len().max(1);
     msgs.into_iter()
         .filter(|m| m.method.is_none())
         .map(|m| {
-            let mut r = McpResponse {
-                id: m.id.map(|i| i.get().to_owned()),
-                error_code: m.error.and_then(|e| e.code),
-                bytes: body.len() / n,
-                ..McpResponse::default()
-            };
-            if let Some(res) = m
-                .result
-                .and_then(|x| serde_json::from_str::<ToolResult>(x.get()).ok())
-            {
+            let mut r = McpResponse { id: m.id.map(|i| i.get().to_owned()), error_code: m.error.and_then(|e| e.code), bytes: body.len() / n, ..McpResponse::default() };
+            if let Some(res) = m.result.and_then(|x| serde_json::from_str::<ToolResult>(x.get()).ok()) {
                 r.is_error = res.is_error.unwrap_or(false);
                 for c in res.content {
                     if let Some(k) = c.kind {
@@ -202,10 +181,7 @@ pub fn parse_responses(body: &[u8]) -> Vec<McpResponse> {
                         }
                     }
                 }
-                r.structured_keys = res
-                    .structured
-                    .map(|m| m.keys().cloned().collect())
-                    .unwrap_or_default();
+                r.structured_keys = res.structured.map(|m| m.keys().cloned().collect()).unwrap_or_default();
                 r.protocol_version = res.protocol_version;
             }
             r
@@ -225,22 +201,13 @@ mod tests {
     use crate::framing::{Frame, StreamDecoder, StreamFormat};
 
     fn exchanges(file: &str) -> Vec<serde_json::Value> {
-        let path = format!(
-            "{}/../shared/fixtures/mcp/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(path)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        let path = format!("{}/../shared/fixtures/mcp/{file}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
     fn responses_of(ex: &serde_json::Value) -> Vec<McpResponse> {
         let body = ex["response_body"].as_str().unwrap_or("").as_bytes();
-        let ct = ex["response_headers"]["content-type"]
-            .as_str()
-            .unwrap_or("");
+        let ct = ex["response_headers"]["content-type"].as_str().unwrap_or("");
         if ct.starts_with("text/event-stream") {
             let mut out = Vec::new();
             // split at every byte: the SSE framing must not matter
@@ -271,45 +238,24 @@ mod tests {
     #[test]
     fn the_legacy_recording() {
         let ex = exchanges("wire_streamable_http_legacy_2025-11-25.jsonl");
-        let reqs: Vec<Vec<McpRequest>> = ex
-            .iter()
-            .map(|e| {
-                parse_requests(e["request_body"].as_str().unwrap_or("").as_bytes())
-                    .unwrap_or_default()
-            })
-            .collect();
+        let reqs: Vec<Vec<McpRequest>> = ex.iter().map(|e| parse_requests(e["request_body"].as_str().unwrap_or("").as_bytes()).unwrap_or_default()).collect();
         assert_eq!(reqs[0][0].method, "initialize");
         assert_eq!(reqs[0][0].protocol_version.as_deref(), Some("2025-11-25"));
         assert_eq!(reqs[1][0].method, "notifications/initialized");
         assert_eq!(reqs[1][0].id, None);
         assert_eq!(reqs[2][0].method, "tools/list");
-        let calls: Vec<&McpRequest> = reqs
-            .iter()
-            .flatten()
-            .filter(|r| r.method == "tools/call")
-            .collect();
+        let calls: Vec<&McpRequest> = reqs.iter().flatten().filter(|r| r.method == "tools/call").collect();
         let tools: Vec<&str> = calls.iter().filter_map(|r| r.tool.as_deref()).collect();
-        assert_eq!(
-            tools,
-            ["get_weather", "add", "lookup_customer", "read_config"]
-        );
+        assert_eq!(tools, ["get_weather", "add", "lookup_customer", "read_config"]);
         assert_eq!(calls[0].id.as_deref(), Some("3"));
-        assert!(
-            serde_json::from_str::<serde_json::Value>(calls[0].arguments.as_deref().unwrap())
-                .unwrap()
-                .is_object()
-        );
+        assert!(serde_json::from_str::<serde_json::Value>(calls[0].arguments.as_deref().unwrap()).unwrap().is_object());
         let init = responses_of(&ex[0]);
         assert_eq!(init[0].protocol_version.as_deref(), Some("2025-11-25"));
         let add = responses_of(&ex[4]);
         assert_eq!(add[0].id.as_deref(), Some("4"));
         assert_eq!(add[0].content_types, ["text"]);
         assert!(!add[0].is_error);
-        assert!(
-            add[0].structured_keys.contains(&"result".to_owned()),
-            "{:?}",
-            add[0].structured_keys
-        );
+        assert!(add[0].structured_keys.contains(&"result".to_owned()), "{:?}", add[0].structured_keys);
     }
 
     #[test]
@@ -320,20 +266,13 @@ mod tests {
         assert_eq!(first[0].protocol_version.as_deref(), Some("2026-07-28"));
         let calls: Vec<McpRequest> = ex
             .iter()
-            .flat_map(|e| {
-                parse_requests(e["request_body"].as_str().unwrap_or("").as_bytes())
-                    .unwrap_or_default()
-            })
+            .flat_map(|e| parse_requests(e["request_body"].as_str().unwrap_or("").as_bytes()).unwrap_or_default())
             .filter(|r| r.method == "tools/call")
             .collect();
         assert_eq!(calls.len(), 4);
-        assert!(calls
-            .iter()
-            .all(|c| c.protocol_version.as_deref() == Some("2026-07-28")));
+        assert!(calls.iter().all(|c| c.protocol_version.as_deref() == Some("2026-07-28")));
         for e in &ex {
-            if e["response_headers"]["content-type"].as_str() == Some("application/json")
-                && !e["response_body"].as_str().unwrap_or("").is_empty()
-            {
+            if e["response_headers"]["content-type"].as_str() == Some("application/json") && !e["response_body"].as_str().unwrap_or("").is_empty() {
                 assert!(!responses_of(e).is_empty(), "{}", e["response_body"]);
             }
         }
@@ -342,28 +281,15 @@ mod tests {
     #[test]
     fn batches_errors_and_resources() {
         let r = parse_requests(br#"{"jsonrpc":"2.0","id":9,"method":"resources/read","params":{"uri":"https://user:pw@docs.example/a?token=x#f"}}"#).unwrap();
-        assert_eq!(
-            r[0].resource_uri.as_deref(),
-            Some("https://docs.example/a"),
-            "no user info, query or fragment"
-        );
+        assert_eq!(r[0].resource_uri.as_deref(), Some("https://docs.example/a"), "no user info, query or fragment");
         let reqs = parse_requests(br#"[{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///a.txt"}},{"jsonrpc":"2.0","id":"b","method":"prompts/get","params":{"name":"summary"}},{"jsonrpc":"2.0","method":"notifications/progress"}]"#).unwrap();
         assert_eq!(reqs.len(), 3);
-        assert_eq!(
-            (reqs[0].target.as_deref(), reqs[0].resource_uri.as_deref()),
-            (Some("file:///a.txt"), Some("file:///a.txt"))
-        );
-        assert_eq!(
-            (reqs[1].id.as_deref(), reqs[1].target.as_deref()),
-            (Some("\"b\""), Some("summary"))
-        );
+        assert_eq!((reqs[0].target.as_deref(), reqs[0].resource_uri.as_deref()), (Some("file:///a.txt"), Some("file:///a.txt")));
+        assert_eq!((reqs[1].id.as_deref(), reqs[1].target.as_deref()), (Some("\"b\""), Some("summary")));
         assert_eq!(reqs[2].id, None);
         let resp = parse_responses(br#"[{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"bad"}},{"jsonrpc":"2.0","id":"b","result":{"content":[{"type":"text"},{"type":"image"},{"type":"text"}],"isError":true}}]"#);
         assert_eq!(resp[0].error_code, Some(-32602));
-        assert_eq!(
-            (resp[1].is_error, resp[1].content_types.clone()),
-            (true, vec!["text".to_owned(), "image".to_owned()])
-        );
+        assert_eq!((resp[1].is_error, resp[1].content_types.clone()), (true, vec!["text".to_owned(), "image".to_owned()]));
         assert_eq!(parse_requests(b"not json").unwrap_err(), NotJsonRpc);
         assert!(parse_requests(br#"{"hello":"world"}"#).unwrap().is_empty());
     }

@@ -19,9 +19,7 @@ pub fn envoy_binary() -> PathBuf {
 
 /// The module that `make build` produces (override with `GENAI_TAP_WASM`).
 pub fn wasm_module() -> PathBuf {
-    std::env::var("GENAI_TAP_WASM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo_root().join("dist/genai_tap.wasm"))
+    std::env::var("GENAI_TAP_WASM").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("dist/genai_tap.wasm"))
 }
 
 /// A free loopback port for a server that a test starts later (Envoy, Prometheus, a Python
@@ -36,33 +34,20 @@ pub fn free_port() -> u16 {
     const LOW: u32 = 10_000;
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u32>().ok())
-        })
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
         .unwrap_or(32_768);
     let span = ephemeral_low.saturating_sub(LOW).max(1);
     static PICKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let seed = (std::process::id().wrapping_mul(2_654_435_761) ^ nanos)
-        .wrapping_add(PICKS.fetch_add(7919, std::sync::atomic::Ordering::Relaxed));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let seed = (std::process::id().wrapping_mul(2_654_435_761) ^ nanos).wrapping_add(PICKS.fetch_add(7919, std::sync::atomic::Ordering::Relaxed));
+    // a prime step visits every port of the span before it repeats (unless the span is a multiple)
     for i in 0..span {
-        let port = LOW + (seed.wrapping_add(i.wrapping_mul(7_919)) % span);
-        let Ok(port) = u16::try_from(port) else {
-            continue;
-        };
+        let Ok(port) = u16::try_from(LOW + seed.wrapping_add(i.wrapping_mul(7_919)) % span) else { continue };
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
 /// One more static cluster of one loopback endpoint, as an item of
@@ -136,14 +121,11 @@ impl EnvoyConfig {
 
     /// The plugin configuration that points at this config's collector.
     pub fn default_plugin_config(collector_port: u16) -> String {
-        format!(
-            r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{collector_port}","flush_interval_ms":100,"timeout_ms":2000}}}}"#
-        )
+        format!(r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{collector_port}","flush_interval_ms":100,"timeout_ms":2000}}}}"#)
     }
 
     pub fn render(&self) -> String {
-        let stats = std::fs::read_to_string(repo_root().join("envoy/stats_config.yaml"))
-            .unwrap_or_default();
+        let stats = std::fs::read_to_string(repo_root().join("envoy/stats_config.yaml")).unwrap_or_default();
         let filter = match (&self.dynamic_module, &self.wasm) {
             (Some(module), _) => format!(
                 r#"          - name: genai_tap
@@ -158,11 +140,7 @@ impl EnvoyConfig {
                 self.plugin_config
             ),
             (None, Some(path)) => {
-                let cfg: String = self
-                    .plugin_config
-                    .lines()
-                    .map(|l| format!("                    {l}\n"))
-                    .collect();
+                let cfg: String = self.plugin_config.lines().map(|l| format!("                    {l}\n")).collect();
                 let mut flags = String::new();
                 if self.allow_on_headers_stop_iteration {
                     flags.push_str("                allow_on_headers_stop_iteration: true\n");
@@ -238,11 +216,7 @@ static_resources:
             extra_filters = self.extra_http_filters,
             hcm_options = self.hcm_options,
             extra_routes = self.extra_routes,
-            route_options = if self.route_options.is_empty() {
-                String::new()
-            } else {
-                format!(", {}", self.route_options)
-            },
+            route_options = if self.route_options.is_empty() { String::new() } else { format!(", {}", self.route_options) },
             upstream_protocol = if self.upstream_http2 {
                 "    typed_extension_protocol_options:\n      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:\n        \"@type\": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions\n        explicit_http_config: {http2_protocol_options: {}}\n"
             } else {
@@ -266,10 +240,7 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(prefix: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let p = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
         let _ = std::fs::create_dir_all(&p);
         TempDir(p)
@@ -300,20 +271,11 @@ impl Envoy {
     /// Starts Envoy with `cfg` rendered and then passed through `edit` (a node id, a listener
     /// option). When a port turns out to be taken after all, it starts again on fresh ports
     /// (twice at most), so the returned Envoy's ports may differ from `cfg`'s.
-    pub fn start_edited(
-        cfg: &EnvoyConfig,
-        extra_args: &[&str],
-        edit: impl Fn(String) -> String,
-    ) -> Result<Envoy, StartError> {
+    pub fn start_edited(cfg: &EnvoyConfig, extra_args: &[&str], edit: impl Fn(String) -> String) -> Result<Envoy, StartError> {
         let mut cfg = cfg.clone();
         let mut retries = 2;
         loop {
-            match Self::start_yaml(
-                &edit(cfg.render()),
-                cfg.listener_port,
-                cfg.admin_port,
-                extra_args,
-            ) {
+            match Self::start_yaml(&edit(cfg.render()), cfg.listener_port, cfg.admin_port, extra_args) {
                 Err(e) if retries > 0 && e.log.contains("Address already in use") => {
                     retries -= 1;
                     cfg.listener_port = free_port();
@@ -325,23 +287,14 @@ impl Envoy {
     }
 
     /// Starts Envoy with a whole YAML configuration.
-    pub fn start_yaml(
-        yaml: &str,
-        listener_port: u16,
-        admin_port: u16,
-        extra_args: &[&str],
-    ) -> Result<Envoy, StartError> {
+    pub fn start_yaml(yaml: &str, listener_port: u16, admin_port: u16, extra_args: &[&str]) -> Result<Envoy, StartError> {
         let dir = TempDir::new("genai-tap-envoy");
         let config = dir.0.join("envoy.yaml");
         let log_path = dir.0.join("envoy.log");
         let err = |message: String, log: String| StartError { message, log };
-        std::fs::write(&config, yaml)
-            .map_err(|e| err(format!("write config: {e}"), String::new()))?;
-        let log_file = std::fs::File::create(&log_path)
-            .map_err(|e| err(format!("log file: {e}"), String::new()))?;
-        let log_err = log_file
-            .try_clone()
-            .map_err(|e| err(format!("log file: {e}"), String::new()))?;
+        std::fs::write(&config, yaml).map_err(|e| err(format!("write config: {e}"), String::new()))?;
+        let log_file = std::fs::File::create(&log_path).map_err(|e| err(format!("log file: {e}"), String::new()))?;
+        let log_err = log_file.try_clone().map_err(|e| err(format!("log file: {e}"), String::new()))?;
         let bin = envoy_binary();
         let child = Command::new(&bin)
             .arg("-c")
@@ -352,19 +305,8 @@ impl Envoy {
             .stdout(log_file)
             .stderr(log_err)
             .spawn()
-            .map_err(|e| {
-                err(
-                    format!("cannot run {}: {e} (run `make envoy`)", bin.display()),
-                    String::new(),
-                )
-            })?;
-        let mut envoy = Envoy {
-            child,
-            listener_port,
-            admin_port,
-            log_path,
-            _dir: dir,
-        };
+            .map_err(|e| err(format!("cannot run {}: {e} (run `make envoy`)", bin.display()), String::new()))?;
+        let mut envoy = Envoy { child, listener_port, admin_port, log_path, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = envoy.child.try_wait() {
@@ -376,10 +318,7 @@ impl Envoy {
                 }
             }
             if Instant::now() > deadline {
-                return Err(err(
-                    "envoy did not become ready in 60 s".into(),
-                    envoy.log(),
-                ));
+                return Err(err("envoy did not become ready in 60 s".into(), envoy.log()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -401,11 +340,7 @@ impl Envoy {
         if out.status.success() {
             Ok(())
         } else {
-            Err(format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
+            Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
         }
     }
 
@@ -423,34 +358,20 @@ impl Envoy {
 
     /// Sends one request over HTTP/2 without TLS (h2c, prior knowledge), with curl (Debian's
     /// `curl`, built with nghttp2; `make deps`). Status 0 and the error as the body on failure.
-    pub fn send_h2c(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> crate::http::Response {
+    pub fn send_h2c(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> crate::http::Response {
         crate::http::request_h2c(self.listener_port, method, path, headers, body)
     }
 
     /// Sends a request through the listener. Status 0 and the error as the body on failure.
-    pub fn send(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> crate::http::Response {
-        crate::http::request(self.listener_port, method, path, headers, body, None).unwrap_or_else(
-            |e| crate::http::Response {
-                status: 0,
-                headers: Vec::new(),
-                body: e.to_string().into_bytes(),
-                first_byte: None,
-                total: Duration::ZERO,
-                complete: false,
-            },
-        )
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> crate::http::Response {
+        crate::http::request(self.listener_port, method, path, headers, body, None).unwrap_or_else(|e| crate::http::Response {
+            status: 0,
+            headers: Vec::new(),
+            body: e.to_string().into_bytes(),
+            first_byte: None,
+            total: Duration::ZERO,
+            complete: false,
+        })
     }
 
     /// Sends the recorded request of the fixture `name` through the listener, as the agent
@@ -460,22 +381,15 @@ impl Envoy {
     ///
     /// Panics if the fixture does not load: a test that names a missing fixture is wrong.
     pub fn send_fixture(&self, name: &str, extra: &[(&str, &str)]) -> crate::http::Response {
-        let fx =
-            crate::upstream::Fixture::load(name).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+        let fx = crate::upstream::Fixture::load(name).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
         let host = fx.upstream_host();
-        let mut headers = vec![
-            ("host", host.as_str()),
-            ("content-type", "application/json"),
-            ("x-fixture", name),
-        ];
+        let mut headers = vec![("host", host.as_str()), ("content-type", "application/json"), ("x-fixture", name)];
         headers.extend_from_slice(extra);
         self.send("POST", &fx.request_path(), &headers, &fx.request_body())
     }
 
     pub fn admin(&self, path: &str) -> String {
-        crate::http::request(self.admin_port, "GET", path, &[], b"", None)
-            .map(|r| r.text())
-            .unwrap_or_default()
+        crate::http::request(self.admin_port, "GET", path, &[], b"", None).map(|r| r.text()).unwrap_or_default()
     }
 
     /// Every `name: value` of `/stats` whose value is an integer.
@@ -491,11 +405,7 @@ impl Envoy {
 
     /// The value of one stat, 0 when absent.
     pub fn stat(&self, name: &str) -> i64 {
-        self.stats()
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
-            .unwrap_or(0)
+        self.stats().into_iter().find(|(k, _)| k == name).map(|(_, v)| v).unwrap_or(0)
     }
 
     /// Sum over `/stats/prometheus` samples of `metric` whose labels include every `labels` pair.
@@ -522,11 +432,7 @@ impl Envoy {
     pub fn rss_kib(&self) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
             .unwrap_or(0)
     }
 }
@@ -549,10 +455,7 @@ pub fn prom_sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
         if name != metric {
             continue;
         }
-        if labels
-            .iter()
-            .all(|(k, v)| label_text.contains(&format!("{k}=\"{v}\"")))
-        {
+        if labels.iter().all(|(k, v)| label_text.contains(&format!("{k}=\"{v}\""))) {
             sum += value.parse::<f64>().unwrap_or(0.0);
         }
     }

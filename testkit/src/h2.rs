@@ -23,9 +23,7 @@ const PIECE: usize = 16 * 1024;
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
 /// Starts an h2c server on 127.0.0.1:`port` (0 for any free port) that answers with `handler`.
@@ -59,41 +57,18 @@ pub fn serve(port: u16, handler: Handler) -> std::io::Result<Server> {
 
 async fn serve_connection(stream: std::net::TcpStream, handler: Handler) {
     let _ = stream.set_nodelay(true);
-    let Ok(socket) = stream
-        .set_nonblocking(true)
-        .and_then(|_| tokio::net::TcpStream::from_std(stream))
-    else {
-        return;
-    };
-    let Ok(mut conn) = h2::server::Builder::new()
-        .initial_window_size(WINDOW)
-        .handshake::<_, Bytes>(socket)
-        .await
-    else {
-        return;
-    };
+    let Ok(socket) = stream.set_nonblocking(true).and_then(|_| tokio::net::TcpStream::from_std(stream)) else { return };
+    let Ok(mut conn) = h2::server::Builder::new().initial_window_size(WINDOW).handshake::<_, Bytes>(socket).await else { return };
     // accepting drives the connection; each stream answers on its own task
     while let Some(Ok((request, respond))) = conn.accept().await {
         tokio::spawn(serve_stream(request, respond, handler.clone()));
     }
 }
 
-async fn serve_stream(
-    request: http::Request<h2::RecvStream>,
-    mut respond: h2::server::SendResponse<Bytes>,
-    handler: Handler,
-) {
+async fn serve_stream(request: http::Request<h2::RecvStream>, mut respond: h2::server::SendResponse<Bytes>, handler: Handler) {
     let (parts, mut body) = request.into_parts();
-    let mut headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let mut headers: Vec<(String, String)> =
+        parts.headers.iter().map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
     if let Some(a) = parts.uri.authority() {
         headers.push((":authority".to_owned(), a.as_str().to_owned()));
         headers.push(("host".to_owned(), a.as_str().to_owned()));
@@ -104,21 +79,10 @@ async fn serve_stream(
         let _ = body.flow_control().release_capacity(piece.len());
         bytes.extend_from_slice(&piece);
     }
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "/".to_owned());
-    let req = Request {
-        method: parts.method.as_str().to_owned(),
-        path,
-        headers,
-        body: bytes,
-    };
+    let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".to_owned());
+    let req = Request { method: parts.method.as_str().to_owned(), path, headers, body: bytes };
     // handlers may sleep (`x-delay-ms`): keep them off the connection's thread
-    let Ok(reply) = tokio::task::spawn_blocking(move || handler(&req)).await else {
-        return;
-    };
+    let Ok(reply) = tokio::task::spawn_blocking(move || handler(&req)).await else { return };
     answer(&mut respond, reply).await;
 }
 
@@ -128,21 +92,11 @@ async fn answer(respond: &mut h2::server::SendResponse<Bytes>, reply: Reply) {
         other => (other, Vec::new()),
     };
     let (status, headers, chunks, delay, reset_after) = match reply {
-        Reply::Full {
-            status,
-            mut headers,
-            body,
-        } => {
+        Reply::Full { status, mut headers, body } => {
             headers.push(("content-length".to_owned(), body.len().to_string()));
             (status, headers, vec![body], Duration::ZERO, None)
         }
-        Reply::Chunked {
-            status,
-            headers,
-            chunks,
-            delay,
-            reset_after,
-        } => (status, headers, chunks, delay, reset_after),
+        Reply::Chunked { status, headers, chunks, delay, reset_after } => (status, headers, chunks, delay, reset_after),
         Reply::Trailed { .. } | Reply::Close => {
             respond.send_reset(h2::Reason::REFUSED_STREAM);
             return;
@@ -151,18 +105,13 @@ async fn answer(respond: &mut h2::server::SendResponse<Bytes>, reply: Reply) {
     let mut head = http::Response::builder().status(status);
     for (k, v) in &headers {
         // connection-specific headers are illegal in HTTP/2
-        if !matches!(
-            k.as_str(),
-            "connection" | "transfer-encoding" | "keep-alive"
-        ) {
+        if !matches!(k.as_str(), "connection" | "transfer-encoding" | "keep-alive") {
             head = head.header(k.as_str(), v.as_str());
         }
     }
     let Ok(head) = head.body(()) else { return };
     let empty = chunks.iter().all(Vec::is_empty) && trailers.is_empty();
-    let Ok(mut send) = respond.send_response(head, empty) else {
-        return;
-    };
+    let Ok(mut send) = respond.send_response(head, empty) else { return };
     if empty {
         return;
     }
@@ -198,10 +147,7 @@ async fn answer(respond: &mut h2::server::SendResponse<Bytes>, reply: Reply) {
     if !trailers.is_empty() {
         let mut map = http::HeaderMap::new();
         for (k, v) in trailers {
-            if let (Ok(k), Ok(v)) = (
-                http::HeaderName::from_bytes(k.as_bytes()),
-                http::HeaderValue::from_str(&v),
-            ) {
+            if let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(&v)) {
                 map.append(k, v);
             }
         }
@@ -211,11 +157,7 @@ async fn answer(respond: &mut h2::server::SendResponse<Bytes>, reply: Reply) {
 
 /// Sends `data` as the peer's flow-control window allows (never more than [`PIECE`] queued),
 /// so a large body waits for WINDOW_UPDATEs instead of piling up in the sender.
-async fn send_windowed(
-    send: &mut h2::SendStream<Bytes>,
-    data: &[u8],
-    end: bool,
-) -> Result<(), h2::Error> {
+async fn send_windowed(send: &mut h2::SendStream<Bytes>, data: &[u8], end: bool) -> Result<(), h2::Error> {
     let mut rest = data;
     if rest.is_empty() {
         return send.send_data(Bytes::new(), end);
@@ -276,37 +218,21 @@ pub struct H2Response {
 
 impl H2Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
     pub fn trailer(&self, name: &str) -> Option<&str> {
-        self.trailers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.trailers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
     /// As the HTTP/1.1 client's [`Response`], for helpers that take one.
     pub fn into_response(self) -> Response {
-        Response {
-            status: self.status,
-            headers: self.headers,
-            body: self.body,
-            first_byte: None,
-            total: Duration::ZERO,
-            complete: self.complete,
-        }
+        Response { status: self.status, headers: self.headers, body: self.body, first_byte: None, total: Duration::ZERO, complete: self.complete }
     }
 }
 
 /// Makes one call over a new h2c connection to 127.0.0.1:`port`. After a reset the connection
 /// stays open a moment, so the peer sees RST_STREAM on a live connection, not a close.
 pub fn call(port: u16, c: &H2Call<'_>) -> H2Response {
-    let fail = |e: String| H2Response {
-        error: Some(e),
-        ..Default::default()
-    };
+    let fail = |e: String| H2Response { error: Some(e), ..Default::default() };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(e.to_string()),
@@ -320,92 +246,41 @@ pub fn call(port: u16, c: &H2Call<'_>) -> H2Response {
 }
 
 fn header_pairs(map: &http::HeaderMap) -> Vec<(String, String)> {
-    map.iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
+    map.iter().map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
 }
 
 async fn call_async(port: u16, c: &H2Call<'_>) -> H2Response {
     let mut out = H2Response::default();
     let socket = match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
         Ok(s) => s,
-        Err(e) => {
-            return H2Response {
-                error: Some(e.to_string()),
-                ..out
-            }
-        }
+        Err(e) => return H2Response { error: Some(e.to_string()), ..out },
     };
     let _ = socket.set_nodelay(true);
-    let (client, connection) = match h2::client::Builder::new()
-        .initial_window_size(WINDOW)
-        .handshake::<_, Bytes>(socket)
-        .await
-    {
+    let (client, connection) = match h2::client::Builder::new().initial_window_size(WINDOW).handshake::<_, Bytes>(socket).await {
         Ok(x) => x,
-        Err(e) => {
-            return H2Response {
-                error: Some(e.to_string()),
-                ..out
-            }
-        }
+        Err(e) => return H2Response { error: Some(e.to_string()), ..out },
     };
     let driver = tokio::spawn(async move {
         let _ = connection.await;
     });
-    let authority = c
-        .headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
-        .map_or("localhost", |(_, v)| *v);
-    let mut req = http::Request::builder()
-        .method(c.method)
-        .uri(format!("http://{authority}{}", c.path));
-    for (k, v) in c
-        .headers
-        .iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
-    {
+    let authority = c.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("host")).map_or("localhost", |(_, v)| *v);
+    let mut req = http::Request::builder().method(c.method).uri(format!("http://{authority}{}", c.path));
+    for (k, v) in c.headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("host")) {
         req = req.header(k.to_ascii_lowercase(), *v);
     }
-    let Ok(req) = req.body(()) else {
-        return H2Response {
-            error: Some("bad request head".into()),
-            ..out
-        };
-    };
+    let Ok(req) = req.body(()) else { return H2Response { error: Some("bad request head".into()), ..out } };
     let mut client = match client.ready().await {
         Ok(cl) => cl,
-        Err(e) => {
-            return H2Response {
-                error: Some(e.to_string()),
-                ..out
-            }
-        }
+        Err(e) => return H2Response { error: Some(e.to_string()), ..out },
     };
-    let (response, mut send) =
-        match client.send_request(req, c.body.is_empty() && c.trailers.is_empty()) {
-            Ok(x) => x,
-            Err(e) => {
-                return H2Response {
-                    error: Some(e.to_string()),
-                    ..out
-                }
-            }
-        };
+    let (response, mut send) = match client.send_request(req, c.body.is_empty() && c.trailers.is_empty()) {
+        Ok(x) => x,
+        Err(e) => return H2Response { error: Some(e.to_string()), ..out },
+    };
     // the body goes out on its own task, so a response that starts early is read as it comes
     let body = c.body.to_vec();
     let reset_request_after = c.reset_request_after;
-    let trailers: Vec<(String, String)> = c
-        .trailers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
-        .collect();
+    let trailers: Vec<(String, String)> = c.trailers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect();
     let sender = tokio::spawn(async move {
         if body.is_empty() && trailers.is_empty() {
             return send;
@@ -423,10 +298,7 @@ async fn call_async(port: u16, c: &H2Call<'_>) -> H2Response {
                 if !trailers.is_empty() {
                     let mut map = http::HeaderMap::new();
                     for (k, v) in &trailers {
-                        if let (Ok(k), Ok(v)) = (
-                            http::HeaderName::from_bytes(k.as_bytes()),
-                            http::HeaderValue::from_str(v),
-                        ) {
+                        if let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
                             map.append(k, v);
                         }
                     }

@@ -20,21 +20,14 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
 /// How a handler answers.
 pub enum Reply {
     /// Status, headers and a body sent with content-length.
-    Full {
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-    },
+    Full { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
     /// Status, headers and body chunks sent with chunked encoding, `delay` between chunks;
     /// `reset_after` closes the socket after that many body bytes.
     Chunked {
@@ -48,10 +41,7 @@ pub enum Reply {
     Close,
     /// `reply` followed by trailers: a trailers HEADERS frame over HTTP/2 (gRPC-style), the
     /// chunked body's trailer section over HTTP/1.1 (dropped after a `Full` body).
-    Trailed {
-        reply: Box<Reply>,
-        trailers: Vec<(String, String)>,
-    },
+    Trailed { reply: Box<Reply>, trailers: Vec<(String, String)> },
 }
 
 pub type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
@@ -101,53 +91,28 @@ fn serve(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let _ = stream.set_nodelay(true);
-    let Ok(write_half) = stream.try_clone() else {
-        return;
-    };
+    let Ok(write_half) = stream.try_clone() else { return };
     let mut reader = BufReader::new(stream);
     let mut out = write_half;
     while !stop.load(Ordering::Relaxed) {
-        let Some(req) = read_request(&mut reader) else {
-            return;
-        };
+        let Some(req) = read_request(&mut reader) else { return };
         let (reply, trailers) = match handler(&req) {
             Reply::Trailed { reply, trailers } => (*reply, trailers),
             other => (other, Vec::new()),
         };
         match reply {
-            Reply::Full {
-                status,
-                headers,
-                body,
-            } => {
-                let mut head = format!(
-                    "HTTP/1.1 {status} {}\r\ncontent-length: {}\r\n",
-                    reason(status),
-                    body.len()
-                );
+            Reply::Full { status, headers, body } => {
+                let mut head = format!("HTTP/1.1 {status} {}\r\ncontent-length: {}\r\n", reason(status), body.len());
                 for (k, v) in headers {
                     head.push_str(&format!("{k}: {v}\r\n"));
                 }
                 head.push_str("\r\n");
-                if out
-                    .write_all(head.as_bytes())
-                    .and_then(|_| out.write_all(&body))
-                    .is_err()
-                {
+                if out.write_all(head.as_bytes()).and_then(|_| out.write_all(&body)).is_err() {
                     return;
                 }
             }
-            Reply::Chunked {
-                status,
-                headers,
-                chunks,
-                delay,
-                reset_after,
-            } => {
-                let mut head = format!(
-                    "HTTP/1.1 {status} {}\r\ntransfer-encoding: chunked\r\n",
-                    reason(status)
-                );
+            Reply::Chunked { status, headers, chunks, delay, reset_after } => {
+                let mut head = format!("HTTP/1.1 {status} {}\r\ntransfer-encoding: chunked\r\n", reason(status));
                 for (k, v) in headers {
                     head.push_str(&format!("{k}: {v}\r\n"));
                 }
@@ -190,10 +155,7 @@ fn serve(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>) {
                 return;
             }
         }
-        if req
-            .header("connection")
-            .is_some_and(|c| c.eq_ignore_ascii_case("close"))
-        {
+        if req.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
             return;
         }
     }
@@ -241,12 +203,7 @@ pub(crate) fn read_head<R: BufRead>(r: &mut R) -> Option<(String, Vec<(String, S
 }
 
 pub(crate) fn read_body<R: BufRead>(r: &mut R, headers: &[(String, String)]) -> Option<Vec<u8>> {
-    let get = |n: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
     if get("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
         let mut body = Vec::new();
         loop {
@@ -265,9 +222,7 @@ pub(crate) fn read_body<R: BufRead>(r: &mut R, headers: &[(String, String)]) -> 
             r.read_exact(&mut crlf).ok()?;
         }
     }
-    let n: usize = get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let n: usize = get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     let mut body = vec![0; n];
     r.read_exact(&mut body).ok()?;
     Some(body)
@@ -279,12 +234,7 @@ fn read_request<R: BufRead>(r: &mut R) -> Option<Request> {
     let method = parts.next()?.to_owned();
     let path = parts.next()?.to_owned();
     let body = read_body(r, &headers)?;
-    Some(Request {
-        method,
-        path,
-        headers,
-        body,
-    })
+    Some(Request { method, path, headers, body })
 }
 
 /// A response as a client saw it.
@@ -302,10 +252,7 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -338,18 +285,9 @@ pub(crate) fn connect(port: u16) -> std::io::Result<TcpStream> {
 }
 
 /// One HTTP/1.1 request, head and body; `host: localhost` unless the caller names a host.
-fn request_bytes(
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-    close: bool,
-) -> Vec<u8> {
+fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8], close: bool) -> Vec<u8> {
     let close = if close { "connection: close\r\n" } else { "" };
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\n{close}content-length: {}\r\n",
-        body.len()
-    );
+    let mut head = format!("{method} {path} HTTP/1.1\r\n{close}content-length: {}\r\n", body.len());
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         head.push_str("host: localhost\r\n");
     }
@@ -363,26 +301,13 @@ fn request_bytes(
 }
 
 /// Reads one response; also says whether the connection may carry another request.
-pub(crate) fn read_response<R: BufRead>(
-    r: &mut R,
-    start: Instant,
-    abort_after: Option<usize>,
-) -> std::io::Result<(Response, bool)> {
+pub(crate) fn read_response<R: BufRead>(r: &mut R, start: Instant, abort_after: Option<usize>) -> std::io::Result<(Response, bool)> {
     let (line, headers) = read_head(r).ok_or_else(|| std::io::Error::other("no response head"))?;
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let status = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let mut body = Vec::new();
     let mut first_byte = None;
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let length: Option<usize> = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok());
+    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let length: Option<usize> = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok());
     let mut complete = true;
     if chunked {
         loop {
@@ -391,8 +316,7 @@ pub(crate) fn read_response<R: BufRead>(
                 complete = false;
                 break;
             }
-            let Ok(n) = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
-            else {
+            let Ok(n) = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16) else {
                 complete = false;
                 break;
             };
@@ -406,10 +330,7 @@ pub(crate) fn read_response<R: BufRead>(
             }
             first_byte.get_or_insert_with(|| start.elapsed());
             // keep whatever part of the chunk arrives before a cut: the client did receive it
-            let got = std::io::Read::by_ref(r)
-                .take(n as u64)
-                .read_to_end(&mut body)
-                .unwrap_or(0);
+            let got = std::io::Read::by_ref(r).take(n as u64).read_to_end(&mut body).unwrap_or(0);
             let mut crlf = [0u8; 2];
             if got < n || r.read_exact(&mut crlf).is_err() {
                 complete = false;
@@ -444,21 +365,9 @@ pub(crate) fn read_response<R: BufRead>(
             complete = complete && body.len() == n;
         }
     }
-    let close = headers
-        .iter()
-        .any(|(k, v)| k == "connection" && v.eq_ignore_ascii_case("close"));
+    let close = headers.iter().any(|(k, v)| k == "connection" && v.eq_ignore_ascii_case("close"));
     let reusable = complete && !close && (chunked || length.is_some());
-    Ok((
-        Response {
-            status,
-            headers,
-            body,
-            first_byte,
-            total: start.elapsed(),
-            complete,
-        },
-        reusable,
-    ))
+    Ok((Response { status, headers, body, first_byte, total: start.elapsed(), complete }, reusable))
 }
 
 /// A keep-alive HTTP/1.1 client connection: requests go one after another on one socket, and
@@ -473,11 +382,7 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(port: u16) -> Conn {
-        Conn {
-            port,
-            stream: None,
-            connects: 0,
-        }
+        Conn { port, stream: None, connects: 0 }
     }
 
     /// Sends one request and reads its response. `abort_after`: stop reading after that many
@@ -495,12 +400,8 @@ impl Conn {
             self.stream = Some(BufReader::new(connect(self.port)?));
             self.connects += 1;
         }
-        let mut r = self
-            .stream
-            .take()
-            .ok_or_else(|| std::io::Error::other("no connection"))?;
-        r.get_mut()
-            .write_all(&request_bytes(method, path, headers, body, false))?;
+        let mut r = self.stream.take().ok_or_else(|| std::io::Error::other("no connection"))?;
+        r.get_mut().write_all(&request_bytes(method, path, headers, body, false))?;
         let (resp, reusable) = read_response(&mut r, start, abort_after)?;
         if reusable {
             self.stream = Some(r);
@@ -515,27 +416,10 @@ impl Conn {
 /// `curl --http2-prior-knowledge`: the testkit's own client speaks only HTTP/1.1, and curl's
 /// nghttp2 is a real HTTP/2 stack (framing, HPACK, flow control). The response's headers are
 /// those of the final response; `first_byte` is not measured. Status 0 on any failure.
-pub fn request_h2c(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Response {
+pub fn request_h2c(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
     let started = std::time::Instant::now();
-    let fail = |e: String| Response {
-        status: 0,
-        headers: Vec::new(),
-        body: e.into_bytes(),
-        first_byte: None,
-        total: started.elapsed(),
-        complete: false,
-    };
-    let dir = std::env::temp_dir().join(format!(
-        "genai-tap-h2c-{}-{}",
-        std::process::id(),
-        NEXT_H2C.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
+    let fail = |e: String| Response { status: 0, headers: Vec::new(), body: e.into_bytes(), first_byte: None, total: started.elapsed(), complete: false };
+    let dir = std::env::temp_dir().join(format!("genai-tap-h2c-{}-{}", std::process::id(), NEXT_H2C.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
     if let Err(e) = std::fs::create_dir_all(&dir) {
         return fail(e.to_string());
     }
@@ -544,27 +428,16 @@ pub fn request_h2c(
         return fail(e.to_string());
     }
     let mut cmd = std::process::Command::new("curl");
-    cmd.args([
-        "--silent",
-        "--show-error",
-        "--http2-prior-knowledge",
-        "--max-time",
-        "30",
-        "-X",
-        method,
-    ])
-    .arg("--output")
-    .arg(&out_path)
-    .arg("--dump-header")
-    .arg(&hdr_path)
-    .args(["--write-out", "%{http_code} %{http_version}"]);
+    cmd.args(["--silent", "--show-error", "--http2-prior-knowledge", "--max-time", "30", "-X", method])
+        .arg("--output").arg(&out_path)
+        .arg("--dump-header").arg(&hdr_path)
+        .args(["--write-out", "%{http_code} %{http_version}"]);
     for (k, v) in headers {
         // curl's own Host becomes :authority over HTTP/2
         cmd.arg("-H").arg(format!("{k}: {v}"));
     }
     if !body.is_empty() {
-        cmd.arg("--data-binary")
-            .arg(format!("@{}", req_path.display()));
+        cmd.arg("--data-binary").arg(format!("@{}", req_path.display()));
     }
     cmd.arg(format!("http://127.0.0.1:{port}{path}"));
     let out = match cmd.output() {
@@ -579,10 +452,7 @@ pub fn request_h2c(
     let mut headers: Vec<(String, String)> = std::fs::read_to_string(&hdr_path)
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| {
-            l.split_once(':')
-                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        })
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())))
         .filter(|(k, _)| !k.is_empty())
         .collect();
     headers.push(("x-testkit-http-version".to_owned(), version.to_owned()));
@@ -590,14 +460,7 @@ pub fn request_h2c(
     if status == 0 {
         return fail(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    Response {
-        status,
-        headers,
-        body,
-        first_byte: None,
-        total: started.elapsed(),
-        complete: out.status.success(),
-    }
+    Response { status, headers, body, first_byte: None, total: started.elapsed(), complete: out.status.success() }
 }
 
 static NEXT_H2C: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

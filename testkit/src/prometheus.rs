@@ -30,43 +30,19 @@ impl Prometheus {
         .expect("write prometheus.yml");
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.0.join("data").display()
-            ))
+            .arg(format!("--storage.tsdb.path={}", dir.0.join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("prometheus is installed by `make deps`");
-        Prometheus {
-            port,
-            child,
-            _dir: dir,
-        }
+        Prometheus { port, child, _dir: dir }
     }
 
     /// The first sample of an instant query, `None` when it has none (or Prometheus is not up).
     pub fn query(&self, promql: &str) -> Option<f64> {
-        let q: String = promql
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
-        let r = crate::http::request(
-            self.port,
-            "GET",
-            &format!("/api/v1/query?query={q}"),
-            &[],
-            b"",
-            None,
-        )
-        .ok()?;
+        let q: String = promql.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+        let r = crate::http::request(self.port, "GET", &format!("/api/v1/query?query={q}"), &[], b"", None).ok()?;
         let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
         v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
     }

@@ -74,23 +74,13 @@ impl Recorder {
 
     /// Every byte received, all connections, in the order connections were accepted.
     pub fn bytes(&self) -> Vec<u8> {
-        let conns = self
-            .log
-            .lock()
-            .map(|l| l.connections.clone())
-            .unwrap_or_default();
-        conns
-            .iter()
-            .flat_map(|c| c.lock().map(|b| b.clone()).unwrap_or_default())
-            .collect()
+        let conns = self.log.lock().map(|l| l.connections.clone()).unwrap_or_default();
+        conns.iter().flat_map(|c| c.lock().map(|b| b.clone()).unwrap_or_default()).collect()
     }
 
     /// Every request read whole.
     pub fn requests(&self) -> Vec<Request> {
-        self.log
-            .lock()
-            .map(|l| l.requests.clone())
-            .unwrap_or_default()
+        self.log.lock().map(|l| l.requests.clone()).unwrap_or_default()
     }
 
     /// Forgets everything recorded so far.
@@ -115,23 +105,11 @@ impl Drop for Recorder {
 fn serve(stream: std::net::TcpStream, seen: Arc<Mutex<Vec<u8>>>, log: Arc<Mutex<Log>>) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let _ = stream.set_nodelay(true);
-    let Ok(mut out) = stream.try_clone() else {
-        return;
-    };
-    let mut r = BufReader::with_capacity(
-        64 * 1024,
-        Tee {
-            inner: stream,
-            seen,
-        },
-    );
+    let Ok(mut out) = stream.try_clone() else { return };
+    let mut r = BufReader::with_capacity(64 * 1024, Tee { inner: stream, seen });
     loop {
-        let Some((line, headers)) = read_head(&mut r) else {
-            return;
-        };
-        let Some(body) = read_body(&mut r, &headers) else {
-            return;
-        };
+        let Some((line, headers)) = read_head(&mut r) else { return };
+        let Some(body) = read_body(&mut r, &headers) else { return };
         let mut parts = line.split_whitespace();
         let req = Request {
             method: parts.next().unwrap_or("").to_owned(),
@@ -142,15 +120,8 @@ fn serve(stream: std::net::TcpStream, seen: Arc<Mutex<Vec<u8>>>, log: Arc<Mutex<
         if let Ok(mut l) = log.lock() {
             l.requests.push(req);
         }
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-            ANSWER.len()
-        );
-        if out
-            .write_all(head.as_bytes())
-            .and_then(|_| out.write_all(ANSWER))
-            .is_err()
-        {
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", ANSWER.len());
+        if out.write_all(head.as_bytes()).and_then(|_| out.write_all(ANSWER)).is_err() {
             return;
         }
     }
@@ -199,9 +170,7 @@ pub fn send_spaced(
         let piece = &body[at..end];
         let ok = match framing {
             Framing::ContentLength => s.write_all(piece),
-            Framing::Chunked => {
-                s.write_all(&[format!("{:x}\r\n", piece.len()).as_bytes(), piece, b"\r\n"].concat())
-            }
+            Framing::Chunked => s.write_all(&[format!("{:x}\r\n", piece.len()).as_bytes(), piece, b"\r\n"].concat()),
         };
         let _ = s.flush();
         if ok.is_err() {

@@ -95,18 +95,14 @@ fn value(v: &Option<AnyValue>) -> Value {
         Some(any_value::Value::IntValue(i)) => Value::from(*i),
         Some(any_value::Value::DoubleValue(d)) => Value::from(*d),
         Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
-        Some(any_value::Value::ArrayValue(a)) => {
-            Value::Array(a.values.iter().map(|v| value(&Some(v.clone()))).collect())
-        }
+        Some(any_value::Value::ArrayValue(a)) => Value::Array(a.values.iter().map(|v| value(&Some(v.clone()))).collect()),
         Some(other) => Value::String(format!("{other:?}")),
         None => Value::Null,
     }
 }
 
 fn attrs(kvs: &[KeyValue]) -> BTreeMap<String, Value> {
-    kvs.iter()
-        .map(|kv| (kv.key.clone(), value(&kv.value)))
-        .collect()
+    kvs.iter().map(|kv| (kv.key.clone(), value(&kv.value))).collect()
 }
 
 /// Decodes an `ExportTraceServiceRequest` body (protobuf, or OTLP/JSON).
@@ -118,11 +114,7 @@ pub fn decode_traces(body: &[u8], json: bool) -> Result<Vec<SpanRecord>, String>
     };
     let mut out = Vec::new();
     for rs in &req.resource_spans {
-        let resource = rs
-            .resource
-            .as_ref()
-            .map(|r| attrs(&r.attributes))
-            .unwrap_or_default();
+        let resource = rs.resource.as_ref().map(|r| attrs(&r.attributes)).unwrap_or_default();
         for ss in &rs.scope_spans {
             for s in &ss.spans {
                 out.push(SpanRecord {
@@ -136,16 +128,8 @@ pub fn decode_traces(body: &[u8], json: bool) -> Result<Vec<SpanRecord>, String>
                     end_time_unix_nano: s.end_time_unix_nano,
                     attributes: attrs(&s.attributes),
                     status_code: s.status.as_ref().map(|st| st.code).unwrap_or(0),
-                    events: s
-                        .events
-                        .iter()
-                        .map(|e| (e.name.clone(), attrs(&e.attributes)))
-                        .collect(),
-                    links: s
-                        .links
-                        .iter()
-                        .map(|l| (hex(&l.trace_id), hex(&l.span_id), attrs(&l.attributes)))
-                        .collect(),
+                    events: s.events.iter().map(|e| (e.name.clone(), attrs(&e.attributes))).collect(),
+                    links: s.links.iter().map(|l| (hex(&l.trace_id), hex(&l.span_id), attrs(&l.attributes))).collect(),
                     resource: resource.clone(),
                 });
             }
@@ -183,18 +167,9 @@ pub fn decode_logs(body: &[u8], json: bool) -> Result<Vec<LogRecord>, String> {
 }
 
 fn print_span(s: &SpanRecord) {
-    println!(
-        "── span {} ({} ms) trace={} span={} parent={}",
-        s.name,
-        s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano) / 1_000_000,
-        s.trace_id,
-        s.span_id,
-        if s.parent_span_id.is_empty() {
-            "-"
-        } else {
-            &s.parent_span_id
-        }
-    );
+    println!("── span {} ({} ms) trace={} span={} parent={}", s.name,
+        s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano) / 1_000_000, s.trace_id, s.span_id,
+        if s.parent_span_id.is_empty() { "-" } else { &s.parent_span_id });
     for (k, v) in &s.attributes {
         println!("   {k} = {v}");
     }
@@ -220,13 +195,7 @@ fn handle(state: &Arc<Mutex<State>>, req: &Request) -> Reply {
     }
     let json = ct.starts_with("application/json");
     if let Ok(mut s) = state.lock() {
-        s.received.push(Received {
-            path: req.path.clone(),
-            content_type: ct.clone(),
-            content_encoding: ce,
-            headers: req.headers.clone(),
-            raw: req.body.clone(),
-        });
+        s.received.push(Received { path: req.path.clone(), content_type: ct.clone(), content_encoding: ce, headers: req.headers.clone(), raw: req.body.clone() });
         if status == 200 {
             if req.path.ends_with("/v1/logs") {
                 match decode_logs(&body, json) {
@@ -246,38 +215,19 @@ fn handle(state: &Arc<Mutex<State>>, req: &Request) -> Reply {
             }
         }
     }
-    let mut headers = vec![(
-        "content-type".to_owned(),
-        if json {
-            "application/json"
-        } else {
-            "application/x-protobuf"
-        }
-        .to_owned(),
-    )];
+    let mut headers = vec![("content-type".to_owned(), if json { "application/json" } else { "application/x-protobuf" }.to_owned())];
     if let Some(ra) = retry_after {
         headers.push(("retry-after".to_owned(), ra.to_string()));
     }
-    Reply::Full {
-        status,
-        headers,
-        body: Vec::new(),
-    }
+    Reply::Full { status, headers, body: Vec::new() }
 }
 
 impl OtlpSink {
     /// Starts on 127.0.0.1:`port` (0 for a free port), answering 200.
     pub fn start(port: u16) -> std::io::Result<OtlpSink> {
-        let state = Arc::new(Mutex::new(State {
-            status: 200,
-            ..Default::default()
-        }));
+        let state = Arc::new(Mutex::new(State { status: 200, ..Default::default() }));
         let server = Self::listen(port, &state)?;
-        Ok(OtlpSink {
-            port: server.port,
-            server: Mutex::new(Some(server)),
-            state,
-        })
+        Ok(OtlpSink { port: server.port, server: Mutex::new(Some(server)), state })
     }
 
     fn listen(port: u16, state: &Arc<Mutex<State>>) -> std::io::Result<Server> {
@@ -334,56 +284,35 @@ impl OtlpSink {
     }
 
     pub fn spans(&self) -> Vec<SpanRecord> {
-        self.state
-            .lock()
-            .map(|s| s.spans.clone())
-            .unwrap_or_default()
+        self.state.lock().map(|s| s.spans.clone()).unwrap_or_default()
     }
 
     pub fn logs(&self) -> Vec<LogRecord> {
-        self.state
-            .lock()
-            .map(|s| s.logs.clone())
-            .unwrap_or_default()
+        self.state.lock().map(|s| s.logs.clone()).unwrap_or_default()
     }
 
     /// Takes the spans received so far, leaving none: a long run reads them in batches.
     pub fn take_spans(&self) -> Vec<SpanRecord> {
-        self.state
-            .lock()
-            .map(|mut s| std::mem::take(&mut s.spans))
-            .unwrap_or_default()
+        self.state.lock().map(|mut s| std::mem::take(&mut s.spans)).unwrap_or_default()
     }
 
     /// Takes the log records received so far, leaving none.
     pub fn take_logs(&self) -> Vec<LogRecord> {
-        self.state
-            .lock()
-            .map(|mut s| std::mem::take(&mut s.logs))
-            .unwrap_or_default()
+        self.state.lock().map(|mut s| std::mem::take(&mut s.logs)).unwrap_or_default()
     }
 
     /// Takes the raw requests received so far, leaving none.
     pub fn take_received(&self) -> Vec<Received> {
-        self.state
-            .lock()
-            .map(|mut s| std::mem::take(&mut s.received))
-            .unwrap_or_default()
+        self.state.lock().map(|mut s| std::mem::take(&mut s.received)).unwrap_or_default()
     }
 
     pub fn received(&self) -> Vec<Received> {
-        self.state
-            .lock()
-            .map(|s| s.received.clone())
-            .unwrap_or_default()
+        self.state.lock().map(|s| s.received.clone()).unwrap_or_default()
     }
 
     /// Bodies that did not decode: a test that sees any has found an encoding bug.
     pub fn decode_errors(&self) -> Vec<String> {
-        self.state
-            .lock()
-            .map(|s| s.decode_errors.clone())
-            .unwrap_or_default()
+        self.state.lock().map(|s| s.decode_errors.clone()).unwrap_or_default()
     }
 
     /// Waits until at least `n` spans arrived, or `timeout` passed; returns them.

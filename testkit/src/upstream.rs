@@ -15,9 +15,9 @@
 //! recorded. [`Upstream::start_h2`] serves the same over h2c.
 
 use crate::http::{Handler, Reply, Request, Server};
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -66,33 +66,19 @@ pub fn recordings_dir() -> PathBuf {
 impl Fixture {
     pub fn load(name: &str) -> std::io::Result<Fixture> {
         let own = recordings_dir().join(format!("{name}.json"));
-        let path = if own.exists() {
-            own
-        } else {
-            fixtures_dir().join(format!("{name}.json"))
-        };
+        let path = if own.exists() { own } else { fixtures_dir().join(format!("{name}.json")) };
         let text = std::fs::read_to_string(&path)?;
         let json = serde_json::from_str(&text).map_err(std::io::Error::other)?;
         Ok(Fixture { json })
     }
     pub fn request_body(&self) -> Vec<u8> {
-        self.json["request"]["body"]
-            .as_str()
-            .unwrap_or("")
-            .as_bytes()
-            .to_vec()
+        self.json["request"]["body"].as_str().unwrap_or("").as_bytes().to_vec()
     }
     pub fn request_path(&self) -> String {
-        self.json["request"]["path"]
-            .as_str()
-            .unwrap_or("/")
-            .to_owned()
+        self.json["request"]["path"].as_str().unwrap_or("/").to_owned()
     }
     pub fn upstream_host(&self) -> String {
-        self.json["upstream_host"]
-            .as_str()
-            .unwrap_or("localhost")
-            .to_owned()
+        self.json["upstream_host"].as_str().unwrap_or("localhost").to_owned()
     }
     pub fn status(&self) -> u16 {
         self.json["response"]["status"].as_u64().unwrap_or(200) as u16
@@ -100,10 +86,7 @@ impl Fixture {
     pub fn content_type(&self) -> String {
         self.json["response"]["headers"]
             .as_object()
-            .and_then(|h| {
-                h.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-            })
+            .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")))
             .and_then(|(_, v)| v.as_str())
             .unwrap_or("application/json")
             .to_owned()
@@ -125,10 +108,7 @@ impl Fixture {
         if let Some(h) = self.json["response"]["headers"].as_object() {
             for (k, v) in h {
                 let k = k.to_ascii_lowercase();
-                if k.starts_with("x-amzn-bedrock-")
-                    || k == "x-request-id"
-                    || k == "x-amzn-errortype"
-                {
+                if k.starts_with("x-amzn-bedrock-") || k == "x-request-id" || k == "x-amzn-errortype" {
                     out.push((k, v.as_str().unwrap_or("").to_owned()));
                 }
             }
@@ -178,8 +158,7 @@ fn split_eventstream(body: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut rest = body;
     while rest.len() >= 4 {
-        let n = (u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize)
-            .clamp(1, rest.len());
+        let n = (u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize).clamp(1, rest.len());
         out.push(rest[..n].to_vec());
         rest = &rest[n..];
     }
@@ -192,8 +171,7 @@ fn split_eventstream(body: &[u8]) -> Vec<Vec<u8>> {
 /// One chunk per element of a streamed JSON array (Gemini without `alt=sse`), each with the
 /// separator before it; the closing bracket goes with the last.
 fn split_json_array(body: &[u8]) -> Vec<Vec<u8>> {
-    let (mut out, mut start, mut depth, mut in_str, mut esc) =
-        (Vec::new(), 0, 0usize, false, false);
+    let (mut out, mut start, mut depth, mut in_str, mut esc) = (Vec::new(), 0, 0usize, false, false);
     for (i, &c) in body.iter().enumerate() {
         if in_str {
             match c {
@@ -245,20 +223,10 @@ fn default_fixture(req: &Request) -> &'static str {
 
 fn handle(req: &Request) -> Reply {
     if req.path.starts_with("/echo") {
-        let ct = req
-            .header("content-type")
-            .unwrap_or("application/json")
-            .to_owned();
-        return Reply::Full {
-            status: 200,
-            headers: vec![("content-type".into(), ct)],
-            body: req.body.clone(),
-        };
+        let ct = req.header("content-type").unwrap_or("application/json").to_owned();
+        return Reply::Full { status: 200, headers: vec![("content-type".into(), ct)], body: req.body.clone() };
     }
-    let name = req
-        .header("x-fixture")
-        .map(str::to_owned)
-        .unwrap_or_else(|| default_fixture(req).to_owned());
+    let name = req.header("x-fixture").map(str::to_owned).unwrap_or_else(|| default_fixture(req).to_owned());
     let fx = match cached_fixture(&name) {
         Ok(f) => f,
         Err(e) => {
@@ -272,10 +240,7 @@ fn handle(req: &Request) -> Reply {
     if let Some(ms) = req.header("x-delay-ms").and_then(|s| s.parse().ok()) {
         std::thread::sleep(Duration::from_millis(ms));
     }
-    let status = req
-        .header("x-status")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(fx.status());
+    let status = req.header("x-status").and_then(|s| s.parse().ok()).unwrap_or(fx.status());
     let mut headers = fx.replay_headers();
     let mut body = fx.response_body();
     if let Some(raw) = req.header("x-raw-body") {
@@ -291,62 +256,30 @@ fn handle(req: &Request) -> Reply {
     if let Some(sid) = req.header("x-mcp-session-id") {
         headers.push(("mcp-session-id".into(), sid.to_owned()));
     }
-    if let Some(n) = req
-        .header("x-synth-chat-stream")
-        .and_then(|s| s.parse().ok())
-    {
-        let text = req
-            .header("x-synth-event-text")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(900);
+    if let Some(n) = req.header("x-synth-chat-stream").and_then(|s| s.parse().ok()) {
+        let text = req.header("x-synth-event-text").and_then(|s| s.parse().ok()).unwrap_or(900);
         body = synth_chat_stream_sized(n, text);
         headers.retain(|(k, _)| k != "content-type");
         headers.push(("content-type".into(), "text/event-stream".into()));
     }
-    let coding = req
-        .header("x-encoding")
-        .or(req.header("x-gzip").map(|_| "gzip"));
+    let coding = req.header("x-encoding").or(req.header("x-gzip").map(|_| "gzip"));
     if let Some(coding) = coding {
         body = encode(coding, &body);
         headers.push(("content-encoding".into(), coding.to_owned()));
     }
-    let content_type = headers
-        .iter()
-        .find(|(k, _)| k == "content-type")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let chunks = match req
-        .header("x-chunk-bytes")
-        .and_then(|s| s.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-    {
+    let content_type = headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.clone()).unwrap_or_default();
+    let chunks = match req.header("x-chunk-bytes").and_then(|s| s.parse::<usize>().ok()).filter(|n| *n > 0) {
         Some(n) => body.chunks(n).map(<[u8]>::to_vec).collect(),
         None if coding.is_none() => split_events(&body, &content_type),
         None => vec![body],
     };
-    let delay = Duration::from_millis(
-        req.header("x-chunk-delay-ms")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0),
-    );
-    let reset_after = req
-        .header("x-reset-after-bytes")
-        .and_then(|s| s.parse().ok());
-    let reply = Reply::Chunked {
-        status,
-        headers,
-        chunks,
-        delay,
-        reset_after,
-    };
+    let delay = Duration::from_millis(req.header("x-chunk-delay-ms").and_then(|s| s.parse().ok()).unwrap_or(0));
+    let reset_after = req.header("x-reset-after-bytes").and_then(|s| s.parse().ok());
+    let reply = Reply::Chunked { status, headers, chunks, delay, reset_after };
     match req.header("x-trailers") {
         Some(t) => Reply::Trailed {
             reply: Box::new(reply),
-            trailers: t
-                .split(',')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .collect(),
+            trailers: t.split(',').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect(),
         },
         None => reply,
     }
@@ -368,9 +301,7 @@ pub fn encode(coding: &str, body: &[u8]) -> Vec<u8> {
             }
             out
         }
-        "zstd" => {
-            ruzstd::encoding::compress_to_vec(body, ruzstd::encoding::CompressionLevel::Fastest)
-        }
+        "zstd" => ruzstd::encoding::compress_to_vec(body, ruzstd::encoding::CompressionLevel::Fastest),
         _ => body.to_vec(),
     }
 }
@@ -399,10 +330,7 @@ pub fn synth_chat_stream_sized(n: usize, text_bytes: usize) -> Vec<u8> {
         out.extend_from_slice(v.to_string().as_bytes());
         out.extend_from_slice(b"\n\n");
     };
-    push(chunk(
-        serde_json::json!({"role": "assistant", "content": ""}),
-        serde_json::Value::Null,
-    ));
+    push(chunk(serde_json::json!({"role": "assistant", "content": ""}), serde_json::Value::Null));
     for i in 0..events {
         let mut text = format!("[part {i:06}] ");
         while text.len() < text_bytes {
@@ -411,16 +339,11 @@ pub fn synth_chat_stream_sized(n: usize, text_bytes: usize) -> Vec<u8> {
         if i == events / 2 {
             text.push_str(&format!("write to {SYNTH_EMAIL} soon. "));
         }
-        push(chunk(
-            serde_json::json!({"content": text}),
-            serde_json::Value::Null,
-        ));
+        push(chunk(serde_json::json!({"content": text}), serde_json::Value::Null));
     }
     push(chunk(serde_json::json!({}), serde_json::json!("stop")));
-    push(
-        serde_json::json!({"id": "chatcmpl-synth", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini", "choices": [],
-        "usage": {"prompt_tokens": 11, "completion_tokens": events, "total_tokens": 11 + events}}),
-    );
+    push(serde_json::json!({"id": "chatcmpl-synth", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini", "choices": [],
+        "usage": {"prompt_tokens": 11, "completion_tokens": events, "total_tokens": 11 + events}}));
     out.extend_from_slice(b"data: [DONE]\n\n");
     out
 }
@@ -429,17 +352,17 @@ type RequestLog = Arc<Mutex<Vec<Request>>>;
 
 /// The replaying handler, keeping each request it serves while the switch is on.
 fn recording_handler() -> (Handler, RequestLog, Arc<AtomicBool>) {
-    let log: Arc<Mutex<Vec<Request>>> = Arc::default();
-    let recording = Arc::new(AtomicBool::new(true));
-    let (log2, recording2) = (log.clone(), recording.clone());
-    let handler: Handler = Arc::new(move |req: &Request| {
-        if recording2.load(Ordering::Relaxed) {
-            if let Ok(mut l) = log2.lock() {
-                l.push(req.clone());
+        let log: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let recording = Arc::new(AtomicBool::new(true));
+        let (log2, recording2) = (log.clone(), recording.clone());
+        let handler: Handler = Arc::new(move |req: &Request| {
+            if recording2.load(Ordering::Relaxed) {
+                if let Ok(mut l) = log2.lock() {
+                    l.push(req.clone());
+                }
             }
-        }
-        handle(req)
-    });
+            handle(req)
+        });
     (handler, log, recording)
 }
 
@@ -447,22 +370,14 @@ impl Upstream {
     /// Starts on 127.0.0.1:`port` (0 for a free port).
     pub fn start(port: u16) -> std::io::Result<Upstream> {
         let (handler, log, recording) = recording_handler();
-        Ok(Upstream {
-            server: Server::start(port, handler)?,
-            log,
-            recording,
-        })
+        Ok(Upstream { server: Server::start(port, handler)?, log, recording })
     }
 
     /// The same upstream over h2c (HTTP/2 with prior knowledge, no TLS): a native HTTP/2 peer
     /// for Envoy's upstream cluster ([`crate::envoy::EnvoyConfig::upstream_http2`]).
     pub fn start_h2(port: u16) -> std::io::Result<Upstream> {
         let (handler, log, recording) = recording_handler();
-        Ok(Upstream {
-            server: crate::h2::serve(port, handler)?,
-            log,
-            recording,
-        })
+        Ok(Upstream { server: crate::h2::serve(port, handler)?, log, recording })
     }
 
     /// Stop (or resume) keeping every request served: a soak would keep gigabytes.

@@ -15,21 +15,13 @@ use std::time::Instant;
 /// host would have handed on (stat names and encoded spans), so nothing is optimised away.
 pub fn run(cfg: &Rc<Config>, request: &[u8], response: &[u8], n: u64) -> (f64, usize) {
     let headers: Vec<(String, String)> = [
-        (":method", "POST"),
-        (":authority", "api.openai.com"),
-        (":path", "/v1/chat/completions"),
-        (":scheme", "http"),
-        ("content-type", "application/json"),
-        ("x-request-id", "5f1e0c1a-1111-2222-3333-444455556666"),
-        ("accept-encoding", "gzip"),
+        (":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions"), (":scheme", "http"),
+        ("content-type", "application/json"), ("x-request-id", "5f1e0c1a-1111-2222-3333-444455556666"), ("accept-encoding", "gzip"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let resp_headers = vec![
-        (":status".to_owned(), "200".to_owned()),
-        ("content-type".to_owned(), "application/json".to_owned()),
-    ];
+    let resp_headers = vec![(":status".to_owned(), "200".to_owned()), ("content-type".to_owned(), "application/json".to_owned())];
     // the host's metric cache (`host::metrics`): a stat seen before costs a hash and a lookup
     let mut namer = Namer::new(50);
     let mut metric_of: HashMap<u64, usize> = HashMap::new();
@@ -42,12 +34,7 @@ pub fn run(cfg: &Rc<Config>, request: &[u8], response: &[u8], n: u64) -> (f64, u
         x.handle_request_body(request, true, i + 1);
         x.handle_response_headers(200, &resp_headers, false, i + 2);
         x.handle_response_body(response, true, i + 3);
-        let done = x.finish(
-            &EndInfo {
-                code_details: Some("via_upstream".into()),
-            },
-            i + 4,
-        );
+        let done = x.finish(&EndInfo { code_details: Some("via_upstream".into()) }, i + 4);
         for u in &done.stats {
             let mut h = DefaultHasher::new();
             u.metric.name.hash(&mut h);
@@ -55,9 +42,7 @@ pub fn run(cfg: &Rc<Config>, request: &[u8], response: &[u8], n: u64) -> (f64, u
                 k.hash(&mut h);
                 v.hash(&mut h);
             }
-            bytes += *metric_of
-                .entry(h.finish())
-                .or_insert_with(|| namer.name(u).len());
+            bytes += *metric_of.entry(h.finish()).or_insert_with(|| namer.name(u).len());
         }
         for s in &done.spans {
             bytes += genai_tap::encode_span(s, genai_tap::Encoding::Protobuf).len();

@@ -22,12 +22,8 @@ struct ConverseUsage {
 
 impl ConverseUsage {
     fn apply(&self, call: &mut LlmCall) {
-        let cr = self
-            .cache_read_input_tokens
-            .or(self.cache_read_input_token_count);
-        let cw = self
-            .cache_write_input_tokens
-            .or(self.cache_write_input_token_count);
+        let cr = self.cache_read_input_tokens.or(self.cache_read_input_token_count);
+        let cw = self.cache_write_input_tokens.or(self.cache_write_input_token_count);
         if let Some(i) = self.input_tokens {
             call.usage.input = Some(i + cr.unwrap_or(0) + cw.unwrap_or(0));
         }
@@ -78,20 +74,12 @@ pub(super) fn apply_converse(r: ConverseResponse, call: &mut LlmCall) {
     if let Some(u) = r.usage {
         u.apply(call);
     }
-    for b in r
-        .output
-        .and_then(|o| o.message)
-        .map(|m| m.content)
-        .unwrap_or_default()
-    {
+    for b in r.output.and_then(|o| o.message).map(|m| m.content).unwrap_or_default() {
         if let Some(t) = b.tool_use {
             call.tool_calls.push(ToolCall {
                 id: t.tool_use_id.unwrap_or_default(),
                 name: t.name.unwrap_or_default(),
-                arguments: t
-                    .input
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "{}".to_owned()),
+                arguments: t.input.map(|v| v.to_string()).unwrap_or_else(|| "{}".to_owned()),
                 ..Default::default()
             });
         }
@@ -130,27 +118,19 @@ struct ToolUseDelta {
 
 impl StreamState {
     /// A ConverseStream event (also Nova's invoke stream, whose chunks are keyed by event name).
-    pub(super) fn converse_event(
-        &mut self,
-        event_type: &str,
-        payload: &[u8],
-        call: &mut LlmCall,
-    ) -> Result<FrameFacts, ExtractError> {
-        let e: ConverseEvent = serde_json::from_slice(payload)
-            .map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
+    pub(super) fn converse_event(&mut self, event_type: &str, payload: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
+        let e: ConverseEvent = serde_json::from_slice(payload).map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
         let mut content = false;
         match event_type {
             "contentBlockStart" => {
                 if let Some(t) = e.start.and_then(|s| s.tool_use) {
                     content = true;
-                    self.tools
-                        .open(e.content_block_index, t.tool_use_id, t.name);
+                    self.tools.open(e.content_block_index, t.tool_use_id, t.name);
                 }
             }
             "contentBlockDelta" => {
                 if let Some(d) = e.delta {
-                    content = d.text.as_deref().is_some_and(|t| !t.is_empty())
-                        || d.reasoning_content.is_some();
+                    content = d.text.as_deref().is_some_and(|t| !t.is_empty()) || d.reasoning_content.is_some();
                     if let Some(part) = d.tool_use.and_then(|t| t.input) {
                         content = true;
                         self.tools.append(e.content_block_index, &part);

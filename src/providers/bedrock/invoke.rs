@@ -120,17 +120,9 @@ struct J2Reason {
 
 /// The keys that tell a [`FamilyBody`] from Titan's, Llama's, Nova's and Claude's.
 pub(super) fn is_family_body(v: &serde_json::Value) -> bool {
-    [
-        "outputs",
-        "choices",
-        "generations",
-        "completions",
-        "response_id",
-        "event_type",
-        "is_finished",
-    ]
-    .iter()
-    .any(|k| v.get(k).is_some())
+    ["outputs", "choices", "generations", "completions", "response_id", "event_type", "is_finished"]
+        .iter()
+        .any(|k| v.get(k).is_some())
 }
 
 /// Reads a [`FamilyBody`]. Returns whether it carried generated text.
@@ -138,9 +130,7 @@ pub(super) fn apply_family(r: FamilyBody, call: &mut LlmCall, stream: bool) -> b
     if let Some(m) = r.model.filter(|m| !m.is_empty()) {
         call.response_model.get_or_insert(m);
     }
-    let id = r
-        .response_id
-        .or(r.id.and_then(|v| v.as_str().map(str::to_owned)));
+    let id = r.response_id.or(r.id.and_then(|v| v.as_str().map(str::to_owned)));
     if let Some(id) = id.filter(|s| !s.is_empty()) {
         call.response_id.get_or_insert(id);
     }
@@ -152,12 +142,7 @@ pub(super) fn apply_family(r: FamilyBody, call: &mut LlmCall, stream: bool) -> b
         call.usage.input = Some(tokens.len() as u64);
     }
     if !r.completions.is_empty() {
-        let out: usize = r
-            .completions
-            .iter()
-            .filter_map(|c| c.data.as_ref())
-            .map(|d| d.tokens.len())
-            .sum();
+        let out: usize = r.completions.iter().filter_map(|c| c.data.as_ref()).map(|d| d.tokens.len()).sum();
         call.usage.output = Some(out as u64);
     }
     if let Some(m) = r.metrics {
@@ -173,13 +158,8 @@ pub(super) fn apply_family(r: FamilyBody, call: &mut LlmCall, stream: bool) -> b
     for list in lists {
         for (pos, c) in list.into_iter().enumerate() {
             content |= non_empty(&c.text)
-                || c.delta
-                    .as_ref()
-                    .is_some_and(|d| d["content"].as_str().is_some_and(|t| !t.is_empty()))
-                || (stream
-                    && c.message
-                        .as_ref()
-                        .is_some_and(|m| m["content"].as_str().is_some_and(|t| !t.is_empty())));
+                || c.delta.as_ref().is_some_and(|d| d["content"].as_str().is_some_and(|t| !t.is_empty()))
+                || (stream && c.message.as_ref().is_some_and(|m| m["content"].as_str().is_some_and(|t| !t.is_empty())));
             if let Some(reason) = c.finish_reason.or(c.stop_reason) {
                 reasons.push((c.index.unwrap_or(pos as u64), reason));
             }
@@ -206,29 +186,15 @@ pub(super) fn apply_family(r: FamilyBody, call: &mut LlmCall, stream: bool) -> b
 /// Reads a Titan or Llama body (whole, or one stream chunk). Returns whether it had text.
 pub(super) fn apply_text(r: TextResponse, call: &mut LlmCall) -> bool {
     let u = &mut call.usage;
-    u.input = r
-        .input_text_token_count
-        .or(r.prompt_token_count)
-        .or(u.input);
-    let titan_out = if r.results.is_empty() {
-        None
-    } else {
-        Some(r.results.iter().filter_map(|x| x.token_count).sum())
-    };
-    u.output = titan_out
-        .or(r.total_output_text_token_count)
-        .or(r.generation_token_count)
-        .or(u.output);
+    u.input = r.input_text_token_count.or(r.prompt_token_count).or(u.input);
+    let titan_out = if r.results.is_empty() { None } else { Some(r.results.iter().filter_map(|x| x.token_count).sum()) };
+    u.output = titan_out.or(r.total_output_text_token_count).or(r.generation_token_count).or(u.output);
     if let Some(m) = r.metrics {
         u.input = m.input.or(u.input);
         u.output = m.output.or(u.output);
         call.stream_complete = true;
     }
-    let reasons: Vec<String> = r
-        .results
-        .into_iter()
-        .filter_map(|x| x.completion_reason)
-        .collect();
+    let reasons: Vec<String> = r.results.into_iter().filter_map(|x| x.completion_reason).collect();
     if !reasons.is_empty() {
         call.finish_reasons = reasons;
     } else if let Some(reason) = r.completion_reason.or(r.stop_reason) {
@@ -239,48 +205,25 @@ pub(super) fn apply_text(r: TextResponse, call: &mut LlmCall) -> bool {
 
 impl StreamState {
     /// One `chunk` of InvokeModelWithResponseStream: `{"bytes": base64(model event)}`.
-    pub(super) fn invoke_chunk(
-        &mut self,
-        payload: &[u8],
-        call: &mut LlmCall,
-    ) -> Result<FrameFacts, ExtractError> {
+    pub(super) fn invoke_chunk(&mut self, payload: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
         #[derive(Deserialize)]
         struct Chunk {
             bytes: Option<String>,
         }
-        let c: Chunk = serde_json::from_slice(payload)
-            .map_err(|_| ExtractError::malformed("chunk is not JSON"))?;
-        let Some(b64) = c.bytes else {
-            return Ok(FrameFacts::default());
-        };
-        let inner =
-            base64_decode(&b64).ok_or(ExtractError::malformed("chunk bytes are not base64"))?;
-        let v: serde_json::Value = serde_json::from_slice(&inner)
-            .map_err(|_| ExtractError::malformed("chunk is not JSON"))?;
+        let c: Chunk = serde_json::from_slice(payload).map_err(|_| ExtractError::malformed("chunk is not JSON"))?;
+        let Some(b64) = c.bytes else { return Ok(FrameFacts::default()) };
+        let inner = base64_decode(&b64).ok_or(ExtractError::malformed("chunk bytes are not base64"))?;
+        let v: serde_json::Value = serde_json::from_slice(&inner).map_err(|_| ExtractError::malformed("chunk is not JSON"))?;
         if v.get("type").is_some() {
             // Anthropic Messages events
-            return self
-                .anthropic
-                .get_or_insert_with(Default::default)
-                .handle_event_json(&inner, call);
+            return self.anthropic.get_or_insert_with(Default::default).handle_event_json(&inner, call);
         }
         if let Some((name, body)) = v.as_object().and_then(|o| {
-            o.iter().find(|(k, _)| {
-                matches!(
-                    k.as_str(),
-                    "messageStart"
-                        | "contentBlockStart"
-                        | "contentBlockDelta"
-                        | "contentBlockStop"
-                        | "messageStop"
-                        | "metadata"
-                )
-            })
+            o.iter().find(|(k, _)| matches!(k.as_str(), "messageStart" | "contentBlockStart" | "contentBlockDelta" | "contentBlockStop" | "messageStop" | "metadata"))
         }) {
             // Nova: the Converse events, keyed by name
             let name = name.clone();
-            let body = serde_json::to_vec(body)
-                .map_err(|_| ExtractError::malformed("chunk is not JSON"))?;
+            let body = serde_json::to_vec(body).map_err(|_| ExtractError::malformed("chunk is not JSON"))?;
             let facts = self.converse_event(&name, &body, call)?;
             if let Some(m) = v.get("amazon-bedrock-invocationMetrics") {
                 call.usage.input = m["inputTokenCount"].as_u64().or(call.usage.input);
@@ -290,16 +233,10 @@ impl StreamState {
             return Ok(facts);
         }
         if is_family_body(&v) {
-            let r: FamilyBody = serde_json::from_value(v)
-                .map_err(|_| ExtractError::malformed("chunk is not a known model event"))?;
-            return Ok(FrameFacts {
-                content: apply_family(r, call, true),
-            });
+            let r: FamilyBody = serde_json::from_value(v).map_err(|_| ExtractError::malformed("chunk is not a known model event"))?;
+            return Ok(FrameFacts { content: apply_family(r, call, true) });
         }
-        let t: TextResponse = serde_json::from_value(v)
-            .map_err(|_| ExtractError::malformed("chunk is not a known model event"))?;
-        Ok(FrameFacts {
-            content: apply_text(t, call),
-        })
+        let t: TextResponse = serde_json::from_value(v).map_err(|_| ExtractError::malformed("chunk is not a known model event"))?;
+        Ok(FrameFacts { content: apply_text(t, call) })
     }
 }

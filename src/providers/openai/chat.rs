@@ -74,24 +74,15 @@ impl<'de> Deserialize<'de> for Carries {
             fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Carries, D2::Error> {
                 Carries::deserialize(d)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Carries, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Carries, A::Error> {
                 let mut any = false;
                 while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
                     any = true;
                 }
                 Ok(Carries(any))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Carries, A::Error> {
-                while map
-                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                    .is_some()
-                {}
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Carries, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
                 Ok(Carries(true))
             }
         }
@@ -211,11 +202,9 @@ pub(super) fn read_json(body: &[u8], call: &mut LlmCall) -> Result<(), ExtractEr
     let c: Completion = match serde_json::from_slice(body) {
         Ok(c) => c,
         Err(_) => {
-            let c: Skeleton = serde_json::from_slice(body)
-                .map_err(|_| ExtractError::malformed("response is not JSON"))?;
+            let c: Skeleton = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
             c.apply(call);
-            call.finish_reasons
-                .extend(c.choices.into_iter().filter_map(|ch| ch.finish_reason));
+            call.finish_reasons.extend(c.choices.into_iter().filter_map(|ch| ch.finish_reason));
             return Ok(());
         }
     };
@@ -248,11 +237,7 @@ pub(super) fn read_json(body: &[u8], call: &mut LlmCall) -> Result<(), ExtractEr
 
 impl StreamState {
     /// One Chat Completions (or legacy Completions) stream chunk.
-    pub(super) fn chat_chunk(
-        &mut self,
-        trimmed: &[u8],
-        call: &mut LlmCall,
-    ) -> Result<FrameFacts, ExtractError> {
+    pub(super) fn chat_chunk(&mut self, trimmed: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
         let c: Completion = match serde_json::from_slice(trimmed) {
             Ok(c) => c,
             Err(_) => return self.skeleton_chunk(trimmed, call),
@@ -271,31 +256,18 @@ impl StreamState {
                 content = true;
             }
             let Some(delta) = &choice.delta else { continue };
-            if delta.content.0 || delta.refusal.0 || delta.reasoning_content.0 || delta.reasoning.0
-            {
+            if delta.content.0 || delta.refusal.0 || delta.reasoning_content.0 || delta.reasoning.0 {
                 content = true;
             }
             for (tpos, t) in delta.tool_calls.iter().flatten().enumerate() {
                 content = true;
                 let tidx = t.index.unwrap_or(tpos);
                 let f = t.function.as_ref();
-                self.tool_delta(
-                    idx,
-                    tidx,
-                    t.id.as_deref(),
-                    f.and_then(|f| f.name.as_deref()),
-                    f.and_then(|f| f.arguments.as_deref()),
-                );
+                self.tool_delta(idx, tidx, t.id.as_deref(), f.and_then(|f| f.name.as_deref()), f.and_then(|f| f.arguments.as_deref()));
             }
             if let Some(f) = &delta.function_call {
                 content = true;
-                self.tool_delta(
-                    idx,
-                    usize::MAX,
-                    None,
-                    f.name.as_deref(),
-                    f.arguments.as_deref(),
-                );
+                self.tool_delta(idx, usize::MAX, None, f.name.as_deref(), f.arguments.as_deref());
             }
         }
         Ok(FrameFacts { content })
@@ -304,13 +276,8 @@ impl StreamState {
     /// A chunk whose choices hold a shape we do not know (a tool call or message of a new
     /// form): keep what every chunk says the same way (ids, usage, error, finish reasons) and
     /// count the chunk as content, rather than lose the call's usage over one field.
-    pub(super) fn skeleton_chunk(
-        &mut self,
-        data: &[u8],
-        call: &mut LlmCall,
-    ) -> Result<FrameFacts, ExtractError> {
-        let c: Skeleton = serde_json::from_slice(data)
-            .map_err(|_| ExtractError::malformed("stream chunk is not JSON"))?;
+    pub(super) fn skeleton_chunk(&mut self, data: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
+        let c: Skeleton = serde_json::from_slice(data).map_err(|_| ExtractError::malformed("stream chunk is not JSON"))?;
         c.apply(call);
         for (pos, choice) in c.choices.iter().enumerate() {
             if let Some(r) = &choice.finish_reason {
@@ -321,31 +288,14 @@ impl StreamState {
                 }
             }
         }
-        Ok(FrameFacts {
-            content: !c.choices.is_empty(),
-        })
+        Ok(FrameFacts { content: !c.choices.is_empty() })
     }
 
-    fn tool_delta(
-        &mut self,
-        choice: usize,
-        index: usize,
-        id: Option<&str>,
-        name: Option<&str>,
-        arguments: Option<&str>,
-    ) {
-        let slot = match self
-            .tools
-            .iter()
-            .position(|t| t.choice == choice && t.index == index)
-        {
+    fn tool_delta(&mut self, choice: usize, index: usize, id: Option<&str>, name: Option<&str>, arguments: Option<&str>) {
+        let slot = match self.tools.iter().position(|t| t.choice == choice && t.index == index) {
             Some(i) => &mut self.tools[i],
             None => {
-                self.tools.push(PartialTool {
-                    choice,
-                    index,
-                    ..Default::default()
-                });
+                self.tools.push(PartialTool { choice, index, ..Default::default() });
                 let last = self.tools.len() - 1;
                 &mut self.tools[last]
             }

@@ -33,41 +33,20 @@ impl OutputItem {
         use crate::providers::ToolType::{Datastore, Extension, Function};
         let json = |v: Option<serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_default();
         let (name, tool_type, arguments) = match self.kind.as_deref()? {
-            "function_call" => (
-                self.name.unwrap_or_default(),
-                Function,
-                self.arguments.unwrap_or_default(),
-            ),
-            "custom_tool_call" => (
-                self.name.unwrap_or_default(),
-                Function,
-                self.input.unwrap_or_default(),
-            ),
+            "function_call" => (self.name.unwrap_or_default(), Function, self.arguments.unwrap_or_default()),
+            "custom_tool_call" => (self.name.unwrap_or_default(), Function, self.input.unwrap_or_default()),
             "computer_call" => ("computer".to_owned(), Function, json(self.action)),
             "local_shell_call" => ("local_shell".to_owned(), Function, json(self.action)),
-            "mcp_call" => (
-                self.name.unwrap_or_default(),
-                Extension,
-                self.arguments.unwrap_or_default(),
-            ),
+            "mcp_call" => (self.name.unwrap_or_default(), Extension, self.arguments.unwrap_or_default()),
             "web_search_call" => ("web_search".to_owned(), Extension, json(self.action)),
-            "code_interpreter_call" => (
-                "code_interpreter".to_owned(),
-                Extension,
-                self.code.unwrap_or_default(),
-            ),
+            "code_interpreter_call" => ("code_interpreter".to_owned(), Extension, self.code.unwrap_or_default()),
             "image_generation_call" => ("image_generation".to_owned(), Extension, String::new()),
             "file_search_call" => ("file_search".to_owned(), Datastore, json(self.queries)),
             _ => return None,
         };
         // the client answers a call by its call_id; built-in calls have only an item id
         let id = self.call_id.or(self.id).unwrap_or_default();
-        Some(ToolCall {
-            id,
-            name,
-            arguments,
-            tool_type,
-        })
+        Some(ToolCall { id, name, arguments, tool_type })
     }
 }
 
@@ -112,32 +91,23 @@ fn apply_response(r: Response, call: &mut LlmCall) {
             call.finish_reasons = vec![status];
         }
     }
-    call.tool_calls
-        .extend(r.output.into_iter().filter_map(OutputItem::into_tool_call));
+    call.tool_calls.extend(r.output.into_iter().filter_map(OutputItem::into_tool_call));
 }
 
 /// A whole Responses API response object.
 pub(super) fn read_json(body: &[u8], call: &mut LlmCall) -> Result<(), ExtractError> {
-    let r: Response = serde_json::from_slice(body)
-        .map_err(|_| ExtractError::malformed("response is not JSON"))?;
+    let r: Response = serde_json::from_slice(body).map_err(|_| ExtractError::malformed("response is not JSON"))?;
     apply_response(r, call);
     Ok(())
 }
 
 impl StreamState {
-    pub(super) fn response_event(
-        &mut self,
-        data: &[u8],
-        call: &mut LlmCall,
-    ) -> Result<FrameFacts, ExtractError> {
-        let e: ResponseEvent<'_> = serde_json::from_slice(data)
-            .map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
+    pub(super) fn response_event(&mut self, data: &[u8], call: &mut LlmCall) -> Result<FrameFacts, ExtractError> {
+        let e: ResponseEvent<'_> = serde_json::from_slice(data).map_err(|_| ExtractError::malformed("stream event is not JSON"))?;
         let kind = e.kind.as_deref().unwrap_or("");
         let mut content = false;
         match kind {
-            "response.output_text.delta"
-            | "response.refusal.delta"
-            | "response.reasoning_summary_text.delta"
+            "response.output_text.delta" | "response.refusal.delta" | "response.reasoning_summary_text.delta"
             | "response.function_call_arguments.delta" => {
                 content = e.delta.as_deref().is_some_and(|d| !d.is_empty());
             }
@@ -145,10 +115,7 @@ impl StreamState {
             _ => {}
         }
         if let Some(r) = e.response {
-            let terminal = matches!(
-                kind,
-                "response.completed" | "response.failed" | "response.incomplete"
-            );
+            let terminal = matches!(kind, "response.completed" | "response.failed" | "response.incomplete");
             if terminal {
                 call.stream_complete = true;
                 call.tool_calls.clear();

@@ -41,21 +41,14 @@ pub(super) struct Inflater {
 
 impl std::fmt::Debug for Inflater {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inflater")
-            .field("held", &self.held.len())
-            .field("decoded", &self.decoded)
-            .finish()
+        f.debug_struct("Inflater").field("held", &self.held.len()).field("decoded", &self.decoded).finish()
     }
 }
 
 impl Inflater {
     pub(super) fn new(gzip: bool) -> Inflater {
         Inflater {
-            state: InflateState::new_boxed(if gzip {
-                DataFormat::Raw
-            } else {
-                DataFormat::ZLibIgnoreChecksum
-            }),
+            state: InflateState::new_boxed(if gzip { DataFormat::Raw } else { DataFormat::ZLibIgnoreChecksum }),
             header: gzip.then(Vec::new),
             gzip,
             ended: false,
@@ -71,23 +64,13 @@ impl Inflater {
         }
     }
 
-    pub(super) fn push(
-        &mut self,
-        g: &Guard,
-        policy: Policy,
-        chunk: &[u8],
-        eos: bool,
-        window: usize,
-        labels: &mut Labels<'_>,
-    ) -> Step {
+    pub(super) fn push(&mut self, g: &Guard, policy: Policy, chunk: &[u8], eos: bool, window: usize, labels: &mut Labels<'_>) -> Step {
         self.held.extend_from_slice(chunk);
         for piece in chunk.chunks(INFLATE_PIECE) {
             if let Err(why) = self.feed(g, policy, piece, window, labels) {
                 return match why {
                     Stop::Secret(rule) => Step::Secret(rule),
-                    Stop::Uninspectable(r) => {
-                        Step::Uninspectable(r, std::mem::take(&mut self.held))
-                    }
+                    Stop::Uninspectable(r) => Step::Uninspectable(r, std::mem::take(&mut self.held)),
                 };
             }
             self.fed += piece.len() as u64;
@@ -99,15 +82,10 @@ impl Inflater {
         // could be decoded was scanned, and the upstream gets the same broken body.
         if (self.ended || eos) && !self.finalized {
             self.finalized = true;
-            match self
-                .inner
-                .push(g, policy, &[], true, Mode::Detect, window, labels)
-            {
+            match self.inner.push(g, policy, &[], true, Mode::Detect, window, labels) {
                 Step::Out(_) => {}
                 Step::Secret(rule) => return Step::Secret(rule),
-                Step::Uninspectable(r, _) => {
-                    return Step::Uninspectable(r, std::mem::take(&mut self.held))
-                }
+                Step::Uninspectable(r, _) => return Step::Uninspectable(r, std::mem::take(&mut self.held)),
             }
         }
         if eos || self.finalized {
@@ -125,24 +103,13 @@ impl Inflater {
             upto = Some(c);
             self.checkpoints.pop_front();
         }
-        let Some(upto) = upto else {
-            return Step::Out(Vec::new());
-        };
-        let n = usize::try_from(upto.saturating_sub(self.held_from))
-            .unwrap_or(0)
-            .min(self.held.len());
+        let Some(upto) = upto else { return Step::Out(Vec::new()) };
+        let n = usize::try_from(upto.saturating_sub(self.held_from)).unwrap_or(0).min(self.held.len());
         self.held_from += n as u64;
         Step::Out(self.held.drain(..n).collect())
     }
 
-    fn feed(
-        &mut self,
-        g: &Guard,
-        policy: Policy,
-        piece: &[u8],
-        window: usize,
-        labels: &mut Labels<'_>,
-    ) -> Result<(), Stop> {
+    fn feed(&mut self, g: &Guard, policy: Policy, piece: &[u8], window: usize, labels: &mut Labels<'_>) -> Result<(), Stop> {
         let mut input: &[u8] = piece;
         let header_rest;
         if let Some(h) = self.header.as_mut() {
@@ -174,10 +141,7 @@ impl Inflater {
                     return Err(Stop::Uninspectable(reason::INFLATE_LIMIT));
                 }
                 let out = self.out.get(..r.bytes_written).unwrap_or_default().to_vec();
-                match self
-                    .inner
-                    .push(g, policy, &out, false, Mode::Detect, window, labels)
-                {
+                match self.inner.push(g, policy, &out, false, Mode::Detect, window, labels) {
                     Step::Out(_) => {}
                     Step::Secret(rule) => return Err(Stop::Secret(rule)),
                     Step::Uninspectable(why, _) => return Err(Stop::Uninspectable(why)),
@@ -216,18 +180,14 @@ enum GzipHeader {
 }
 
 fn gzip_header(h: &[u8]) -> GzipHeader {
-    let Some(fixed) = h.get(..10) else {
-        return GzipHeader::Partial;
-    };
+    let Some(fixed) = h.get(..10) else { return GzipHeader::Partial };
     if fixed.first() != Some(&0x1f) || fixed.get(1) != Some(&0x8b) || fixed.get(2) != Some(&8) {
         return GzipHeader::NotGzip;
     }
     let flags = fixed.get(3).copied().unwrap_or(0);
     let mut at = 10;
     if flags & 4 != 0 {
-        let (Some(&a), Some(&b)) = (h.get(at), h.get(at + 1)) else {
-            return GzipHeader::Partial;
-        };
+        let (Some(&a), Some(&b)) = (h.get(at), h.get(at + 1)) else { return GzipHeader::Partial };
         at += 2 + usize::from(u16::from_le_bytes([a, b]));
     }
     for bit in [8u8, 16] {
@@ -255,43 +215,14 @@ mod tests {
     #[test]
     fn a_gzip_header_is_partial_at_every_prefix_then_complete_and_anything_else_is_not_gzip() {
         // FEXTRA (2 bytes of extra) and FNAME ("a\0"), then the deflate stream
-        let mut h = vec![
-            0x1f,
-            0x8b,
-            8,
-            4 | 8,
-            0,
-            0,
-            0,
-            0,
-            0,
-            3,
-            2,
-            0,
-            b'x',
-            b'y',
-            b'a',
-            0,
-        ];
+        let mut h = vec![0x1f, 0x8b, 8, 4 | 8, 0, 0, 0, 0, 0, 3, 2, 0, b'x', b'y', b'a', 0];
         for n in 0..h.len() {
-            assert_eq!(
-                gzip_header(&h[..n]),
-                GzipHeader::Partial,
-                "prefix of {n} bytes"
-            );
+            assert_eq!(gzip_header(&h[..n]), GzipHeader::Partial, "prefix of {n} bytes");
         }
         assert_eq!(gzip_header(&h), GzipHeader::Complete(16));
         h.push(0xff);
-        assert_eq!(
-            gzip_header(&h),
-            GzipHeader::Complete(16),
-            "what follows is the deflate stream's"
-        );
+        assert_eq!(gzip_header(&h), GzipHeader::Complete(16), "what follows is the deflate stream's");
         assert_eq!(gzip_header(b"{\"model\":\"gpt\"}"), GzipHeader::NotGzip);
-        assert_eq!(
-            gzip_header(&[0x1f, 0x8b, 7, 0, 0, 0, 0, 0, 0, 3]),
-            GzipHeader::NotGzip,
-            "method other than deflate"
-        );
+        assert_eq!(gzip_header(&[0x1f, 0x8b, 7, 0, 0, 0, 0, 0, 0, 3]), GzipHeader::NotGzip, "method other than deflate");
     }
 }

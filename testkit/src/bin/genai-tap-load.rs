@@ -63,9 +63,7 @@ fn status_result(ok_status: bool) -> std::io::Result<()> {
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     if a.len() < 7 {
-        eprintln!(
-            "usage: genai-tap-load PORT PATH BODY_FILE RATE SECONDS CONNECTIONS [HEADER:VALUE...]"
-        );
+        eprintln!("usage: genai-tap-load PORT PATH BODY_FILE RATE SECONDS CONNECTIONS [HEADER:VALUE...]");
         std::process::exit(2);
     }
     let port: u16 = a[1].parse().unwrap_or(10000);
@@ -93,9 +91,7 @@ fn main() {
         let request = request.clone();
         let per = total / conns;
         handles.push(std::thread::spawn(move || {
-            let Ok(s) = TcpStream::connect(("127.0.0.1", port)) else {
-                return;
-            };
+            let Ok(s) = TcpStream::connect(("127.0.0.1", port)) else { return };
             let _ = s.set_nodelay(true);
             let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
             let Ok(mut w) = s.try_clone() else { return };
@@ -130,10 +126,7 @@ fn main() {
         let _ = h.join();
     }
     lat.sort();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
-    };
+    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1e3);
     println!(
         "{{\"requests\":{},\"errors\":{},\"p50_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}}",
         lat.len(),

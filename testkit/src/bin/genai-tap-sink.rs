@@ -1,10 +1,7 @@
 //! The demo OTLP sink: prints every span it receives, decoded (port from argv, default 4318).
 
 fn main() {
-    let port = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(4318);
+    let port = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(4318);
     match genai_tap_testkit::sink::OtlpSink::start(port) {
         Ok(s) => {
             s.print(true);
