@@ -100,6 +100,9 @@ pub struct Detectors {
     pub(super) entropy_rule: Option<u16>,
 }
 
+/// Bytes after its keyword where a keyed custom PII kind's match may end.
+pub(super) const CUSTOM_PII_REACH: usize = 256;
+
 /// The id of the telemetry-only catch-all: a token-like run random enough to be a credential.
 pub const HIGH_ENTROPY_RULE: &str = "high-entropy-string";
 
@@ -230,9 +233,28 @@ impl Detectors {
         }
     }
 
+    /// How far before the end of a text a keyword hit may start and still have its rule (or
+    /// custom kind) look past that end.
+    pub(super) fn keyword_reach(&self) -> usize {
+        let longest = self.keywords.as_ref().map_or(0, Keywords::longest);
+        let after = self.keyword_hints.iter().map(|(h, _)| match h {
+            Hint::Secret(r) => self.secrets.get(*r as usize).map_or(0, |r| r.after),
+            Hint::Pii(_) => CUSTOM_PII_REACH,
+        });
+        after.max().unwrap_or(0) + longest + 1
+    }
+
     /// Every finding in `text`, sorted by start, without overlaps (the longer one wins).
     /// `secrets`/`pii` choose which detectors run.
     pub fn find(&self, text: &[u8], pii: bool, secrets: bool) -> Vec<Finding> {
+        self.find_noting_keywords(text, pii, secrets, |_, _, _| {})
+    }
+
+    /// [`Detectors::find`], also calling `keyword(hint, start, end)` for every keyword hit the
+    /// chosen detectors look at (an exact keyword only where its case matches), in order of
+    /// where the hits end. The streaming request guard holds back what a hit's rule window may
+    /// still reach, and learns the hits from here rather than from a second walk.
+    pub(super) fn find_noting_keywords(&self, text: &[u8], pii: bool, secrets: bool, mut keyword: impl FnMut(Hint, usize, usize)) -> Vec<Finding> {
         let mut out = Vec::new();
         if pii {
             if self.pii.email {
@@ -269,6 +291,7 @@ impl Detectors {
                 if !wanted(hint) || exact.as_deref().is_some_and(|e| bytes.get(start..end) != Some(e)) {
                     return;
                 }
+                keyword(*hint, start, end);
                 match *hint {
                     Hint::Secret(r) => {
                         if covered.get(r as usize).is_some_and(|c| start < *c) {
@@ -373,7 +396,7 @@ impl Detectors {
 
     fn custom_pii_at(&self, text: &str, i: u16, hit: usize, out: &mut Vec<Finding>) {
         let Some(c) = self.custom_pii.get(i as usize) else { return };
-        let to = floor_char(text, (hit + 256).min(text.len()));
+        let to = floor_char(text, (hit + CUSTOM_PII_REACH).min(text.len()));
         if let Some(m) = c.regex.find(&text[hit..to]) {
             if m.start() == 0 {
                 out.push(Finding { start: hit, end: hit + m.end(), kind: Kind::CustomPii(i) });
