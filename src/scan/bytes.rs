@@ -19,9 +19,39 @@ fn digit_mask(x: u64) -> u64 {
     ge_0 & !gt_9 & !x & HI
 }
 
-/// The index of the first ASCII digit in `t` at or after `from`.
+/// The index of the first ASCII digit in `t` at or after `from`: sixteen bytes a step with wasm
+/// SIMD, which the module is built with (V8 compiled the `u64` step below into about 20
+/// instructions per eight bytes, its constants reloaded each time; this is about 8 per 16).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
 pub(super) fn find_digit(t: &[u8], from: usize) -> Option<usize> {
+    use core::arch::wasm32::{i8x16_lt, i8x16_splat, u64x2, u8x16_add, u8x16_bitmask, u8x16_splat};
+    let mut i = from;
+    while let Some(block) = t.get(i..i + 16) {
+        let (lo, hi) = block.split_at(8);
+        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+        // plus 0x50, the digits are exactly the bytes 0x80..=0x89, the ten smallest as signed
+        // bytes: one signed compare, which x86 has (an unsigned one takes V8 three)
+        let v = u8x16_add(u64x2(word(lo), word(hi)), u8x16_splat(0x50));
+        let m = u8x16_bitmask(i8x16_lt(v, i8x16_splat(-118)));
+        if m != 0 {
+            return Some(i + m.trailing_zeros() as usize);
+        }
+        i += 16;
+    }
+    find_digit_swar(t, i)
+}
+
+/// The index of the first ASCII digit in `t` at or after `from`.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline]
+pub(super) fn find_digit(t: &[u8], from: usize) -> Option<usize> {
+    find_digit_swar(t, from)
+}
+
+/// [`find_digit`] eight bytes a step in plain `u64` arithmetic.
+#[inline]
+fn find_digit_swar(t: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while let Some(word) = t.get(i..i + 8) {
         let mut w = [0u8; 8];
@@ -47,6 +77,7 @@ mod tests {
         for from in 0..=t.len() + 2 {
             let want = t.get(from..).and_then(|s| s.iter().position(u8::is_ascii_digit)).map(|p| from + p);
             assert_eq!(find_digit(&t, from), want, "from {from}");
+            assert_eq!(find_digit_swar(&t, from), want, "from {from}");
         }
         assert_eq!(find_digit(b"", 0), None);
         assert_eq!(find_digit(b"no digits at all, none.", 0), None);

@@ -56,11 +56,13 @@ fn letter_at(t: &[u8], i: usize) -> Option<usize> {
 /// key), an scp-style remote (`git@github.com:org/repo.git`), or a domain whose top level is
 /// not in the IANA list (`logo@2x.png`).
 pub(super) fn emails(t: &[u8], out: &mut Vec<Finding>) {
-    for at in memchr::memchr_iter(b'@', t) {
-        email_at(t, at, at + 1, out);
-    }
-    for at in memchr::memmem::find_iter(t, b"%40") {
-        email_at(t, at, at + 3, out);
+    // one pass for both forms of the `@`
+    for at in memchr::memchr2_iter(b'@', b'%', t) {
+        if t[at] == b'@' {
+            email_at(t, at, at + 1, out);
+        } else if t.get(at + 1..at + 3) == Some(b"40") {
+            email_at(t, at, at + 3, out);
+        }
     }
 }
 
