@@ -123,6 +123,32 @@ fn e2e_the_block_status_is_configurable_and_a_secret_in_a_response_is_redacted()
     }
 }
 
+/// The wasm build finds digits sixteen bytes a step (SIMD) and only natively eight (the tests'
+/// build): numbers behind every prefix length from 0 to 32 put a first digit at every place in
+/// the module's 16-byte blocks, and each must still be found and replaced whole.
+#[test]
+fn e2e_numbers_at_every_place_in_a_simd_block_are_redacted_whole() {
+    let (upstream, sink, envoy) = start(r#","pii":{"request":"redact"}"#);
+    let values = ["415-555-2671", "4111 1111 1111 1111", "GB82 WEST 1234 5698 7654 32"];
+    let content: String = (0..=32).map(|k| format!("{} {}, {}; {}.\n", "w".repeat(k), values[0], values[1], values[2])).collect();
+    let body = chat(&content);
+    let r = envoy.send("POST", "/echo/v1/chat/completions", &[("host", "api.openai.com"), ("content-type", "application/json")], &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = &upstream.requests()[0];
+    let v: serde_json::Value = serde_json::from_slice(&got.body).expect("the upstream got valid JSON");
+    let text = v["messages"][0]["content"].as_str().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 33);
+    for (k, line) in lines.iter().enumerate() {
+        // the fitted placeholders keep each value's length, so every line's shape is known
+        let want = format!("{} [PHONE*****], [CARD*************]; [REDACTED:IBAN************].", "w".repeat(k));
+        assert_eq!(*line, want, "prefix of {k}");
+    }
+    assert!(!text.bytes().any(|b| b.is_ascii_digit()), "no digit left: {text}");
+    let s = &sink.wait_for_spans(1, Duration::from_secs(10))[0];
+    assert_eq!(s.int("genai_tap.guard.redactions"), Some(99));
+}
+
 #[test]
 fn e2e_pii_is_redacted_in_requests_and_the_json_stays_valid() {
     let (upstream, sink, envoy) = start(r#","pii":{"request":"redact"}"#);
