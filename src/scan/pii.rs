@@ -4,7 +4,7 @@
 //! digits for the rest) and validates them: Luhn for cards, the SSA's rules for SSNs, mod-97
 //! for IBANs, real parsing for IP addresses. A finding is a kind and a byte range, never text.
 
-use super::bytes::find_digit;
+use super::bytes::{find_digit, find_iban_head};
 use super::ipranges::IpRanges;
 use super::{Finding, Kind};
 
@@ -538,31 +538,15 @@ fn ipv4(t: &[u8], tok: &NumberToken, ranges: &IpRanges, out: &mut Vec<Finding>) 
 /// allowed), checked with mod-97.
 pub(super) fn ibans(t: &[u8], out: &mut Vec<Finding>) {
     let mut i = 0;
-    while i + 4 <= t.len() {
-        // the check digits come third and fourth: only a digit two bytes on can start one
-        let Some(d) = find_digit(t, i + 2) else { break };
-        i = d - 2;
-        if i + 4 > t.len() {
-            break;
-        }
-        if t[i].is_ascii_uppercase()
-            && t[i + 1].is_ascii_uppercase()
-            && t[i + 2].is_ascii_digit()
-            && t[i + 3].is_ascii_digit()
-            && (i == 0 || !t[i - 1].is_ascii_alphanumeric())
-        {
-            if let Some(end) = iban_at(t, i) {
-                out.push(Finding { start: i, end, kind: Kind::Iban });
+    while let Some(head) = find_iban_head(t, i) {
+        if head == 0 || !t[head - 1].is_ascii_alphanumeric() {
+            if let Some(end) = iban_at(t, head) {
+                out.push(Finding { start: head, end, kind: Kind::Iban });
                 i = end;
                 continue;
             }
         }
-        // check digits have two letters before them: no digit of this run, nor the one just
-        // after it, can be the first (before, a card's or a phone's digits were each a try)
-        i = d;
-        while t.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
+        i = head + 1;
     }
 }
 
