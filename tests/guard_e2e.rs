@@ -94,6 +94,22 @@ fn e2e_every_secret_is_blocked_and_never_reaches_the_upstream_telemetry_or_logs(
     }
 }
 
+/// A body that is not UTF-8 throughout: the scan used to stop at the first invalid byte, so a
+/// secret after one reached the upstream.
+#[test]
+fn e2e_a_secret_after_bytes_that_are_not_utf8_is_still_blocked() {
+    let (upstream, _sink, envoy) = start("");
+    let key = "AKIAZ7QW4XJ2LBNM5K3P";
+    for body in [format!("note \u{e9}: use {key}").into_bytes(), [&b"note \xe9: use "[..], key.as_bytes()].concat()] {
+        let r = envoy.send("POST", "/v1/chat/completions", &[("host", "api.openai.com"), ("content-type", "text/plain")], &body);
+        assert_eq!(r.status, 403, "{}", r.text());
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["error"]["rule"], "aws-access-key-id");
+    }
+    assert!(upstream.requests().is_empty(), "neither body reached the upstream");
+    assert!(envoy.wait_until(Duration::from_secs(3), |e| e.prom("genai_tap_guard_blocks", &[("rule", "aws-access-key-id")]) == 2.0));
+}
+
 #[test]
 fn e2e_the_block_status_is_configurable_and_a_secret_in_a_response_is_redacted() {
     let (upstream, sink, envoy) = start(r#","secrets":{"block_status":451,"response":"block"}"#);

@@ -280,7 +280,8 @@ impl Detectors {
             Hint::Secret(_) => secrets,
             Hint::Pii(_) => pii,
         };
-        let str_text = utf8_prefix(text);
+        let str_text = utf8_view(text);
+        let str_text: &str = &str_text;
         // per rule, where its last finding ends: a hit inside it needs no second look
         let mut covered = vec![0usize; self.secrets.len()];
         let keywords = self.keywords.as_ref().filter(|_| self.keyword_hints.iter().any(|(h, _)| wanted(h)));
@@ -405,13 +406,34 @@ impl Detectors {
     }
 }
 
-/// The longest valid UTF-8 prefix: regexes work on `str`, and bodies are JSON, so this is
-/// almost always all of it.
-fn utf8_prefix(b: &[u8]) -> &str {
-    match std::str::from_utf8(b) {
-        Ok(s) => s,
-        Err(e) => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+/// `b` as a `str` with the same offsets, for the regexes and the keyword walk: each byte of an
+/// invalid UTF-8 sequence is read as a space, and an incomplete sequence at the very end (a
+/// chunk that stops inside a character, whose rest the next chunk brings) is left out.
+///
+/// Before, the text stopped at the first invalid byte, so a secret after one (a body that is
+/// not UTF-8 throughout, JSON or not) was never looked for. Bodies are almost always valid, and
+/// then nothing is copied.
+fn utf8_view(b: &[u8]) -> Cow<'_, str> {
+    let mut err = match std::str::from_utf8(b) {
+        Ok(s) => return Cow::Borrowed(s),
+        Err(e) => e,
+    };
+    let mut fixed = b.to_vec();
+    let mut at = 0;
+    loop {
+        let bad = at + err.valid_up_to();
+        let Some(n) = err.error_len() else {
+            fixed.truncate(bad);
+            break;
+        };
+        fixed[bad..bad + n].fill(b' ');
+        at = bad + n;
+        match std::str::from_utf8(&fixed[at..]) {
+            Ok(_) => break,
+            Err(e) => err = e,
+        }
     }
+    Cow::Owned(String::from_utf8(fixed).unwrap_or_default())
 }
 
 use crate::text::floor_char;

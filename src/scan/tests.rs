@@ -367,3 +367,19 @@ fn placeholder_labels_are_the_stat_names_in_capitals() {
         assert_eq!(crate::scan::redact::placeholder_len(&g, k), crate::scan::placeholder(&g, b"x", &f).len());
     }
 }
+
+#[test]
+fn secrets_after_bytes_that_are_not_utf8_are_still_found_at_their_offsets() {
+    let g = guard();
+    let key = b"AKIAX66S2O4A2QPOASTV";
+    // a lone continuation byte, a truncated sequence, an overlong form, and a character cut
+    // off by the end of the text (which must not hide what comes before it)
+    for (before, after) in [(&b"here \xff it is: "[..], &b" -- thanks"[..]), (b"\xe2\x82 x \xc0\xaf: ", b" ok"), (b"caf\xc3\xa9 \x80\x80 ", b" \xe2\x82")] {
+        let mut t = before.to_vec();
+        t.extend_from_slice(key);
+        t.extend_from_slice(after);
+        let found = g.detectors.find(&t, true, true);
+        let secrets: Vec<(usize, usize)> = found.iter().filter(|f| f.kind.is_secret()).map(|f| (f.start, f.end)).collect();
+        assert_eq!(secrets, vec![(before.len(), before.len() + key.len())], "{:?}", String::from_utf8_lossy(&t));
+    }
+}
