@@ -98,6 +98,9 @@ pub struct Detectors {
     pub(super) ip_ranges: IpRanges,
     /// The index of the telemetry-only high-entropy rule (no keywords: never run on the wire).
     pub(super) entropy_rule: Option<u16>,
+    /// How far before the end of a text a keyword hit may start and still have its rule (or
+    /// custom kind) look past that end; fixed at compile, read for every chunk of a body.
+    keyword_reach: usize,
 }
 
 /// Bytes after its keyword where a keyed custom PII kind's match may end.
@@ -128,6 +131,7 @@ impl Detectors {
             allow_patterns: Vec::new(),
             ip_ranges: IpRanges::default(),
             entropy_rule: None,
+            keyword_reach: 0,
         }
     }
 
@@ -190,6 +194,12 @@ impl Detectors {
             }
         }
         let (keywords, keyword_hints) = build_keywords(&keywords).map_err(|_| DetectorError::BuiltIn)?;
+        let longest = keywords.as_ref().map_or(0, Keywords::longest);
+        let after = keyword_hints.iter().map(|(h, _)| match h {
+            Hint::Secret(r) => secrets.get(*r as usize).map_or(0, |r| r.after),
+            Hint::Pii(_) => CUSTOM_PII_REACH,
+        });
+        let keyword_reach = after.max().unwrap_or(0) + longest + 1;
         Ok(Detectors {
             pii,
             custom_pii,
@@ -200,6 +210,7 @@ impl Detectors {
             allow_patterns,
             ip_ranges: IpRanges::default(),
             entropy_rule,
+            keyword_reach,
         })
     }
 
@@ -236,12 +247,7 @@ impl Detectors {
     /// How far before the end of a text a keyword hit may start and still have its rule (or
     /// custom kind) look past that end.
     pub(super) fn keyword_reach(&self) -> usize {
-        let longest = self.keywords.as_ref().map_or(0, Keywords::longest);
-        let after = self.keyword_hints.iter().map(|(h, _)| match h {
-            Hint::Secret(r) => self.secrets.get(*r as usize).map_or(0, |r| r.after),
-            Hint::Pii(_) => CUSTOM_PII_REACH,
-        });
-        after.max().unwrap_or(0) + longest + 1
+        self.keyword_reach
     }
 
     /// Every finding in `text`, sorted by start, without overlaps (the longer one wins).
