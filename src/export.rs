@@ -240,7 +240,7 @@ impl Exporter {
 
     /// The collector answered `status` (the host's `:status`; Envoy says 503 when the cluster
     /// is unreachable and 504 when the call timed out).
-    pub fn handle_response(&mut self, token: u64, status: u16, headers: &[(String, String)], body: &[u8], now: u64) {
+    pub fn handle_response(&mut self, token: u64, status: u16, headers: &[(&str, &str)], body: &[u8], now: u64) {
         let Some(i) = self.in_flight.iter().position(|b| b.token == token) else { return };
         let batch = self.in_flight.remove(i);
         self.events.push_back(ExportEvent::Latency { ms: now.saturating_sub(batch.sent_at) / MS });
@@ -365,8 +365,8 @@ fn encoding_of(c: &Collector) -> Encoding {
     }
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+fn header<'a>(headers: &[(&'a str, &'a str)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
 }
 
 #[cfg(test)]
@@ -466,7 +466,7 @@ mod tests {
         let mut e = exporter(r#"{"max_batch_spans":1,"initial_backoff_ms":10,"max_backoff_ms":5000}"#);
         e.enqueue(fragment(1), 0);
         let t = e.poll_transmit(0).unwrap();
-        e.handle_response(t.token, 429, &[("retry-after".into(), "3".into())], b"", 0);
+        e.handle_response(t.token, 429, &[("retry-after", "3")], b"", 0);
         assert!(e.poll_transmit(2 * S).is_none(), "held back by Retry-After");
         assert!(e.poll_transmit(3 * S).is_some());
     }
@@ -480,7 +480,7 @@ mod tests {
         }
         let t = e.poll_transmit(0).unwrap();
         // ExportTraceServiceResponse { partial_success (1) { rejected_spans (1): 2 } }
-        e.handle_response(t.token, 200, &[("content-type".into(), "application/x-protobuf".into())], &[0x0a, 0x02, 0x08, 0x02], S);
+        e.handle_response(t.token, 200, &[("content-type", "application/x-protobuf")], &[0x0a, 0x02, 0x08, 0x02], S);
         drain(&mut e, &mut acc);
         assert_eq!((acc.0, dropped(&acc, "partial_success")), (3, 2));
         let mut e = exporter(r#"{"max_batch_spans":2,"encoding":"json"}"#);
@@ -488,7 +488,7 @@ mod tests {
         e.enqueue(fragment(1), 0);
         e.enqueue(fragment(2), 0);
         let t = e.poll_transmit(0).unwrap();
-        e.handle_response(t.token, 200, &[("content-type".into(), "application/json".into())], br#"{"partialSuccess":{"rejectedSpans":"1"}}"#, S);
+        e.handle_response(t.token, 200, &[("content-type", "application/json")], br#"{"partialSuccess":{"rejectedSpans":"1"}}"#, S);
         drain(&mut e, &mut acc);
         assert_eq!((acc.0, dropped(&acc, "partial_success")), (1, 1));
     }

@@ -15,6 +15,23 @@ pub(crate) fn cut(s: &str, max: usize) -> &str {
     &s[..floor_char(s, max)]
 }
 
+/// Replaces each byte of an invalid UTF-8 sequence in `b` with a space, in place, so that the
+/// text keeps every offset; returns how much of `b` is then valid, which is less than its
+/// length only when `b` ends inside a character (whose rest a next chunk may bring).
+pub(crate) fn blank_invalid_utf8(b: &mut [u8]) -> usize {
+    let mut at = 0;
+    loop {
+        let err = match std::str::from_utf8(&b[at..]) {
+            Ok(_) => return b.len(),
+            Err(e) => e,
+        };
+        let bad = at + err.valid_up_to();
+        let Some(n) = err.error_len() else { return bad };
+        b[bad..bad + n].fill(b' ');
+        at = bad + n;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -26,5 +43,16 @@ mod tests {
         assert_eq!(cut("abc", 10), "abc");
         assert_eq!(floor_char("日本", 4), 3);
         assert_eq!(floor_char("abc", 99), 3);
+    }
+
+    #[test]
+    fn invalid_bytes_become_spaces_at_their_offsets() {
+        let mut b = b"a\xe9b\xc3(c\xf0\x9f".to_vec();
+        let valid = blank_invalid_utf8(&mut b);
+        assert_eq!(&b[..valid], b"a b (c", "a lone byte and a cut sequence each become one space per byte");
+        assert_eq!(valid, 6, "the character cut off at the end is left out, not blanked");
+        let mut ok = "héllo".as_bytes().to_vec();
+        assert_eq!(blank_invalid_utf8(&mut ok), 6);
+        assert_eq!(ok, "héllo".as_bytes());
     }
 }

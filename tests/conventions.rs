@@ -87,6 +87,7 @@ pub fn run_fixture(cfg: &Rc<Config>, fx: &Value) -> Vec<Span> {
     let mut x = Exchange::new(cfg.clone(), FreshIds::from_random([3; 24]));
     let body = req["body"].as_str().unwrap_or("").as_bytes().to_vec();
     let t0 = 1_700_000_000_000_000_000u64;
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     x.handle_request_headers(RequestHead { headers: &headers }, body.is_empty(), t0);
     if !body.is_empty() {
         for (i, chunk) in body.chunks(97).enumerate() {
@@ -102,6 +103,7 @@ pub fn run_fixture(cfg: &Rc<Config>, fx: &Value) -> Vec<Span> {
         }
     }
     let status = resp["status"].as_u64().unwrap_or(200) as u16;
+    let rh: Vec<(&str, &str)> = rh.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     x.handle_response_headers(status, &rh, false, t0 + 5_000_000);
     let rbody = if resp["body_encoding"].as_str() == Some("base64") {
         genai_tap_testkit::base64::decode(resp["body_base64"].as_str().unwrap())

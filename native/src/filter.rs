@@ -155,13 +155,18 @@ impl Native {
         let Some(token) = lock(&self.shared.in_flight).remove(&id) else { return };
         // a reset is what a collector that is down looks like: retried like a 503
         let status = if ok { status_of(headers) } else { 503 };
-        lock(&self.shared.exporter).handle_response(token, status, headers, body, now);
+        lock(&self.shared.exporter).handle_response(token, status, &views(headers), body, now);
         self.pump(envoy, now);
     }
 }
 
 fn status_of(headers: &[(String, String)]) -> u16 {
     headers.iter().find(|(k, _)| k == ":status").and_then(|(_, v)| v.parse().ok()).unwrap_or(0)
+}
+
+/// The core reads headers as borrowed pairs.
+fn views(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 /// What a worker keeps for the configuration it last served.
@@ -213,7 +218,7 @@ impl Filter {
             return;
         }
         let headers = stream.headers(Side::Request);
-        let verdict = ex.handle_request_headers(RequestHead { headers: &headers }, end_of_stream, now_ns());
+        let verdict = ex.handle_request_headers(RequestHead { headers: &views(&headers) }, end_of_stream, now_ns());
         // header edits (traceparent injection, accept-encoding) are not applied by the spike
         let _ = ex.poll_request_header_edits();
         if verdict != HeadersVerdict::Continue {
@@ -244,7 +249,7 @@ impl Filter {
     pub fn response_headers(&mut self, stream: &Stream, end_of_stream: bool) {
         let Some(ex) = self.observed() else { return };
         let headers = stream.headers(Side::Response);
-        ex.handle_response_headers(status_of(&headers), &headers, end_of_stream, now_ns());
+        ex.handle_response_headers(status_of(&headers), &views(&headers), end_of_stream, now_ns());
         let _ = ex.poll_response_header_edits();
     }
 

@@ -372,7 +372,7 @@ impl Exchange {
     }
 
     /// Reads the response status and headers.
-    pub fn handle_response_headers(&mut self, status: u16, headers: &[(String, String)], end_of_stream: bool, now: u64) {
+    pub fn handle_response_headers(&mut self, status: u16, headers: &[(&str, &str)], end_of_stream: bool, now: u64) {
         let cfg = self.cfg.clone();
         let Some(o) = self.observed() else { return };
         o.common.status = Some(status);
@@ -380,7 +380,7 @@ impl Exchange {
         if end_of_stream {
             o.common.response_end_ns = Some(now);
         }
-        let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         let encoded = get("content-encoding").is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
         // a compressed body cannot be scanned or rewritten in place
         match &mut o.call {
@@ -390,8 +390,7 @@ impl Exchange {
                     let format = providers::stream_format(d.api, d.path_stream, get("content-type").unwrap_or(""));
                     o.guard.start_response(|| ResponseGuard::for_llm(format, cfg.max_frame_bytes, cfg.max_body_bytes));
                 }
-                let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                l.extraction.handle_response_headers(&pairs, get("content-type").unwrap_or(""), encoded);
+                l.extraction.handle_response_headers(headers, get("content-type").unwrap_or(""), encoded);
             }
             Call::Tool(t) => {
                 if !encoded {

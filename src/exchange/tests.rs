@@ -10,8 +10,8 @@ fn cfg(json: &str) -> Rc<Config> {
     Rc::new(Config::from_json(json.as_bytes()).unwrap())
 }
 
-fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+fn headers<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    pairs.to_vec()
 }
 
 fn ids() -> FreshIds {
@@ -301,13 +301,10 @@ mod steps {
     fn run(cfg_json: &str, request: &str, response: &str) -> Span {
         let cfg = Rc::new(Config::from_json(cfg_json.as_bytes()).unwrap());
         let mut x = Exchange::new(cfg, FreshIds::from_random([9; 24]));
-        let h: Vec<(String, String)> = [(":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let h = [(":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions")];
         x.handle_request_headers(RequestHead { headers: &h }, false, 0);
         x.handle_request_body(request.as_bytes(), true, 1);
-        x.handle_response_headers(200, &[("content-type".into(), "application/json".into())], false, 2);
+        x.handle_response_headers(200, &[("content-type", "application/json")], false, 2);
         x.handle_response_body(response.as_bytes(), true, 3);
         x.finish(&EndInfo { code_details: Some("via_upstream".into()) }, 4).spans.remove(0)
     }
@@ -429,15 +426,15 @@ fn the_header_probe_decides_exactly_what_the_full_classification_decides() {
     for (config, pairs) in cases {
         let c = cfg(config);
         let mut h = headers(pairs);
-        h.push((":method".into(), "POST".into()));
-        h.push(("x-unrelated".into(), "1".into()));
+        h.push((":method", "POST"));
+        h.push(("x-unrelated", "1"));
         let mut full = Exchange::new(c.clone(), ids());
         full.handle_request_headers(RequestHead { headers: &h }, false, 0);
         let mut probed = Exchange::new(c, ids());
         let asked = std::cell::RefCell::new(Vec::new());
         let passthrough = probed.handle_request_probe(|name| {
             asked.borrow_mut().push(name.to_owned());
-            h.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            h.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         });
         assert_eq!(passthrough, !full.is_observed(), "{config} {pairs:?}");
         // the probe never changes an exchange it does not pass through
@@ -474,7 +471,7 @@ fn a_deferred_response_chunk_is_kept_without_a_copy() {
     let h = headers(&[(":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions")]);
     x.handle_request_headers(RequestHead { headers: &h }, false, 0);
     x.handle_request_body(br#"{"model":"gpt-4o","messages":[]}"#, true, 1);
-    x.handle_response_headers(200, &[("content-type".into(), "application/json".into())], false, 2);
+    x.handle_response_headers(200, &[("content-type", "application/json")], false, 2);
     let chunk = br#"{"id":"c","model":"gpt-4o","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#.to_vec();
     let at = chunk.as_ptr();
     assert_eq!(x.handle_response_body(chunk, true, 3), ResponseVerdict::Continue);

@@ -9,8 +9,8 @@ fn cfg(json: &str) -> Rc<Config> {
     Rc::new(Config::from_json(json.as_bytes()).unwrap())
 }
 
-fn head(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+fn head<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    pairs.to_vec()
 }
 
 fn ids() -> FreshIds {

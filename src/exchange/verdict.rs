@@ -8,13 +8,13 @@ use crate::stats::StatUpdate;
 #[derive(Debug, Clone, Copy)]
 pub struct RequestHead<'a> {
     /// The request headers, lowercase names, in arrival order.
-    pub headers: &'a [(String, String)],
+    pub headers: &'a [(&'a str, &'a str)],
 }
 
 impl<'a> RequestHead<'a> {
     /// The first value of header `name` (lowercase).
     pub fn get(&self, name: &str) -> Option<&'a str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
     }
 }
 

@@ -1,7 +1,7 @@
 //! A host in memory, for native tests of the stream and root logic: headers and bodies are
 //! plain data, metrics are a map, dispatched calls a list, and the clock is set by the test.
 
-use super::{BodyOf, Headers, Host, Level};
+use super::{BodyOf, HeaderBlock, Headers, Host, Level};
 use crate::session::SetError;
 use crate::stats::MetricKind;
 use std::collections::HashMap;
@@ -90,12 +90,14 @@ impl Host for FakeHost {
         self.count("log");
         self.logs.push((level, message.to_owned()));
     }
-    fn headers(&self, map: Headers) -> Vec<(String, String)> {
+    fn headers(&self, map: Headers) -> HeaderBlock {
         self.count("get_map");
         if map == Headers::Request {
             self.request_map_reads.set(self.request_map_reads.get() + 1);
         }
-        self.map(map).clone()
+        // through Envoy's serialization, so that every native test reads headers the way
+        // the module does
+        HeaderBlock::from_serialized(HeaderBlock::serialize(self.map(map)))
     }
     fn set_header(&mut self, map: Headers, name: &str, value: Option<&str>) {
         self.count("set_map_value");

@@ -13,6 +13,7 @@
 //! Host data is never unwrapped: a failed host call degrades to "do nothing" and traffic
 //! continues, because a panic here would kill the VM for every request it serves.
 
+mod header_block;
 mod metrics;
 mod root;
 mod stream;
@@ -28,6 +29,7 @@ mod tests;
 mod wasm;
 
 use crate::session::SetError;
+use header_block::HeaderBlock;
 use crate::stats::MetricKind;
 
 /// Which header map.
@@ -70,7 +72,7 @@ pub(crate) trait Host {
     /// Unix time in nanoseconds (0 if the host cannot say).
     fn now_ns(&self) -> u64;
     fn log(&mut self, level: Level, message: &str);
-    fn headers(&self, map: Headers) -> Vec<(String, String)>;
+    fn headers(&self, map: Headers) -> HeaderBlock;
     /// Sets (or, with `None`, removes) a header.
     fn set_header(&mut self, map: Headers, name: &str, value: Option<&str>);
     /// The first `size` bytes of the current body chunk.

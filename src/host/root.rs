@@ -241,8 +241,9 @@ impl Root {
         let Some(vm) = &self.vm else { return };
         let mut vm = vm.borrow_mut();
         let Some((idx, token)) = vm.in_flight.remove(&token) else { return };
-        let headers = host.headers(Headers::CallResponse);
-        let status = headers.iter().find(|(k, _)| k == ":status").and_then(|(_, v)| v.parse::<u16>().ok()).unwrap_or(0);
+        let block = host.headers(Headers::CallResponse);
+        let headers = block.pairs();
+        let status = headers.iter().find(|(k, _)| *k == ":status").and_then(|(_, v)| v.parse::<u16>().ok()).unwrap_or(0);
         let body = if body_size > 0 { host.body(BodyOf::CallResponse, body_size.min(64 * 1024)) } else { Vec::new() };
         let now = host.now_ns();
         if let Some((_, exporter, _)) = vm.exporters.get_mut(idx) {

@@ -90,8 +90,9 @@ impl Stream {
         // that finds a value costs about 10,500 instructions and the whole map of an SDK's 17
         // headers about 19,000. An observed call used to read `:authority` and `:path` by name
         // and then the map as well.
-        let headers = host.headers(Headers::Request);
-        let first = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let block = host.headers(Headers::Request);
+        let headers = block.pairs();
+        let first = |name: &str| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
         if self.exchange.handle_request_probe(first) {
             return Action::Continue;
         }
@@ -129,8 +130,9 @@ impl Stream {
         if !self.exchange.is_observed() {
             return Action::Continue;
         }
-        let headers = host.headers(Headers::Response);
-        let status = headers.iter().find(|(k, _)| k == ":status").and_then(|(_, v)| v.parse::<u16>().ok()).unwrap_or(0);
+        let block = host.headers(Headers::Response);
+        let headers = block.pairs();
+        let status = headers.iter().find(|(k, _)| *k == ":status").and_then(|(_, v)| v.parse::<u16>().ok()).unwrap_or(0);
         let now = host.now_ns();
         self.exchange.handle_response_headers(status, &headers, end_of_stream, now);
         self.drive(host, Verdict::Nothing)

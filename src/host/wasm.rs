@@ -4,7 +4,7 @@
 
 use super::root::Root;
 use super::stream::Stream;
-use super::{Action, BodyOf, Headers, Host, Level};
+use super::{Action, BodyOf, HeaderBlock, Headers, Host, Level};
 use crate::session::SetError;
 use crate::stats::MetricKind;
 use proxy_wasm::hostcalls;
@@ -57,8 +57,8 @@ impl Host for WasmHost {
         let _ = hostcalls::log(level, message);
     }
 
-    fn headers(&self, map: Headers) -> Vec<(String, String)> {
-        hostcalls::get_map(map_type(map)).unwrap_or_default()
+    fn headers(&self, map: Headers) -> HeaderBlock {
+        HeaderBlock::from_serialized(abi::header_map_pairs(map_type(map)))
     }
 
     fn set_header(&mut self, map: Headers, name: &str, value: Option<&str>) {
@@ -200,5 +200,34 @@ impl HttpContext for StreamContext {
 
     fn on_log(&mut self) {
         self.0.on_log(&mut WasmHost);
+    }
+}
+
+/// The one host call made without the SDK's wrapper, whose `get_map` copies every name and
+/// value of a map into a `String` of its own; [`HeaderBlock`] reads the host's buffer in place.
+#[allow(unsafe_code)]
+mod abi {
+    use proxy_wasm::types::{MapType, Status};
+
+    extern "C" {
+        // the same import, with the same signature, as the SDK's `hostcalls`
+        fn proxy_get_header_map_pairs(map_type: MapType, return_map_data: *mut *mut u8, return_map_size: *mut usize) -> Status;
+    }
+
+    /// The serialized map; empty when the host refuses (the SDK would panic).
+    pub(super) fn header_map_pairs(map: MapType) -> Vec<u8> {
+        let mut data: *mut u8 = std::ptr::null_mut();
+        let mut size: usize = 0;
+        // SAFETY: on `Ok` with a non-null pointer, the host has filled a buffer that it got from
+        // this module's `proxy_on_memory_allocate(size)`, which is the SDK's: a `Box<[u8]>` of
+        // exactly `size` bytes from the global allocator, given up with `Box::into_raw`. Taking
+        // it back as a `Vec` of that length and capacity is how the SDK's own `get_map` does it;
+        // the host keeps no reference to it.
+        unsafe {
+            match proxy_get_header_map_pairs(map, &mut data, &mut size) {
+                Status::Ok if !data.is_null() => Vec::from_raw_parts(data, size, size),
+                _ => Vec::new(),
+            }
+        }
     }
 }

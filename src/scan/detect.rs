@@ -420,25 +420,12 @@ impl Detectors {
 /// not UTF-8 throughout, JSON or not) was never looked for. Bodies are almost always valid, and
 /// then nothing is copied.
 fn utf8_view(b: &[u8]) -> Cow<'_, str> {
-    let mut err = match std::str::from_utf8(b) {
-        Ok(s) => return Cow::Borrowed(s),
-        Err(e) => e,
-    };
-    let mut fixed = b.to_vec();
-    let mut at = 0;
-    loop {
-        let bad = at + err.valid_up_to();
-        let Some(n) = err.error_len() else {
-            fixed.truncate(bad);
-            break;
-        };
-        fixed[bad..bad + n].fill(b' ');
-        at = bad + n;
-        match std::str::from_utf8(&fixed[at..]) {
-            Ok(_) => break,
-            Err(e) => err = e,
-        }
+    if let Ok(s) = std::str::from_utf8(b) {
+        return Cow::Borrowed(s);
     }
+    let mut fixed = b.to_vec();
+    let valid = crate::text::blank_invalid_utf8(&mut fixed);
+    fixed.truncate(valid);
     Cow::Owned(String::from_utf8(fixed).unwrap_or_default())
 }
 

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 /// Whether the request headers say MCP, before any body is read.
-pub fn looks_like_mcp(headers: &[(String, String)]) -> bool {
-    headers.iter().any(|(k, _)| HEADERS.contains(&k.as_str()))
+pub fn looks_like_mcp(headers: &[(&str, &str)]) -> bool {
+    headers.iter().any(|(k, _)| HEADERS.contains(k))
 }
 
 /// The request headers that mark a call as MCP's streamable HTTP transport.

@@ -14,14 +14,11 @@ use std::time::Instant;
 /// Runs `n` chat calls with these bodies; returns microseconds per call and the bytes the
 /// host would have handed on (stat names and encoded spans), so nothing is optimised away.
 pub fn run(cfg: &Rc<Config>, request: &[u8], response: &[u8], n: u64) -> (f64, usize) {
-    let headers: Vec<(String, String)> = [
+    let headers = [
         (":method", "POST"), (":authority", "api.openai.com"), (":path", "/v1/chat/completions"), (":scheme", "http"),
         ("content-type", "application/json"), ("x-request-id", "5f1e0c1a-1111-2222-3333-444455556666"), ("accept-encoding", "gzip"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let resp_headers = vec![(":status".to_owned(), "200".to_owned()), ("content-type".to_owned(), "application/json".to_owned())];
+    ];
+    let resp_headers = [(":status", "200"), ("content-type", "application/json")];
     // the host's metric cache (`host::metrics`): a stat seen before costs a hash and a lookup
     let mut namer = Namer::new(50);
     let mut metric_of: HashMap<u64, usize> = HashMap::new();
