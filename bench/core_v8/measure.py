@@ -85,7 +85,7 @@ def profile(data):
     total = sum(hits.values())
     for title, counter in [("self", own), ("inclusive", incl)]:
         print(f"-- {title}")
-        for f, c in counter.most_common(25):
+        for f, c in counter.most_common(int(os.environ.get("PROFILE_TOP", "25"))):
             print(f"{100 * c / total:5.1f}%  {f[:120]}")
 
 
