@@ -257,9 +257,9 @@ impl GuardState {
     }
 
     /// The record of what the guard did: stat updates, a warning line when it blocked (`what`
-    /// names the call, `a request to api.openai.com (openai)`), and the attributes every span
-    /// of the call carries.
-    pub fn record(&self, cfg: &Config, what: &str, stats_out: &mut Vec<StatUpdate>, warnings: &mut Vec<String>) -> GuardAttrs {
+    /// names the call, `a request to api.openai.com (openai)`; formatted only for a warning),
+    /// and the attributes every span of the call carries.
+    pub fn record(&self, cfg: &Config, what: &dyn Fn() -> String, stats_out: &mut Vec<StatUpdate>, warnings: &mut Vec<String>) -> GuardAttrs {
         let mut attrs = GuardAttrs::default();
         if let Some((reason, refused)) = self.uninspectable {
             stats_out.push(StatUpdate::new(stats::GUARD_UNINSPECTABLE, &[("reason", reason), ("result", if refused { "blocked" } else { "passed" })], 1));
@@ -273,6 +273,7 @@ impl GuardState {
         if let Some(rule) = &self.blocked {
             attrs.blocked_rule = Some(rule.clone());
             stats_out.push(StatUpdate::new(stats::GUARD_BLOCKS, &[("rule", rule)], 1));
+            let what = what();
             warnings.push(match rule.as_str() {
                 UNINSPECTABLE_RULE => format!("genai-tap: refused {what}: its body cannot be inspected"),
                 TRAILERS_RULE => format!("genai-tap: refused {what}: its body ended with trailers while the guard held its last bytes"),
@@ -280,6 +281,7 @@ impl GuardState {
             });
         }
         if self.response_trailers == Some("reset") {
+            let what = what();
             warnings.push(format!("genai-tap: reset {what}: the response ended with trailers while the guard held its last bytes"));
         }
         // request side: PII redacted in place, secrets seen (a blocking one included)

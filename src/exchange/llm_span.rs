@@ -133,7 +133,7 @@ pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardSt
             tool_links::remember(store, sid, &tc.name, &tc.id, &span.trace_id, &span.span_id, facts.end_ns / 1_000_000);
         }
     }
-    let what = format!("a request to {} ({})", common.host, facts.provider);
+    let what = || format!("a request to {} ({})", common.host, facts.provider);
     guard.record(cfg, &what, &mut out.stats, &mut out.warnings).apply(&mut span);
     // defence in depth: no string from the wire leaves in telemetry without the guard's
     // detectors (genai-tap's own constants and hex digests cannot carry anything)

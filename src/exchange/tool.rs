@@ -99,7 +99,7 @@ pub(super) fn finish<S: SharedData>(cfg: &Config, common: Common, guard: GuardSt
     let kind = if t.mcp { "mcp" } else { "http" };
     let session = common.identity.session_id.clone().or_else(|| t.session.clone());
     let duration_ms = end_ns.saturating_sub(common.start_ns) / 1_000_000;
-    let guard_attrs = guard.record(cfg, &format!("a tool call to {}", common.host), &mut out.stats, &mut out.warnings);
+    let guard_attrs = guard.record(cfg, &|| format!("a tool call to {}", common.host), &mut out.stats, &mut out.warnings);
     let finish_span = |span: &mut Span, tool: &str, linked: Option<&str>, store: &S, out: &mut Finished| {
         common.set_http_attributes(span);
         span.set(attr::TAP_TOOL_AUTHZ, authz);
