@@ -5,7 +5,8 @@
 //! Arguments: the plugin configuration (JSON). Environment: `N` calls (default 50,000),
 //! `DATA` the folder with `request.json` and `response.json` (default `/data`, the folder
 //! `run.mjs` maps). Prints `{"us_per_call":..}` on stdout. With `SCAN=file` (in `DATA`), runs
-//! the request guard over that body instead and prints `{"scan_mbps":..}`.
+//! the request guard over that body instead and prints `{"scan_mbps":..}`. With `PROBE=1`, the
+//! "not mine" decision for a call genai-tap does not observe, `{"us_per_probe":..}`.
 
 mod calls;
 
@@ -41,6 +42,11 @@ fn main() {
     if let Ok(name) = std::env::var("SCAN") {
         let mbps = scan(&cfg.guard, &read(&name), n);
         println!("{{\"scan_mbps\":{mbps:.1}}}");
+        return;
+    }
+    if std::env::var("PROBE").is_ok() {
+        let us = calls::probe(&cfg, n);
+        println!("{{\"us_per_probe\":{us:.3}}}");
         return;
     }
     let (us, bytes) = calls::run(&cfg, &read("request.json"), &read("response.json"), n);
