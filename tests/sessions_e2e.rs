@@ -157,3 +157,43 @@ fn e2e_the_node_id_names_the_proxy_and_configuration_overrides_it() {
     let spans = sink.wait_for_spans(1, Duration::from_secs(10));
     assert_eq!(spans[0].resource.get("service.instance.id"), Some(&serde_json::json!("gw-a")));
 }
+
+/// Envoy hands header bytes that are not UTF-8 (HTTP's `obs-text`) to the module as they came.
+/// The module reads each header map in place (`host::header_block`): such a byte reads as a
+/// space, in that value only, and neither the call nor the VM fails. (The SDK's `get_map`,
+/// which the module used before, unwraps `String::from_utf8` on every value.)
+#[test]
+fn e2e_a_header_value_that_is_not_utf8_reads_with_a_space_and_fails_nothing() {
+    use std::io::{Read, Write};
+    let upstream = Upstream::start(0).unwrap();
+    let sink = OtlpSink::start(0).unwrap();
+    let plugin = format!(r#"{{"collector":{{"cluster":"otel_collector","authority":"127.0.0.1:{}","flush_interval_ms":50}}}}"#, sink.port);
+    let envoy = start(&upstream, &sink, &plugin, None);
+    let fx = Fixture::load("openai/chat_basic").unwrap();
+    let body = fx.request_body();
+    // written by hand: the testkit's client takes headers as `&str`
+    let mut request = format!(
+        "POST {} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\nx-fixture: openai/chat_basic\r\ncontent-length: {}\r\nconnection: close\r\nx-agent-session-id: caf",
+        fx.request_path(),
+        fx.upstream_host(),
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(b"\xe9-1\r\n\r\n");
+    request.extend_from_slice(&body);
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", envoy.listener_port)).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    socket.write_all(&request).unwrap();
+    let mut response = Vec::new();
+    socket.read_to_end(&mut response).unwrap();
+    let head = String::from_utf8_lossy(&response).into_owned();
+    assert!(head.starts_with(&format!("HTTP/1.1 {} ", fx.status())), "{head}");
+    // the VM is alive: the next call is observed too
+    send(&envoy, "openai/chat_basic", &[("x-agent-session-id", "plain-1")]);
+    let spans = sink.wait_for_spans(2, Duration::from_secs(10));
+    let mut ids: Vec<&str> = spans.iter().filter_map(|s| s.str("session.id")).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec!["caf -1", "plain-1"], "the Latin-1 byte reads as one space");
+    let log = envoy.log();
+    assert!(!log.contains("panic") && !log.contains("Wasm VM failed"), "{log}");
+}

@@ -188,10 +188,13 @@ pub(crate) fn read_head<R: BufRead>(r: &mut R) -> Option<(String, Vec<(String, S
     }
     let mut headers = Vec::new();
     loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).ok()? == 0 {
+        // header values may carry bytes that are not UTF-8 (HTTP's obs-text), which Envoy
+        // forwards: read them as U+FFFD rather than drop the connection
+        let mut raw = Vec::new();
+        if r.read_until(b'\n', &mut raw).ok()? == 0 {
             return None;
         }
+        let line = String::from_utf8_lossy(&raw);
         let line = line.trim_end();
         if line.is_empty() {
             break;
