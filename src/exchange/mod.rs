@@ -237,8 +237,11 @@ impl Exchange {
         if self.cfg.inject_traceparent {
             self.request_edits.push(common.traceparent_edit());
         }
-        // LLM upstreams only, as documented: a tool server's encoding is its own business
-        if self.cfg.narrow_accept_encoding && matches!(call, Call::Llm(_)) && head.get("accept-encoding").is_some() {
+        // LLM upstreams only, as documented: a tool server's encoding is its own business. A
+        // value that already says identity is left alone: in Envoy every request-header write
+        // makes it find the route again
+        let narrow = |v: &str| !v.trim().eq_ignore_ascii_case("identity");
+        if self.cfg.narrow_accept_encoding && matches!(call, Call::Llm(_)) && head.get("accept-encoding").is_some_and(narrow) {
             self.request_edits.push(HeaderEdit { name: "accept-encoding", value: Some("identity".into()) });
         }
         let guard = GuardState::new(&self.cfg, route_kind, head, end_of_stream);

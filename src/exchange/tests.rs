@@ -107,6 +107,21 @@ fn joins_the_agents_trace_and_injects_our_span_as_parent() {
 }
 
 #[test]
+fn accept_encoding_that_already_says_identity_is_not_written_again() {
+    let c = cfg(r#"{"routes":[{"host":"*","kind":"llm"}]}"#);
+    let edit = |value: &str| {
+        let mut x = Exchange::new(c.clone(), ids());
+        let h = headers(&[(":method", "POST"), (":authority", "a"), (":path", "/x"), ("accept-encoding", value)]);
+        x.handle_request_headers(RequestHead { headers: &h }, true, 0);
+        x.poll_request_header_edits().into_iter().find(|e| e.name == "accept-encoding").map(|e| e.value)
+    };
+    assert_eq!(edit("identity"), None);
+    assert_eq!(edit(" Identity "), None);
+    assert_eq!(edit("gzip"), Some(Some("identity".to_owned())));
+    assert_eq!(edit("identity, gzip"), Some(Some("identity".to_owned())), "a list that allows gzip is narrowed");
+}
+
+#[test]
 fn a_body_over_the_limit_is_not_inspected_and_counted() {
     let c = cfg(r#"{"max_body_bytes":1024,"secrets":{"mode":"observe"},"routes":[{"host":"*","kind":"llm"}]}"#);
     let mut x = Exchange::new(c, ids());
