@@ -143,4 +143,33 @@ mod tests {
         bytes[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(HeaderBlock::from_serialized(bytes).pairs().is_empty());
     }
+
+    #[test]
+    fn any_cut_or_damaged_buffer_reads_without_a_panic_and_within_bounds() {
+        let whole = HeaderBlock::serialize(&owned(&[(":authority", "api.openai.com"), ("x-note", "héllo"), ("x-empty", ""), ("accept", "*/*")]));
+        let full = HeaderBlock::from_serialized(whole.clone());
+        let full = full.pairs();
+        assert_eq!(full.len(), 4);
+        // every truncation: the pairs that fit whole, in order, and nothing cut short
+        let mut seen = 0;
+        for cut in 0..=whole.len() {
+            let block = HeaderBlock::from_serialized(whole[..cut].to_vec());
+            let pairs = block.pairs();
+            assert_eq!(pairs, full[..pairs.len()].to_vec(), "{cut}");
+            assert!(pairs.len() >= seen, "{cut}: a longer buffer never reads fewer pairs");
+            seen = pairs.len();
+        }
+        assert_eq!(seen, 4);
+        // every byte set to every value in turn (a cheap fuzz, deterministic)
+        for at in 0..whole.len() {
+            for value in [0u8, 1, 0x7f, 0x80, 0xc3, 0xe9, 0xff] {
+                let mut damaged = whole.clone();
+                damaged[at] = value;
+                let block = HeaderBlock::from_serialized(damaged);
+                for (name, value) in block.pairs() {
+                    assert!(name.len() + value.len() < whole.len(), "{at}");
+                }
+            }
+        }
+    }
 }
