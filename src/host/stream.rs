@@ -88,8 +88,8 @@ impl Stream {
         // Envoy 1.40 a host call that returns data re-enters the module to allocate it, and
         // that round trip is most of its cost: under callgrind (bench/count.py) a read by name
         // that finds a value costs about 10,500 instructions and the whole map of an SDK's 17
-        // headers about 19,000. An observed call used to read `:authority` and `:path` by name
-        // and then the map as well.
+        // headers about 13,800, read in place (`header_block`). An observed call used to read
+        // `:authority` and `:path` by name and then the map as well.
         let block = host.headers(Headers::Request);
         let headers = block.pairs();
         let first = |name: &str| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());

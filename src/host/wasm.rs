@@ -207,12 +207,16 @@ impl HttpContext for StreamContext {
 /// value of a map into a `String` of its own; [`HeaderBlock`] reads the host's buffer in place.
 #[allow(unsafe_code)]
 mod abi {
-    use proxy_wasm::types::{MapType, Status};
+    use proxy_wasm::types::MapType;
 
     extern "C" {
-        // the same import, with the same signature, as the SDK's `hostcalls`
-        fn proxy_get_header_map_pairs(map_type: MapType, return_map_data: *mut *mut u8, return_map_size: *mut usize) -> Status;
+        // the SDK's import, with `u32` for its `repr(u32)` enums: a status the SDK's `Status`
+        // does not list (a newer host's) is then a number, not an invalid enum value
+        fn proxy_get_header_map_pairs(map_type: u32, return_map_data: *mut *mut u8, return_map_size: *mut usize) -> u32;
     }
+
+    /// proxy-wasm's `Ok`.
+    const OK: u32 = 0;
 
     /// The serialized map; empty when the host refuses (the SDK would panic).
     pub(super) fn header_map_pairs(map: MapType) -> Vec<u8> {
@@ -224,8 +228,8 @@ mod abi {
         // it back as a `Vec` of that length and capacity is how the SDK's own `get_map` does it;
         // the host keeps no reference to it.
         unsafe {
-            match proxy_get_header_map_pairs(map, &mut data, &mut size) {
-                Status::Ok if !data.is_null() => Vec::from_raw_parts(data, size, size),
+            match proxy_get_header_map_pairs(map as u32, &mut data, &mut size) {
+                OK if !data.is_null() => Vec::from_raw_parts(data, size, size),
                 _ => Vec::new(),
             }
         }
