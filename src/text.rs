@@ -15,10 +15,25 @@ pub(crate) fn cut(s: &str, max: usize) -> &str {
     &s[..floor_char(s, max)]
 }
 
-/// Replaces each byte of an invalid UTF-8 sequence in `b` with a space, in place, so that the
-/// text keeps every offset; returns how much of `b` is then valid, which is less than its
-/// length only when `b` ends inside a character (whose rest a next chunk may bring).
-pub(crate) fn blank_invalid_utf8(b: &mut [u8]) -> usize {
+/// `bytes` as text with every offset kept: each byte of an invalid UTF-8 sequence reads as a
+/// space, and a character cut off at the very end (whose rest a next chunk may bring) is left
+/// out. Valid bytes (almost always) become the `String` without a copy.
+pub(crate) fn blanking_invalid_utf8(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let mut bytes = e.into_bytes();
+            let valid = blank_invalid_utf8(&mut bytes);
+            bytes.truncate(valid);
+            String::from_utf8(bytes).unwrap_or_default()
+        }
+    }
+}
+
+/// Replaces each byte of an invalid UTF-8 sequence in `b` with a space, in place; returns how
+/// much of `b` is then valid, which is less than its length only when `b` ends inside a
+/// character.
+fn blank_invalid_utf8(b: &mut [u8]) -> usize {
     let mut at = 0;
     loop {
         let err = match std::str::from_utf8(&b[at..]) {
@@ -54,5 +69,6 @@ mod tests {
         let mut ok = "héllo".as_bytes().to_vec();
         assert_eq!(blank_invalid_utf8(&mut ok), 6);
         assert_eq!(ok, "héllo".as_bytes());
+        assert_eq!(blanking_invalid_utf8(b"a\xe9b\xc3(c\xf0\x9f".to_vec()), "a b (c");
     }
 }

@@ -52,16 +52,7 @@ impl HeaderBlock {
             at = value_end + 1;
         }
         bytes[..table_end].fill(0);
-        let text = match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => {
-                let mut bytes = e.into_bytes();
-                let valid = crate::text::blank_invalid_utf8(&mut bytes);
-                bytes.truncate(valid);
-                String::from_utf8(bytes).unwrap_or_default()
-            }
-        };
-        HeaderBlock { text, pairs }
+        HeaderBlock { text: crate::text::blanking_invalid_utf8(bytes), pairs }
     }
 
     /// `pairs` serialized the way proxy-wasm's host does it, for the fake host.

@@ -423,10 +423,7 @@ fn utf8_view(b: &[u8]) -> Cow<'_, str> {
     if let Ok(s) = std::str::from_utf8(b) {
         return Cow::Borrowed(s);
     }
-    let mut fixed = b.to_vec();
-    let valid = crate::text::blank_invalid_utf8(&mut fixed);
-    fixed.truncate(valid);
-    Cow::Owned(String::from_utf8(fixed).unwrap_or_default())
+    Cow::Owned(crate::text::blanking_invalid_utf8(b.to_vec()))
 }
 
 use crate::text::floor_char;

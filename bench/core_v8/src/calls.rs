@@ -50,6 +50,8 @@ pub fn run(cfg: &Rc<Config>, request: &[u8], response: &[u8], n: u64) -> (f64, u
 
 /// The "not mine" decision for a call genai-tap does not observe (an OpenAI SDK's headers, a
 /// path no provider serves), as the wasm host makes it: microseconds per call.
+// only `bench/core_v8` runs it; `examples/exchange_bench.rs` shares this file
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub fn probe(cfg: &Rc<Config>, n: u64) -> f64 {
     let headers = [
         (":method", "POST"), (":authority", "api.openai.com"), (":path", "/unobserved/v1/files"), (":scheme", "http"),
